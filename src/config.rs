@@ -1,0 +1,391 @@
+//! Merges flags, the `--config` file and defaults into one `Setup`: flags > file > defaults.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::GenerateArgs;
+use crate::error::Error;
+use crate::homeserver;
+use crate::setup::{
+    ByteSize, DnsName, Email, Homeserver, Host, Port, Proxy, SafePath, Scalar, ServerName, Setup,
+    Tls, TlsMode, Upstream, UpstreamHost,
+};
+
+pub const DEFAULT_OUT: &str = "mxproxy-out";
+pub const DEFAULT_WEBROOT: &str = "/var/www/mxproxy";
+pub const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(443);
+pub const HTTP_PORT: u16 = 80;
+/// The compose service the proxy reaches the homeserver by.
+pub const COMPOSE_SERVICE: &str = "homeserver";
+
+/// The YAML file. Keys are the flag names with `_` for `-`; unknown keys are errors so
+/// that a typo does not silently fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSetup {
+    pub server_name: Option<ServerName>,
+    pub homeserver_host: Option<Host>,
+    pub homeserver: Option<Homeserver>,
+    pub upstream: Option<Upstream>,
+    pub federation_port: Option<Port>,
+    pub no_federation: Option<bool>,
+    pub tls: Option<TlsMode>,
+    pub tls_cert: Option<SafePath>,
+    pub tls_key: Option<SafePath>,
+    pub acme_email: Option<Email>,
+    pub max_upload: Option<ByteSize>,
+    pub webroot: Option<SafePath>,
+    pub proxy: Option<ProxyList>,
+    pub compose: Option<bool>,
+    pub out: Option<PathBuf>,
+}
+
+/// `proxy: [nginx, caddy]` or `proxy: nginx,caddy`, as on the command line.
+#[derive(Debug)]
+pub struct ProxyList(pub Vec<Proxy>);
+
+impl<'de> Deserialize<'de> for ProxyList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<Proxy>),
+            One(Scalar),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::List(list) => Ok(ProxyList(list)),
+            Form::One(text) => text
+                .to_string()
+                .split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<Proxy>()
+                        .map_err(|e| serde::de::Error::custom(format!("\"{}\": {e}", p.trim())))
+                })
+                .collect::<Result<_, _>>()
+                .map(ProxyList),
+        }
+    }
+}
+
+pub fn read_file(path: &Path) -> Result<FileSetup, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_file(path, &text)
+}
+
+pub fn parse_file(path: &Path, text: &str) -> Result<FileSetup, Error> {
+    if text.trim().is_empty() {
+        return Ok(FileSetup::default());
+    }
+    serde_yaml::from_str(text).map_err(|err| {
+        let line = err.location().map(|l| l.line());
+        let mut message = err.to_string();
+        // serde_yaml appends the location; it is already in front as file:line.
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
+        }
+        Error::Config {
+            path: path.to_path_buf(),
+            line,
+            message: config_message(message),
+        }
+    })
+}
+
+/// Points at the key and suggests the fix in the file's own syntax.
+fn config_message(message: String) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        return format!(
+            "unknown key {field}; the keys are the flag names with `_` for `-`, e.g. server_name: example.com"
+        );
+    }
+    match message.split_once(": ") {
+        Some((key, why)) if !key.contains(' ') => format!("key `{key}`: {why}"),
+        _ => message,
+    }
+}
+
+/// Which layer a value came from, to decide whether two values conflict (same layer or a
+/// flag) or one simply overrides the other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Flag,
+    File,
+    Default,
+}
+
+fn layer<T>(value: &Option<(T, Layer)>) -> Option<Layer> {
+    value.as_ref().map(|(_, layer)| *layer)
+}
+
+fn pick<T>(flag: Option<T>, file: Option<T>) -> Option<(T, Layer)> {
+    flag.map(|v| (v, Layer::Flag))
+        .or_else(|| file.map(|v| (v, Layer::File)))
+}
+
+pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
+    let federation_port = federation(args, &file)?;
+    let tls = tls(args, &file)?;
+    let server_name = args
+        .server_name
+        .clone()
+        .or(file.server_name)
+        .ok_or(Error::Missing {
+            flag: "--server-name",
+            key: "server_name",
+            example: "example.com",
+        })?;
+
+    let homeserver_host = match args.homeserver_host.clone().or(file.homeserver_host) {
+        Some(host) => host,
+        None => Host::from(default_host(server_name.host())?),
+    };
+
+    let homeserver = args.homeserver.or(file.homeserver).unwrap_or_default();
+    let facts = homeserver::facts(homeserver);
+    let compose = args.compose || file.compose.unwrap_or(false);
+
+    let upstream = match pick(args.upstream.clone(), file.upstream.clone()) {
+        Some((upstream, layer)) => {
+            if compose && upstream.host.is_loopback() {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "{} {upstream} points at the proxy container itself in the compose stack; \
+                         the proxy reaches the homeserver by its service name",
+                        match layer {
+                            Layer::Flag => "--upstream",
+                            _ => "upstream:",
+                        }
+                    ),
+                    example: format!("--upstream {COMPOSE_SERVICE}:{}", facts.port),
+                });
+            }
+            upstream
+        }
+        None => Upstream {
+            host: if compose {
+                UpstreamHost::Name(
+                    COMPOSE_SERVICE
+                        .parse()
+                        .expect("the service name is a valid DNS name"),
+                )
+            } else {
+                UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST)
+            },
+            port: Port::new_unchecked(facts.port),
+        },
+    };
+
+    if federation_port.map(Port::get) == Some(HTTP_PORT) {
+        return Err(Error::Conflict {
+            message: "--federation-port 80 is the plain-HTTP port; federation needs TLS on its own port or 443".into(),
+            example: "--federation-port 8448".into(),
+        });
+    }
+
+    let max_upload = args
+        .max_upload
+        .or(file.max_upload)
+        .unwrap_or(facts.default_max_upload);
+    let webroot = match args.webroot.clone().or(file.webroot) {
+        Some(path) => path,
+        None => DEFAULT_WEBROOT.parse().expect("default webroot is valid"),
+    };
+
+    let mut proxies = if !args.proxy.is_empty() {
+        args.proxy.clone()
+    } else if let Some(ProxyList(list)) = file.proxy {
+        list
+    } else {
+        Proxy::ALL.to_vec()
+    };
+    if proxies.is_empty() {
+        return Err(Error::Conflict {
+            message: "the `proxy` list is empty; name at least one proxy".into(),
+            example: "proxy: [nginx]".into(),
+        });
+    }
+    let mut seen = Vec::new();
+    proxies.retain(|p| {
+        let new = !seen.contains(p);
+        seen.push(*p);
+        new
+    });
+
+    let out = args
+        .out
+        .clone()
+        .or(file.out)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+
+    Ok(Setup {
+        server_name,
+        homeserver_host,
+        homeserver,
+        upstream,
+        federation_port,
+        tls,
+        max_upload,
+        webroot,
+        proxies,
+        compose,
+        out,
+    })
+}
+
+fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {
+    server_name.prefixed("matrix").map_err(|_| Error::Conflict {
+        message: format!(
+            "the default homeserver host matrix.{server_name} is too long for DNS; name the host yourself"
+        ),
+        example: format!("--homeserver-host {server_name}"),
+    })
+}
+
+fn federation(args: &GenerateArgs, file: &FileSetup) -> Result<Option<Port>, Error> {
+    if args.no_federation {
+        if let Some(port) = args.federation_port {
+            return Err(Error::Conflict {
+                message: format!(
+                    "--no-federation and --federation-port {port} contradict each other"
+                ),
+                example: "--federation-port 8448 (or only --no-federation)".into(),
+            });
+        }
+        return Ok(None);
+    }
+    if let Some(port) = args.federation_port {
+        return Ok(Some(port));
+    }
+    if file.no_federation == Some(true) {
+        if let Some(port) = file.federation_port {
+            return Err(Error::Conflict {
+                message: format!(
+                    "`no_federation: true` and `federation_port: {port}` contradict each other"
+                ),
+                example: "federation_port: 8448 (or only no_federation: true)".into(),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(Some(
+        file.federation_port.unwrap_or(DEFAULT_FEDERATION_PORT),
+    ))
+}
+
+fn tls(args: &GenerateArgs, file: &FileSetup) -> Result<Tls, Error> {
+    let (mode, mode_layer) = pick(args.tls, file.tls).unwrap_or((TlsMode::Acme, Layer::Default));
+    let cert = pick(args.tls_cert.clone(), file.tls_cert.clone());
+    let key = pick(args.tls_key.clone(), file.tls_key.clone());
+    let email = pick(args.acme_email.clone(), file.acme_email.clone());
+
+    // A value from the same layer as the mode (or from a flag) that the mode ignores is a
+    // mistake worth stopping for; a file value overridden by a `--tls` flag is not.
+    let stray = |layer: Option<Layer>| matches!(layer, Some(layer) if layer == Layer::Flag || mode_layer != Layer::Flag);
+
+    match mode {
+        TlsMode::Files => {
+            if stray(layer(&email)) {
+                return Err(Error::Conflict {
+                    message: "--acme-email is only used with --tls acme".into(),
+                    example: "--tls acme --acme-email admin@example.com".into(),
+                });
+            }
+            match (cert, key) {
+                (Some((cert, _)), Some((key, _))) => Ok(Tls::Files { cert, key }),
+                _ => Err(Error::Conflict {
+                    message: "--tls files needs both --tls-cert and --tls-key".into(),
+                    example: "--tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key /etc/ssl/matrix/privkey.pem".into(),
+                }),
+            }
+        }
+        TlsMode::Acme | TlsMode::None => {
+            if stray(layer(&cert)) || stray(layer(&key)) {
+                return Err(Error::Conflict {
+                    message: format!("--tls-cert and --tls-key are only used with --tls files, not --tls {mode}"),
+                    example: "--tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key /etc/ssl/matrix/privkey.pem".into(),
+                });
+            }
+            if mode == TlsMode::None {
+                if stray(layer(&email)) {
+                    return Err(Error::Conflict {
+                        message: "--acme-email is only used with --tls acme".into(),
+                        example: "--tls acme --acme-email admin@example.com".into(),
+                    });
+                }
+                Ok(Tls::None)
+            } else {
+                Ok(Tls::Acme {
+                    email: email.map(|(e, _)| e),
+                })
+            }
+        }
+    }
+}
+
+/// The flags that give `setup` back through `merge`: only what differs from a default.
+pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
+    let facts = homeserver::facts(setup.homeserver);
+    let mut args = vec!["--server-name".to_string(), setup.server_name.to_string()];
+    let mut flag = |name: &str, value: String| {
+        args.push(name.to_string());
+        args.push(value);
+    };
+    if setup.homeserver_host.name()
+        != &default_host(setup.server_name.host())
+            .unwrap_or_else(|_| setup.server_name.host().clone())
+    {
+        flag("--homeserver-host", setup.homeserver_host.to_string());
+    }
+    if setup.homeserver != Homeserver::default() {
+        flag("--homeserver", setup.homeserver.to_string());
+    }
+    let default_upstream = if setup.compose {
+        format!("{COMPOSE_SERVICE}:{}", facts.port)
+    } else {
+        format!("127.0.0.1:{}", facts.port)
+    };
+    if setup.upstream.to_string() != default_upstream {
+        flag("--upstream", setup.upstream.to_string());
+    }
+    match setup.federation_port {
+        Some(DEFAULT_FEDERATION_PORT) => {}
+        Some(port) => flag("--federation-port", port.to_string()),
+        None => {}
+    }
+    match &setup.tls {
+        Tls::Acme { email: None } => {}
+        Tls::Acme { email: Some(email) } => flag("--acme-email", email.to_string()),
+        Tls::Files { cert, key } => {
+            flag("--tls", "files".into());
+            flag("--tls-cert", cert.to_string());
+            flag("--tls-key", key.to_string());
+        }
+        Tls::None => flag("--tls", "none".into()),
+    }
+    if setup.max_upload != facts.default_max_upload {
+        flag("--max-upload", setup.max_upload.to_string());
+    }
+    if setup.webroot.as_str() != DEFAULT_WEBROOT {
+        flag("--webroot", setup.webroot.to_string());
+    }
+    if setup.proxies != Proxy::ALL {
+        let names: Vec<&str> = setup.proxies.iter().map(|p| p.name()).collect();
+        flag("--proxy", names.join(","));
+    }
+    if with_out && setup.out != Path::new(DEFAULT_OUT) {
+        flag("--out", setup.out.display().to_string());
+    }
+    if setup.federation_port.is_none() {
+        args.push("--no-federation".into());
+    }
+    if setup.compose {
+        args.push("--compose".into());
+    }
+    args
+}

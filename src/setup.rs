@@ -1,0 +1,848 @@
+//! Typed, validated inputs. Every value that reaches a config file passes through one
+//! `FromStr` here, whether it came from a flag, a YAML key or a wizard answer, so the
+//! check and its message are the same everywhere.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused, and a value that would have been accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub reason: String,
+    pub example: String,
+}
+
+impl Invalid {
+    fn new(reason: impl Into<String>, example: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            example: example.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, e.g. {}", self.reason, self.example)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// A YAML scalar as written: ports and sizes may be given as numbers or strings, and both
+/// go through the same `FromStr` as the flag.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Scalar {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Int(i) => write!(f, "{i}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Shown values are cut so that a 10 kB argument does not flood the terminal.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 80;
+    let escaped: String = value.escape_debug().collect();
+    if escaped.chars().count() <= MAX {
+        escaped
+    } else {
+        let head: String = escaped.chars().take(MAX).collect();
+        format!("{head}… ({} characters)", value.chars().count())
+    }
+}
+
+macro_rules! string_serde {
+    ($ty:ident) => {
+        impl TryFrom<Scalar> for $ty {
+            type Error = String;
+            fn try_from(value: Scalar) -> Result<Self, String> {
+                let text = value.to_string();
+                text.parse()
+                    .map_err(|e: Invalid| format!("\"{}\": {e}", shown(&text)))
+            }
+        }
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.to_string()
+            }
+        }
+    };
+}
+
+/// Characters that could end a config token or start a new directive in one of the
+/// generated formats (nginx, apache, Caddyfile, YAML), or a comment.
+fn first_unsafe_char(value: &str) -> Option<char> {
+    value.chars().find(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                ';' | '{' | '}' | '"' | '\'' | '`' | '#' | '$' | '\\' | '<' | '>' | '|' | '&' | '*'
+            )
+    })
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        '\n' => "a newline".into(),
+        '\r' => "a carriage return".into(),
+        '\t' => "a tab".into(),
+        ' ' => "a space".into(),
+        c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+        c => format!("`{c}`"),
+    }
+}
+
+/// A DNS name as it appears in a certificate, a `server_name` line and a `Host` header:
+/// lower-case ASCII letters, digits and hyphens, in labels of 1–63 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct DnsName(String);
+
+impl DnsName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn has_dot(&self) -> bool {
+        self.0.contains('.')
+    }
+
+    /// `matrix.<name>`, the conventional homeserver host; valid whenever `self` is.
+    pub fn prefixed(&self, label: &str) -> Result<DnsName, Invalid> {
+        format!("{label}.{}", self.0).parse()
+    }
+}
+
+impl fmt::Display for DnsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for DnsName {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        parse_dns_name(value, "matrix.example.com")
+    }
+}
+
+impl From<DnsName> for String {
+    fn from(value: DnsName) -> String {
+        value.0
+    }
+}
+
+fn parse_dns_name(value: &str, example: &str) -> Result<DnsName, Invalid> {
+    if value.is_empty() {
+        return Err(Invalid::new("is empty", example));
+    }
+    if !value.is_ascii() {
+        return Err(match idna::domain_to_ascii(value) {
+            Ok(ascii) if !ascii.is_empty() => Invalid::new(
+                "has non-ASCII characters; write an internationalised name in its punycode form",
+                ascii,
+            ),
+            _ => Invalid::new(
+                "has non-ASCII characters and is no valid domain name",
+                example,
+            ),
+        });
+    }
+    if let Some(c) = first_unsafe_char(value) {
+        return Err(Invalid::new(
+            format!(
+                "contains {}, which is not allowed in a host name",
+                describe_char(c)
+            ),
+            example,
+        ));
+    }
+    if value.len() > 253 {
+        return Err(Invalid::new(
+            format!(
+                "is {} characters long; a DNS name has at most 253",
+                value.len()
+            ),
+            example,
+        ));
+    }
+    if value.ends_with('.') {
+        return Err(Invalid::new(
+            "ends with a dot; write the name without the trailing dot",
+            value.trim_end_matches('.'),
+        ));
+    }
+    if value.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(Invalid::new(
+            "has upper-case letters; Matrix ids and certificates use the lower-case form",
+            value.to_ascii_lowercase(),
+        ));
+    }
+    for label in value.split('.') {
+        if label.is_empty() {
+            return Err(Invalid::new(
+                "has an empty label (two dots in a row, or a leading dot)",
+                example,
+            ));
+        }
+        if label.len() > 63 {
+            return Err(Invalid::new(
+                format!(
+                    "has a label of {} characters; a DNS label has at most 63",
+                    label.len()
+                ),
+                example,
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            let why = if c == '_' {
+                "has an underscore, which host names and certificates do not allow".to_string()
+            } else {
+                format!(
+                    "contains {}, which is not allowed in a host name",
+                    describe_char(c)
+                )
+            };
+            return Err(Invalid::new(why, example));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(Invalid::new(
+                format!("has the label `{label}`, which starts or ends with a hyphen"),
+                example,
+            ));
+        }
+    }
+    let last = value.rsplit('.').next().unwrap_or_default();
+    if last.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Invalid::new(
+            "looks like an IP address or ends in an all-numeric label, which is no DNS name",
+            example,
+        ));
+    }
+    Ok(DnsName(value.to_string()))
+}
+
+/// The name in user ids (`@alice:example.com`). mxproxy delegates with `.well-known`,
+/// so the forms of the Matrix grammar that skip that lookup are refused with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct ServerName(DnsName);
+
+impl ServerName {
+    pub fn host(&self) -> &DnsName {
+        &self.0
+    }
+}
+
+impl FromStr for ServerName {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "example.com";
+        if value.starts_with('[') || value.parse::<Ipv4Addr>().is_ok() {
+            return Err(Invalid::new(
+                "is an IP literal; Matrix allows it, but other servers then skip \
+                 /.well-known delegation and no public certificate covers it, so use a DNS name",
+                EXAMPLE,
+            ));
+        }
+        if let Some((host, port)) = value.rsplit_once(':')
+            && !host.is_empty()
+            && !port.is_empty()
+            && port.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(Invalid::new(
+                format!(
+                    "has an explicit port; Matrix allows it, but the port becomes part of every \
+                     user id forever and other servers skip /.well-known delegation; use the bare \
+                     name and --federation-port {port} instead"
+                ),
+                host,
+            ));
+        }
+        let name = parse_dns_name(value, EXAMPLE)?;
+        if !name.has_dot() {
+            return Err(Invalid::new(
+                "has no dot; other servers can only reach a public DNS name",
+                EXAMPLE,
+            ));
+        }
+        Ok(ServerName(name))
+    }
+}
+
+impl fmt::Display for ServerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+string_serde!(ServerName);
+
+/// The public host name where the homeserver's APIs answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct Host(DnsName);
+
+impl Host {
+    pub fn name(&self) -> &DnsName {
+        &self.0
+    }
+}
+
+impl From<DnsName> for Host {
+    fn from(value: DnsName) -> Self {
+        Host(value)
+    }
+}
+
+impl FromStr for Host {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "matrix.example.com";
+        if value.contains(':') || value.parse::<Ipv4Addr>().is_ok() {
+            return Err(Invalid::new(
+                "must be a bare DNS name: no port, no scheme and no IP address (ports have their own flags)",
+                EXAMPLE,
+            ));
+        }
+        let name = parse_dns_name(value, EXAMPLE)?;
+        if !name.has_dot() {
+            return Err(Invalid::new(
+                "has no dot; clients need a public DNS name",
+                EXAMPLE,
+            ));
+        }
+        Ok(Host(name))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+string_serde!(Host);
+
+/// A TCP port, 1–65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "u16")]
+pub struct Port(u16);
+
+impl Port {
+    pub const fn new_unchecked(port: u16) -> Port {
+        Port(port)
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl From<Port> for u16 {
+    fn from(value: Port) -> u16 {
+        value.0
+    }
+}
+
+impl FromStr for Port {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "8448";
+        if value.is_empty() || !value.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Invalid::new("is not a port number (1-65535)", EXAMPLE));
+        }
+        match value.parse::<u32>() {
+            Ok(port @ 1..=65535) => Ok(Port(port as u16)),
+            _ => Err(Invalid::new("is not a port (1-65535)", EXAMPLE)),
+        }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TryFrom<Scalar> for Port {
+    type Error = String;
+    fn try_from(value: Scalar) -> Result<Self, String> {
+        let text = value.to_string();
+        text.parse()
+            .map_err(|e: Invalid| format!("{}: {e}", shown(&text)))
+    }
+}
+
+/// The host part of an upstream: a name (which may be a single label, such as a compose
+/// service), an IPv4 address or an IPv6 address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamHost {
+    Name(DnsName),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl UpstreamHost {
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            UpstreamHost::Name(name) => name.as_str() == "localhost",
+            UpstreamHost::V4(ip) => ip.is_loopback(),
+            UpstreamHost::V6(ip) => ip.is_loopback(),
+        }
+    }
+}
+
+impl fmt::Display for UpstreamHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamHost::Name(name) => name.fmt(f),
+            UpstreamHost::V4(ip) => ip.fmt(f),
+            UpstreamHost::V6(ip) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// Where the homeserver listens for plain HTTP from the proxy: `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct Upstream {
+    pub host: UpstreamHost,
+    pub port: Port,
+}
+
+impl FromStr for Upstream {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "127.0.0.1:6167";
+        if let Some(c) = first_unsafe_char(value) {
+            return Err(Invalid::new(
+                format!(
+                    "contains {}, which is not allowed in HOST:PORT",
+                    describe_char(c)
+                ),
+                EXAMPLE,
+            ));
+        }
+        if value.contains("://") {
+            return Err(Invalid::new("expected HOST:PORT without a scheme", EXAMPLE));
+        }
+        if let Some(rest) = value.strip_prefix('[') {
+            let Some((ip, port)) = rest.split_once("]:") else {
+                return Err(Invalid::new("expected [IPv6]:PORT", "[::1]:6167"));
+            };
+            let ip = ip
+                .parse::<Ipv6Addr>()
+                .map_err(|_| Invalid::new("has an invalid IPv6 address", "[::1]:6167"))?;
+            let port = port
+                .parse::<Port>()
+                .map_err(|e| Invalid::new(format!("port {}", e.reason), EXAMPLE))?;
+            return Ok(Upstream {
+                host: UpstreamHost::V6(ip),
+                port,
+            });
+        }
+        let Some((host, port)) = value.rsplit_once(':') else {
+            return Err(Invalid::new("expected HOST:PORT", EXAMPLE));
+        };
+        if host.contains(':') {
+            return Err(Invalid::new(
+                "an IPv6 address needs brackets: [IPv6]:PORT",
+                "[::1]:6167",
+            ));
+        }
+        let port = port
+            .parse::<Port>()
+            .map_err(|e| Invalid::new(format!("port {}", e.reason), EXAMPLE))?;
+        let host = if let Ok(ip) = host.parse::<Ipv4Addr>() {
+            UpstreamHost::V4(ip)
+        } else {
+            UpstreamHost::Name(
+                parse_dns_name(host, EXAMPLE)
+                    .map_err(|e| Invalid::new(format!("host {}", e.reason), e.example))?,
+            )
+        };
+        Ok(Upstream { host, port })
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+string_serde!(Upstream);
+
+/// A request body limit in bytes. Suffixes are binary, as nginx reads them: `20M` is
+/// 20 MiB. The ceiling is Apache's `LimitRequestBody` maximum, so that every proxy can
+/// enforce the same number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct ByteSize(u64);
+
+impl ByteSize {
+    pub const MAX: u64 = 2_147_483_647;
+    pub const MIN: u64 = 1024;
+
+    pub const fn from_bytes_unchecked(bytes: u64) -> ByteSize {
+        ByteSize(bytes)
+    }
+
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "20M";
+        let digits_end = value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len());
+        let (digits, suffix) = value.split_at(digits_end);
+        if digits.is_empty() {
+            return Err(Invalid::new(
+                "is not a size: expected a whole number of bytes or one with K, M or G (binary units)",
+                EXAMPLE,
+            ));
+        }
+        let unit: u64 = match suffix.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "kb" | "mb" | "gb" => {
+                return Err(Invalid::new(
+                    "is ambiguous (decimal or binary?); mxproxy takes K, M and G as binary units like nginx",
+                    EXAMPLE,
+                ));
+            }
+            _ => {
+                return Err(Invalid::new(
+                    "is not a size: expected a whole number of bytes or one with K, M or G (binary units)",
+                    EXAMPLE,
+                ));
+            }
+        };
+        let bytes = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .unwrap_or(u64::MAX);
+        if bytes < Self::MIN {
+            return Err(Invalid::new(
+                format!("is below the smallest limit of {} bytes", Self::MIN),
+                EXAMPLE,
+            ));
+        }
+        if bytes > Self::MAX {
+            return Err(Invalid::new(
+                format!(
+                    "is above {} bytes (2 GiB - 1), the most Apache's LimitRequestBody can enforce",
+                    Self::MAX
+                ),
+                "1G",
+            ));
+        }
+        Ok(ByteSize(bytes))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.0;
+        if bytes.is_multiple_of(1 << 30) {
+            write!(f, "{}G", bytes >> 30)
+        } else if bytes.is_multiple_of(1 << 20) {
+            write!(f, "{}M", bytes >> 20)
+        } else if bytes.is_multiple_of(1 << 10) {
+            write!(f, "{}K", bytes >> 10)
+        } else {
+            write!(f, "{bytes}")
+        }
+    }
+}
+string_serde!(ByteSize);
+
+/// An absolute file-system path that is printed into config files unquoted in some
+/// formats, so it is held to a conservative character set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct SafePath(String);
+
+impl SafePath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SafePath {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "/etc/ssl/matrix/fullchain.pem";
+        if value.is_empty() {
+            return Err(Invalid::new("is empty", EXAMPLE));
+        }
+        if let Some(c) = value.chars().find(|c| {
+            !(c.is_ascii_alphanumeric()
+                || matches!(c, '/' | '.' | '_' | '-' | '+' | '@' | '=' | ','))
+        }) {
+            return Err(Invalid::new(
+                format!(
+                    "contains {}; paths are limited to letters, digits and / . _ - + @ = , so they cannot break a config line",
+                    describe_char(c)
+                ),
+                EXAMPLE,
+            ));
+        }
+        if !value.starts_with('/') {
+            return Err(Invalid::new(
+                "is relative; the proxy resolves paths from its own directory, so give an absolute path",
+                EXAMPLE,
+            ));
+        }
+        if value.len() > 1024 {
+            return Err(Invalid::new(
+                format!("is {} characters long; at most 1024", value.len()),
+                EXAMPLE,
+            ));
+        }
+        if value.split('/').any(|segment| segment == "..") {
+            return Err(Invalid::new(
+                "contains a `..` segment; give the resolved path",
+                EXAMPLE,
+            ));
+        }
+        Ok(SafePath(value.to_string()))
+    }
+}
+
+impl fmt::Display for SafePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+string_serde!(SafePath);
+
+/// The address ACME accounts are registered with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct Email(String);
+
+impl FromStr for Email {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        const EXAMPLE: &str = "admin@example.com";
+        let Some((local, domain)) = value.split_once('@') else {
+            return Err(Invalid::new("is not an e-mail address (no @)", EXAMPLE));
+        };
+        if local.is_empty()
+            || local.len() > 64
+            || !local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-'))
+        {
+            return Err(Invalid::new(
+                "has a local part with characters other than letters, digits and . _ % + -",
+                EXAMPLE,
+            ));
+        }
+        let domain = parse_dns_name(domain, EXAMPLE)
+            .map_err(|e| Invalid::new(format!("has a domain that {}", e.reason), EXAMPLE))?;
+        if !domain.has_dot() {
+            return Err(Invalid::new("has a domain without a dot", EXAMPLE));
+        }
+        Ok(Email(value.to_string()))
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+string_serde!(Email);
+
+/// The homeserver software behind the proxy. The facts that differ between them live in
+/// `crate::homeserver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub enum Homeserver {
+    #[default]
+    Conduit,
+}
+
+impl Homeserver {
+    pub const ALL: &[Homeserver] = &[Homeserver::Conduit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Homeserver::Conduit => "conduit",
+        }
+    }
+}
+
+impl FromStr for Homeserver {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        Homeserver::ALL
+            .iter()
+            .copied()
+            .find(|h| h.name() == value)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "is not a supported homeserver (supported: conduit)",
+                    "conduit",
+                )
+            })
+    }
+}
+
+impl fmt::Display for Homeserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+string_serde!(Homeserver);
+
+/// The reverse proxies mxproxy renders for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub enum Proxy {
+    Nginx,
+    Apache,
+    Caddy,
+    Traefik,
+}
+
+impl Proxy {
+    pub const ALL: &[Proxy] = &[Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Traefik];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Proxy::Nginx => "nginx",
+            Proxy::Apache => "apache",
+            Proxy::Caddy => "caddy",
+            Proxy::Traefik => "traefik",
+        }
+    }
+}
+
+impl FromStr for Proxy {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        Proxy::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == value)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "is not a supported proxy (supported: nginx, apache, caddy, traefik)",
+                    "nginx",
+                )
+            })
+    }
+}
+
+impl fmt::Display for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+string_serde!(Proxy);
+
+/// How the proxies get their certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub enum TlsMode {
+    #[default]
+    Acme,
+    Files,
+    None,
+}
+
+impl TlsMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::Acme => "acme",
+            TlsMode::Files => "files",
+            TlsMode::None => "none",
+        }
+    }
+}
+
+impl FromStr for TlsMode {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        match value {
+            "acme" => Ok(TlsMode::Acme),
+            "files" => Ok(TlsMode::Files),
+            "none" => Ok(TlsMode::None),
+            _ => Err(Invalid::new(
+                "is not a TLS mode (acme, files or none)",
+                "acme",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+string_serde!(TlsMode);
+
+/// Certificates: obtained automatically, given as files, or left to a terminator in front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    Acme { email: Option<Email> },
+    Files { cert: SafePath, key: SafePath },
+    None,
+}
+
+impl Tls {
+    pub fn mode(&self) -> TlsMode {
+        match self {
+            Tls::Acme { .. } => TlsMode::Acme,
+            Tls::Files { .. } => TlsMode::Files,
+            Tls::None => TlsMode::None,
+        }
+    }
+}
+
+/// One complete, valid setup. Once this exists, every rendering of it is well-formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub server_name: ServerName,
+    pub homeserver_host: Host,
+    pub homeserver: Homeserver,
+    pub upstream: Upstream,
+    /// `None` turns federation off.
+    pub federation_port: Option<Port>,
+    pub tls: Tls,
+    pub max_upload: ByteSize,
+    pub webroot: SafePath,
+    pub proxies: Vec<Proxy>,
+    pub compose: bool,
+    pub out: PathBuf,
+}
