@@ -60,11 +60,15 @@ pub struct HomeserverPlan {
 #[derive(Debug, Serialize)]
 pub struct Setting {
     pub env: String,
-    pub toml_key: String,
-    /// As written in TOML, and in YAML as a quoted string.
+    /// The value of the environment variable.
     pub value: String,
-    /// Settings a host install needs too; the rest are container plumbing.
-    pub host_install: bool,
+    /// Key below `[global]` in the homeserver's TOML file; empty for container plumbing
+    /// that a host install does not need.
+    pub toml_key: String,
+    /// `value` as a TOML literal.
+    pub toml_value: String,
+    /// One of the settings that make the homeserver answer `/.well-known/matrix/*`.
+    pub well_known: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -351,12 +355,17 @@ fn homeserver_settings(
     federation_authority: Option<&str>,
     client_base_url: &str,
 ) -> Vec<Setting> {
-    let setting = |env: &str, toml_key: &str, value: String, host_install: bool| Setting {
+    let setting = |env: &str, toml_key: &str, value: String, kind: TomlKind| Setting {
         env: env.into(),
         toml_key: toml_key.into(),
+        well_known: toml_key.starts_with("well_known."),
+        toml_value: match kind {
+            TomlKind::String => serde_json::Value::String(value.clone()).to_string(),
+            TomlKind::Literal => value.clone(),
+        },
         value,
-        host_install,
     };
+    use TomlKind::{Literal, String as Str};
     let listen_address = if setup.compose {
         "0.0.0.0".to_string()
     } else {
@@ -367,55 +376,57 @@ fn homeserver_settings(
         }
     };
     let mut settings = vec![
-        setting("CONDUIT_CONFIG", "", String::new(), false),
+        // Unset, Conduit panics at start; empty means "environment only". No TOML key.
+        setting("CONDUIT_CONFIG", "", String::new(), Str),
         setting(
             "CONDUIT_SERVER_NAME",
             "server_name",
             setup.server_name.to_string(),
-            true,
+            Str,
         ),
         setting(
             "CONDUIT_DATABASE_BACKEND",
             "database_backend",
             "rocksdb".into(),
-            true,
+            Str,
         ),
         setting(
             "CONDUIT_DATABASE_PATH",
             "database_path",
             facts.data_dir.into(),
-            true,
+            Str,
         ),
-        setting("CONDUIT_ADDRESS", "address", listen_address, true),
+        setting("CONDUIT_ADDRESS", "address", listen_address, Str),
         setting(
             "CONDUIT_PORT",
             "port",
             setup.upstream.port.to_string(),
-            true,
+            Literal,
         ),
         setting(
             "CONDUIT_MAX_REQUEST_SIZE",
             "max_request_size",
             setup.max_upload.bytes().to_string(),
-            true,
+            Literal,
         ),
+        // Conduit's code default is false, which also turns off its server well-known.
         setting(
             "CONDUIT_ALLOW_FEDERATION",
             "allow_federation",
             setup.federation_port.is_some().to_string(),
-            true,
+            Literal,
         ),
         setting(
             "CONDUIT_TRUSTED_SERVERS",
             "trusted_servers",
             r#"["matrix.org"]"#.into(),
-            false,
+            Literal,
         ),
         setting(
             "CONDUIT_WELL_KNOWN_CLIENT",
             "well_known.client",
             client_base_url.into(),
-            true,
+            Str,
         ),
     ];
     if let Some(server) = federation_authority {
@@ -423,10 +434,16 @@ fn homeserver_settings(
             "CONDUIT_WELL_KNOWN_SERVER",
             "well_known.server",
             server.into(),
-            true,
+            Str,
         ));
     }
     settings
+}
+
+#[derive(Clone, Copy)]
+enum TomlKind {
+    String,
+    Literal,
 }
 
 /// The flags that reproduce this setup, without `--out` (it never changes file content,

@@ -35,7 +35,15 @@ pub fn make_env() -> Environment<'static> {
 fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
     let failed = |err: minijinja::Error| Error::Render {
         template: template.to_string(),
-        message: format!("{err:#}"),
+        message: {
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            message
+        },
     };
     env.get_template(template)
         .map_err(failed)?
