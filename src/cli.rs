@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::setup::{
-    ByteSize, Email, Homeserver, Host, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
+    ByteSize, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, ServerName, TlsMode,
+    Upstream,
 };
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
@@ -87,6 +88,10 @@ pub struct GenerateArgs {
     /// Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: /var/www/mxproxy]
     #[arg(long, value_name = "PATH")]
     pub webroot: Option<SafePath>,
+
+    /// Listen only on these IP addresses; repeat or separate with commas [default: every address]
+    #[arg(long, value_name = "IP", value_delimiter = ',')]
+    pub listen_address: Vec<ListenAddress>,
 
     /// Proxies to write configs for; repeat or separate with commas [default: nginx,apache,caddy,traefik]
     #[arg(long, value_name = "PROXY", value_delimiter = ',')]

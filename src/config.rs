@@ -8,8 +8,8 @@ use crate::cli::GenerateArgs;
 use crate::error::Error;
 use crate::homeserver;
 use crate::setup::{
-    ByteSize, DnsName, Email, Homeserver, Host, Port, Proxy, SafePath, Scalar, ServerName, Setup,
-    Tls, TlsMode, Upstream, UpstreamHost,
+    ByteSize, DnsName, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, Scalar,
+    ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub const DEFAULT_OUT: &str = "mxproxy-out";
@@ -36,6 +36,7 @@ pub struct FileSetup {
     pub acme_email: Option<Email>,
     pub max_upload: Option<ByteSize>,
     pub webroot: Option<SafePath>,
+    pub listen_address: Option<Vec<ListenAddress>>,
     pub proxy: Option<ProxyList>,
     pub compose: Option<bool>,
     pub out: Option<PathBuf>,
@@ -217,6 +218,29 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         new
     });
 
+    let mut listen_addresses = if !args.listen_address.is_empty() {
+        args.listen_address.clone()
+    } else {
+        file.listen_address.unwrap_or_default()
+    };
+    listen_addresses.dedup();
+    if !listen_addresses.is_empty() {
+        if compose {
+            return Err(Error::Conflict {
+                message: "--listen-address does not apply to the compose stack: the proxy listens \
+                          inside its container and compose publishes its ports"
+                    .into(),
+                example: "--compose without --listen-address".into(),
+            });
+        }
+        if listen_addresses.len() > 1 && proxies.contains(&Proxy::Traefik) {
+            return Err(Error::Conflict {
+                message: "a Traefik entry point listens on one address; --listen-address was given more than one".into(),
+                example: "--listen-address 203.0.113.7".into(),
+            });
+        }
+    }
+
     let out = args
         .out
         .clone()
@@ -232,6 +256,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         tls,
         max_upload,
         webroot,
+        listen_addresses,
         proxies,
         compose,
         out,
@@ -373,6 +398,14 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     }
     if setup.webroot.as_str() != DEFAULT_WEBROOT {
         flag("--webroot", setup.webroot.to_string());
+    }
+    if !setup.listen_addresses.is_empty() {
+        let addresses: Vec<String> = setup
+            .listen_addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        flag("--listen-address", addresses.join(","));
     }
     if setup.proxies != Proxy::ALL {
         let names: Vec<&str> = setup.proxies.iter().map(|p| p.name()).collect();

@@ -39,6 +39,8 @@ pub struct Plan {
     pub well_known: WellKnown,
     pub limits: Limits,
     pub webroot: String,
+    /// Addresses to listen on; empty means every address (IPv4 and IPv6).
+    pub bind: Vec<Bind>,
     pub header: Header,
     pub proxies: Vec<String>,
     pub compose: Option<Compose>,
@@ -174,6 +176,14 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     pub max_upload: String,
     pub read_timeout_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Bind {
+    /// The bare address: `127.0.0.1`, `::1`.
+    pub ip: String,
+    /// As it goes before `:port`: `127.0.0.1`, `[::1]`.
+    pub host: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -341,6 +351,17 @@ pub fn plan(setup: &Setup) -> Plan {
             read_timeout_seconds: READ_TIMEOUT_SECONDS,
         },
         webroot: setup.webroot.to_string(),
+        bind: setup
+            .listen_addresses
+            .iter()
+            .map(|address| Bind {
+                ip: address.0.to_string(),
+                host: match address.0 {
+                    std::net::IpAddr::V4(ip) => ip.to_string(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                },
+            })
+            .collect(),
         proxies: setup.proxies.iter().map(|p| p.name().to_string()).collect(),
         compose,
     }

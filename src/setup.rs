@@ -643,6 +643,34 @@ impl fmt::Display for SafePath {
 }
 string_serde!(SafePath);
 
+/// An IP address the proxies listen on, instead of every address of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Scalar", into = "String")]
+pub struct ListenAddress(pub std::net::IpAddr);
+
+impl FromStr for ListenAddress {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        let bare = value
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(value);
+        bare.parse().map(ListenAddress).map_err(|_| {
+            Invalid::new(
+                "is not an IP address (ports come from --federation-port and the defaults 80/443)",
+                "203.0.113.7",
+            )
+        })
+    }
+}
+
+impl fmt::Display for ListenAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+string_serde!(ListenAddress);
+
 /// The address ACME accounts are registered with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Scalar", into = "String")]
@@ -842,6 +870,8 @@ pub struct Setup {
     pub tls: Tls,
     pub max_upload: ByteSize,
     pub webroot: SafePath,
+    /// Empty: every address of the machine.
+    pub listen_addresses: Vec<ListenAddress>,
     pub proxies: Vec<Proxy>,
     pub compose: bool,
     pub out: PathBuf,
