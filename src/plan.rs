@@ -15,6 +15,8 @@ pub const READ_TIMEOUT_SECONDS: u32 = 600;
 /// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
 /// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
 pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
+/// Docker's embedded DNS server, inside every container on a user-defined network.
+const DOCKER_DNS: &str = "127.0.0.11";
 /// Certbot's standard layout; one certificate named after the homeserver host covers
 /// every generated site.
 const LETSENCRYPT_LIVE: &str = "/etc/letsencrypt/live";
@@ -78,6 +80,10 @@ pub struct UpstreamPlan {
     /// `host:port`, IPv6 in brackets.
     pub address: String,
     pub url: String,
+    /// A DNS server to resolve the upstream name with at request time rather than once at
+    /// start: in the compose stack the homeserver container may not exist yet when the
+    /// proxy starts, and gets a new address when it is recreated.
+    pub resolver: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -319,6 +325,8 @@ pub fn plan(setup: &Setup) -> Plan {
         upstream: UpstreamPlan {
             address: setup.upstream.to_string(),
             url: format!("http://{}", setup.upstream),
+            resolver: (setup.compose && matches!(setup.upstream.host, UpstreamHost::Name(_)))
+                .then(|| DOCKER_DNS.to_string()),
         },
         redirect: tls_enabled.then(|| Redirect {
             port: HTTP_PORT,

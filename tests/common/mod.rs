@@ -7,6 +7,8 @@ use std::process::Command;
 use mxproxy::plan::Plan;
 use mxproxy::render::Rendered;
 
+pub mod validators;
+
 /// `CI=true` turns every "tool missing" skip into a failure.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

@@ -1,0 +1,252 @@
+//! Feeds generated files to the real servers' own checkers, and the Traefik and compose
+//! files to the JSON schemas in `../shared/schemas/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mxproxy::plan::Plan;
+use mxproxy::render::Rendered;
+
+use super::{in_ci, require_tool};
+
+/// A throwaway self-signed certificate covering every host of a plan.
+pub struct TestCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCert {
+    pub fn new(dir: &Path, names: &[String]) -> TestCert {
+        let certified = rcgen::generate_simple_self_signed(names.to_vec()).expect("rcgen");
+        let cert = dir.join("test-cert.pem");
+        let key = dir.join("test-key.pem");
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        TestCert { cert, key }
+    }
+}
+
+/// Writes `files` below `dir`, with the plan's certificate paths (certbot's, or the
+/// scenario's) pointing at a test certificate: `nginx -t` and friends load the files.
+pub fn materialize(plan: &Plan, files: &[Rendered], dir: &Path) -> PathBuf {
+    let out = dir.join("out");
+    let cert = TestCert::new(dir, &plan.tls.names);
+    for file in files {
+        let mut content = file.content.clone();
+        if let (Some(plan_cert), Some(plan_key)) = (&plan.tls.cert, &plan.tls.key) {
+            content = content
+                .replace(plan_cert.as_str(), cert.cert.to_str().unwrap())
+                .replace(plan_key.as_str(), cert.key.to_str().unwrap());
+        }
+        let path = out.join(&file.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    out
+}
+
+fn run_checker(mut command: Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} rejected the config ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `nginx -t` on a main config that includes the generated file in the http context,
+/// as Debian's nginx.conf includes sites-enabled/.
+pub fn nginx(out: &Path, site: &Path) -> bool {
+    let Some(nginx) = require_tool("nginx") else {
+        return false;
+    };
+    let main = out.join("nginx-test.conf");
+    std::fs::write(
+        &main,
+        format!(
+            "pid {dir}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n    include {site};\n}}\n",
+            dir = out.display(),
+            site = site.display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(nginx);
+    command
+        .arg("-t")
+        .arg("-q")
+        .arg("-c")
+        .arg(&main)
+        .arg("-e")
+        .arg("stderr");
+    run_checker(command, "nginx -t");
+    true
+}
+
+/// Debian's module directory; the main config loads exactly what the site comments list.
+const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
+const APACHE_SITE_MODULES: &[&str] = &[
+    "mpm_event",
+    "authz_core",
+    "mime",
+    "alias",
+    "headers",
+    "proxy",
+    "proxy_http",
+    "ssl",
+    "socache_shmcb",
+    "http2",
+];
+
+/// `apache2 -t` on a main config that loads the modules the site's header names and
+/// listens on 80 and 443, as Debian's apache2.conf and ports.conf do.
+pub fn apache(out: &Path, site: &Path) -> bool {
+    let Some(apache) = require_tool("apache2") else {
+        return false;
+    };
+    let mut main = format!(
+        "ServerRoot {dir}\nPidFile {dir}/apache.pid\nDefaultRuntimeDir {dir}\nErrorLog /dev/stderr\nServerName localhost\nTypesConfig /etc/mime.types\nListen 80\nListen 443\n",
+        dir = out.display()
+    );
+    for module in APACHE_SITE_MODULES {
+        main.push_str(&format!(
+            "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
+        ));
+    }
+    main.push_str(&format!("Include {}\n", site.display()));
+    let main_path = out.join("apache-test.conf");
+    std::fs::write(&main_path, main).unwrap();
+    let mut command = Command::new(apache);
+    command.arg("-t").arg("-f").arg(&main_path);
+    run_checker(command, "apache2 -t");
+    true
+}
+
+/// The compose stack's own httpd.conf, checked by Debian's apache2 with a server root
+/// laid out like the official image's (/usr/local/apache2: modules/, conf/, logs/).
+pub fn apache_image(out: &Path, httpd_conf: &Path, site: &Path) -> bool {
+    let Some(apache) = require_tool("apache2") else {
+        return false;
+    };
+    let root = out.join("apache-image-root");
+    std::fs::create_dir_all(root.join("conf")).unwrap();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    let _ = std::os::unix::fs::symlink(APACHE_MODULES, root.join("modules"));
+    std::fs::copy("/etc/mime.types", root.join("conf/mime.types")).unwrap();
+    std::fs::copy(site, root.join("conf/matrix.conf")).unwrap();
+    std::fs::copy(httpd_conf, root.join("conf/httpd.conf")).unwrap();
+    let mut command = Command::new(apache);
+    command
+        .arg("-t")
+        .arg("-d")
+        .arg(&root)
+        .arg("-f")
+        .arg(root.join("conf/httpd.conf"));
+    run_checker(command, "apache2 -t (httpd image layout)");
+    true
+}
+
+/// `caddy validate` on the Caddyfile, which adapts it and provisions every module.
+pub fn caddy(caddyfile: &Path) -> bool {
+    let Some(caddy) = require_tool("caddy") else {
+        return false;
+    };
+    let mut command = Command::new(caddy);
+    command
+        .arg("validate")
+        .arg("--adapter")
+        .arg("caddyfile")
+        .arg("--config")
+        .arg(caddyfile)
+        // Caddy's storage and config go to a temp HOME, not the user's.
+        .env("HOME", caddyfile.parent().unwrap())
+        .env("XDG_DATA_HOME", caddyfile.parent().unwrap().join("data"))
+        .env(
+            "XDG_CONFIG_HOME",
+            caddyfile.parent().unwrap().join("config"),
+        );
+    run_checker(command, "caddy validate");
+    true
+}
+
+/// `../shared/schemas/` beside the repository (CI lays a copy of shared/ there).
+pub fn schema_path(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/schemas")
+        .join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    if in_ci() {
+        panic!(
+            "schema {} is missing, and CI=true forbids skipping",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: schema {} is missing; this schema check did not run",
+        path.display()
+    );
+    None
+}
+
+/// Validates a YAML document against a JSON schema file; the errors, if any, name the
+/// instance path.
+pub fn yaml_against_schema(yaml: &str, schema_name: &str) -> bool {
+    let Some(schema_path) = schema_path(schema_name) else {
+        return false;
+    };
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("generated YAML parses");
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("schema {schema_name} does not compile: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "does not match {schema_name}:\n{}\n--- document ---\n{yaml}",
+        errors.join("\n")
+    );
+    true
+}
+
+/// Every check that applies to one rendered scenario. Returns how many checks ran.
+pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
+    let out = materialize(plan, files, dir);
+    let mut ran = 0;
+    for file in files {
+        let path = out.join(&file.path);
+        let name = file.path.to_str().unwrap();
+        let checked = if name.starts_with("nginx/") {
+            nginx(&out, &path)
+        } else if name == "apache/httpd.conf" {
+            let site = out.join(format!("apache/{}.conf", plan.homeserver_host));
+            apache_image(&out, &path, &site)
+        } else if name.starts_with("apache/") {
+            apache(&out, &path)
+        } else if name == "caddy/Caddyfile" {
+            caddy(&path)
+        } else if name == "traefik/traefik.yml" {
+            yaml_against_schema(&file.content, "traefik-v3.json")
+        } else if name.starts_with("traefik/dynamic/") {
+            yaml_against_schema(&file.content, "traefik-v3-file-provider.json")
+        } else if name == "docker-compose.yml" {
+            yaml_against_schema(&file.content, "compose-spec.json")
+                && yaml_against_schema(&file.content, "compose-spec.compose-go.json")
+        } else if name.starts_with("well-known/") {
+            serde_json::from_str::<serde_json::Value>(&file.content)
+                .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+            true
+        } else {
+            panic!("no validator for generated file {name}");
+        };
+        ran += usize::from(checked);
+    }
+    ran
+}
