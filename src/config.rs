@@ -8,8 +8,8 @@ use crate::cli::GenerateArgs;
 use crate::error::Error;
 use crate::homeserver;
 use crate::setup::{
-    ByteSize, DnsName, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, Scalar,
-    ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
+    ByteSize, DnsName, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, ServerName,
+    Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub const DEFAULT_OUT: &str = "mxproxy-out";
@@ -48,25 +48,34 @@ pub struct ProxyList(pub Vec<Proxy>);
 
 impl<'de> Deserialize<'de> for ProxyList {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            List(Vec<Proxy>),
-            One(Scalar),
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ProxyList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of proxies or a comma-separated string, e.g. [nginx, caddy]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ProxyList, A::Error> {
+                let mut list = Vec::new();
+                while let Some(proxy) = seq.next_element::<Proxy>()? {
+                    list.push(proxy);
+                }
+                Ok(ProxyList(list))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ProxyList, E> {
+                v.split(',')
+                    .map(|p| {
+                        p.trim()
+                            .parse::<Proxy>()
+                            .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
+                    })
+                    .collect::<Result<_, _>>()
+                    .map(ProxyList)
+            }
         }
-        match Form::deserialize(deserializer)? {
-            Form::List(list) => Ok(ProxyList(list)),
-            Form::One(text) => text
-                .to_string()
-                .split(',')
-                .map(|p| {
-                    p.trim()
-                        .parse::<Proxy>()
-                        .map_err(|e| serde::de::Error::custom(format!("\"{}\": {e}", p.trim())))
-                })
-                .collect::<Result<_, _>>()
-                .map(ProxyList),
-        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 

@@ -33,28 +33,6 @@ impl fmt::Display for Invalid {
 
 impl std::error::Error for Invalid {}
 
-/// A YAML scalar as written: ports and sizes may be given as numbers or strings, and both
-/// go through the same `FromStr` as the flag.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(crate) enum Scalar {
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Str(String),
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Int(i) => write!(f, "{i}"),
-            Scalar::Float(x) => write!(f, "{x}"),
-            Scalar::Bool(b) => write!(f, "{b}"),
-            Scalar::Str(s) => f.write_str(s),
-        }
-    }
-}
-
 /// Shown values are cut so that a 10 kB argument does not flood the terminal.
 pub(crate) fn shown(value: &str) -> String {
     const MAX: usize = 80;
@@ -67,19 +45,42 @@ pub(crate) fn shown(value: &str) -> String {
     }
 }
 
+/// Deserializes a validated value from any YAML scalar (ports and sizes may be written as
+/// numbers) through the same `FromStr` as the flag. The check runs inside the visitor so
+/// that serde_yaml reports the key and line of the offending value.
 macro_rules! string_serde {
     ($ty:ident) => {
-        impl TryFrom<Scalar> for $ty {
-            type Error = String;
-            fn try_from(value: Scalar) -> Result<Self, String> {
-                let text = value.to_string();
-                text.parse()
-                    .map_err(|e: Invalid| format!("\"{}\": {e}", shown(&text)))
-            }
-        }
-        impl From<$ty> for String {
-            fn from(value: $ty) -> String {
-                value.to_string()
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl Visitor {
+                    fn parse<E: serde::de::Error>(text: &str) -> Result<$ty, E> {
+                        text.parse()
+                            .map_err(|e: Invalid| E::custom(format!("\"{}\" {e}", shown(text))))
+                    }
+                }
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a single value (a string or a number)")
+                    }
+                    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<$ty, E> {
+                        Self::parse(&v.to_string())
+                    }
+                    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$ty, E> {
+                        Self::parse(&v.to_string())
+                    }
+                    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$ty, E> {
+                        Self::parse(&v.to_string())
+                    }
+                    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<$ty, E> {
+                        Self::parse(&v.to_string())
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$ty, E> {
+                        Self::parse(v)
+                    }
+                }
+                deserializer.deserialize_any(Visitor)
             }
         }
     };
@@ -244,8 +245,8 @@ fn parse_dns_name(value: &str, example: &str) -> Result<DnsName, Invalid> {
 
 /// The name in user ids (`@alice:example.com`). mxproxy delegates with `.well-known`,
 /// so the forms of the Matrix grammar that skip that lookup are refused with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct ServerName(DnsName);
 
 impl ServerName {
@@ -297,9 +298,15 @@ impl fmt::Display for ServerName {
 }
 string_serde!(ServerName);
 
+impl From<ServerName> for String {
+    fn from(value: ServerName) -> String {
+        value.to_string()
+    }
+}
+
 /// The public host name where the homeserver's APIs answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct Host(DnsName);
 
 impl Host {
@@ -342,9 +349,15 @@ impl fmt::Display for Host {
 }
 string_serde!(Host);
 
+impl From<Host> for String {
+    fn from(value: Host) -> String {
+        value.to_string()
+    }
+}
+
 /// A TCP port, 1–65535.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "u16")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "u16")]
 pub struct Port(u16);
 
 impl Port {
@@ -383,14 +396,7 @@ impl fmt::Display for Port {
     }
 }
 
-impl TryFrom<Scalar> for Port {
-    type Error = String;
-    fn try_from(value: Scalar) -> Result<Self, String> {
-        let text = value.to_string();
-        text.parse()
-            .map_err(|e: Invalid| format!("{}: {e}", shown(&text)))
-    }
-}
+string_serde!(Port);
 
 /// The host part of an upstream: a name (which may be a single label, such as a compose
 /// service), an IPv4 address or an IPv6 address.
@@ -422,8 +428,8 @@ impl fmt::Display for UpstreamHost {
 }
 
 /// Where the homeserver listens for plain HTTP from the proxy: `HOST:PORT`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct Upstream {
     pub host: UpstreamHost,
     pub port: Port,
@@ -491,11 +497,17 @@ impl fmt::Display for Upstream {
 }
 string_serde!(Upstream);
 
+impl From<Upstream> for String {
+    fn from(value: Upstream) -> String {
+        value.to_string()
+    }
+}
+
 /// A request body limit in bytes. Suffixes are binary, as nginx reads them: `20M` is
 /// 20 MiB. The ceiling is Apache's `LimitRequestBody` maximum, so that every proxy can
 /// enforce the same number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct ByteSize(u64);
 
 impl ByteSize {
@@ -583,10 +595,16 @@ impl fmt::Display for ByteSize {
 }
 string_serde!(ByteSize);
 
+impl From<ByteSize> for String {
+    fn from(value: ByteSize) -> String {
+        value.to_string()
+    }
+}
+
 /// An absolute file-system path that is printed into config files unquoted in some
 /// formats, so it is held to a conservative character set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct SafePath(String);
 
 impl SafePath {
@@ -643,9 +661,15 @@ impl fmt::Display for SafePath {
 }
 string_serde!(SafePath);
 
+impl From<SafePath> for String {
+    fn from(value: SafePath) -> String {
+        value.to_string()
+    }
+}
+
 /// An IP address the proxies listen on, instead of every address of the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct ListenAddress(pub std::net::IpAddr);
 
 impl FromStr for ListenAddress {
@@ -671,9 +695,15 @@ impl fmt::Display for ListenAddress {
 }
 string_serde!(ListenAddress);
 
+impl From<ListenAddress> for String {
+    fn from(value: ListenAddress) -> String {
+        value.to_string()
+    }
+}
+
 /// The address ACME accounts are registered with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct Email(String);
 
 impl FromStr for Email {
@@ -710,10 +740,16 @@ impl fmt::Display for Email {
 }
 string_serde!(Email);
 
+impl From<Email> for String {
+    fn from(value: Email) -> String {
+        value.to_string()
+    }
+}
+
 /// The homeserver software behind the proxy. The facts that differ between them live in
 /// `crate::homeserver`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(into = "String")]
 pub enum Homeserver {
     #[default]
     Conduit,
@@ -752,9 +788,15 @@ impl fmt::Display for Homeserver {
 }
 string_serde!(Homeserver);
 
+impl From<Homeserver> for String {
+    fn from(value: Homeserver) -> String {
+        value.to_string()
+    }
+}
+
 /// The reverse proxies mxproxy renders for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub enum Proxy {
     Nginx,
     Apache,
@@ -798,9 +840,15 @@ impl fmt::Display for Proxy {
 }
 string_serde!(Proxy);
 
+impl From<Proxy> for String {
+    fn from(value: Proxy) -> String {
+        value.to_string()
+    }
+}
+
 /// How the proxies get their certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "Scalar", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(into = "String")]
 pub enum TlsMode {
     #[default]
     Acme,
@@ -839,6 +887,12 @@ impl fmt::Display for TlsMode {
     }
 }
 string_serde!(TlsMode);
+
+impl From<TlsMode> for String {
+    fn from(value: TlsMode) -> String {
+        value.to_string()
+    }
+}
 
 /// Certificates: obtained automatically, given as files, or left to a terminator in front.
 #[derive(Debug, Clone, PartialEq, Eq)]

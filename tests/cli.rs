@@ -1,1 +1,518 @@
+//! The binary as a user runs it: help, errors and exit codes, no clobbering, dry runs,
+//! config files and flag precedence, determinism.
 
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+use crate::common::mxproxy;
+
+fn cmd() -> Command {
+    Command::from_std(mxproxy())
+}
+
+/// A temp dir with `out/` as the output folder.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+
+    fn generate(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        cmd()
+            .current_dir(self.dir.path())
+            .arg("generate")
+            .args(args)
+            .arg("--out")
+            .arg(self.out())
+            .assert()
+    }
+
+    fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.out().join(rel)).unwrap()
+    }
+}
+
+/// Every file below `dir`, relative path → content, sorted.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                files.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    if dir.exists() {
+        walk(dir, dir, &mut files);
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn help_documents_every_flag_with_an_example() {
+    let assert = cmd().args(["generate", "--help"]).assert().success();
+    let help = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for flag in [
+        "--server-name",
+        "--homeserver-host",
+        "--homeserver",
+        "--upstream",
+        "--federation-port",
+        "--no-federation",
+        "--tls",
+        "--tls-cert",
+        "--tls-key",
+        "--acme-email",
+        "--max-upload",
+        "--webroot",
+        "--listen-address",
+        "--proxy",
+        "--compose",
+        "--out",
+        "--force",
+        "--dry-run",
+        "--config",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+    assert!(help.contains("Examples:"), "{help}");
+    cmd()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("generate"));
+}
+
+#[test]
+fn defaults_write_every_proxy_and_a_summary() {
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com"])
+        .success()
+        .stdout(contains("created    nginx/matrix.example.com.conf"))
+        .stdout(contains(
+            "created    traefik/dynamic/matrix.example.com.yml",
+        ))
+        .stdout(contains("Firewall: open 80/tcp, 443/tcp"))
+        .stdout(contains("certbot certonly"))
+        .stdout(contains("a2enmod"));
+    let files: Vec<String> = tree(&env.out()).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        files,
+        [
+            "apache/matrix.example.com.conf",
+            "caddy/Caddyfile",
+            "nginx/matrix.example.com.conf",
+            "traefik/dynamic/matrix.example.com.yml",
+            "traefik/traefik.yml",
+            "well-known/matrix/client",
+            "well-known/matrix/server",
+        ]
+    );
+    let server: serde_json::Value =
+        serde_json::from_str(&env.read("well-known/matrix/server")).unwrap();
+    assert_eq!(
+        server,
+        serde_json::json!({"m.server": "matrix.example.com:443"})
+    );
+    let client: serde_json::Value =
+        serde_json::from_str(&env.read("well-known/matrix/client")).unwrap();
+    assert_eq!(
+        client,
+        serde_json::json!({"m.homeserver": {"base_url": "https://matrix.example.com"}})
+    );
+}
+
+#[test]
+fn missing_server_name_is_a_usage_error() {
+    let env = Env::new();
+    env.generate(&[])
+        .code(2)
+        .stderr(contains("--server-name is required"))
+        .stderr(contains("server_name"))
+        .stderr(contains("e.g. --server-name example.com"));
+    assert!(!env.out().exists());
+}
+
+#[test]
+fn no_federation_drops_the_server_document() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--no-federation",
+        "--proxy",
+        "nginx",
+    ])
+    .success()
+    .stdout(contains("Federation is off"));
+    assert!(!env.out().join("well-known/matrix/server").exists());
+    assert!(
+        !env.read("nginx/matrix.example.com.conf")
+            .contains("matrix/server")
+    );
+}
+
+#[test]
+fn rerun_is_quiet_and_a_changed_file_is_not_overwritten_without_force() {
+    let env = Env::new();
+    let args = ["--server-name", "example.com", "--proxy", "nginx"];
+    env.generate(&args).success();
+    env.generate(&args)
+        .success()
+        .stdout(contains("unchanged  nginx/matrix.example.com.conf"));
+
+    let site = env.out().join("nginx/matrix.example.com.conf");
+    std::fs::write(&site, "# my own edits\n").unwrap();
+    env.generate(&args)
+        .code(1)
+        .stderr(contains("refusing to overwrite 1 existing file"))
+        .stderr(contains("nginx/matrix.example.com.conf"))
+        .stderr(contains("--force"));
+    assert_eq!(std::fs::read_to_string(&site).unwrap(), "# my own edits\n");
+
+    env.generate(&[&args[..], &["--force"]].concat())
+        .success()
+        .stdout(contains("updated    nginx/matrix.example.com.conf"));
+    assert!(
+        std::fs::read_to_string(&site)
+            .unwrap()
+            .contains("proxy_pass")
+    );
+}
+
+#[test]
+fn a_refusal_writes_nothing_at_all() {
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com", "--proxy", "nginx"])
+        .success();
+    let site = env.out().join("nginx/matrix.example.com.conf");
+    std::fs::write(&site, "# mine\n").unwrap();
+    // Adding caddy would create a new file, but the refused nginx file stops everything.
+    env.generate(&["--server-name", "example.com", "--proxy", "nginx,caddy"])
+        .code(1);
+    assert!(!env.out().join("caddy").exists());
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--proxy",
+        "caddy",
+        "--dry-run",
+    ])
+    .success()
+    .stdout(contains("+++ "))
+    .stdout(contains("caddy/Caddyfile"))
+    .stdout(contains("+\t\treverse_proxy 127.0.0.1:6167"))
+    .stdout(contains("Dry run: nothing was written"));
+    assert!(!env.out().exists());
+
+    env.generate(&["--server-name", "example.com", "--proxy", "caddy"])
+        .success();
+    let before = tree(&env.out());
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--proxy",
+        "caddy",
+        "--max-upload",
+        "50M",
+        "--dry-run",
+    ])
+    .success()
+    .stdout(contains("-\t\tmax_size 20971520"))
+    .stdout(contains("+\t\tmax_size 52428800"));
+    assert_eq!(tree(&env.out()), before);
+}
+
+#[test]
+fn config_file_with_flags_overriding_it() {
+    let env = Env::new();
+    let config = env.write(
+        "setup.yaml",
+        "server_name: example.com\nproxy: [nginx, apache]\nfederation_port: 8448\nmax_upload: 50M\n",
+    );
+    env.generate(&["--config", config.to_str().unwrap(), "--proxy", "caddy"])
+        .success();
+    let files: Vec<String> = tree(&env.out()).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        files,
+        [
+            "caddy/Caddyfile",
+            "well-known/matrix/client",
+            "well-known/matrix/server"
+        ]
+    );
+    let caddyfile = env.read("caddy/Caddyfile");
+    assert!(
+        caddyfile.contains("https://matrix.example.com:8448"),
+        "{caddyfile}"
+    );
+    assert!(caddyfile.contains("max_size 52428800"), "{caddyfile}");
+    assert!(
+        env.read("well-known/matrix/server")
+            .contains("matrix.example.com:8448")
+    );
+}
+
+#[test]
+fn flags_and_the_equivalent_config_file_give_the_same_bytes() {
+    let flags = Env::new();
+    let args = [
+        "--server-name",
+        "example.org",
+        "--homeserver-host",
+        "hs.example.org",
+        "--federation-port",
+        "8448",
+        "--tls",
+        "files",
+        "--tls-cert",
+        "/etc/ssl/m/cert.pem",
+        "--tls-key",
+        "/etc/ssl/m/key.pem",
+        "--max-upload",
+        "1G",
+        "--compose",
+        "--proxy",
+        "apache,nginx",
+    ];
+    flags.generate(&args).success();
+    let file = Env::new();
+    let config = file.write(
+        "setup.yaml",
+        "server_name: example.org\nhomeserver_host: hs.example.org\nfederation_port: 8448\ntls: files\n\
+         tls_cert: /etc/ssl/m/cert.pem\ntls_key: /etc/ssl/m/key.pem\nmax_upload: 1G\ncompose: true\nproxy: apache,nginx\n",
+    );
+    file.generate(&["--config", config.to_str().unwrap()])
+        .success();
+    assert_eq!(tree(&flags.out()), tree(&file.out()));
+}
+
+#[test]
+fn same_inputs_give_byte_identical_output() {
+    let (first, second) = (Env::new(), Env::new());
+    let args = [
+        "--server-name",
+        "example.com",
+        "--compose",
+        "--federation-port",
+        "8448",
+    ];
+    first.generate(&args).success();
+    second.generate(&args).success();
+    let (a, b) = (tree(&first.out()), tree(&second.out()));
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn header_names_the_command_that_regenerates_the_file() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--proxy",
+        "nginx",
+        "--federation-port",
+        "8448",
+    ])
+    .success();
+    let site = env.read("nginx/matrix.example.com.conf");
+    assert!(site.starts_with(
+        "# Generated by mxproxy for example.com. Do not edit by hand.\n\
+         # Regenerate: mxproxy generate --server-name example.com --federation-port 8448 --proxy nginx\n"
+    ), "{site}");
+}
+
+#[test]
+fn yaml_errors_name_file_line_key_value_and_example() {
+    let env = Env::new();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "server_name: example.com\nfederation_port: 70000\n",
+            &[
+                "setup.yaml:2:",
+                "key `federation_port`",
+                "70000",
+                "1-65535",
+                "e.g. 8448",
+            ],
+        ),
+        (
+            "server_name: example.com\nfederation_prot: 8448\n",
+            &[
+                "setup.yaml:2:",
+                "unknown key `federation_prot`",
+                "e.g. server_name: example.com",
+            ],
+        ),
+        (
+            "server_name: Example.COM\n",
+            &[
+                "setup.yaml:1:",
+                "server_name",
+                "Example.COM",
+                "e.g. example.com",
+            ],
+        ),
+        ("server_name: [example.com\n", &["setup.yaml:"]),
+        (
+            "server_name: example.com\nmax_upload: 1.5Q\n",
+            &["setup.yaml:2:", "max_upload", "1.5Q", "e.g. 20M"],
+        ),
+        (
+            "server_name: example.com\nproxy: [nginx, iis]\n",
+            &["setup.yaml:2:", "iis", "not a supported proxy"],
+        ),
+        (
+            "server_name: example.com\nserver_name: example.org\n",
+            &["setup.yaml:", "duplicate"],
+        ),
+    ];
+    for (yaml, expected) in cases {
+        let config = env.write("setup.yaml", yaml);
+        let assert = env
+            .generate(&["--config", config.to_str().unwrap()])
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        for needle in *expected {
+            assert!(
+                stderr.contains(needle),
+                "for {yaml:?} expected {needle:?} in:\n{stderr}"
+            );
+        }
+        assert!(!env.out().exists(), "{yaml:?} wrote files");
+    }
+}
+
+#[test]
+fn unreadable_config_file_is_reported_with_its_path() {
+    let env = Env::new();
+    env.generate(&["--config", "does-not-exist.yaml"])
+        .code(1)
+        .stderr(contains("does-not-exist.yaml"))
+        .stderr(contains("No such file"));
+}
+
+#[test]
+fn conflicting_options_are_usage_errors() {
+    let env = Env::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--no-federation", "--federation-port", "8448"],
+            "contradict",
+        ),
+        (
+            &["--tls", "files"],
+            "--tls files needs both --tls-cert and --tls-key",
+        ),
+        (
+            &["--tls", "files", "--tls-cert", "/c.pem"],
+            "--tls files needs both",
+        ),
+        (
+            &["--tls-cert", "/c.pem", "--tls-key", "/k.pem"],
+            "only used with --tls files",
+        ),
+        (
+            &["--tls", "none", "--acme-email", "a@example.com"],
+            "only used with --tls acme",
+        ),
+        (&["--compose", "--upstream", "127.0.0.1:6167"], "compose"),
+        (&["--federation-port", "80"], "plain-HTTP port"),
+        (&["--compose", "--listen-address", "127.0.0.1"], "compose"),
+        (
+            &["--proxy", "traefik", "--listen-address", "127.0.0.1,::1"],
+            "Traefik",
+        ),
+    ];
+    for (args, needle) in cases {
+        let all = [&["--server-name", "example.com"], *args].concat();
+        env.generate(&all)
+            .code(2)
+            .stderr(contains(*needle))
+            .stderr(contains("e.g."));
+        assert!(!env.out().exists(), "{args:?} wrote files");
+    }
+}
+
+#[test]
+fn unwritable_output_exits_1_with_path_and_os_error() {
+    let env = Env::new();
+    let blocker = env.write("blocker", "a file where a folder should be\n");
+    cmd()
+        .args(["generate", "--server-name", "example.com", "--out"])
+        .arg(blocker.join("out"))
+        .assert()
+        .code(1)
+        .stderr(contains("cannot write"))
+        .stderr(contains("blocker/out"));
+}
+
+#[test]
+fn no_subcommand_prints_usage() {
+    cmd().assert().code(2).stdout(contains("generate"));
+}
+
+#[test]
+fn compose_stack_uses_the_service_name_and_publishes_the_federation_port() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--compose",
+        "--proxy",
+        "caddy",
+        "--federation-port",
+        "8448",
+    ])
+    .success()
+    .stdout(contains("docker compose up -d"));
+    let compose = env.read("docker-compose.yml");
+    assert!(compose.contains("      - \"8448:8448\""), "{compose}");
+    assert!(
+        compose.contains("CONDUIT_ADDRESS: \"0.0.0.0\""),
+        "{compose}"
+    );
+    let caddyfile = env.read("caddy/Caddyfile");
+    assert!(
+        caddyfile.contains("reverse_proxy homeserver:6167"),
+        "{caddyfile}"
+    );
+    assert!(
+        predicate::str::contains("127.0.0.1").not().eval(&caddyfile),
+        "{caddyfile}"
+    );
+}
