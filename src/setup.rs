@@ -105,6 +105,7 @@ fn describe_char(c: char) -> String {
         '\r' => "a carriage return".into(),
         '\t' => "a tab".into(),
         ' ' => "a space".into(),
+        '`' => "a backtick".into(),
         c if c.is_control() => format!("the control character U+{:04X}", c as u32),
         c => format!("`{c}`"),
     }

@@ -3,5 +3,6 @@
 mod common;
 
 mod cli;
+mod hostile;
 mod render;
 mod validate;
