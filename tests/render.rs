@@ -1,1 +1,42 @@
+//! One insta snapshot per scenario × generated file. They guard against regressions; the
+//! real-server checks in validate.rs are what prove the files work.
 
+use crate::common::{render_scenario, scenario_names, scenario_path};
+
+fn settings(scenario: &str) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_input_file(scenario_path(scenario));
+    settings.set_omit_expression(true);
+    settings
+}
+
+/// `nginx/matrix.example.com.conf` → `nginx__matrix.example.com.conf`.
+fn snapshot_name(scenario: &str, path: &std::path::Path) -> String {
+    let group = path
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap();
+    let file = path.file_name().unwrap().to_str().unwrap();
+    if group == file {
+        format!("{scenario}__{file}")
+    } else {
+        format!("{scenario}__{group}__{file}")
+    }
+}
+
+#[test]
+fn every_scenario_file_matches_its_snapshot() {
+    for scenario in scenario_names() {
+        let (_, files) = render_scenario(&scenario);
+        settings(&scenario).bind(|| {
+            for file in &files {
+                insta::assert_snapshot!(snapshot_name(&scenario, &file.path), file.content);
+            }
+        });
+    }
+}
