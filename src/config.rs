@@ -431,3 +431,148 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     }
     args
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(flags: &[&str]) -> GenerateArgs {
+        let cli = Cli::try_parse_from(["mxproxy", "generate"].iter().chain(flags)).unwrap();
+        match cli.command {
+            Some(Command::Generate(args)) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    fn file(yaml: &str) -> FileSetup {
+        parse_file(Path::new("setup.yaml"), yaml).unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let setup = merge(
+            &args(&["--federation-port", "8448"]),
+            file("server_name: example.com\nfederation_port: 8000\nmax_upload: 50M\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.federation_port, Some(Port::new_unchecked(8448)));
+        assert_eq!(setup.max_upload.bytes(), 50 << 20);
+        assert_eq!(setup.homeserver_host.to_string(), "matrix.example.com");
+        assert_eq!(setup.upstream.to_string(), "127.0.0.1:6167");
+        assert_eq!(setup.proxies, Proxy::ALL);
+    }
+
+    #[test]
+    fn a_tls_flag_overrides_file_certificates_without_a_conflict() {
+        let setup = merge(
+            &args(&["--tls", "acme"]),
+            file("server_name: example.com\ntls: files\ntls_cert: /c.pem\ntls_key: /k.pem\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.tls, Tls::Acme { email: None });
+    }
+
+    #[test]
+    fn a_federation_flag_overrides_no_federation_in_the_file() {
+        let setup = merge(
+            &args(&["--federation-port", "8448"]),
+            file("server_name: example.com\nno_federation: true\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.federation_port, Some(Port::new_unchecked(8448)));
+    }
+
+    #[test]
+    fn compose_defaults_the_upstream_to_the_service() {
+        let setup = merge(
+            &args(&["--server-name", "example.com", "--compose"]),
+            FileSetup::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "homeserver:6167");
+    }
+
+    #[test]
+    fn duplicate_proxies_are_dropped_in_order() {
+        let setup = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--proxy",
+                "caddy,nginx,caddy",
+            ]),
+            FileSetup::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.proxies, [Proxy::Caddy, Proxy::Nginx]);
+    }
+
+    /// `to_args` is what the header, the wizard and the property tests print as "the
+    /// command that reproduces this": it must give the same setup back.
+    #[test]
+    fn to_args_round_trips() {
+        for flags in [
+            &["--server-name", "example.com"][..],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver-host",
+                "example.com",
+                "--no-federation",
+            ],
+            &[
+                "--server-name",
+                "chat.example.net",
+                "--homeserver-host",
+                "hs.example.net",
+                "--upstream",
+                "[::1]:8008",
+                "--federation-port",
+                "8448",
+                "--tls",
+                "files",
+                "--tls-cert",
+                "/c.pem",
+                "--tls-key",
+                "/k.pem",
+                "--max-upload",
+                "1000000",
+                "--webroot",
+                "/srv/w",
+                "--listen-address",
+                "127.0.0.1,::1",
+                "--proxy",
+                "caddy,nginx",
+                "--out",
+                "/tmp/x",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--compose",
+                "--proxy",
+                "traefik",
+                "--tls",
+                "none",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--acme-email",
+                "a@example.com",
+                "--compose",
+                "--upstream",
+                "hs:1",
+            ],
+        ] {
+            let setup = merge(&args(flags), FileSetup::default()).unwrap();
+            let again_args = to_args(&setup, true);
+            let again_refs: Vec<&str> = again_args.iter().map(String::as_str).collect();
+            let again = merge(&args(&again_refs), FileSetup::default()).unwrap();
+            assert_eq!(setup, again, "{flags:?} → {again_args:?}");
+        }
+    }
+}
