@@ -93,7 +93,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "IP", value_delimiter = ',')]
     pub listen_address: Vec<ListenAddress>,
 
-    /// Proxies to write configs for; repeat or separate with commas [default: nginx,apache,caddy,traefik]
+    /// Proxies to write configs for; repeat or separate with commas (nginx, apache, caddy, traefik, haproxy) [default: nginx,apache,caddy,traefik]
     #[arg(long, value_name = "PROXY", value_delimiter = ',')]
     pub proxy: Vec<Proxy>,
 

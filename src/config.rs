@@ -212,7 +212,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
     } else if let Some(ProxyList(list)) = file.proxy {
         list
     } else {
-        Proxy::ALL.to_vec()
+        Proxy::DEFAULT.to_vec()
     };
     if proxies.is_empty() {
         return Err(Error::Conflict {
@@ -416,7 +416,7 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
             .collect();
         flag("--listen-address", addresses.join(","));
     }
-    if setup.proxies != Proxy::ALL {
+    if setup.proxies != Proxy::DEFAULT {
         let names: Vec<&str> = setup.proxies.iter().map(|p| p.name()).collect();
         flag("--proxy", names.join(","));
     }
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!(setup.max_upload.bytes(), 50 << 20);
         assert_eq!(setup.homeserver_host.to_string(), "matrix.example.com");
         assert_eq!(setup.upstream.to_string(), "127.0.0.1:6167");
-        assert_eq!(setup.proxies, Proxy::ALL);
+        assert_eq!(setup.proxies, Proxy::DEFAULT);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::config::{self, HTTP_PORT};
 use crate::homeserver;
-use crate::setup::{Setup, Tls, UpstreamHost};
+use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 
 pub const HTTPS_PORT: u16 = 443;
 /// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
@@ -95,6 +95,9 @@ pub struct TlsPlan {
     pub cert: Option<String>,
     pub key: Option<String>,
     pub acme_email: Option<String>,
+    /// Certificate chain and key in one PEM, for proxies that read them from one file
+    /// (HAProxy's `crt`); the summary says how it is assembled.
+    pub combined_pem: Option<String>,
     /// Host names one certificate must cover.
     pub names: Vec<String>,
     pub certbot_cert_name: String,
@@ -204,6 +207,8 @@ pub struct Compose {
     pub service: String,
     /// Host ports published by the proxy container.
     pub ports: Vec<u16>,
+    /// The proxy cannot obtain certificates itself, so the stack has a certbot service.
+    pub certbot: bool,
 }
 
 pub fn plan(setup: &Setup) -> Plan {
@@ -273,6 +278,7 @@ pub fn plan(setup: &Setup) -> Plan {
             Tls::Acme { email } => email.as_ref().map(ToString::to_string),
             _ => None,
         },
+        combined_pem: tls_enabled.then(|| format!("/etc/haproxy/certs/{homeserver_host}.pem")),
         names: hosts.clone(),
         certbot_cert_name: homeserver_host.clone(),
     };
@@ -295,6 +301,8 @@ pub fn plan(setup: &Setup) -> Plan {
             proxy: proxy.name().into(),
             service: proxy.name().into(),
             ports,
+            certbot: matches!(setup.tls, Tls::Acme { .. })
+                && !matches!(proxy, Proxy::Caddy | Proxy::Traefik),
         }
     });
 

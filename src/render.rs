@@ -67,6 +67,7 @@ pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
                     "traefik/dynamic.yml.j2",
                 ));
             }
+            "haproxy" => files.push(("haproxy/haproxy.cfg".into(), "haproxy/haproxy.cfg.j2")),
             other => unreachable!("proxy `{other}` has no layout"),
         }
     }

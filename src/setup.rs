@@ -803,10 +803,19 @@ pub enum Proxy {
     Apache,
     Caddy,
     Traefik,
+    Haproxy,
 }
 
 impl Proxy {
-    pub const ALL: &[Proxy] = &[Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Traefik];
+    pub const ALL: &[Proxy] = &[
+        Proxy::Nginx,
+        Proxy::Apache,
+        Proxy::Caddy,
+        Proxy::Traefik,
+        Proxy::Haproxy,
+    ];
+    /// Without `--proxy`: the four that most single-machine installs choose between.
+    pub const DEFAULT: &[Proxy] = &[Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Traefik];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -814,6 +823,7 @@ impl Proxy {
             Proxy::Apache => "apache",
             Proxy::Caddy => "caddy",
             Proxy::Traefik => "traefik",
+            Proxy::Haproxy => "haproxy",
         }
     }
 }
@@ -827,7 +837,7 @@ impl FromStr for Proxy {
             .find(|p| p.name() == value)
             .ok_or_else(|| {
                 Invalid::new(
-                    "is not a supported proxy (supported: nginx, apache, caddy, traefik)",
+                    "is not a supported proxy (supported: nginx, apache, caddy, traefik, haproxy)",
                     "nginx",
                 )
             })

@@ -13,6 +13,8 @@ use super::{in_ci, require_tool};
 pub struct TestCert {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Chain then key, as HAProxy's `crt` reads them.
+    pub combined: PathBuf,
 }
 
 impl TestCert {
@@ -22,7 +24,21 @@ impl TestCert {
         let key = dir.join("test-key.pem");
         std::fs::write(&cert, certified.cert.pem()).unwrap();
         std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-        TestCert { cert, key }
+        let combined = dir.join("test-combined.pem");
+        std::fs::write(
+            &combined,
+            format!(
+                "{}{}",
+                certified.cert.pem(),
+                certified.signing_key.serialize_pem()
+            ),
+        )
+        .unwrap();
+        TestCert {
+            cert,
+            key,
+            combined,
+        }
     }
 }
 
@@ -37,6 +53,9 @@ pub fn materialize(plan: &Plan, files: &[Rendered], dir: &Path) -> PathBuf {
             content = content
                 .replace(plan_cert.as_str(), cert.cert.to_str().unwrap())
                 .replace(plan_key.as_str(), cert.key.to_str().unwrap());
+        }
+        if let Some(combined) = &plan.tls.combined_pem {
+            content = content.replace(combined.as_str(), cert.combined.to_str().unwrap());
         }
         let path = out.join(&file.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -172,6 +191,17 @@ pub fn caddy(caddyfile: &Path) -> bool {
     true
 }
 
+/// `haproxy -c`: the generated file is a complete haproxy.cfg.
+pub fn haproxy(config: &Path) -> bool {
+    let Some(haproxy) = require_tool("haproxy") else {
+        return false;
+    };
+    let mut command = Command::new(haproxy);
+    command.arg("-c").arg("-f").arg(config);
+    run_checker(command, "haproxy -c");
+    true
+}
+
 /// `../shared/schemas/` beside the repository (CI lays a copy of shared/ there).
 pub fn schema_path(name: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -230,6 +260,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
             apache_image(&out, &path, &site)
         } else if name.starts_with("apache/") {
             apache(&out, &path)
+        } else if name == "haproxy/haproxy.cfg" {
+            haproxy(&path)
         } else if name == "caddy/Caddyfile" {
             caddy(&path)
         } else if name == "traefik/traefik.yml" {
