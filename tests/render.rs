@@ -1,6 +1,10 @@
 //! One insta snapshot per scenario × generated file. They guard against regressions; the
 //! real-server checks in validate.rs are what prove the files work.
 
+use std::path::Path;
+
+use mxproxy::render::{FileStatus, render_summary};
+
 use crate::common::{render_scenario, scenario_names, scenario_path};
 
 fn settings(scenario: &str) -> insta::Settings {
@@ -32,11 +36,20 @@ fn snapshot_name(scenario: &str, path: &std::path::Path) -> String {
 #[test]
 fn every_scenario_file_matches_its_snapshot() {
     for scenario in scenario_names() {
-        let (_, files) = render_scenario(&scenario);
+        let (plan, files) = render_scenario(&scenario);
+        let statuses: Vec<FileStatus> = files
+            .iter()
+            .map(|file| FileStatus {
+                path: file.path.display().to_string(),
+                status: "created".into(),
+            })
+            .collect();
+        let summary = render_summary(&plan, Path::new("mxproxy-out"), &statuses, false).unwrap();
         settings(&scenario).bind(|| {
             for file in &files {
                 insta::assert_snapshot!(snapshot_name(&scenario, &file.path), file.content);
             }
+            insta::assert_snapshot!(format!("{scenario}__summary.txt"), summary);
         });
     }
 }
