@@ -11,7 +11,7 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use console::{Key, Term, style};
+use console::{Key, Term, measure_text_width, style};
 use dialoguer::theme::{ColorfulTheme, Theme};
 use dialoguer::{Confirm, MultiSelect, Select};
 use serde::Serialize;
@@ -93,8 +93,15 @@ pub trait Prompter {
     fn say(&mut self, text: &str);
     /// Why the last answer was refused; the same question comes next.
     fn refuse(&mut self, message: &str);
-    /// A line of text. The empty string stands for `default`.
-    fn text(&mut self, question: &Question, default: Option<&str>) -> Result<String, Stop>;
+    /// A line of text, asked until `check` accepts it, showing each refusal (as
+    /// dialoguer's `validate_with` does). The empty line stands for `default`; `check`
+    /// fills it in itself. Returns the line as typed.
+    fn text(
+        &mut self,
+        question: &Question,
+        default: Option<&str>,
+        check: &mut dyn FnMut(&str) -> Result<(), String>,
+    ) -> Result<String, Stop>;
     fn select(
         &mut self,
         question: &Question,
@@ -152,8 +159,41 @@ pub fn prefill(flags: &GenerateArgs, file: FileSetup) -> GenerateArgs {
     }
 }
 
-/// Asks until `FromStr` accepts the answer, showing its message for each refusal. The
-/// message has the form of the YAML one (`"value": reason, e.g. example`).
+/// Asks until `check` accepts the answer, with the default filled in for an empty line.
+fn ask_text<T>(
+    prompter: &mut dyn Prompter,
+    question: &Question,
+    default: Option<&str>,
+    mut check: impl FnMut(&str) -> Result<T, String>,
+) -> Result<T, Stop> {
+    let mut accepted = None;
+    prompter.text(question, default, &mut |typed| {
+        let text = match default {
+            Some(default) if typed.is_empty() => default,
+            _ => typed,
+        };
+        accepted = Some(check(text)?);
+        Ok(())
+    })?;
+    accepted.ok_or_else(|| {
+        Stop::Terminal(io::Error::other(format!(
+            "the prompt for `{}` returned an answer it did not check",
+            question.key
+        )))
+    })
+}
+
+/// The flag's own `FromStr`; the message has the form of the YAML one
+/// (`"value": reason, e.g. example`).
+fn parse<T>(text: &str) -> Result<T, String>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    text.parse()
+        .map_err(|err| format!("\"{}\": {err}", shown(text)))
+}
+
 fn ask_parsed<T>(
     prompter: &mut dyn Prompter,
     question: &Question,
@@ -163,17 +203,7 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    loop {
-        let typed = prompter.text(question, default)?;
-        let text = match default {
-            Some(default) if typed.is_empty() => default.to_string(),
-            _ => typed,
-        };
-        match text.parse() {
-            Ok(value) => return Ok(value),
-            Err(err) => prompter.refuse(&format!("\"{}\": {err}", shown(&text))),
-        }
-    }
+    ask_text(prompter, question, default, parse)
 }
 
 /// Like `ask_parsed`, but an empty answer without a default means "none".
@@ -186,18 +216,13 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    loop {
-        let typed = prompter.text(question, default)?;
-        let text = match default {
-            Some(default) if typed.is_empty() => default.to_string(),
-            _ if typed.is_empty() => return Ok(None),
-            _ => typed,
-        };
-        match text.parse() {
-            Ok(value) => return Ok(Some(value)),
-            Err(err) => prompter.refuse(&format!("\"{}\": {err}", shown(&text))),
+    ask_text(prompter, question, default, |text| {
+        if text.is_empty() {
+            Ok(None)
+        } else {
+            parse(text).map(Some)
         }
-    }
+    })
 }
 
 /// Keeps `trial` if `merge` accepts it, else shows merge's own message: the checks across
@@ -228,14 +253,14 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    loop {
-        let value = ask_parsed(prompter, question, default)?;
-        let mut trial = answers.clone();
-        set(&mut trial, value);
-        if accept(prompter, answers, trial) {
-            return Ok(());
-        }
-    }
+    let before = answers.clone();
+    *answers = ask_text(prompter, question, default, |text| {
+        let mut trial = before.clone();
+        set(&mut trial, parse(text)?);
+        config::merge(&trial, FileSetup::default()).map_err(|err| err.to_string())?;
+        Ok(trial)
+    })?;
+    Ok(())
 }
 
 fn homeserver_port(answers: &GenerateArgs) -> u16 {
@@ -277,7 +302,7 @@ pub fn interview(
         &question(
             "server_name",
             "Server name",
-            "The name in your user ids: @alice:example.com has the server name example.com. It cannot change later.",
+            "The name in user ids: @alice:example.com -> example.com. Chosen for good.",
         ),
         default.as_deref(),
         |a, v: ServerName| a.server_name = Some(v),
@@ -302,9 +327,7 @@ pub fn interview(
         &question(
             "homeserver_host",
             "Homeserver host",
-            format!(
-                "Where clients and servers reach the homeserver's APIs; it may differ from {server_name}, which then only serves /.well-known/matrix/*."
-            ),
+            "Where the APIs answer. A subdomain keeps the server name free for a website.",
         ),
         default.as_deref(),
         |a, v: Host| a.homeserver_host = Some(v),
@@ -319,7 +342,7 @@ pub fn interview(
         &question(
             "homeserver",
             "Homeserver",
-            "The homeserver software; it decides the upstream port, the forwarded paths and the default upload limit.",
+            "The homeserver software; it sets the upstream port, paths and upload limit.",
         ),
         &items,
         Homeserver::ALL
@@ -343,7 +366,7 @@ pub fn interview(
         &question(
             "max_upload",
             "Upload limit",
-            "Largest upload every proxy and the homeserver accept: bytes, or K/M/G in binary units (20M = 20 MiB).",
+            "Largest upload the proxies and homeserver accept; K, M, G are binary units.",
         ),
         Some(&default),
         |a, v: ByteSize| a.max_upload = Some(v),
@@ -365,7 +388,7 @@ pub fn interview(
         &question(
             "out",
             "Output folder",
-            "Where the files are written, relative to the current folder; nothing is written before you confirm.",
+            "Where the files go, relative to here; nothing is written before you confirm.",
         ),
         Some(&default),
         |a, v: PathBuf| a.out = Some(v),
@@ -383,12 +406,12 @@ fn ask_upstream(
     let (default, help) = match given {
         Some(upstream) => (
             upstream.to_string(),
-            "Where the homeserver listens for the proxy, as HOST:PORT (plain HTTP).".to_string(),
+            "The homeserver's plain-HTTP address the proxy forwards to, as HOST:PORT.".to_string(),
         ),
         None => (
             implicit.clone(),
             format!(
-                "Where the homeserver listens for the proxy, as HOST:PORT (plain HTTP). The default follows the compose answer: 127.0.0.1:{port}, or {COMPOSE_SERVICE}:{port} in the stack."
+                "The homeserver's HTTP address (HOST:PORT); {COMPOSE_SERVICE}:{port} with compose."
             ),
         ),
     };
@@ -431,7 +454,7 @@ fn ask_federation(
     let choice = question(
         "federation_port",
         "Federation",
-        "How other Matrix servers reach yours. Both ports end at the homeserver host; 8448 means one more open port.",
+        "How other servers reach you: 443 via .well-known, or Matrix's own port 8448.",
     );
     loop {
         let picked = prompter.select(&choice, &items, current)?;
@@ -453,7 +476,7 @@ fn ask_federation(
                     &question(
                         "federation_port",
                         "Federation port",
-                        "The port other servers connect to on the homeserver host; published in /.well-known/matrix/server.",
+                        "The port other servers connect to; published in /.well-known/matrix/server.",
                     ),
                     default.as_deref(),
                     |a, v: Port| a.federation_port = Some(v),
@@ -481,7 +504,7 @@ fn ask_tls(
     let choice = question(
         "tls",
         "TLS certificates",
-        "Matrix clients and servers only talk HTTPS; this is where its certificates come from.",
+        "Matrix speaks HTTPS only; where do the certificates come from?",
     );
     loop {
         let picked = prompter.select(
@@ -503,7 +526,7 @@ fn ask_tls(
                     &question(
                         "acme_email",
                         "ACME e-mail (optional)",
-                        "Let's Encrypt writes here before a certificate expires; leave empty for none.",
+                        "Let's Encrypt mails here before a certificate expires; empty for none.",
                     ),
                     default.as_deref(),
                 )?;
@@ -515,7 +538,7 @@ fn ask_tls(
                     &question(
                         "tls_cert",
                         "Certificate chain",
-                        "Absolute path of the PEM certificate chain on the proxy's machine, e.g. /etc/ssl/matrix/fullchain.pem.",
+                        "Absolute path of the PEM chain, e.g. /etc/ssl/matrix/fullchain.pem.",
                     ),
                     default.as_deref(),
                 )?);
@@ -525,7 +548,7 @@ fn ask_tls(
                     &question(
                         "tls_key",
                         "Private key",
-                        "Absolute path of the PEM private key of that certificate, e.g. /etc/ssl/matrix/privkey.pem.",
+                        "Absolute path of its PEM private key, e.g. /etc/ssl/matrix/privkey.pem.",
                     ),
                     default.as_deref(),
                 )?);
@@ -558,7 +581,7 @@ fn ask_proxies(
     let choice = question(
         "proxy",
         "Proxies",
-        "Which proxies to write configs for (space toggles, enter accepts). The compose stack runs the first one checked.",
+        "Space toggles, Enter accepts. The compose stack runs the first one checked.",
     );
     loop {
         let picked = prompter.multi_select(&choice, &items, &checked)?;
@@ -579,9 +602,7 @@ fn ask_compose(prompter: &mut dyn Prompter, answers: &mut GenerateArgs) -> Resul
     let choice = question(
         "compose",
         "Also write a docker-compose stack?",
-        format!(
-            "docker-compose.yml runs the homeserver and the first proxy; the proxy reaches the homeserver as `{COMPOSE_SERVICE}`."
-        ),
+        "docker-compose.yml with the homeserver and the first proxy, ready to run.",
     );
     let mut yes = prompter.confirm(&choice, answers.compose)?;
     loop {
@@ -621,10 +642,10 @@ fn ask_compose_upstream(
     let ask = question(
         "upstream",
         "Upstream",
-        "Where the homeserver listens inside the compose stack, as HOST:PORT.",
+        "The homeserver's address inside the compose stack, as HOST:PORT.",
     );
-    loop {
-        let upstream: Upstream = ask_parsed(prompter, &ask, Some(&default))?;
+    ask_text(prompter, &ask, Some(&default), |text| {
+        let upstream: Upstream = parse(text)?;
         let alone = GenerateArgs {
             server_name: answers.server_name.clone(),
             homeserver: answers.homeserver,
@@ -632,11 +653,9 @@ fn ask_compose_upstream(
             compose: true,
             ..GenerateArgs::default()
         };
-        match config::merge(&alone, FileSetup::default()) {
-            Ok(_) => return Ok(upstream),
-            Err(err) => prompter.refuse(&err.to_string()),
-        }
-    }
+        config::merge(&alone, FileSetup::default()).map_err(|err| err.to_string())?;
+        Ok(upstream)
+    })
 }
 
 /// What the user decided after the summary.
@@ -722,7 +741,7 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
     let federation = match setup.federation_port {
         None => "off".to_string(),
         Some(port) => format!(
-            "port {port}, announced in /.well-known/matrix/server as {}:{port}",
+            "port {port}; /.well-known/matrix/server says {}:{port}",
             setup.homeserver_host
         ),
     };
@@ -852,7 +871,7 @@ fn save(prompter: &mut dyn Prompter, setup: &Setup) -> Result<(), Error> {
         &question(
             "save_path",
             "Save the answers as",
-            "A YAML file with one key per flag, for `mxproxy generate --config FILE`.",
+            "YAML with one key per flag, for `mxproxy generate --config FILE`.",
         ),
         Some(DEFAULT_SAVE_PATH),
     )?;
@@ -936,7 +955,7 @@ pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
     interrupt::install();
     let mut prompter = TerminalPrompter::new();
     prompter.say(
-        "mxproxy wizard: a few questions, each with its default in brackets (Enter keeps it).\n\
+        "mxproxy wizard: Enter keeps the default shown in brackets.\n\
          Nothing is written before the last question; Esc or Ctrl-C quits at any time.\n",
     );
     let answers = interview(&mut prompter, &prefill)?;
@@ -998,44 +1017,71 @@ impl Prompter for TerminalPrompter {
         let _ = self.term.write_line(&line);
     }
 
-    /// dialoguer's `Input` ignores Esc, so text is read here, key by key, with the same
+    /// dialoguer's `Input` ignores Esc, so text is read here, key by key, in the same
     /// theme: Esc cancels, Backspace deletes, Enter ends the line.
-    fn text(&mut self, question: &Question, default: Option<&str>) -> Result<String, Stop> {
+    fn text(
+        &mut self,
+        question: &Question,
+        default: Option<&str>,
+        check: &mut dyn FnMut(&str) -> Result<(), String>,
+    ) -> Result<String, Stop> {
         self.help(question)?;
-        let mut prompt = String::new();
-        let _ = self
-            .theme
-            .format_input_prompt(&mut prompt, question.prompt, default);
-        self.term.write_str(&prompt)?;
-        self.term.flush()?;
-        let mut typed = String::new();
         loop {
-            match self.term.read_key()? {
-                Key::Enter => break,
-                Key::Escape => {
-                    self.term.write_line("")?;
-                    return Err(Stop::Cancelled);
-                }
-                Key::Backspace if !typed.is_empty() => {
-                    typed.pop();
-                    self.term.clear_chars(1)?;
-                }
-                Key::Char(c) if !c.is_control() => {
-                    typed.push(c);
-                    self.term.write_str(c.encode_utf8(&mut [0; 4]))?;
-                }
-                _ => {}
-            }
+            let mut prompt = String::new();
+            let _ = self
+                .theme
+                .format_input_prompt(&mut prompt, question.prompt, default);
+            self.term.write_str(&prompt)?;
             self.term.flush()?;
+            let mut typed = String::new();
+            loop {
+                match self.term.read_key()? {
+                    Key::Enter => break,
+                    Key::Escape => {
+                        self.term.write_line("")?;
+                        return Err(Stop::Cancelled);
+                    }
+                    Key::Backspace if !typed.is_empty() => {
+                        typed.pop();
+                        self.term.clear_chars(1)?;
+                    }
+                    Key::Char(c) if !c.is_control() => {
+                        typed.push(c);
+                        self.term.write_str(c.encode_utf8(&mut [0; 4]))?;
+                    }
+                    _ => {}
+                }
+                self.term.flush()?;
+            }
+            match check(&typed) {
+                Ok(()) => {
+                    // The prompt line becomes the answer, as dialoguer's lists do.
+                    let width = measure_text_width(&prompt) + measure_text_width(&typed);
+                    let columns = usize::from(self.term.size().1).max(1);
+                    self.term.clear_line()?;
+                    self.term
+                        .clear_last_lines(width.saturating_sub(1) / columns)?;
+                    let answer = match default {
+                        Some(default) if typed.is_empty() => default,
+                        _ if typed.is_empty() => "none",
+                        _ => &typed,
+                    };
+                    let mut line = String::new();
+                    let _ = self.theme.format_input_prompt_selection(
+                        &mut line,
+                        question.prompt,
+                        answer,
+                    );
+                    self.term.write_line(&line)?;
+                    return Ok(typed);
+                }
+                Err(message) => {
+                    // The refused line stays, so the message has its value in view.
+                    self.term.write_line("")?;
+                    self.refuse(&message);
+                }
+            }
         }
-        // The line then reads as the answer that was taken, typed or default.
-        if typed.is_empty()
-            && let Some(default) = default
-        {
-            self.term.write_str(default)?;
-        }
-        self.term.write_line("")?;
-        Ok(typed)
     }
 
     fn select(

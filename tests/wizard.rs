@@ -92,15 +92,26 @@ impl Prompter for Script {
         self.log.push(format!("refused: {message}"));
     }
 
-    fn text(&mut self, question: &Question, default: Option<&str>) -> Result<String, Stop> {
-        self.log.push(format!(
-            "asked {} [{}]",
-            question.key,
-            default.unwrap_or("")
-        ));
-        match self.next(question)? {
-            Answer::Text(text) => Ok(text.to_string()),
-            other => panic!("`{}` is a text question, got {other:?}", question.key),
+    fn text(
+        &mut self,
+        question: &Question,
+        default: Option<&str>,
+        check: &mut dyn FnMut(&str) -> Result<(), String>,
+    ) -> Result<String, Stop> {
+        loop {
+            self.log.push(format!(
+                "asked {} [{}]",
+                question.key,
+                default.unwrap_or("")
+            ));
+            let text = match self.next(question)? {
+                Answer::Text(text) => text,
+                other => panic!("`{}` is a text question, got {other:?}", question.key),
+            };
+            match check(text) {
+                Ok(()) => return Ok(text.to_string()),
+                Err(message) => self.refuse(&message),
+            }
         }
     }
 
