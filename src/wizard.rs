@@ -335,7 +335,7 @@ pub fn interview(
 
     let items: Vec<String> = Homeserver::ALL
         .iter()
-        .map(|h| format!("{h}: {}", homeserver::facts(*h).display_name))
+        .map(|h| format!("{} ({h})", homeserver::facts(*h).display_name))
         .collect();
     let current = prefill.homeserver.unwrap_or_default();
     let picked = prompter.select(
@@ -439,10 +439,10 @@ fn ask_federation(
     const OTHER_PORT: usize = 2;
     const OFF: usize = 3;
     let items = [
-        "443, announced in /.well-known/matrix/server (no extra port to open)".to_string(),
-        "8448, the port servers try without a well-known file (an extra listener)".to_string(),
+        "443, announced in /.well-known/matrix/server (no extra port)".to_string(),
+        "8448, the Matrix federation port (one more listener)".to_string(),
         "another port".to_string(),
-        "off: no federation, the server talks to no other server".to_string(),
+        "off: no federation, a server on its own".to_string(),
     ];
     let current = match (prefill.no_federation, prefill.federation_port) {
         (true, _) => OFF,
@@ -496,9 +496,9 @@ fn ask_tls(
 ) -> Result<(), Stop> {
     const MODES: [TlsMode; 3] = [TlsMode::Acme, TlsMode::Files, TlsMode::None];
     let items = [
-        "acme: certificates from Let's Encrypt, renewed automatically".to_string(),
-        "files: a certificate and key you already have".to_string(),
-        "none: plain HTTP; another TLS terminator (CDN, load balancer) sits in front".to_string(),
+        "acme: from Let's Encrypt, renewed automatically".to_string(),
+        "files: a certificate and key you have".to_string(),
+        "none: plain HTTP behind another TLS terminator".to_string(),
     ];
     let current = prefill.tls.unwrap_or_default();
     let choice = question(
@@ -740,10 +740,7 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
     let facts = homeserver::facts(setup.homeserver);
     let federation = match setup.federation_port {
         None => "off".to_string(),
-        Some(port) => format!(
-            "port {port}; /.well-known/matrix/server says {}:{port}",
-            setup.homeserver_host
-        ),
+        Some(port) => format!("port {port} (well-known: {}:{port})", setup.homeserver_host),
     };
     let tls = match &setup.tls {
         Tls::Acme { email: None } => "acme (Let's Encrypt), no contact e-mail".to_string(),

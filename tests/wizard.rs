@@ -334,7 +334,7 @@ fn script_flags_and_config_prefill_every_default() {
     for line in [
         "asked server_name [example.net]",
         "asked homeserver_host [hs.example.net]",
-        "asked federation_port [8448, the port servers try without a well-known file (an extra listener)]",
+        "asked federation_port [8448, the Matrix federation port (one more listener)]",
         "asked tls_cert [/c.pem]",
         "asked max_upload [32M]",
         // the file's order first: the compose stack would run caddy
