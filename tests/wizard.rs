@@ -904,3 +904,60 @@ fn without_a_terminal_the_wizard_refuses_at_once_with_the_flags_form() {
         "{stderr}"
     );
 }
+
+#[test]
+fn pty_stdout_redirected_is_refused_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let captured = dir.path().join("stdout.txt");
+    // ptyprocess closes every descriptor but 0-2 before exec, so the redirection is
+    // made in the child by a shell; stdin and stderr stay on the pseudo-terminal.
+    let mut command = Command::new("/bin/sh");
+    command
+        .args([
+            "-c",
+            "exec \"$0\" wizard --server-name example.org > stdout.txt",
+            env!("CARGO_BIN_EXE_mxproxy"),
+        ])
+        .current_dir(dir.path());
+    let mut session = Session::spawn(command).expect("spawn in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    let rest = session.expect(Eof).expect("the wizard ends by itself");
+    let stderr = String::from_utf8_lossy(rest.as_bytes()).into_owned()
+        + &String::from_utf8_lossy(rest.before());
+    let status = session.get_process().wait().unwrap();
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 2)),
+        "{status:?}\n{stderr}"
+    );
+    assert!(stderr.contains("stdout is not one"), "{stderr}");
+    assert!(
+        stderr.contains("mxproxy generate --server-name example.org"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&captured).unwrap(), "");
+}
+
+#[test]
+fn review_dry_run_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = setup_of(&flags(&[
+        "--server-name",
+        "example.org",
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]));
+    let mut script = Script::new(&[("action", Pick(2))]);
+    assert_eq!(
+        wizard::review(&mut script, &setup, true).unwrap(),
+        Decision::Quit
+    );
+    let said = script.log.join("\n");
+    assert!(
+        said.contains("asked action [Show what would change (--dry-run); write nothing]"),
+        "{said}"
+    );
+    let command = wizard::command_line(&setup, false, true).unwrap();
+    assert!(command.ends_with(" --dry-run"), "{command}");
+    assert!(said.contains(&command), "{said}");
+    assert!(!dir.path().join("out").exists(), "review writes nothing");
+}
