@@ -917,23 +917,21 @@ fn redirected() -> Option<&'static str> {
     }
 }
 
-/// The flags form of what was given, for the refusal without a terminal.
+/// The flags form of what was given, for the refusal without a terminal: the exact
+/// command when flags and file make a setup (a missing server name filled in with the
+/// example one), else the README's example.
 fn flags_example(flags: &GenerateArgs) -> String {
-    let mut flags = flags.clone();
-    if flags.server_name.is_none() && flags.config.is_none() {
-        flags.server_name = "example.com".parse().ok();
-    }
-    match crate::setup_from(&flags) {
-        Ok(setup) if flags.config.is_none() => command_line(&setup, flags.force, flags.dry_run)
-            .unwrap_or_else(|_| FLAGS_EXAMPLE.into()),
-        Ok(_) => format!(
-            "mxproxy generate --config {}",
-            shlex::try_quote(&flags.config.unwrap_or_default().display().to_string())
-                .map(|q| q.into_owned())
-                .unwrap_or_default()
-        ),
-        Err(_) => FLAGS_EXAMPLE.into(),
-    }
+    let setup = match crate::setup_from(flags) {
+        Err(Error::Missing { .. }) => {
+            let mut filled = flags.clone();
+            filled.server_name = "example.com".parse().ok();
+            crate::setup_from(&filled)
+        }
+        other => other,
+    };
+    setup
+        .and_then(|setup| command_line(&setup, flags.force, flags.dry_run))
+        .unwrap_or_else(|_| FLAGS_EXAMPLE.into())
 }
 
 /// `mxproxy wizard` and bare `mxproxy` on a terminal.

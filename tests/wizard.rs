@@ -891,7 +891,22 @@ fn without_a_terminal_the_wizard_refuses_at_once_with_the_flags_form() {
     );
     assert!(!dir.path().join("mxproxy-out").exists());
 
-    // No flags: the README's example.
+    // A config file and a flag: the command has both, spelled out as flags.
+    std::fs::write(dir.path().join("setup.yaml"), "server_name: example.net\n").unwrap();
+    let output = mxproxy()
+        .args(["wizard", "--config", "setup.yaml", "--max-upload", "64M"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\n  mxproxy generate --server-name example.net --max-upload 64M\n"),
+        "{stderr}"
+    );
+
+    // No flags: the example server name.
     let output = mxproxy()
         .arg("wizard")
         .stdin(std::process::Stdio::null())
