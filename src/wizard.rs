@@ -573,10 +573,13 @@ fn ask_proxies(
             order.push(*proxy);
         }
     }
-    let checked: Vec<bool> = order
-        .iter()
-        .map(|p| prefill.proxy.is_empty() || prefill.proxy.contains(p))
-        .collect();
+    // Every proxy is offered; the ones `generate` writes without --proxy come checked.
+    let given = if prefill.proxy.is_empty() {
+        Proxy::DEFAULT
+    } else {
+        &prefill.proxy
+    };
+    let checked: Vec<bool> = order.iter().map(|p| given.contains(p)).collect();
     let items: Vec<String> = order.iter().map(|p| p.to_string()).collect();
     let choice = question(
         "proxy",

@@ -228,6 +228,14 @@ fn script_defaults_give_the_flags_setup() {
             .contains(&"asked upstream [127.0.0.1:6167]".to_string())
     );
     assert!(script.log.contains(&"asked max_upload [20M]".to_string()));
+    // Every proxy is offered; the default set comes checked, as for `generate`.
+    assert!(
+        script
+            .log
+            .contains(&"asked proxy [+nginx +apache +caddy +traefik -haproxy]".to_string()),
+        "{:?}",
+        script.log
+    );
 }
 
 #[test]
@@ -338,7 +346,7 @@ fn script_flags_and_config_prefill_every_default() {
         "asked tls_cert [/c.pem]",
         "asked max_upload [32M]",
         // the file's order first: the compose stack would run caddy
-        "asked proxy [+caddy +nginx -apache -traefik]",
+        "asked proxy [+caddy +nginx -apache -traefik -haproxy]",
     ] {
         assert!(
             script.log.contains(&line.to_string()),
