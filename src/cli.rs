@@ -31,11 +31,18 @@ pub enum Command {
                       Flags override the file; the file overrides the defaults."
     )]
     Generate(GenerateArgs),
+    /// Ask for the setup one question at a time, then write it, save it as YAML or quit.
+    /// Flags and --config given here pre-fill the answers. Needs a terminal.
+    #[command(
+        after_help = "Without a terminal (CI, provisioning scripts) use `mxproxy generate` with flags;
+                      the wizard prints the exact command for the answers it was given."
+    )]
+    Wizard(GenerateArgs),
 }
 
 /// The inputs of `generate`. Each field is `Option` so that `setup::merge` can tell a
 /// flag that was given from one that was not, and let the config file fill the gap.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Default, Clone, Args)]
 pub struct GenerateArgs {
     /// Read the setup from a YAML file with the same keys as the flags [e.g. setup.yaml]
     #[arg(long, value_name = "FILE")]

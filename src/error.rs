@@ -39,16 +39,36 @@ pub enum Error {
         template: String,
         message: String,
     },
+    /// The wizard was started where nobody can answer: `stream` is redirected.
+    NotATerminal {
+        stream: &'static str,
+        example: String,
+    },
+    /// Esc or Ctrl-C in the wizard.
+    Cancelled,
+    /// The wizard's terminal failed (closed, or reading a key failed).
+    Terminal {
+        source: io::Error,
+    },
 }
+
+/// Also written by the wizard's SIGINT handler, which cannot format.
+pub const CANCELLED: &str = "wizard cancelled; nothing was written";
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config { .. } | Error::Missing { .. } | Error::Conflict { .. } => 2,
+            Error::Config { .. }
+            | Error::Missing { .. }
+            | Error::Conflict { .. }
+            | Error::NotATerminal { .. } => 2,
+            // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
+            Error::Cancelled => 130,
             Error::ConfigRead { .. }
             | Error::WouldOverwrite { .. }
             | Error::Write { .. }
-            | Error::Render { .. } => 1,
+            | Error::Render { .. }
+            | Error::Terminal { .. } => 1,
         }
     }
 }
@@ -94,6 +114,13 @@ impl fmt::Display for Error {
             Error::Render { template, message } => {
                 write!(f, "template `{template}` failed to render: {message}")
             }
+            Error::NotATerminal { stream, example } => write!(
+                f,
+                "`mxproxy wizard` asks its questions on a terminal, but {stream} is not one \
+                 (redirected, as in CI or a provisioning script); give the setup as flags instead, e.g.\n  {example}"
+            ),
+            Error::Cancelled => f.write_str(CANCELLED),
+            Error::Terminal { source } => write!(f, "the wizard's terminal failed: {source}"),
         }
     }
 }

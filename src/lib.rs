@@ -8,6 +8,7 @@ pub mod output;
 pub mod plan;
 pub mod render;
 pub mod setup;
+pub mod wizard;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -34,6 +35,10 @@ where
     };
     let result = match cli.command {
         Some(Command::Generate(args)) => generate(&args),
+        Some(Command::Wizard(args)) => wizard::run(&args),
+        // On a terminal the bare command is the way in for a first-time user; anywhere
+        // else (a script, CI) it stays the usage error it always was.
+        None if wizard::on_terminal() => wizard::run(&GenerateArgs::default()),
         None => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let _ = command.print_help();
@@ -60,20 +65,24 @@ pub fn setup_from(args: &GenerateArgs) -> Result<setup::Setup, Error> {
 
 fn generate(args: &GenerateArgs) -> Result<(), Error> {
     let setup = setup_from(args)?;
-    let plan = plan::plan(&setup);
-    let files = render::render_all(&plan)?;
-    let stdout = std::io::stdout();
-    let mut stdout = stdout.lock();
-    let statuses = output::write_all(
-        &setup.out,
-        &files,
+    write_setup(
+        &setup,
         &output::Options {
             force: args.force,
             dry_run: args.dry_run,
         },
-        &mut stdout,
-    )?;
-    let summary = render::render_summary(&plan, &setup.out, &statuses, args.dry_run)?;
+    )
+}
+
+/// Plan, render, write and print the next steps: the one way from a setup to files, for
+/// `generate` and the wizard alike.
+pub(crate) fn write_setup(setup: &setup::Setup, options: &output::Options) -> Result<(), Error> {
+    let plan = plan::plan(setup);
+    let files = render::render_all(&plan)?;
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    let statuses = output::write_all(&setup.out, &files, options, &mut stdout)?;
+    let summary = render::render_summary(&plan, &setup.out, &statuses, options.dry_run)?;
     let _ = stdout.write_all(summary.as_bytes());
     Ok(())
 }

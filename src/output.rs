@@ -104,7 +104,7 @@ pub fn write_all(
 
 /// Temp file in the same directory, then `rename`: readers see the old file or the new
 /// one, never half of one.
-fn write_atomic(path: &Path, content: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, content: &[u8]) -> Result<(), Error> {
     let failed = |source: io::Error| Error::Write {
         path: path.to_path_buf(),
         source,

@@ -6,3 +6,4 @@ mod cli;
 mod hostile;
 mod render;
 mod validate;
+mod wizard;
