@@ -60,6 +60,10 @@ pub fn setup_from(args: &GenerateArgs) -> Result<setup::Setup, Error> {
 
 fn generate(args: &GenerateArgs) -> Result<(), Error> {
     let setup = setup_from(args)?;
+    // Before anything is written, so a warning is seen even when writing fails.
+    for warning in &setup.warnings {
+        eprintln!("warning: {warning}");
+    }
     let plan = plan::plan(&setup);
     let files = render::render_all(&plan)?;
     let stdout = std::io::stdout();
