@@ -570,6 +570,37 @@ mod tests {
     }
 
     #[test]
+    fn the_homeserver_decides_the_default_upstream_port_and_upload_limit() {
+        let setup = merge(
+            &args(&["--compose", "--homeserver", "tuwunel"]),
+            file("server_name: example.com\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "homeserver:8008");
+        assert_eq!(setup.max_upload.bytes(), 24 << 20);
+        let setup = merge(
+            &args(&[]),
+            file("server_name: example.com\nhomeserver: synapse\nproxy: nginx\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "127.0.0.1:8008");
+        assert_eq!(setup.max_upload.bytes(), 50 << 20);
+        assert!(setup.warnings.is_empty());
+    }
+
+    #[test]
+    fn conduwuit_becomes_tuwunel_and_the_regenerate_command_says_so() {
+        let setup = merge(
+            &args(&["--server-name", "example.com", "--homeserver", "conduwuit"]),
+            FileSetup::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.homeserver, Homeserver::Tuwunel);
+        assert_eq!(setup.warnings.len(), 1);
+        assert!(to_args(&setup, false).contains(&"tuwunel".to_string()));
+    }
+
+    #[test]
     fn duplicate_proxies_are_dropped_in_order() {
         let setup = merge(
             &args(&[
@@ -640,6 +671,22 @@ mod tests {
                 "--compose",
                 "--upstream",
                 "hs:1",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--expose-admin",
+                "--proxy",
+                "nginx",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "dendrite",
+                "--compose",
             ],
         ] {
             let setup = merge(&args(flags), FileSetup::default()).unwrap();
