@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::setup::{
-    ByteSize, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, ServerName, TlsMode,
-    Upstream,
+    ByteSize, Email, HomeserverName, Host, ListenAddress, Port, Proxy, SafePath, ServerName,
+    TlsMode, Upstream,
 };
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
@@ -56,11 +56,15 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "HOST")]
     pub homeserver_host: Option<Host>,
 
-    /// Homeserver software; decides the default upstream port, path prefixes and upload limit [default: conduit]
+    /// Homeserver software: conduit, synapse, continuwuity, tuwunel or dendrite; decides the default upstream port, path prefixes and upload limit [default: conduit]
     #[arg(long, value_name = "NAME")]
-    pub homeserver: Option<Homeserver>,
+    pub homeserver: Option<HomeserverName>,
 
-    /// Where the homeserver listens for the proxy [default: 127.0.0.1:6167; homeserver:6167 with --compose]
+    /// Also forward the homeserver's admin API (Synapse /_synapse/admin/, Dendrite /_dendrite/, tuwunel /_synapse/admin/) to the internet; prints a warning
+    #[arg(long)]
+    pub expose_admin: bool,
+
+    /// Where the homeserver listens for the proxy [default: 127.0.0.1:<its port>, 6167 for Conduit, 8008 for the others; homeserver:<port> with --compose]
     #[arg(long, value_name = "HOST:PORT")]
     pub upstream: Option<Upstream>,
 
@@ -88,7 +92,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "EMAIL")]
     pub acme_email: Option<Email>,
 
-    /// Largest request body (uploads): bytes, or K/M/G in binary units; every proxy and the homeserver enforce it [default: 20M, Conduit's own default]
+    /// Largest request body (uploads): bytes, or K/M/G in binary units; every proxy and the homeserver enforce it [default: the homeserver's own: 20M Conduit and continuwuity, 50M Synapse, 24M tuwunel, 10M Dendrite]
     #[arg(long, value_name = "SIZE")]
     pub max_upload: Option<ByteSize>,
 

@@ -6,10 +6,10 @@ use serde::Deserialize;
 
 use crate::cli::GenerateArgs;
 use crate::error::Error;
-use crate::homeserver;
+use crate::homeserver::{self, WellKnownSupport};
 use crate::setup::{
-    ByteSize, DnsName, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, ServerName,
-    Setup, Tls, TlsMode, Upstream, UpstreamHost,
+    ByteSize, DnsName, Email, Homeserver, HomeserverName, Host, ListenAddress, Port, Proxy,
+    SafePath, ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub const DEFAULT_OUT: &str = "mxproxy-out";
@@ -26,7 +26,8 @@ pub const COMPOSE_SERVICE: &str = "homeserver";
 pub struct FileSetup {
     pub server_name: Option<ServerName>,
     pub homeserver_host: Option<Host>,
-    pub homeserver: Option<Homeserver>,
+    pub homeserver: Option<HomeserverName>,
+    pub expose_admin: Option<bool>,
     pub upstream: Option<Upstream>,
     pub federation_port: Option<Port>,
     pub no_federation: Option<bool>,
@@ -156,8 +157,37 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         None => Host::from(default_host(server_name.host())?),
     };
 
-    let homeserver = args.homeserver.or(file.homeserver).unwrap_or_default();
+    let mut warnings = Vec::new();
+    let homeserver_name = args
+        .homeserver
+        .or(file.homeserver)
+        .unwrap_or_else(|| Homeserver::default().into());
+    warnings.extend(homeserver_name.warning());
+    let homeserver = homeserver_name.homeserver;
     let facts = homeserver::facts(homeserver);
+    let expose_admin = args.expose_admin || file.expose_admin.unwrap_or(false);
+    if expose_admin {
+        if facts.admin_prefixes.is_empty() {
+            return Err(Error::Conflict {
+                message: format!(
+                    "--expose-admin: {} has no admin API prefix that mxproxy keeps closed",
+                    facts.display_name
+                ),
+                example: format!("--homeserver {homeserver} without --expose-admin"),
+            });
+        }
+        // Synapse: "we do not recommend exposing them to the public internet without good
+        // reason" (docs/reverse_proxy.md); tuwunel: /_synapse/admin/v1/register lets anyone
+        // with the shared secret create accounts, "Restrict this path to trusted networks"
+        // (docs/deploying/generic.md).
+        warnings.push(format!(
+            "--expose-admin: {}'s admin API ({}) is reachable from the internet; anyone \
+             holding an admin access token or the registration shared secret can use it from \
+             anywhere. Prefer reaching it on the upstream, e.g. through an SSH tunnel",
+            facts.display_name,
+            facts.admin_prefixes.join(", "),
+        ));
+    }
     let compose = args.compose || file.compose.unwrap_or(false);
 
     let upstream = match pick(args.upstream.clone(), file.upstream.clone()) {
@@ -250,6 +280,11 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         }
     }
 
+    if proxies.contains(&Proxy::Traefik) {
+        let delegated = server_name.host() != homeserver_host.name();
+        well_known_for_traefik(facts.well_known, delegated, federation_port, &server_name)?;
+    }
+
     let out = args
         .out
         .clone()
@@ -268,8 +303,44 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         listen_addresses,
         proxies,
         compose,
+        expose_admin,
+        warnings,
         out,
     })
+}
+
+/// Traefik cannot answer with a fixed body, so it routes `/.well-known/matrix/` to the
+/// homeserver; refuse where the homeserver would answer something else than the plan.
+fn well_known_for_traefik(
+    support: WellKnownSupport,
+    delegated: bool,
+    federation_port: Option<Port>,
+    server_name: &ServerName,
+) -> Result<(), Error> {
+    match (support, federation_port) {
+        (WellKnownSupport::Any, _) | (WellKnownSupport::ServerNameOn443, None) => Ok(()),
+        (WellKnownSupport::ServerNameOn443, Some(port))
+            if !delegated && port == DEFAULT_FEDERATION_PORT =>
+        {
+            Ok(())
+        }
+        (WellKnownSupport::ServerNameOn443, Some(port)) => Err(Error::Conflict {
+            message: format!(
+                "--proxy traefik cannot serve /.well-known/matrix/server itself and Synapse only ever \
+                 answers it with {server_name}:443, but this setup federates on {}:{port}; use \
+                 another proxy (nginx, apache and caddy answer well-known themselves), or host \
+                 Synapse on the server name",
+                if delegated {
+                    "the homeserver host"
+                } else {
+                    "port"
+                },
+            ),
+            example: format!(
+                "--proxy nginx, or --homeserver-host {server_name} --federation-port 443"
+            ),
+        }),
+    }
 }
 
 fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {
@@ -429,6 +500,9 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     if setup.compose {
         args.push("--compose".into());
     }
+    if setup.expose_admin {
+        args.push("--expose-admin".into());
+    }
     args
 }
 
@@ -493,6 +567,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(setup.upstream.to_string(), "homeserver:6167");
+    }
+
+    #[test]
+    fn the_homeserver_decides_the_default_upstream_port_and_upload_limit() {
+        let setup = merge(
+            &args(&["--compose", "--homeserver", "tuwunel"]),
+            file("server_name: example.com\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "homeserver:8008");
+        assert_eq!(setup.max_upload.bytes(), 24 << 20);
+        let setup = merge(
+            &args(&[]),
+            file("server_name: example.com\nhomeserver: synapse\nproxy: nginx\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "127.0.0.1:8008");
+        assert_eq!(setup.max_upload.bytes(), 50 << 20);
+        assert!(setup.warnings.is_empty());
+    }
+
+    #[test]
+    fn conduwuit_becomes_tuwunel_and_the_regenerate_command_says_so() {
+        let setup = merge(
+            &args(&["--server-name", "example.com", "--homeserver", "conduwuit"]),
+            FileSetup::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.homeserver, Homeserver::Tuwunel);
+        assert_eq!(setup.warnings.len(), 1);
+        assert!(to_args(&setup, false).contains(&"tuwunel".to_string()));
     }
 
     #[test]
@@ -566,6 +671,22 @@ mod tests {
                 "--compose",
                 "--upstream",
                 "hs:1",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--expose-admin",
+                "--proxy",
+                "nginx",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "dendrite",
+                "--compose",
             ],
         ] {
             let setup = merge(&args(flags), FileSetup::default()).unwrap();

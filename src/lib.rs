@@ -77,6 +77,10 @@ fn generate(args: &GenerateArgs) -> Result<(), Error> {
 /// Plan, render, write and print the next steps: the one way from a setup to files, for
 /// `generate` and the wizard alike.
 pub(crate) fn write_setup(setup: &setup::Setup, options: &output::Options) -> Result<(), Error> {
+    // Before anything is written, so a warning is seen even when writing fails.
+    for warning in &setup.warnings {
+        eprintln!("warning: {warning}");
+    }
     let plan = plan::plan(setup);
     let files = render::render_all(&plan)?;
     let stdout = std::io::stdout();

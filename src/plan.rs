@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::config::{self, HTTP_PORT};
-use crate::homeserver;
-use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
+use crate::homeserver::{self, ConfigSyntax};
+use crate::setup::{Homeserver, Proxy, Setup, Tls, UpstreamHost};
 
 pub const HTTPS_PORT: u16 = 443;
 /// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
@@ -15,6 +15,8 @@ pub const READ_TIMEOUT_SECONDS: u32 = 600;
 /// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
 /// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
 pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
+/// Synapse's settings, written as a config file read after its own homeserver.yaml.
+pub const SYNAPSE_FRAGMENT: &str = "synapse/mxproxy.yaml";
 /// Docker's embedded DNS server, inside every container on a user-defined network.
 const DOCKER_DNS: &str = "127.0.0.11";
 /// Certbot's standard layout; one certificate named after the homeserver host covers
@@ -52,25 +54,63 @@ pub struct Plan {
 pub struct HomeserverPlan {
     pub name: String,
     pub display_name: String,
+    /// Path prefixes every proxy forwards (the admin prefixes too with `--expose-admin`).
     pub prefixes: Vec<String>,
+    /// Admin API prefixes; closed (never forwarded) unless `expose_admin`.
+    pub admin_prefixes: Vec<String>,
+    pub expose_admin: bool,
     pub image: String,
     pub data_dir: String,
     pub port: u16,
-    /// Settings the homeserver needs to match this setup: set on the compose service,
-    /// printed in the summary for a host install.
+    /// Where a host install sets `settings`, as the summary names it.
+    pub config_file: String,
+    /// The settings are environment variables (Conduit family): the compose stack sets
+    /// them on the service. Otherwise they are config-file lines only.
+    pub env_config: bool,
+    /// Settings the homeserver needs to match this setup: set on the compose service or
+    /// in the written config fragment, printed in the summary for a host install.
     pub settings: Vec<Setting>,
+    /// Address and port the homeserver itself listens on.
+    pub listen: HomeserverListen,
+    /// How the homeserver is set up, which picks its compose service
+    /// (`compose/<kind>.yml.j2`) and its summary steps (`homeserver/<kind>.txt.j2`):
+    /// `environment` (Conduit family), `synapse` or `dendrite`.
+    pub kind: String,
+    /// A config file mxproxy writes for the homeserver (Synapse's fragment), below `--out`.
+    pub config_fragment: Option<String>,
+    /// Environment variables that open token-only registration in the compose stack
+    /// (Conduit family), the token read from `.env`.
+    pub registration: Option<Registration>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Registration {
+    pub allow_env: String,
+    pub token_env: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HomeserverListen {
+    /// A bare IP address (`0.0.0.0` in a container, the upstream's address otherwise).
+    pub address: String,
+    /// As it goes before `:port` (`[::1]`).
+    pub host: String,
+    pub port: u16,
+    /// Synapse listener resources: `client`, plus `federation` unless federation is off.
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Setting {
+    /// Environment variable; empty where the homeserver reads no environment (Synapse,
+    /// Dendrite) or for a key only its config file has.
     pub env: String,
     /// The value of the environment variable.
     pub value: String,
-    /// Key below `[global]` in the homeserver's TOML file; empty for container plumbing
-    /// that a host install does not need.
-    pub toml_key: String,
-    /// `value` as a TOML literal.
-    pub toml_value: String,
+    /// The line for the homeserver's config file (`port = 6167`, `max_upload_size:
+    /// 20971520`, `media_api.max_file_size_bytes: 10485760`); empty for container
+    /// plumbing that a host install does not need.
+    pub config_line: String,
     /// One of the settings that make the homeserver answer `/.well-known/matrix/*`.
     pub well_known: bool,
 }
@@ -306,12 +346,19 @@ pub fn plan(setup: &Setup) -> Plan {
         }
     });
 
+    let listen = homeserver_listen(setup);
     let settings = homeserver_settings(
         setup,
         &facts,
+        &listen,
         federation_authority.as_deref(),
         &client_base_url,
+        delegated,
     );
+    let mut prefixes: Vec<String> = facts.prefixes.iter().map(|p| p.to_string()).collect();
+    if setup.expose_admin {
+        prefixes.extend(facts.admin_prefixes.iter().map(|p| p.to_string()));
+    }
 
     Plan {
         header: Header {
@@ -324,11 +371,32 @@ pub fn plan(setup: &Setup) -> Plan {
         homeserver: HomeserverPlan {
             name: setup.homeserver.name().into(),
             display_name: facts.display_name.into(),
-            prefixes: facts.prefixes.iter().map(|p| p.to_string()).collect(),
+            prefixes,
+            admin_prefixes: facts.admin_prefixes.iter().map(|p| p.to_string()).collect(),
+            expose_admin: setup.expose_admin,
             image: facts.image.into(),
             data_dir: facts.data_dir.into(),
             port: facts.port,
+            config_file: facts.config_file.into(),
+            env_config: facts.env_prefix.is_some(),
             settings,
+            listen,
+            kind: match (setup.homeserver, facts.env_prefix) {
+                (Homeserver::Synapse, _) => "synapse",
+                (Homeserver::Dendrite, _) => "dendrite",
+                (_, Some(_)) => "environment",
+                (_, None) => unreachable!("every other homeserver reads its environment"),
+            }
+            .into(),
+            config_fragment: (setup.homeserver == Homeserver::Synapse)
+                .then(|| SYNAPSE_FRAGMENT.to_string()),
+            // `allow_registration` and `registration_token` (conduit-example.toml,
+            // conduwuit-example.toml, tuwunel-example.toml; tuwunel's compose: "A
+            // registration token is required when registration is allowed").
+            registration: facts.env_prefix.map(|prefix| Registration {
+                allow_env: format!("{prefix}ALLOW_REGISTRATION"),
+                token_env: format!("{prefix}REGISTRATION_TOKEN"),
+            }),
         },
         upstream: UpstreamPlan {
             address: setup.upstream.to_string(),
@@ -383,27 +451,51 @@ pub fn plan(setup: &Setup) -> Plan {
     }
 }
 
-/// Conduit reads `CONDUIT_<KEY>` for each top-level key and `CONDUIT_WELL_KNOWN_<KEY>`
-/// for `[global.well_known]` (src/main.rs). Code defaults that would break this setup
-/// (address 127.0.0.1, port 8000, federation off, no database backend) are all set.
-fn homeserver_settings(
-    setup: &Setup,
-    facts: &homeserver::Facts,
-    federation_authority: Option<&str>,
-    client_base_url: &str,
-) -> Vec<Setting> {
-    let setting = |env: &str, toml_key: &str, value: String, kind: TomlKind| Setting {
-        env: env.into(),
-        toml_key: toml_key.into(),
-        well_known: toml_key.starts_with("well_known."),
-        toml_value: match kind {
-            TomlKind::String => serde_json::Value::String(value.clone()).to_string(),
-            TomlKind::Literal => value.clone(),
-        },
-        value,
-    };
-    use TomlKind::{Literal, String as Str};
-    let listen_address = if setup.compose {
+/// One setting: `key` is the config-file key (dotted for nested sections, empty for
+/// container plumbing), `env` the environment variable for homeservers configured by
+/// environment (derived from `key` unless given).
+struct SettingSpec {
+    key: &'static str,
+    env: Option<String>,
+    value: String,
+    kind: ValueKind,
+    well_known: bool,
+}
+
+#[derive(Clone, Copy)]
+enum ValueKind {
+    /// Quoted in the config file.
+    String,
+    /// Written as is: numbers, booleans, lists.
+    Literal,
+}
+
+fn spec(key: &'static str, value: impl Into<String>, kind: ValueKind) -> SettingSpec {
+    SettingSpec {
+        key,
+        env: None,
+        value: value.into(),
+        kind,
+        well_known: false,
+    }
+}
+
+impl SettingSpec {
+    fn env(mut self, env: impl Into<String>) -> Self {
+        self.env = Some(env.into());
+        self
+    }
+
+    fn well_known(mut self) -> Self {
+        self.well_known = true;
+        self
+    }
+}
+
+/// The address the homeserver binds: every address in a container (else the proxy
+/// container gets 502), the upstream's own address on a host.
+fn homeserver_listen(setup: &Setup) -> HomeserverListen {
+    let address = if setup.compose {
         "0.0.0.0".to_string()
     } else {
         match &setup.upstream.host {
@@ -412,75 +504,169 @@ fn homeserver_settings(
             UpstreamHost::Name(_) => "127.0.0.1".to_string(),
         }
     };
-    let mut settings = vec![
-        // Unset, Conduit panics at start; empty means "environment only". No TOML key.
-        setting("CONDUIT_CONFIG", "", String::new(), Str),
-        setting(
-            "CONDUIT_SERVER_NAME",
-            "server_name",
-            setup.server_name.to_string(),
-            Str,
-        ),
-        setting(
-            "CONDUIT_DATABASE_BACKEND",
-            "database_backend",
-            "rocksdb".into(),
-            Str,
-        ),
-        setting(
-            "CONDUIT_DATABASE_PATH",
-            "database_path",
-            facts.data_dir.into(),
-            Str,
-        ),
-        setting("CONDUIT_ADDRESS", "address", listen_address, Str),
-        setting(
-            "CONDUIT_PORT",
-            "port",
-            setup.upstream.port.to_string(),
-            Literal,
-        ),
-        setting(
-            "CONDUIT_MAX_REQUEST_SIZE",
-            "max_request_size",
-            setup.max_upload.bytes().to_string(),
-            Literal,
-        ),
-        // Conduit's code default is false, which also turns off its server well-known.
-        setting(
-            "CONDUIT_ALLOW_FEDERATION",
-            "allow_federation",
-            setup.federation_port.is_some().to_string(),
-            Literal,
-        ),
-        setting(
-            "CONDUIT_TRUSTED_SERVERS",
-            "trusted_servers",
-            r#"["matrix.org"]"#.into(),
-            Literal,
-        ),
-        setting(
-            "CONDUIT_WELL_KNOWN_CLIENT",
-            "well_known.client",
-            client_base_url.into(),
-            Str,
-        ),
-    ];
-    if let Some(server) = federation_authority {
-        settings.push(setting(
-            "CONDUIT_WELL_KNOWN_SERVER",
-            "well_known.server",
-            server.into(),
-            Str,
-        ));
+    let host = if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address.clone()
+    };
+    let mut resources = vec!["client".to_string()];
+    if setup.federation_port.is_some() {
+        resources.push("federation".to_string());
     }
-    settings
+    HomeserverListen {
+        address,
+        host,
+        port: setup.upstream.port.get(),
+        resources,
+    }
 }
 
-#[derive(Clone, Copy)]
-enum TomlKind {
-    String,
-    Literal,
+fn homeserver_settings(
+    setup: &Setup,
+    facts: &homeserver::Facts,
+    listen: &HomeserverListen,
+    federation_authority: Option<&str>,
+    client_base_url: &str,
+    delegated: bool,
+) -> Vec<Setting> {
+    use ValueKind::{Literal, String as Str};
+    let federation = setup.federation_port.is_some();
+    let max_upload = setup.max_upload.bytes().to_string();
+    let specs: Vec<SettingSpec> = match setup.homeserver {
+        // Conduit reads `CONDUIT_<KEY>` for each top-level key and
+        // `CONDUIT_WELL_KNOWN_<KEY>` for [global.well_known] (src/main.rs). Code defaults
+        // that would break this setup (address 127.0.0.1, port 8000, federation off, no
+        // database backend) are all set.
+        Homeserver::Conduit => {
+            let mut specs = vec![
+                // Unset, Conduit panics at start; empty means "environment only".
+                spec("", "", Str).env("CONDUIT_CONFIG"),
+                spec("server_name", setup.server_name.to_string(), Str),
+                spec("database_backend", "rocksdb", Str),
+                spec("database_path", facts.data_dir, Str),
+                spec("address", listen.address.clone(), Str),
+                spec("port", listen.port.to_string(), Literal),
+                spec("max_request_size", max_upload, Literal),
+                // Code default false, which also turns off its server well-known.
+                spec("allow_federation", federation.to_string(), Literal),
+                spec("trusted_servers", r#"["matrix.org"]"#, Literal),
+                spec("well_known.client", client_base_url, Str)
+                    .env("CONDUIT_WELL_KNOWN_CLIENT")
+                    .well_known(),
+            ];
+            if let Some(server) = federation_authority {
+                specs.push(
+                    spec("well_known.server", server, Str)
+                        .env("CONDUIT_WELL_KNOWN_SERVER")
+                        .well_known(),
+                );
+            }
+            specs
+        }
+        // continuwuity and tuwunel read `<PREFIX><KEY>`, `__` for sub-tables
+        // (Env::prefixed(..).split("__") in src/core/config/mod.rs of each), so
+        // [global.well_known] client is `<PREFIX>WELL_KNOWN__CLIENT`.
+        Homeserver::Continuwuity | Homeserver::Tuwunel => {
+            let mut specs = vec![
+                spec("server_name", setup.server_name.to_string(), Str),
+                spec("database_path", facts.data_dir, Str),
+                // "If you are using Docker or a container NAT networking setup, this
+                // must be "0.0.0.0"" (tuwunel-example.toml / conduwuit-example.toml).
+                spec("address", listen.address.clone(), Str),
+                spec("port", listen.port.to_string(), Literal),
+                spec("max_request_size", max_upload, Literal),
+                spec("allow_federation", federation.to_string(), Literal),
+            ];
+            // Every proxy mxproxy writes replaces X-Forwarded-For with the client
+            // address, so its rightmost value is the client. continuwuity:
+            // `request_ip_source` "x_forwarded_for" - rightmost value of the
+            // `X-Forwarded-For` header (conduwuit-example.toml); tuwunel: "Caddy, Nginx,
+            // and Traefik usually use `ip_source = "rightmost_x_forwarded_for"`"
+            // (docs/deploying/generic.md, "Client IP source").
+            specs.push(if setup.homeserver == Homeserver::Tuwunel {
+                spec("ip_source", "rightmost_x_forwarded_for", Str)
+            } else {
+                spec("request_ip_source", "x_forwarded_for", Str)
+            });
+            specs.push(spec("well_known.client", client_base_url, Str).well_known());
+            if let Some(server) = federation_authority {
+                specs.push(spec("well_known.server", server, Str).well_known());
+            }
+            specs
+        }
+        // Written into synapse/mxproxy.yaml, which is read after homeserver.yaml; the
+        // listener is written there in full from `listen`.
+        Homeserver::Synapse => vec![
+            // "If you use Synapse with a reverse proxy, this should be the URL to reach
+            // Synapse via the proxy"; it also turns on its /.well-known/matrix/client
+            // (config_documentation.md `public_baseurl`; synapse/config/server.py).
+            spec("public_baseurl", format!("{client_base_url}/"), Str).well_known(),
+            // Synapse only ever announces `<server_name>:443`: on only where that is the
+            // document mxproxy plans, so it can never contradict the proxy's.
+            spec(
+                "serve_server_wellknown",
+                (federation_authority.is_some()
+                    && !delegated
+                    && setup.federation_port.map(|p| p.get()) == Some(HTTPS_PORT))
+                .to_string(),
+                Literal,
+            )
+            .well_known(),
+            // An integer is a byte count to `parse_size` (synapse/config/_base.py).
+            spec("max_upload_size", max_upload, Literal),
+        ],
+        // dendrite.yaml keys (dendrite-sample.yaml); Dendrite reads no environment.
+        Homeserver::Dendrite => {
+            let mut specs = vec![
+                spec("global.server_name", setup.server_name.to_string(), Str),
+                spec(
+                    "global.disable_federation",
+                    (!federation).to_string(),
+                    Literal,
+                ),
+                spec("media_api.max_file_size_bytes", max_upload, Literal),
+                // "This option controls which HTTP header to inspect to find the real
+                // remote IP address of the client ... likely required if Dendrite is
+                // running behind a reverse proxy" (dendrite-sample.yaml, sync_api).
+                spec("sync_api.real_ip_header", "X-Forwarded-For", Str),
+                spec("global.well_known_client_name", client_base_url, Str).well_known(),
+            ];
+            if let Some(server) = federation_authority {
+                specs.push(spec("global.well_known_server_name", server, Str).well_known());
+            }
+            specs
+        }
+    };
+    specs
+        .into_iter()
+        .map(|spec| {
+            let literal = match spec.kind {
+                ValueKind::String => serde_json::Value::String(spec.value.clone()).to_string(),
+                ValueKind::Literal => spec.value.clone(),
+            };
+            let config_line = match (spec.key, facts.config_syntax) {
+                ("", _) => String::new(),
+                (key, ConfigSyntax::Toml) => format!("{key} = {literal}"),
+                (key, ConfigSyntax::Yaml) => format!("{key}: {literal}"),
+            };
+            let env = match (spec.env, facts.env_prefix) {
+                (Some(env), _) => env,
+                (None, Some(prefix)) => {
+                    format!(
+                        "{prefix}{}",
+                        spec.key.replace('.', "__").to_ascii_uppercase()
+                    )
+                }
+                (None, None) => String::new(),
+            };
+            Setting {
+                env,
+                value: spec.value,
+                config_line,
+                well_known: spec.well_known,
+            }
+        })
+        .collect()
 }
 
 /// The flags that reproduce this setup, without `--out` (it never changes file content,

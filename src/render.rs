@@ -75,6 +75,9 @@ pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
         files.push(("well-known/matrix/server".into(), "well-known/server.j2"));
     }
     files.push(("well-known/matrix/client".into(), "well-known/client.j2"));
+    if let Some(fragment) = &plan.homeserver.config_fragment {
+        files.push((fragment.into(), "synapse/mxproxy.yaml.j2"));
+    }
     if let Some(compose) = &plan.compose {
         files.push(("docker-compose.yml".into(), "compose/docker-compose.yml.j2"));
         if compose.proxy == "apache" {

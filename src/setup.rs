@@ -754,14 +754,28 @@ impl From<Email> for String {
 pub enum Homeserver {
     #[default]
     Conduit,
+    Synapse,
+    Continuwuity,
+    Tuwunel,
+    Dendrite,
 }
 
 impl Homeserver {
-    pub const ALL: &[Homeserver] = &[Homeserver::Conduit];
+    pub const ALL: &[Homeserver] = &[
+        Homeserver::Conduit,
+        Homeserver::Synapse,
+        Homeserver::Continuwuity,
+        Homeserver::Tuwunel,
+        Homeserver::Dendrite,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Homeserver::Conduit => "conduit",
+            Homeserver::Synapse => "synapse",
+            Homeserver::Continuwuity => "continuwuity",
+            Homeserver::Tuwunel => "tuwunel",
+            Homeserver::Dendrite => "dendrite",
         }
     }
 }
@@ -775,8 +789,9 @@ impl FromStr for Homeserver {
             .find(|h| h.name() == value)
             .ok_or_else(|| {
                 Invalid::new(
-                    "is not a supported homeserver (supported: conduit)",
-                    "conduit",
+                    "is not a supported homeserver (supported: conduit, synapse, continuwuity, \
+                     tuwunel, dendrite)",
+                    "synapse",
                 )
             })
     }
@@ -794,6 +809,64 @@ impl From<Homeserver> for String {
         value.to_string()
     }
 }
+
+/// What `--homeserver` and `homeserver:` accept: a supported homeserver, or the name of
+/// an abandoned one that stands for its successor (and earns a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HomeserverName {
+    pub homeserver: Homeserver,
+    /// The abandoned name that was given, if it was one.
+    pub retired: Option<&'static str>,
+}
+
+impl HomeserverName {
+    /// conduwuit was archived in 2025. tuwunel's README calls itself "the official
+    /// successor to conduwuit" and migration "a binary swap" that still reads
+    /// `CONDUWUIT_` variables (matrix-construct/tuwunel README.md, "Migrating from
+    /// conduwuit"); continuwuity is the community continuation (continuwuity/continuwuity
+    /// README.md). The alias picks tuwunel and the warning names both.
+    pub const CONDUWUIT: &str = "conduwuit";
+
+    /// Printed once on stderr when a retired name was given.
+    pub fn warning(self) -> Option<String> {
+        self.retired.map(|name| {
+            format!(
+                "`{name}` is abandoned (its repository is archived); generating for {}, its official \
+                 successor, which migrates in place. For the community fork use --homeserver continuwuity",
+                self.homeserver
+            )
+        })
+    }
+}
+
+impl From<Homeserver> for HomeserverName {
+    fn from(homeserver: Homeserver) -> Self {
+        HomeserverName {
+            homeserver,
+            retired: None,
+        }
+    }
+}
+
+impl FromStr for HomeserverName {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        if value == Self::CONDUWUIT {
+            return Ok(HomeserverName {
+                homeserver: Homeserver::Tuwunel,
+                retired: Some(Self::CONDUWUIT),
+            });
+        }
+        value.parse::<Homeserver>().map(HomeserverName::from)
+    }
+}
+
+impl fmt::Display for HomeserverName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.retired.unwrap_or(self.homeserver.name()))
+    }
+}
+string_serde!(HomeserverName);
 
 /// The reverse proxies mxproxy renders for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -939,5 +1012,10 @@ pub struct Setup {
     pub listen_addresses: Vec<ListenAddress>,
     pub proxies: Vec<Proxy>,
     pub compose: bool,
+    /// Forward the homeserver's admin API prefixes too (`--expose-admin`).
+    pub expose_admin: bool,
+    /// Printed on stderr before anything is written: choices that work but deserve a
+    /// second look (a retired homeserver name, an exposed admin API).
+    pub warnings: Vec<String>,
     pub out: PathBuf,
 }

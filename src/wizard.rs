@@ -129,6 +129,7 @@ pub fn prefill(flags: &GenerateArgs, file: FileSetup) -> GenerateArgs {
         server_name: flags.server_name.clone().or(file.server_name),
         homeserver_host: flags.homeserver_host.clone().or(file.homeserver_host),
         homeserver: flags.homeserver.or(file.homeserver),
+        expose_admin: flags.expose_admin || file.expose_admin.unwrap_or(false),
         upstream: flags.upstream.clone().or(file.upstream),
         federation_port: if no_federation {
             None
@@ -263,8 +264,15 @@ where
     Ok(())
 }
 
+fn chosen_homeserver(answers: &GenerateArgs) -> Homeserver {
+    answers
+        .homeserver
+        .map(|name| name.homeserver)
+        .unwrap_or_default()
+}
+
 fn homeserver_port(answers: &GenerateArgs) -> u16 {
-    homeserver::facts(answers.homeserver.unwrap_or_default()).port
+    homeserver::facts(chosen_homeserver(answers)).port
 }
 
 /// The upstream `merge` picks when none is given; it follows the compose answer.
@@ -337,7 +345,7 @@ pub fn interview(
         .iter()
         .map(|h| format!("{} ({h})", homeserver::facts(*h).display_name))
         .collect();
-    let current = prefill.homeserver.unwrap_or_default();
+    let current = chosen_homeserver(prefill);
     let picked = prompter.select(
         &question(
             "homeserver",
@@ -350,7 +358,7 @@ pub fn interview(
             .position(|h| *h == current)
             .unwrap_or(0),
     )?;
-    answers.homeserver = Some(Homeserver::ALL[picked]);
+    answers.homeserver = Some(Homeserver::ALL[picked].into());
 
     ask_upstream(prompter, &mut answers, prefill.upstream.as_ref())?;
     ask_federation(prompter, &mut answers, prefill)?;
@@ -358,7 +366,7 @@ pub fn interview(
 
     let default = prefill
         .max_upload
-        .unwrap_or(homeserver::facts(answers.homeserver.unwrap_or_default()).default_max_upload)
+        .unwrap_or(homeserver::facts(chosen_homeserver(&answers)).default_max_upload)
         .to_string();
     ask_checked(
         prompter,
@@ -812,6 +820,8 @@ struct SavedSetup<'a> {
     server_name: &'a ServerName,
     homeserver_host: &'a Host,
     homeserver: Homeserver,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    expose_admin: bool,
     upstream: &'a Upstream,
     #[serde(skip_serializing_if = "Option::is_none")]
     federation_port: Option<Port>,
@@ -844,6 +854,7 @@ pub fn saved_yaml(setup: &Setup) -> String {
         server_name: &setup.server_name,
         homeserver_host: &setup.homeserver_host,
         homeserver: setup.homeserver,
+        expose_admin: setup.expose_admin,
         upstream: &setup.upstream,
         federation_port: setup.federation_port,
         no_federation: setup.federation_port.is_none(),

@@ -457,6 +457,27 @@ fn conflicting_options_are_usage_errors() {
             &["--proxy", "traefik", "--listen-address", "127.0.0.1,::1"],
             "Traefik",
         ),
+        (&["--expose-admin"], "Conduit has no admin API prefix"),
+        (
+            &["--homeserver", "continuwuity", "--expose-admin"],
+            "continuwuity has no admin API prefix",
+        ),
+        // Synapse only announces example.com:443; this setup delegates to matrix.example.com.
+        (
+            &["--homeserver", "synapse", "--proxy", "traefik"],
+            "Synapse only ever answers it with example.com:443",
+        ),
+        (
+            &[
+                "--homeserver",
+                "synapse",
+                "--homeserver-host",
+                "example.com",
+                "--federation-port",
+                "8448",
+            ],
+            "--proxy traefik cannot serve /.well-known/matrix/server",
+        ),
     ];
     for (args, needle) in cases {
         let all = [&["--server-name", "example.com"], *args].concat();
@@ -514,5 +535,171 @@ fn compose_stack_uses_the_service_name_and_publishes_the_federation_port() {
     assert!(
         predicate::str::contains("127.0.0.1").not().eval(&caddyfile),
         "{caddyfile}"
+    );
+}
+
+#[test]
+fn each_homeserver_gets_its_port_prefixes_and_upload_limit() {
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("conduit", "6167", &["/_matrix/"], "20971520"),
+        (
+            "synapse",
+            "8008",
+            &["/_matrix/", "/_synapse/client/"],
+            "52428800",
+        ),
+        (
+            "continuwuity",
+            "8008",
+            &["/_matrix/", "/_continuwuity/"],
+            "20971520",
+        ),
+        ("tuwunel", "8008", &["/_matrix/", "/_tuwunel/"], "25165824"),
+        ("dendrite", "8008", &["/_matrix/"], "10485760"),
+    ];
+    for (homeserver, port, prefixes, limit) in cases {
+        let env = Env::new();
+        env.generate(&[
+            "--server-name",
+            "example.com",
+            "--homeserver",
+            homeserver,
+            "--proxy",
+            "nginx",
+        ])
+        .success()
+        .stderr("");
+        let nginx = env.read("nginx/matrix.example.com.conf");
+        assert!(
+            nginx.contains(&format!("proxy_pass http://127.0.0.1:{port};")),
+            "{homeserver}: {nginx}"
+        );
+        assert!(
+            nginx.contains(&format!("client_max_body_size {limit};")),
+            "{homeserver}: {nginx}"
+        );
+        let locations = nginx.matches("    location /_").count();
+        assert_eq!(locations, prefixes.len(), "{homeserver}: {nginx}");
+        for prefix in *prefixes {
+            assert!(
+                nginx.contains(&format!("location {prefix} {{")),
+                "{homeserver}: {nginx}"
+            );
+        }
+        assert!(!nginx.contains("/_synapse/admin/"), "{homeserver}: {nginx}");
+        assert!(!nginx.contains("/_dendrite/"), "{homeserver}: {nginx}");
+    }
+}
+
+#[test]
+fn conduwuit_is_accepted_as_tuwunel_with_a_warning() {
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com", "--homeserver", "conduwuit"])
+        .success()
+        .stderr(contains("warning: `conduwuit` is abandoned"))
+        .stderr(contains("generating for tuwunel"))
+        .stderr(contains("--homeserver continuwuity"));
+    let nginx = env.read("nginx/matrix.example.com.conf");
+    assert!(nginx.contains("location /_tuwunel/ {"), "{nginx}");
+    // The header names the homeserver that was generated for, not the retired name.
+    assert!(nginx.contains("--homeserver tuwunel"), "{nginx}");
+
+    let yaml = Env::new();
+    let config = yaml.write(
+        "setup.yaml",
+        "server_name: example.com\nhomeserver: conduwuit\n",
+    );
+    yaml.generate(&["--config", config.to_str().unwrap()])
+        .success()
+        .stderr(contains("warning: `conduwuit` is abandoned"));
+}
+
+#[test]
+fn expose_admin_forwards_the_admin_prefixes_and_warns() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "synapse",
+        "--proxy",
+        "nginx,caddy",
+        "--expose-admin",
+    ])
+    .success()
+    .stderr(contains(
+        "warning: --expose-admin: Synapse's admin API (/_synapse/admin/)",
+    ))
+    .stderr(contains("reachable from the internet"));
+    let nginx = env.read("nginx/matrix.example.com.conf");
+    assert!(nginx.contains("location /_synapse/admin/ {"), "{nginx}");
+    let caddyfile = env.read("caddy/Caddyfile");
+    assert!(
+        caddyfile.contains("handle /_synapse/admin/* {"),
+        "{caddyfile}"
+    );
+    assert!(
+        env.read("nginx/matrix.example.com.conf")
+            .contains("--expose-admin"),
+        "the header reproduces the flag"
+    );
+
+    let dendrite = Env::new();
+    dendrite
+        .generate(&[
+            "--server-name",
+            "example.com",
+            "--homeserver",
+            "dendrite",
+            "--proxy",
+            "apache",
+            "--expose-admin",
+        ])
+        .success()
+        .stderr(contains(
+            "Dendrite's admin API (/_dendrite/, /_synapse/admin/)",
+        ));
+    let apache = dendrite.read("apache/matrix.example.com.conf");
+    assert!(apache.contains("ProxyPass /_dendrite/ "), "{apache}");
+    assert!(apache.contains("ProxyPass /_synapse/admin/ "), "{apache}");
+}
+
+#[test]
+fn synapse_gets_a_config_fragment_and_the_generate_step() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "synapse",
+        "--compose",
+        "--proxy",
+        "nginx",
+        "--max-upload",
+        "100M",
+    ])
+    .success()
+    .stdout(contains("docker compose run --rm homeserver generate"))
+    .stdout(contains("register_new_matrix_user"));
+    let fragment = env.read("synapse/mxproxy.yaml");
+    assert!(fragment.contains("x_forwarded: true"), "{fragment}");
+    assert!(
+        fragment.contains("bind_addresses: [\"0.0.0.0\"]"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("max_upload_size: 104857600"),
+        "{fragment}"
+    );
+    let nginx = env.read("nginx/matrix.example.com.conf");
+    assert!(nginx.contains("client_max_body_size 104857600;"), "{nginx}");
+    let compose = env.read("docker-compose.yml");
+    assert!(
+        compose.contains("./synapse/mxproxy.yaml:/etc/mxproxy/synapse.yaml:ro"),
+        "{compose}"
+    );
+    assert!(
+        nginx.contains("set $homeserver http://homeserver:8008;"),
+        "{nginx}"
     );
 }

@@ -13,3 +13,19 @@ fn every_scenario_is_accepted_by_the_real_servers() {
         eprintln!("{name}: {ran} of {} files checked", files.len());
     }
 }
+
+/// The Synapse check is only worth something if it refuses what Synapse would refuse.
+#[test]
+fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
+    use crate::common::validators::synapse_fragment;
+    let good = "max_upload_size: 1048576\nlisteners:\n  - port: 8008\n    type: http\n    x_forwarded: true\n";
+    assert!(synapse_fragment(good));
+    for bad in [
+        "max_upload_sise: 1048576\n",
+        "listeners:\n  - port: \"eighty\"\n    type: http\n",
+        "serve_server_wellknown: maybe\n",
+    ] {
+        let refused = std::panic::catch_unwind(|| synapse_fragment(bad)).is_err();
+        assert!(refused, "accepted: {bad}");
+    }
+}

@@ -246,6 +246,46 @@ pub fn yaml_against_schema(yaml: &str, schema_name: &str) -> bool {
     true
 }
 
+/// Synapse's own configuration schema, vendored in `tests/schemas/` (see SOURCES.md there).
+/// Its `$schema` names Synapse's documentation meta-schema, which only adds annotation
+/// keywords; the validation keywords are draft 2020-12.
+fn synapse_schema() -> serde_json::Value {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/synapse-config.schema.yaml");
+    let mut schema: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    schema.as_object_mut().unwrap().remove("$schema");
+    schema
+}
+
+/// The Synapse fragment: every key one Synapse knows (the schema allows unknown keys, so
+/// that is checked on its own), and every value of the type Synapse expects.
+pub fn synapse_fragment(yaml: &str) -> bool {
+    let schema = synapse_schema();
+    let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("generated YAML parses");
+    let known = schema["properties"].as_object().unwrap();
+    for key in instance.as_object().expect("a mapping").keys() {
+        assert!(
+            known.contains_key(key),
+            "`{key}` is not a Synapse setting\n--- document ---\n{yaml}"
+        );
+    }
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("Synapse's schema does not compile: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "does not match Synapse's config schema:\n{}\n--- document ---\n{yaml}",
+        errors.join("\n")
+    );
+    true
+}
+
 /// Every check that applies to one rendered scenario. Returns how many checks ran.
 pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
     let out = materialize(plan, files, dir);
@@ -271,6 +311,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
         } else if name == "docker-compose.yml" {
             yaml_against_schema(&file.content, "compose-spec.json")
                 && yaml_against_schema(&file.content, "compose-spec.compose-go.json")
+        } else if name == "synapse/mxproxy.yaml" {
+            synapse_fragment(&file.content)
         } else if name.starts_with("well-known/") {
             serde_json::from_str::<serde_json::Value>(&file.content)
                 .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
