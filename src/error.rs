@@ -39,16 +39,30 @@ pub enum Error {
         template: String,
         message: String,
     },
+    /// A `check` flag whose value cannot be used (an unreadable --ca-file, say).
+    CheckInput {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The machinery itself failed (no async runtime).
+    Runtime {
+        message: String,
+    },
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config { .. } | Error::Missing { .. } | Error::Conflict { .. } => 2,
+            Error::Config { .. }
+            | Error::Missing { .. }
+            | Error::Conflict { .. }
+            | Error::CheckInput { .. } => 2,
             Error::ConfigRead { .. }
             | Error::WouldOverwrite { .. }
             | Error::Write { .. }
-            | Error::Render { .. } => 1,
+            | Error::Render { .. }
+            | Error::Runtime { .. } => 1,
         }
     }
 }
@@ -94,6 +108,12 @@ impl fmt::Display for Error {
             Error::Render { template, message } => {
                 write!(f, "template `{template}` failed to render: {message}")
             }
+            Error::CheckInput {
+                flag,
+                value,
+                reason,
+            } => write!(f, "{flag} `{value}`: {reason}"),
+            Error::Runtime { message } => f.write_str(message),
         }
     }
 }

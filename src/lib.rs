@@ -1,5 +1,6 @@
 //! mxproxy: reverse-proxy configs for a Matrix homeserver, from one validated setup.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -34,6 +35,10 @@ where
     };
     let result = match cli.command {
         Some(Command::Generate(args)) => generate(&args),
+        Some(Command::Check(args)) => match check::run(&args) {
+            Ok(code) => return code,
+            Err(err) => Err(err),
+        },
         None => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let _ = command.print_help();
