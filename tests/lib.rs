@@ -6,3 +6,5 @@ mod cli;
 mod hostile;
 mod render;
 mod validate;
+
+mod check;

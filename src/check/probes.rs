@@ -535,15 +535,20 @@ fn encode_segment(value: &str) -> String {
 }
 
 /// Federation requests are signed over the raw path (server-server API "Request
-/// Authentication"), so a proxy must pass it on byte for byte. The probe asks for the room
-/// alias `#mxproxy-check/probe:<server>` with `/`, `#` and `:` encoded. A homeserver that
-/// gets the raw path looks the alias up (404 M_NOT_FOUND); if the proxy decoded `%2F`,
-/// the path has an extra segment and no endpoint matches (404 M_UNRECOGNIZED, as the spec
-/// requires for unknown endpoints); if it re-encoded `%` (`%252F`), the alias has no `:`
-/// and is refused as malformed (400).
+/// Authentication"), so a proxy must pass it on byte for byte. The probe asks for a room
+/// alias `#mxproxy-check/…:<server>` of exactly 255 bytes, the most the appendix "Room
+/// Aliases" allows, with `/`, `#` and `:` encoded. A homeserver that gets the raw path looks
+/// the alias up (404 M_NOT_FOUND). If the proxy decoded `%2F` (nginx with a URI in
+/// proxy_pass), the path has an extra segment and no endpoint matches (404 M_UNRECOGNIZED,
+/// which the spec requires for unknown endpoints). If it re-encoded `%2F` as `%252F`
+/// (Apache without `nocanon`), the alias grows past 255 bytes and a homeserver that
+/// enforces the limit (Conduit, through Ruma) refuses it as invalid (400).
 async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckResult {
     const ID: &str = "proxy.encoded-path";
-    let alias = format!("#mxproxy-check/probe:{}", ctx.server_name());
+    let head = "#mxproxy-check/";
+    let tail = format!(":{}", ctx.server_name());
+    let padding = 255usize.saturating_sub(head.len() + tail.len()).max(1);
+    let alias = format!("{head}{}{tail}", "x".repeat(padding));
     let path = format!(
         "{base_path}/_matrix/client/v3/directory/room/{}",
         encode_segment(&alias)
@@ -564,8 +569,8 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         (StatusCode::OK, _) | (StatusCode::NOT_FOUND, Some("M_NOT_FOUND")) => CheckResult::pass(
             ID,
             format!(
-                "GET …/directory/room/{} reached the homeserver unchanged ({} {})",
-                encode_segment(&alias),
+                "GET …/directory/room/%23mxproxy-check%2Fx…%3A{} reached the homeserver unchanged ({} {})",
+                ctx.server_name(),
                 reply.status.as_u16(),
                 errcode.unwrap_or_default()
             ),
@@ -579,8 +584,8 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         (StatusCode::BAD_REQUEST, _) => CheckResult::fail(
             ID,
             format!(
-                "the homeserver refused the alias as malformed ({}): the proxy re-encoded or \
-                 changed the path; signed federation requests will fail",
+                "the homeserver refused the 255-byte alias as invalid ({}): the proxy re-encoded \
+                 the path (%2F as %252F makes it longer); signed federation requests will fail",
                 errcode.unwrap_or_else(|| "no errcode".into())
             ),
             fix,
