@@ -53,6 +53,7 @@ impl Proxy {
 enum Cert {
     Good,
     Expired,
+    EndsSoon,
     WrongName,
 }
 
@@ -64,6 +65,8 @@ struct Variant {
     cert: Cert,
     edits: Vec<(String, &'static str, &'static str)>,
     dns: Vec<DnsRecord>,
+    /// Also run without --json, for the tests that read the lines.
+    lines: bool,
 }
 
 impl Variant {
@@ -73,7 +76,13 @@ impl Variant {
             cert: Cert::Good,
             edits: Vec::new(),
             dns: Vec::new(),
+            lines: false,
         }
+    }
+
+    fn lines(mut self) -> Variant {
+        self.lines = true;
+        self
     }
 
     fn cert(mut self, cert: Cert) -> Variant {
@@ -103,6 +112,9 @@ struct Outcome {
     json: Value,
     code: i32,
     text: String,
+    /// The same deployment checked without --json (empty for the hostile runs).
+    lines: String,
+    lines_code: i32,
 }
 
 impl Outcome {
@@ -155,6 +167,7 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     };
     let validity = match variant.cert {
         Cert::Expired => Validity::Expired,
+        Cert::EndsSoon => Validity::EndsSoon,
         _ => Validity::Current,
     };
     let leaf = ca.leaf(root, "site", names, validity);
@@ -199,6 +212,7 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     }
     let background = Background::start();
     background.homeserver(UPSTREAM, SERVER_NAME);
+    let variant_lines = variant.lines;
     background.dns(DNS, variant.dns);
     let site = out.join(variant.proxy.site());
     let _proxy = match variant.proxy {
@@ -206,8 +220,27 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
         Proxy::Apache => proxies::apache(root, &site)?,
         Proxy::Caddy => proxies::caddy(root, &site)?,
     };
-    let (outcome, _) = run_check(SERVER_NAME, &ca.pem_path, 5, &[]);
+    let (mut outcome, _) = run_check(SERVER_NAME, &ca.pem_path, 5, &[]);
+    if variant_lines {
+        (outcome.lines, outcome.lines_code) = run_lines(SERVER_NAME, &ca.pem_path);
+    }
     Some(outcome)
+}
+
+/// The same run without `--json`, as a person reads it; stdout is a pipe here, so no colour.
+fn run_lines(server_name: &str, ca: &Path) -> (String, i32) {
+    let output = mxproxy()
+        .args(["check", server_name, "--timeout", "5"])
+        .args(["--resolve", &format!("{SERVER_NAME}:443:127.0.0.1")])
+        .args(["--resolve", &format!("{HOMESERVER_HOST}:443:127.0.0.1")])
+        .args(["--dns-server", DNS])
+        .arg("--ca-file")
+        .arg(ca)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(!text.contains('\x1b'), "colour on a pipe:\n{text}");
+    (text, output.status.code().unwrap_or(-1))
 }
 
 /// `mxproxy check NAME --json` with every name resolved to loopback and the test CA.
@@ -245,7 +278,17 @@ fn run_check(server_name: &str, ca: &Path, timeout: u64, extra: &[&str]) -> (Out
         if json["ok"] == true { 0 } else { 1 },
         "exit code and `ok` disagree:\n{text}"
     );
-    (Outcome { json, code, text }, elapsed)
+    let lines = String::new();
+    (
+        Outcome {
+            json,
+            code,
+            text,
+            lines,
+            lines_code: -1,
+        },
+        elapsed,
+    )
 }
 
 fn validate_schema(json: &Value, text: &str) {
@@ -278,13 +321,76 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Usage errors: exit 2 with the flag named, before anything is contacted.
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["check".into()], "<SERVER-NAME>"),
+        (
+            vec!["check".into(), "https://example.com".into()],
+            "has a scheme",
+        ),
+        (
+            vec![
+                "check".into(),
+                "example.com".into(),
+                "--resolve".into(),
+                "example.com:443".into(),
+            ],
+            "HOST:PORT:ADDR",
+        ),
+        (
+            vec![
+                "check".into(),
+                "example.com".into(),
+                "--timeout".into(),
+                "0".into(),
+            ],
+            "--timeout",
+        ),
+        (
+            vec![
+                "check".into(),
+                "example.com".into(),
+                "--ca-file".into(),
+                not_pem.display().to_string(),
+            ],
+            "--ca-file",
+        ),
+        (
+            vec![
+                "check".into(),
+                "example.com".into(),
+                "--ca-file".into(),
+                "/nonexistent/ca.pem".into(),
+            ],
+            "--ca-file",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = mxproxy().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: `{message}` not in {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed a report");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Good deployments: every check passes.
 
 netns_test!(
     nginx_good_deployment_passes,
     inside_nginx_good_deployment_passes,
     {
-        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx)) {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).lines()) {
             outcome.expect_all_pass();
             outcome.expect("server.discovery", "pass", "step 3.2", "");
         }
@@ -318,7 +424,7 @@ netns_test!(
     no_cors_on_client_document,
     inside_no_cors_on_client_document,
     {
-        let variant = Variant::new(Proxy::Nginx).edit(
+        let variant = Variant::new(Proxy::Nginx).lines().edit(
             "        add_header Access-Control-Allow-Origin \"*\" always;\n",
             "",
         );
@@ -453,6 +559,15 @@ netns_test!(expired_certificate, inside_expired_certificate, {
     }
 });
 
+netns_test!(certificate_ending_soon, inside_certificate_ending_soon, {
+    if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).cert(Cert::EndsSoon)) {
+        for id in ["tls.server-name", "tls.homeserver", "tls.federation"] {
+            outcome.expect(id, "fail", "expires in 4 day(s)", "renew the certificate");
+        }
+        outcome.expect("client.versions", "pass", "v1.11", "");
+    }
+});
+
 netns_test!(wrong_name_certificate, inside_wrong_name_certificate, {
     if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).cert(Cert::WrongName)) {
         outcome.expect(
@@ -543,7 +658,7 @@ netns_test!(
                 .iter()
                 .map(|(name, _)| {
                     let ca = ca.pem_path.clone();
-                    scope.spawn(move || run_check(name, &ca, 2, &["--no-federation"]))
+                    scope.spawn(move || run_check(name, &ca, 2, &[]))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()

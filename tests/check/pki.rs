@@ -23,6 +23,8 @@ pub struct Leaf {
 pub enum Validity {
     Current,
     Expired,
+    /// Valid, but ends in five days: a renewal that did not happen.
+    EndsSoon,
 }
 
 impl Ca {
@@ -53,6 +55,11 @@ impl Ca {
                 params.not_before = date_time_ymd(2020, 1, 1);
                 params.not_after = date_time_ymd(2021, 1, 1);
             }
+            Validity::EndsSoon => {
+                let (year, month, day) = date_in_days(5);
+                params.not_before = date_time_ymd(2020, 1, 1);
+                params.not_after = date_time_ymd(year, month, day);
+            }
         }
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
@@ -66,4 +73,22 @@ impl Ca {
         std::fs::write(&leaf.key, &leaf.key_pem).unwrap();
         leaf
     }
+}
+
+/// Today plus `days`, as a civil date (H. Hinnant's days-to-civil algorithm).
+fn date_in_days(days: i64) -> (i32, u8, u8) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let z = now / 86_400 + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
 }
