@@ -517,6 +517,19 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
         out.push(check);
     }
     out.push(encoded);
+    // Caddy's `request_body { max_size }` is applied while the body is read, not to the
+    // Content-Length, so an announced upload says nothing about it (seen on Caddy 2.6).
+    let upload = if upload.status == Status::Pass && proxy == Proxy::Caddy {
+        CheckResult::skip(
+            "proxy.upload-limit",
+            format!(
+                "not visible from outside for Caddy: it applies `request_body {{ max_size }}` while reading the body, which this probe never sends; make sure max_size is at least {} in the homeserver's site",
+                ctx.expect_upload_text
+            ),
+        )
+    } else {
+        upload
+    };
     out.push(upload);
     out
 }

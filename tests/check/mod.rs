@@ -140,13 +140,20 @@ impl Outcome {
     }
 
     fn expect_all_pass(&self) {
+        self.expect_all_pass_but(&[]);
+    }
+
+    /// Every check passes, except `proxy.forwarded-headers` (never visible) and `skipped`,
+    /// which are reported as not checked.
+    fn expect_all_pass_but(&self, skipped: &[&str]) {
         for check in self.json["checks"].as_array().unwrap() {
-            let expected = if check["id"] == "proxy.forwarded-headers" {
+            let id = check["id"].as_str().unwrap();
+            let expected = if id == "proxy.forwarded-headers" || skipped.contains(&id) {
                 "skip"
             } else {
                 "pass"
             };
-            assert_eq!(check["status"], expected, "{}", self.text);
+            assert_eq!(check["status"], expected, "{id}:\n{}", self.text);
         }
         assert_eq!(self.json["ok"], true);
         assert_eq!(self.code, 0, "{}", self.text);
@@ -412,7 +419,15 @@ netns_test!(
     inside_caddy_good_deployment_passes,
     {
         if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy)) {
-            outcome.expect_all_pass();
+            // Caddy applies request_body max_size while reading the body, which the probe
+            // never sends: said so, not passed.
+            outcome.expect(
+                "proxy.upload-limit",
+                "skip",
+                "make sure max_size is at least 20M",
+                "",
+            );
+            outcome.expect_all_pass_but(&["proxy.upload-limit"]);
         }
     }
 );
