@@ -38,6 +38,13 @@ pub enum Command {
                       the wizard prints the exact command for the answers it was given."
     )]
     Wizard(GenerateArgs),
+    /// Verify a live deployment as homeservers and clients see it, and name the fix.
+    #[command(
+        after_help = "Examples:\n  mxproxy check example.com\n  mxproxy check example.com --json\n  \
+                      mxproxy check example.com --resolve matrix.example.com:443:127.0.10.1 --ca-file test-ca.pem\n\n\
+                      Exit status: 0 every required check passed, 1 a check failed, 2 bad usage."
+    )]
+    Check(crate::check::CheckArgs),
 }
 
 /// The inputs of `generate`. Each field is `Option` so that `setup::merge` can tell a

@@ -1,5 +1,6 @@
 //! mxproxy: reverse-proxy configs for a Matrix homeserver, from one validated setup.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -39,6 +40,10 @@ where
         // On a terminal the bare command is the way in for a first-time user; anywhere
         // else (a script, CI) it stays the usage error it always was.
         None if wizard::on_terminal() => wizard::run(&GenerateArgs::default()),
+        Some(Command::Check(args)) => match check::run(&args) {
+            Ok(code) => return code,
+            Err(err) => Err(err),
+        },
         None => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let _ = command.print_help();

@@ -7,3 +7,5 @@ mod hostile;
 mod render;
 mod validate;
 mod wizard;
+
+mod check;
