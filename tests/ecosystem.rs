@@ -1,12 +1,13 @@
 //! Fitting the ecosystem, run as a user runs the binary: completions, man pages, MXPROXY_*
 //! variables, `--format json`, quiet/verbose/colour, own templates, the Debian layout.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use clap::CommandFactory;
 
-use crate::common::{mxproxy, require_tool, validators};
+use crate::common::{mxproxy, render_scenario, require_tool, scenario_names, validators};
 
 /// A temp dir to run in, with `out/` as the default output folder.
 struct Env {
@@ -921,5 +922,54 @@ fn debian_layout_is_accepted_by_the_real_servers() {
     assert!(
         root.join("var/www/mxproxy/.well-known/matrix/server")
             .is_file()
+    );
+}
+
+// ---- the README documents the template context ----
+
+fn field_paths(value: &serde_json::Value, prefix: &str, paths: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                paths.insert(path.clone());
+                field_paths(inner, &path, paths);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                field_paths(item, &format!("{prefix}[]"), paths);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn readme_lists_every_field_a_template_sees() {
+    let mut actual = BTreeSet::new();
+    for name in scenario_names() {
+        let (plan, _) = render_scenario(&name);
+        field_paths(&serde_json::to_value(&plan).unwrap(), "", &mut actual);
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("<!-- plan-fields:start -->").expect("start marker");
+    let end = readme.find("<!-- plan-fields:end -->").expect("end marker");
+    let documented: BTreeSet<String> = readme[start..end]
+        .lines()
+        .filter_map(|line| line.strip_prefix("- `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(String::from)
+        .collect();
+    let missing: Vec<&String> = actual.difference(&documented).collect();
+    let stale: Vec<&String> = documented.difference(&actual).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "README template context: undocumented {missing:?}, no longer in the plan {stale:?}"
     );
 }
