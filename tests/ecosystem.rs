@@ -958,7 +958,9 @@ fn readme_lists_every_field_a_template_sees() {
     }
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme.find("<!-- plan-fields:start -->").expect("start marker");
+    let start = readme
+        .find("<!-- plan-fields:start -->")
+        .expect("start marker");
     let end = readme.find("<!-- plan-fields:end -->").expect("end marker");
     let documented: BTreeSet<String> = readme[start..end]
         .lines()
