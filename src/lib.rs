@@ -88,7 +88,7 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
     let layout = output_args.layout.or(file.layout).unwrap_or_default();
     let templates_dir = output_args.templates.clone().or(file.templates.clone());
     let setup = config::merge(args, file)?;
-    check_output_place(&setup, layout, args.force)?;
+    check_output_place(&setup, layout, args.force || args.dry_run)?;
     let templates = match &templates_dir {
         Some(dir) => render::Templates::with_overrides(dir)?,
         None => render::Templates::builtin(),
@@ -165,8 +165,9 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--out /` writes into the running system, and the compose stack has no Debian place.
-fn check_output_place(setup: &setup::Setup, layout: Layout, force: bool) -> Result<(), Error> {
+/// `--out /` writes into the running system (a dry run only reads it, so it may), and the
+/// compose stack has no Debian place.
+fn check_output_place(setup: &setup::Setup, layout: Layout, allow_root: bool) -> Result<(), Error> {
     if layout == Layout::Debian && setup.compose {
         return Err(Error::Conflict {
             message:
@@ -181,7 +182,7 @@ fn check_output_place(setup: &setup::Setup, layout: Layout, force: bool) -> Resu
         .out
         .canonicalize()
         .is_ok_and(|path| path.parent().is_none());
-    if is_root && !force {
+    if is_root && !allow_root {
         return Err(Error::Conflict {
             message: format!(
                 "--out {} writes straight into the system's /etc and webroot; \

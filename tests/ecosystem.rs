@@ -785,40 +785,34 @@ fn debian_layout_puts_files_where_the_packages_read_them() {
 }
 
 #[test]
-fn debian_layout_in_place_prints_no_copy_steps() {
-    let env = Env::new();
-    // `--out /` itself is refused without --force; the summary for it is what a dry run
-    // against `/` would print, so render it through the library.
-    let setup = mxproxy::config::merge(
-        &mxproxy::cli::GenerateArgs {
-            server_name: Some("example.com".parse().unwrap()),
-            ..Default::default()
-        },
-        Default::default(),
-    )
-    .unwrap();
-    let plan = mxproxy::plan::plan(&setup);
-    let summary = mxproxy::render::Templates::builtin()
-        .summary(
-            &plan,
-            Path::new("/"),
-            &[],
-            true,
-            mxproxy::cli::Layout::Debian,
-        )
-        .unwrap();
-    assert!(!summary.text.contains("cp /etc/nginx"), "{}", summary.text);
+fn debian_layout_dry_run_against_the_live_system_prints_no_copy_steps() {
+    // A dry run only reads `/`, so it needs no --force; it shows what would change in /etc.
+    let output = Env::new().run(
+        &[
+            "generate",
+            "--server-name",
+            "example.com",
+            "--layout",
+            "debian",
+            "--proxy",
+            "nginx",
+            "--out",
+            "/",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_code(&output, 0);
+    let summary = stdout(&output);
     assert!(
-        summary
-            .text
-            .contains("nginx (/etc/nginx/sites-available/matrix.example.com.conf):")
+        summary.contains("nginx (/etc/nginx/sites-available/matrix.example.com.conf):"),
+        "{summary}"
     );
     assert!(
         summary
-            .text
             .contains("ln -s ../sites-available/matrix.example.com.conf /etc/nginx/sites-enabled/")
     );
-    drop(env);
+    assert!(!summary.contains("cp /etc/nginx"), "{summary}");
 }
 
 #[test]
