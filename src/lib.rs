@@ -99,6 +99,15 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
         .into_iter()
         .map(|(_, template)| (template, templates.source_of(template)))
         .collect();
+    let mut warnings = setup.warnings.clone();
+    warnings.extend(output_warnings(&plan, layout, &sources));
+    // Before anything is written, so a warning is seen even when writing fails.
+    if output_args.format.unwrap_or_default() == Format::Human && !output_args.quiet {
+        for warning in &warnings {
+            let style = anstyle::AnsiColor::Yellow.on_default().bold();
+            anstream::eprintln!("{style}warning:{style:#} {warning}");
+        }
+    }
 
     let mut diff = Vec::new();
     let statuses = output::write_all(
@@ -112,7 +121,6 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
     )?;
     let summary = templates.summary(&plan, &setup.out, &statuses, args.dry_run, layout)?;
     let file_reports = report::file_reports(&setup.out, &files, &statuses, &sources);
-    let warnings = warnings(&plan, layout, &sources);
 
     if output_args.verbose {
         for file in &file_reports {
@@ -131,10 +139,6 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
     match output_args.format.unwrap_or_default() {
         Format::Human => {
             if !output_args.quiet {
-                for warning in &warnings {
-                    let style = anstyle::AnsiColor::Yellow.on_default().bold();
-                    anstream::eprintln!("{style}warning:{style:#} {warning}");
-                }
                 let mut stdout = anstream::stdout().lock();
                 let _ = stdout.write_all(&diff);
                 let _ = stdout.write_all(summary.text.as_bytes());
@@ -196,7 +200,11 @@ fn check_output_place(setup: &setup::Setup, layout: Layout, allow_root: bool) ->
 }
 
 /// Things that are allowed but worth a second look; printed on stderr, and in the JSON.
-fn warnings(plan: &plan::Plan, layout: Layout, sources: &[(&'static str, String)]) -> Vec<String> {
+fn output_warnings(
+    plan: &plan::Plan,
+    layout: Layout,
+    sources: &[(&'static str, String)],
+) -> Vec<String> {
     let mut warnings = Vec::new();
     if layout == Layout::Debian {
         for (proxy, file) in [
