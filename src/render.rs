@@ -1,10 +1,12 @@
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::cli::Layout;
 use crate::error::Error;
 use crate::plan::Plan;
 
@@ -15,7 +17,14 @@ pub struct Rendered {
     pub content: String,
 }
 
+/// The built-in templates, as `generate` uses them without `--templates`.
 pub fn make_env() -> Environment<'static> {
+    let mut env = base_env();
+    minijinja_embed::load_templates!(&mut env);
+    env
+}
+
+fn base_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -28,13 +37,177 @@ pub fn make_env() -> Environment<'static> {
     );
     // `.yml.j2` would otherwise get JSON escaping; JSON is asked for with `| tojson`.
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    minijinja_embed::load_templates!(&mut env);
+    env.add_filter("paint", paint);
     env
 }
 
-fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
-    let failed = |err: minijinja::Error| Error::Render {
-        template: template.to_string(),
+/// `{{ text | paint("created") }}`: colours a word of the summary. The codes are always
+/// written; the terminal writer (anstream) strips them when stdout is no terminal or
+/// NO_COLOR is set, so the text is the same either way.
+fn paint(text: String, style: String) -> String {
+    use anstyle::{AnsiColor, Effects, Style};
+    let style = match style.as_str() {
+        "created" => AnsiColor::Green.on_default(),
+        "updated" => AnsiColor::Yellow.on_default(),
+        "unchanged" => Style::new().effects(Effects::DIMMED),
+        _ => return text,
+    };
+    format!("{style}{text}{style:#}")
+}
+
+/// The built-in templates, by name (`nginx/site.conf.j2`), in name order.
+pub fn builtin_templates() -> Vec<(String, String)> {
+    let mut env = base_env();
+    minijinja_embed::load_templates!(&mut env);
+    let mut templates: Vec<(String, String)> = env
+        .templates()
+        .map(|(name, template)| (name.to_string(), template.source().to_string()))
+        .collect();
+    templates.sort();
+    templates
+}
+
+/// The source of a template that was not replaced with `--templates`.
+pub const BUILTIN: &str = "built-in";
+
+/// The templates `generate` renders with: the built-in set, each one replaced by the file of
+/// the same name in the user's `--templates` folder if there is one.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Template name → the user's file it was read from.
+    overrides: BTreeMap<String, PathBuf>,
+}
+
+impl Templates {
+    pub fn builtin() -> Templates {
+        Templates {
+            env: make_env(),
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Reads every `*.j2` below `dir`. A file that names no built-in template is refused:
+    /// a typo (`ngnix/site.conf.j2`) would otherwise be ignored without a word.
+    pub fn with_overrides(dir: &Path) -> Result<Templates, Error> {
+        let builtin: Vec<String> = builtin_templates().into_iter().map(|(n, _)| n).collect();
+        let mut files = Vec::new();
+        collect_templates(dir, dir, &mut files)?;
+        let mut templates = Templates::builtin();
+        for (name, path) in files {
+            if !builtin.contains(&name) {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "--templates {}: `{}` replaces no built-in template ({name} is not one of them)",
+                        dir.display(),
+                        path.display()
+                    ),
+                    example: format!(
+                        "{} (`mxproxy templates export DIR` writes the names)",
+                        dir.join("nginx/site.conf.j2").display()
+                    ),
+                });
+            }
+            let source = std::fs::read_to_string(&path).map_err(|source| Error::ConfigRead {
+                path: path.clone(),
+                source,
+            })?;
+            templates
+                .env
+                .add_template_owned(name.clone(), source)
+                .map_err(|err| render_error(&templates.overrides_with(&name, &path), &name, err))?;
+            templates.overrides.insert(name, path);
+        }
+        Ok(templates)
+    }
+
+    fn overrides_with(&self, name: &str, path: &Path) -> BTreeMap<String, PathBuf> {
+        let mut overrides = self.overrides.clone();
+        overrides.insert(name.to_string(), path.to_path_buf());
+        overrides
+    }
+
+    /// Where a template's text came from: the user's file, or `built-in`.
+    pub fn source_of(&self, name: &str) -> String {
+        match self.overrides.get(name) {
+            Some(path) => path.display().to_string(),
+            None => BUILTIN.to_string(),
+        }
+    }
+
+    pub fn render(&self, template: &str, context: impl Serialize) -> Result<String, Error> {
+        self.env
+            .get_template(template)
+            .and_then(|t| t.render(Serde(context)))
+            .map_err(|err| render_error(&self.overrides, template, err))
+    }
+
+    /// Every file of `layout(plan, layout)`, rendered.
+    pub fn render_files(&self, plan: &Plan, layout: Layout) -> Result<Vec<Rendered>, Error> {
+        layout_for(plan, layout)
+            .into_iter()
+            .map(|(path, template)| {
+                Ok(Rendered {
+                    path,
+                    content: self.render(template, plan)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Template names are paths below the folder with `/`, as minijinja-embed names them;
+/// dotfiles and files other than `*.j2` are skipped, as it skips them.
+fn collect_templates(
+    root: &Path,
+    dir: &Path,
+    found: &mut Vec<(String, PathBuf)>,
+) -> Result<(), Error> {
+    let read_failed = |source| Error::ConfigRead {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read_failed)?
+        .collect::<Result<_, _>>()
+        .map_err(read_failed)?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let file_name = entry.file_name();
+        if file_name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect_templates(root, &path, found)?;
+        } else if path.extension().is_some_and(|ext| ext == "j2") {
+            let relative = path.strip_prefix(root).expect("below the root");
+            let name: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            found.push((name.join("/"), path));
+        }
+    }
+    Ok(())
+}
+
+/// Names the file and line the error is in: the user's file if it came from `--templates`,
+/// else the built-in template.
+fn render_error(
+    overrides: &BTreeMap<String, PathBuf>,
+    template: &str,
+    err: minijinja::Error,
+) -> Error {
+    let name = err.name().unwrap_or(template).to_string();
+    let file = match overrides.get(&name) {
+        Some(path) => path.display().to_string(),
+        None => name.clone(),
+    };
+    Error::Render {
+        template: match err.line() {
+            Some(line) => format!("{file}:{line}"),
+            None => file,
+        },
         message: {
             let mut message = err.to_string();
             let mut source = std::error::Error::source(&err);
@@ -44,15 +217,60 @@ fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Res
             }
             message
         },
-    };
+    }
+}
+
+fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
     env.get_template(template)
-        .map_err(failed)?
-        .render(Serde(context))
-        .map_err(failed)
+        .and_then(|t| t.render(Serde(context)))
+        .map_err(|err| render_error(&BTreeMap::new(), template, err))
 }
 
 /// The output layout, which scripts and docs rely on: each file and its template.
 pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
+    layout_for(plan, Layout::Folder)
+}
+
+/// The files of `layout(plan)`, at the paths the chosen layout puts them.
+pub fn layout_for(plan: &Plan, layout: Layout) -> Vec<(PathBuf, &'static str)> {
+    let files = folder_layout(plan);
+    match layout {
+        Layout::Folder => files,
+        Layout::Debian => files
+            .into_iter()
+            .map(|(path, template)| (debian_path(plan, &path), template))
+            .collect(),
+    }
+}
+
+/// Where Debian's packages read each file: the site folders their main configs include,
+/// Caddy's one Caddyfile, and the webroot the Apache site serves the well-known files from.
+/// The compose stack has no Debian place; `generate` refuses that combination.
+fn debian_path(plan: &Plan, folder_path: &Path) -> PathBuf {
+    let path = folder_path.to_str().expect("layout paths are UTF-8");
+    let webroot = plan.webroot.trim_start_matches('/');
+    if let Some(rest) = path.strip_prefix("nginx/") {
+        format!("etc/nginx/sites-available/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("apache/") {
+        format!("etc/apache2/sites-available/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("caddy/") {
+        format!("etc/caddy/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("haproxy/") {
+        format!("etc/haproxy/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("traefik/") {
+        format!("etc/traefik/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("well-known/") {
+        format!("{webroot}/.well-known/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("synapse/") {
+        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
+        format!("etc/matrix-synapse/conf.d/{rest}").into()
+    } else {
+        // A file with no Debian place keeps its folder-layout path below --out.
+        folder_path.to_path_buf()
+    }
+}
+
+fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
     let host = &plan.homeserver_host;
     let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
     for proxy in &plan.proxies {
@@ -106,6 +324,13 @@ struct SummaryContext<'a> {
     out: String,
     files: &'a [FileStatus],
     dry_run: bool,
+    /// `folder` or `debian`.
+    layout: &'a str,
+    /// `out` without a trailing `/`, so `{{ root }}/etc/nginx` is `/etc/nginx` for `--out /`.
+    root: String,
+    /// The files were written where the servers read them (`--layout debian --out /`), so
+    /// nothing needs copying.
+    in_place: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,14 +346,123 @@ pub fn render_summary(
     files: &[FileStatus],
     dry_run: bool,
 ) -> Result<String, Error> {
-    render(
-        &make_env(),
-        "summary.txt.j2",
-        SummaryContext {
-            plan,
-            out: out.display().to_string(),
-            files,
-            dry_run,
-        },
-    )
+    let summary = Templates::builtin().summary(plan, out, files, dry_run, Layout::Folder)?;
+    Ok(anstream::adapter::strip_str(&summary.text).to_string())
+}
+
+/// The summary as printed, and its next steps as data for `--format json`.
+#[derive(Debug)]
+pub struct Summary {
+    pub text: String,
+    pub steps: Vec<Step>,
+}
+
+/// One next step: a heading and what to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Stable for scripts: `dns`, `firewall`, `homeserver`, `stack`, a proxy name, `check`.
+    pub id: String,
+    pub title: String,
+    pub items: Vec<StepItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepItem {
+    /// `command`: a shell command to run as it is; `note`: text for a person.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// The summary templates mark their structure for `--format json` with two things a reader
+/// never sees: a line `@step <id>` starts a step (its next line is the title), and `$ `
+/// before a command marks it as one. Both are removed from the printed text.
+fn parse_summary(raw: &str) -> Summary {
+    let mut text = String::with_capacity(raw.len());
+    let mut steps: Vec<Step> = Vec::new();
+    let mut wants_title = false;
+    let mut continues = false;
+    for line in raw.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(id) = trimmed.strip_prefix("@step ") {
+            steps.push(Step {
+                id: id.trim().to_string(),
+                title: String::new(),
+                items: Vec::new(),
+            });
+            wants_title = true;
+            continues = false;
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let (shown, command) = match line.trim_start().strip_prefix("$ ") {
+            Some(rest) => (format!("{indent}{rest}"), Some(rest.trim_end())),
+            None => (line.to_string(), None),
+        };
+        text.push_str(&shown);
+        let plain = anstream::adapter::strip_str(trimmed).to_string();
+        let Some(step) = steps.last_mut() else {
+            continue;
+        };
+        if plain.is_empty() {
+            continues = false;
+            continue;
+        }
+        if wants_title {
+            step.title = plain;
+            wants_title = false;
+            continue;
+        }
+        if continues && let Some(last) = step.items.last_mut() {
+            // A command continued with `\` is one command for a script.
+            last.text.push(' ');
+            last.text.push_str(plain.trim_end_matches('\\').trim());
+            continues = plain.ends_with('\\');
+            continue;
+        }
+        match command {
+            Some(command) => {
+                let command = anstream::adapter::strip_str(command).to_string();
+                continues = command.ends_with('\\');
+                step.items.push(StepItem {
+                    kind: "command",
+                    text: command.trim_end_matches('\\').trim().to_string(),
+                });
+            }
+            None => step.items.push(StepItem {
+                kind: "note",
+                text: plain,
+            }),
+        }
+    }
+    Summary { text, steps }
+}
+
+impl Templates {
+    pub fn summary(
+        &self,
+        plan: &Plan,
+        out: &Path,
+        files: &[FileStatus],
+        dry_run: bool,
+        layout: Layout,
+    ) -> Result<Summary, Error> {
+        let out_text = out.display().to_string();
+        let root = out_text.trim_end_matches('/').to_string();
+        let raw = self.render(
+            "summary.txt.j2",
+            SummaryContext {
+                plan,
+                in_place: layout == Layout::Debian && root.is_empty(),
+                out: out_text,
+                files,
+                dry_run,
+                layout: match layout {
+                    Layout::Folder => "folder",
+                    Layout::Debian => "debian",
+                },
+                root,
+            },
+        )?;
+        Ok(parse_summary(&raw))
+    }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 mod cli;
+mod ecosystem;
 mod hostile;
 mod render;
 mod validate;
