@@ -4,4 +4,5 @@ mod common;
 
 mod cli;
 mod render;
+mod traffic;
 mod validate;
