@@ -11,6 +11,9 @@ pub struct Facts {
     pub port: u16,
     /// Path prefixes to forward; everything else stays unreachable.
     pub prefixes: &'static [&'static str],
+    /// Prefixes below `prefixes` that only other servers use (server-server API and
+    /// server keys); not forwarded when federation is off.
+    pub federation_prefixes: &'static [&'static str],
     /// Conduit's `max_request_size` default is 20 MiB (src/config/mod.rs).
     pub default_max_upload: ByteSize,
     /// Conduit's own image is Nix-built and sets no ENV, EXPOSE or VOLUME, so the compose
@@ -25,6 +28,7 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             display_name: "Conduit",
             port: 6167,
             prefixes: &["/_matrix/"],
+            federation_prefixes: &["/_matrix/federation/", "/_matrix/key/"],
             default_max_upload: ByteSize::from_bytes_unchecked(20 * 1024 * 1024),
             image: "registry.gitlab.com/famedly/conduit/matrix-conduit:latest",
             data_dir: "/var/lib/matrix-conduit/",

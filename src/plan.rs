@@ -53,6 +53,9 @@ pub struct HomeserverPlan {
     pub name: String,
     pub display_name: String,
     pub prefixes: Vec<String>,
+    /// Prefixes inside `prefixes` that answer 404 instead: federation is off
+    /// (`--no-federation`), so other servers get nothing from the homeserver.
+    pub blocked_prefixes: Vec<String>,
     pub image: String,
     pub data_dir: String,
     pub port: u16,
@@ -317,6 +320,15 @@ pub fn plan(setup: &Setup) -> Plan {
             name: setup.homeserver.name().into(),
             display_name: facts.display_name.into(),
             prefixes: facts.prefixes.iter().map(|p| p.to_string()).collect(),
+            blocked_prefixes: if setup.federation_port.is_none() {
+                facts
+                    .federation_prefixes
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             image: facts.image.into(),
             data_dir: facts.data_dir.into(),
             port: facts.port,
