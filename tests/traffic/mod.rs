@@ -5,6 +5,7 @@
 mod client;
 mod netns;
 mod rules;
+mod setups;
 mod stack;
 mod upstream;
 

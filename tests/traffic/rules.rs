@@ -488,7 +488,7 @@ pub async fn tls_versions_and_http2(server: Server) {
     let cnf = stack.out.join("../openssl.cnf");
     let dir = tempfile::tempdir().unwrap();
     let ca = crate::common::validators::TestCa::new();
-    let cert = ca.issue(dir.path(), &[host.clone()]);
+    let cert = ca.issue(dir.path(), std::slice::from_ref(&host));
     let mut control = std::process::Command::new("openssl")
         .args([
             "s_server",
