@@ -7,6 +7,7 @@ mod netns;
 mod rules;
 mod setups;
 mod stack;
+mod traefik;
 mod upstream;
 
 /// Runs a test body on a small runtime of its own: the upstream, the client and the
