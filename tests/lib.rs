@@ -6,6 +6,7 @@ mod cli;
 mod ecosystem;
 mod hostile;
 mod render;
+mod traffic;
 mod validate;
 mod wizard;
 
