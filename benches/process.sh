@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Whole-process cost of `mxproxy generate` (issue 9): every output, --dry-run and a real
+# write, against a hello-world binary built with the same release profile. Median of many
+# runs (hyperfine), ratio to hello world, binary size, peak memory (GNU time).
+# Writes a Markdown table to target/bench/process.md (or $1). Run: bash benches/process.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out_md="${1:-target/bench/process.md}"
+runs="${MXPROXY_BENCH_PROCESS_RUNS:-200}"
+
+need() { command -v "$1" >/dev/null || { echo "process.sh: needs $1 (apt-get install -y $2)" >&2; exit 1; }; }
+need hyperfine hyperfine
+need python3 python3
+[ -x /usr/bin/time ] || { echo "process.sh: needs GNU time (apt-get install -y time)" >&2; exit 1; }
+
+cargo build --release --locked --quiet
+mxproxy="$PWD/target/release/mxproxy"
+
+# Hello world with exactly the [profile.release] section of Cargo.toml.
+work="$PWD/target/bench/process"
+rm -rf "$work" && mkdir -p "$work/hello/src"
+{
+  printf '[package]\nname = "hello"\nversion = "0.1.0"\nedition = "2024"\n\n'
+  awk '/^\[profile\.release\]/{on=1; print; next} /^\[/{on=0} on' Cargo.toml
+} > "$work/hello/Cargo.toml"
+echo 'fn main() { println!("Hello, world!"); }' > "$work/hello/src/main.rs"
+cargo build --release --quiet --manifest-path "$work/hello/Cargo.toml" --target-dir "$work/hello/target"
+hello="$work/hello/target/release/hello"
+
+# All outputs: every proxy, the compose stack, federation on its own port.
+flags=(generate --server-name example.com --proxy nginx,apache,caddy,traefik,haproxy
+       --compose --federation-port 8448 --quiet)
+dry_out="$work/dry"   # never created: --dry-run diffs against nothing and writes nothing
+write_out="$work/write"
+
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/hyperfine.json" \
+  --command-name hello "$hello" \
+  --command-name dry-run "$mxproxy ${flags[*]} --out $dry_out --dry-run" \
+  --command-name write --prepare "rm -rf $write_out" "$mxproxy ${flags[*]} --out $write_out" \
+  >&2
+
+peak_kib() { # median of 9 runs of GNU time's maximum resident set size
+  for _ in 1 2 3 4 5 6 7 8 9; do
+    [ "$1" = write ] && rm -rf "$write_out"
+    shift_cmd=("${@:2}")
+    /usr/bin/time -f '%M' -o "$work/time" "${shift_cmd[@]}" >/dev/null 2>&1
+    cat "$work/time"
+  done | sort -n | sed -n 5p
+}
+mem_hello=$(peak_kib hello "$hello")
+mem_dry=$(peak_kib dry "$mxproxy" "${flags[@]}" --out "$dry_out" --dry-run)
+mem_write=$(peak_kib write "$mxproxy" "${flags[@]}" --out "$write_out")
+
+python3 - "$work/hyperfine.json" "$hello" "$mxproxy" "$mem_hello" "$mem_dry" "$mem_write" "$runs" > "$out_md" <<'PY'
+import json, os, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+hello, mxproxy = sys.argv[2], sys.argv[3]
+mem = {"hello": sys.argv[4], "dry-run": sys.argv[5], "write": sys.argv[6]}
+size = {"hello": os.path.getsize(hello)}
+size["dry-run"] = size["write"] = os.path.getsize(mxproxy)
+base = results["hello"]["median"]
+print(f"`mxproxy generate` with every output (5 proxies, compose, federation on 8448), "
+      f"{sys.argv[7]} runs each (hyperfine -N), against a hello world built with the same "
+      f"release profile.\n")
+print("| process | median ms | × hello world | min–max ms | binary | peak RSS |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for name in ["hello", "dry-run", "write"]:
+    r = results[name]
+    label = {"hello": "hello world", "dry-run": "generate --dry-run", "write": "generate (writes 16 files)"}[name]
+    print(f"| {label} | {r['median']*1000:.2f} | {r['median']/base:.2f} | "
+          f"{r['min']*1000:.2f}–{r['max']*1000:.2f} | {size[name]/1024/1024:.2f} MiB | "
+          f"{int(mem[name])/1024:.1f} MiB |")
+PY
+cat "$out_md"
