@@ -7,92 +7,14 @@ use std::process::Command;
 use mxproxy::plan::Plan;
 use mxproxy::render::Rendered;
 
+use super::pki::TestCa;
 use super::{in_ci, require_tool};
-
-/// A throwaway self-signed certificate covering every host of a plan.
-pub struct TestCert {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Chain then key, as HAProxy's `crt` reads them.
-    pub combined: PathBuf,
-}
-
-impl TestCert {
-    pub fn new(dir: &Path, names: &[String]) -> TestCert {
-        let certified = rcgen::generate_simple_self_signed(names.to_vec()).expect("rcgen");
-        let cert = dir.join("test-cert.pem");
-        let key = dir.join("test-key.pem");
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-        let combined = dir.join("test-combined.pem");
-        std::fs::write(
-            &combined,
-            format!(
-                "{}{}",
-                certified.cert.pem(),
-                certified.signing_key.serialize_pem()
-            ),
-        )
-        .unwrap();
-        TestCert {
-            cert,
-            key,
-            combined,
-        }
-    }
-}
-
-/// A throwaway certificate authority: the real-traffic client trusts only it, and the
-/// proxies serve leaf certificates it issued, as they would a real CA's.
-pub struct TestCa {
-    pub cert_der: rustls::pki_types::CertificateDer<'static>,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("rcgen");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mxproxy test CA");
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().expect("rcgen");
-        let cert = params.self_signed(&key).expect("rcgen");
-        TestCa {
-            cert_der: cert.der().clone(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate for `names`, written to `dir` as a PEM chain and key.
-    pub fn issue(&self, dir: &Path, names: &[String]) -> TestCert {
-        let key = rcgen::KeyPair::generate().expect("rcgen");
-        let mut params = rcgen::CertificateParams::new(names.to_vec()).expect("rcgen");
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf = params.signed_by(&key, &self.issuer).expect("rcgen");
-        let cert = dir.join("test-cert.pem");
-        let key_path = dir.join("test-key.pem");
-        std::fs::write(&cert, leaf.pem()).unwrap();
-        std::fs::write(&key_path, key.serialize_pem()).unwrap();
-        let combined = dir.join("test-combined.pem");
-        std::fs::write(&combined, format!("{}{}", leaf.pem(), key.serialize_pem())).unwrap();
-        TestCert {
-            cert,
-            key: key_path,
-            combined,
-        }
-    }
-}
 
 /// Writes `files` below `dir`, with the plan's certificate paths (certbot's, or the
 /// scenario's) pointing at a test certificate: `nginx -t` and friends load the files.
 pub fn materialize(plan: &Plan, files: &[Rendered], dir: &Path) -> PathBuf {
     let out = dir.join("out");
-    let cert = TestCert::new(dir, &plan.tls.names);
+    let cert = TestCa::new().issue(dir, &plan.tls.names);
     for file in files {
         let mut content = file.content.clone();
         if let (Some(plan_cert), Some(plan_key)) = (&plan.tls.cert, &plan.tls.key) {

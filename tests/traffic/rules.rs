@@ -4,20 +4,21 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{Body, Request, Response};
-use super::stack::{Federation, Options, Server, Stack};
-use super::upstream::sync_body;
+use super::stack::Stack;
+use crate::common::homeserver::sync_body;
+use crate::common::proxy::{Federation, Options, Proxy};
 
-/// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Server::…)` inside
+/// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Proxy::…)` inside
 /// a network namespace of its own.
 macro_rules! per_server {
     ($rule:ident: $($server:ident => $variant:ident),+) => {
         mod $rule {
-            use crate::traffic::netns::netns_test;
+            use crate::common::netns::netns_test;
             $(
                 netns_test! {
                     fn $server() {
                         crate::traffic::block_on(super::$rule(
-                            crate::traffic::stack::Server::$variant,
+                            crate::common::proxy::Proxy::$variant,
                         ))
                     }
                 }
@@ -61,7 +62,7 @@ fn single_content_type(response: &Response, what: &str) -> String {
     types[0].split(';').next().unwrap().trim().to_string()
 }
 
-pub async fn well_known_documents(server: Server) {
+pub async fn well_known_documents(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.options.server_name.clone();
     for name in ["server", "client"] {
@@ -195,7 +196,7 @@ async fn send_nasty_targets(stack: &Stack, host: &str, port: u16) -> Vec<String>
     failures
 }
 
-pub async fn raw_targets_reach_the_upstream(server: Server) {
+pub async fn raw_targets_reach_the_upstream(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.homeserver_host.clone();
     let failures = send_nasty_targets(&stack, &host, 443).await;
@@ -254,13 +255,13 @@ async fn check_forwarded_headers(stack: &Stack, port: u16, h2: bool) {
     }
 }
 
-pub async fn forwarded_headers_cannot_be_spoofed(server: Server) {
+pub async fn forwarded_headers_cannot_be_spoofed(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     check_forwarded_headers(&stack, 443, false).await;
     check_forwarded_headers(&stack, 443, true).await;
 }
 
-pub async fn body_limit(server: Server) {
+pub async fn body_limit(server: Proxy) {
     let host = "matrix.example.com";
     {
         let stack = Stack::start(
@@ -337,7 +338,7 @@ pub async fn body_limit(server: Server) {
     );
 }
 
-pub async fn plain_http_redirects_to_https(server: Server) {
+pub async fn plain_http_redirects_to_https(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     for host in [
         stack.options.server_name.clone(),
@@ -366,7 +367,7 @@ pub async fn plain_http_redirects_to_https(server: Server) {
     );
 }
 
-pub async fn acme_challenge_served_from_webroot(server: Server) {
+pub async fn acme_challenge_served_from_webroot(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -375,7 +376,7 @@ pub async fn acme_challenge_served_from_webroot(server: Server) {
         },
     )
     .await;
-    let challenges = stack.webroot.join(".well-known/acme-challenge");
+    let challenges = stack.webroot().join(".well-known/acme-challenge");
     std::fs::create_dir_all(&challenges).unwrap();
     std::fs::write(challenges.join("t0ken-_42"), "t0ken-_42.thumbprint").unwrap();
     for host in [
@@ -411,7 +412,7 @@ fn refused(result: &Result<Response, String>) -> bool {
     }
 }
 
-pub async fn unknown_host_never_reaches_the_homeserver(server: Server) {
+pub async fn unknown_host_never_reaches_the_homeserver(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let target = "/_matrix/client/versions";
     let known = stack.homeserver_host.clone();
@@ -464,7 +465,7 @@ fn openssl_handshake(address: &str, sni: &str, version: &str, cnf: &std::path::P
     output.status.success() && !stdout.contains("Cipher is (NONE)")
 }
 
-pub async fn tls_versions_and_http2(server: Server) {
+pub async fn tls_versions_and_http2(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.homeserver_host.clone();
     let base = Request::get(address(&stack), &host, "/_matrix/client/versions");
@@ -485,9 +486,9 @@ pub async fn tls_versions_and_http2(server: Server) {
     // TLS 1.0 and 1.1 need a client that still speaks them: openssl, with every version
     // allowed. A throwaway s_server proves that client really can, so a refusal below is
     // the proxy's.
-    let cnf = stack.out.join("../openssl.cnf");
+    let cnf = stack.openssl_cnf().clone();
     let dir = tempfile::tempdir().unwrap();
-    let ca = crate::common::validators::TestCa::new();
+    let ca = crate::common::pki::TestCa::new();
     let cert = ca.issue(dir.path(), std::slice::from_ref(&host));
     let mut control = std::process::Command::new("openssl")
         .args([
@@ -535,7 +536,7 @@ pub async fn tls_versions_and_http2(server: Server) {
     );
 }
 
-pub async fn federation_listener(server: Server) {
+pub async fn federation_listener(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -570,7 +571,7 @@ pub async fn federation_listener(server: Server) {
     );
 }
 
-pub async fn no_federation_blocks_federation_paths(server: Server) {
+pub async fn no_federation_blocks_federation_paths(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -617,7 +618,7 @@ pub async fn no_federation_blocks_federation_paths(server: Server) {
     );
 }
 
-pub async fn same_host_serves_documents_and_api(server: Server) {
+pub async fn same_host_serves_documents_and_api(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -644,7 +645,7 @@ pub async fn same_host_serves_documents_and_api(server: Server) {
 /// Long polls of 70 s through all three servers at once, each in front of an upstream
 /// that answers `/sync` only after 70 s: one namespace, one loopback address per server.
 mod long_poll {
-    use crate::traffic::netns::netns_test;
+    use crate::common::netns::netns_test;
 
     netns_test! {
         fn sync_answered_after_70_seconds_arrives_intact() {
@@ -653,14 +654,14 @@ mod long_poll {
     }
 }
 
-async fn long_poll_one(server: Server, listen: [u8; 4]) -> Result<(), String> {
-    let stack = Stack::start(
+async fn long_poll_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
+    let stack = Stack::with_sync_delay(
         server,
         Options {
             listen: IpAddr::from(listen),
-            sync_delay: Duration::from_secs(70),
             ..Options::default()
         },
+        Duration::from_secs(70),
     )
     .await;
     let target = "/_matrix/client/v3/sync?timeout=70000&since=s72594_4483_1934";
@@ -688,9 +689,9 @@ async fn long_poll_one(server: Server, listen: [u8; 4]) -> Result<(), String> {
 
 pub async fn long_poll_all() {
     let (nginx, apache, caddy) = tokio::join!(
-        long_poll_one(Server::Nginx, [127, 0, 10, 1]),
-        long_poll_one(Server::Apache, [127, 0, 20, 1]),
-        long_poll_one(Server::Caddy, [127, 0, 30, 1]),
+        long_poll_one(Proxy::Nginx, [127, 0, 10, 1]),
+        long_poll_one(Proxy::Apache, [127, 0, 20, 1]),
+        long_poll_one(Proxy::Caddy, [127, 0, 30, 1]),
     );
     let failures: Vec<String> = [nginx, apache, caddy]
         .into_iter()
