@@ -372,6 +372,14 @@ netns_test! {
     }
 }
 
+netns_test! {
+    fn haproxy_good_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy)) {
+            outcome.expect_all_pass();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Broken variants: the right check fails and names the right fix.
 

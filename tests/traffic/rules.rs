@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::client::{Body, Request, Response};
 use super::stack::Stack;
-use crate::common::homeserver::sync_body;
+use crate::common::homeserver::{Answers, Homeserver, sync_body};
 use crate::common::proxy::{Federation, Options, Proxy};
 
 /// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Proxy::…)` inside
@@ -26,7 +26,7 @@ macro_rules! per_server {
         }
     };
     ($rule:ident) => {
-        per_server!($rule: nginx => Nginx, apache => Apache, caddy => Caddy);
+        per_server!($rule: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
     };
 }
 
@@ -37,6 +37,10 @@ per_server!(body_limit);
 per_server!(plain_http_redirects_to_https);
 // Caddy answers ACME challenges itself; only nginx and Apache need the webroot.
 per_server!(acme_challenge_served_from_webroot: nginx => Nginx, apache => Apache);
+// HAProxy serves no files: certbot's standalone server answers behind it.
+per_server!(acme_challenge_reaches_certbot_standalone: haproxy => Haproxy);
+// HAProxy measures a body by its Content-Length only.
+per_server!(chunked_body_over_the_limit_reaches_the_homeserver: haproxy => Haproxy);
 per_server!(unknown_host_never_reaches_the_homeserver);
 per_server!(tls_versions_and_http2);
 per_server!(federation_listener);
@@ -404,6 +408,107 @@ pub async fn acme_challenge_served_from_webroot(server: Proxy) {
     }
 }
 
+/// `--tls acme` with HAProxy: certbot runs in standalone mode on 127.0.0.1:8888 (the
+/// summary's command) and HAProxy routes `/.well-known/acme-challenge/` on port 80 there.
+pub async fn acme_challenge_reaches_certbot_standalone(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            acme: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let certbot = Homeserver::start(
+        "127.0.0.1:8888".parse().unwrap(),
+        Answers::Echo {
+            sync_delay: Duration::ZERO,
+        },
+    )
+    .await;
+    let hosts = [
+        stack.options.server_name.clone(),
+        stack.homeserver_host.clone(),
+    ];
+    for (index, host) in hosts.iter().enumerate() {
+        let target = format!("/.well-known/acme-challenge/t0ken-_{index}");
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), host, &target).plain_http(),
+        )
+        .await;
+        let what = format!("{server:?} http://{host}{target}");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let arrived = certbot.with_target(&target);
+        assert!(
+            arrived.len() == 1 && arrived[0].target == target.as_bytes(),
+            "{what}: certbot's listener saw {:?}",
+            certbot.requests()
+        );
+        assert_eq!(
+            arrived[0].header("host"),
+            std::slice::from_ref(host),
+            "{what}"
+        );
+        let other = send(
+            &stack,
+            &Request::get(address(&stack), host, "/_matrix/client/versions").plain_http(),
+        )
+        .await;
+        assert!(
+            matches!(other.status, 301 | 308),
+            "{server:?} http://{host}/_matrix/…: {other:?}"
+        );
+    }
+    assert_eq!(
+        certbot.requests().len(),
+        hosts.len(),
+        "{server:?}: only challenges go to certbot: {:?}",
+        certbot.requests()
+    );
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: {:?}",
+        stack.upstream.requests()
+    );
+}
+
+/// HAProxy's limit is a rule on the `Content-Length` header: a chunked body announces no
+/// size, and HAProxy does not count what it forwards, so one byte over the limit reaches
+/// the homeserver whole. The homeserver's own limit (which the summary sets to the same
+/// value) is what stops it. This pins the README's note: if HAProxy starts refusing such
+/// a body, the test fails and the note must change.
+pub async fn chunked_body_over_the_limit_reaches_the_homeserver(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            max_upload: Some("1M".into()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let len = 1024 * 1024 + 1;
+    let host = stack.homeserver_host.clone();
+    for h2 in [false, true] {
+        let target = format!("/_matrix/media/v3/upload?size=chunked-over&h2={h2}");
+        let mut request = Request::get(address(&stack), &host, &target)
+            .method("POST")
+            .body(Body::Streamed { len });
+        if h2 {
+            // HTTP/2 DATA frames without content-length: no size announced either.
+            request = request.h2();
+        }
+        let response = send(&stack, &request).await;
+        let what = format!("{server:?} chunked {len} bytes (h2: {h2})");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let arrived = stack.upstream.with_target(&target);
+        assert!(
+            arrived.len() == 1 && arrived[0].body_len == len && arrived[0].body_complete,
+            "{what}: arrived as {arrived:?}"
+        );
+    }
+}
+
 /// Closed (444 or a refused handshake), 421 or 404, and never the upstream.
 fn refused(result: &Result<Response, String>) -> bool {
     match result {
@@ -642,7 +747,7 @@ pub async fn same_host_serves_documents_and_api(server: Proxy) {
     assert_eq!(stack.upstream.with_target(api).len(), 1, "{server:?}");
 }
 
-/// Long polls of 70 s through all three servers at once, each in front of an upstream
+/// Long polls of 70 s through all four servers at once, each in front of an upstream
 /// that answers `/sync` only after 70 s: one namespace, one loopback address per server.
 mod long_poll {
     use crate::common::netns::netns_test;
@@ -688,12 +793,13 @@ async fn long_poll_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
 }
 
 pub async fn long_poll_all() {
-    let (nginx, apache, caddy) = tokio::join!(
+    let (nginx, apache, caddy, haproxy) = tokio::join!(
         long_poll_one(Proxy::Nginx, [127, 0, 10, 1]),
         long_poll_one(Proxy::Apache, [127, 0, 20, 1]),
         long_poll_one(Proxy::Caddy, [127, 0, 30, 1]),
+        long_poll_one(Proxy::Haproxy, [127, 0, 40, 1]),
     );
-    let failures: Vec<String> = [nginx, apache, caddy]
+    let failures: Vec<String> = [nginx, apache, caddy, haproxy]
         .into_iter()
         .filter_map(Result::err)
         .collect();
