@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::setup::{
-    ByteSize, Email, HomeserverName, Host, ListenAddress, Port, Proxy, SafePath, ServerName,
-    TlsMode, Upstream,
+    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, ListenAddress,
+    Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
 };
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
@@ -111,6 +111,26 @@ pub struct GenerateArgs {
     /// Also write docker-compose.yml: the homeserver plus the first --proxy
     #[arg(long)]
     pub compose: bool,
+
+    /// Write Kubernetes manifests (DIR/kubernetes/, for `kubectl apply -k`) instead of proxy configs; needs --ingress-class or --gateway
+    #[arg(long)]
+    pub kubernetes: bool,
+
+    /// With --kubernetes: the cluster's ingress controller, nginx (ingress-nginx) or traefik
+    #[arg(long, value_name = "CLASS")]
+    pub ingress_class: Option<IngressClass>,
+
+    /// With --kubernetes: attach Gateway API HTTPRoutes to this existing Gateway instead of writing an Ingress [e.g. gateway-system/public]
+    #[arg(long, value_name = "[NAMESPACE/]NAME")]
+    pub gateway: Option<GatewayRef>,
+
+    /// With --kubernetes and --tls acme: the cert-manager ClusterIssuer that signs the Ingress certificate [e.g. letsencrypt]
+    #[arg(long, value_name = "NAME")]
+    pub cluster_issuer: Option<KubeName>,
+
+    /// With --kubernetes: the namespace of every object [default: matrix]
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<Namespace>,
 
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR")]

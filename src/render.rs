@@ -6,7 +6,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::plan::Plan;
+use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
 
 /// One generated file: its path below `--out` and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,50 +51,127 @@ fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Res
         .map_err(failed)
 }
 
+/// One file of the output layout: where it goes, its template, and for files made once
+/// per route or middleware (Kubernetes), which one.
+pub struct LayoutFile<'a> {
+    pub path: PathBuf,
+    pub template: &'static str,
+    pub route: Option<&'a Route>,
+    pub middleware: Option<&'a Middleware>,
+}
+
+fn file(path: impl Into<PathBuf>, template: &'static str) -> LayoutFile<'static> {
+    LayoutFile {
+        path: path.into(),
+        template,
+        route: None,
+        middleware: None,
+    }
+}
+
 /// The output layout, which scripts and docs rely on: each file and its template.
-pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
+pub fn layout(plan: &Plan) -> Vec<LayoutFile<'_>> {
+    if let Some(kubernetes) = &plan.kubernetes {
+        return kubernetes_layout(kubernetes);
+    }
     let host = &plan.homeserver_host;
-    let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
+    let mut files = Vec::new();
     for proxy in &plan.proxies {
         match proxy.as_str() {
-            "nginx" => files.push((format!("nginx/{host}.conf").into(), "nginx/site.conf.j2")),
-            "apache" => files.push((format!("apache/{host}.conf").into(), "apache/site.conf.j2")),
-            "caddy" => files.push(("caddy/Caddyfile".into(), "caddy/Caddyfile.j2")),
+            "nginx" => files.push(file(format!("nginx/{host}.conf"), "nginx/site.conf.j2")),
+            "apache" => files.push(file(format!("apache/{host}.conf"), "apache/site.conf.j2")),
+            "caddy" => files.push(file("caddy/Caddyfile", "caddy/Caddyfile.j2")),
             "traefik" => {
-                files.push(("traefik/traefik.yml".into(), "traefik/traefik.yml.j2"));
-                files.push((
-                    format!("traefik/dynamic/{host}.yml").into(),
+                files.push(file("traefik/traefik.yml", "traefik/traefik.yml.j2"));
+                files.push(file(
+                    format!("traefik/dynamic/{host}.yml"),
                     "traefik/dynamic.yml.j2",
                 ));
             }
-            "haproxy" => files.push(("haproxy/haproxy.cfg".into(), "haproxy/haproxy.cfg.j2")),
+            "haproxy" => files.push(file("haproxy/haproxy.cfg", "haproxy/haproxy.cfg.j2")),
             other => unreachable!("proxy `{other}` has no layout"),
         }
     }
     if plan.well_known.server.is_some() {
-        files.push(("well-known/matrix/server".into(), "well-known/server.j2"));
+        files.push(file("well-known/matrix/server", "well-known/server.j2"));
     }
-    files.push(("well-known/matrix/client".into(), "well-known/client.j2"));
+    files.push(file("well-known/matrix/client", "well-known/client.j2"));
     if let Some(fragment) = &plan.homeserver.config_fragment {
-        files.push((fragment.into(), "synapse/mxproxy.yaml.j2"));
+        files.push(file(fragment, "synapse/mxproxy.yaml.j2"));
     }
     if let Some(compose) = &plan.compose {
-        files.push(("docker-compose.yml".into(), "compose/docker-compose.yml.j2"));
+        files.push(file("docker-compose.yml", "compose/docker-compose.yml.j2"));
         if compose.proxy == "apache" {
-            files.push(("apache/httpd.conf".into(), "apache/httpd.conf.j2"));
+            files.push(file("apache/httpd.conf", "apache/httpd.conf.j2"));
         }
     }
     files
+}
+
+/// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
+/// The homeserver serves both well-known documents itself (see the ingress templates), so
+/// `well-known/` is not written.
+fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<LayoutFile<'_>> {
+    let mut files = vec![file(
+        "kubernetes/kustomization.yaml",
+        "kubernetes/kustomization.yaml.j2",
+    )];
+    let mut routes = kubernetes.routes.iter();
+    let mut middlewares = kubernetes.middlewares.iter();
+    for resource in &kubernetes.resources {
+        let path = format!("kubernetes/{resource}");
+        let entry = if resource.starts_with("ingress-") {
+            LayoutFile {
+                route: routes.next(),
+                ..file(path, "kubernetes/ingress.yaml.j2")
+            }
+        } else if resource.starts_with("httproute-") {
+            LayoutFile {
+                route: routes.next(),
+                ..file(path, "kubernetes/httproute.yaml.j2")
+            }
+        } else if resource.starts_with("middleware-") {
+            LayoutFile {
+                middleware: middlewares.next(),
+                ..file(path, "kubernetes/middleware.yaml.j2")
+            }
+        } else {
+            match resource.as_str() {
+                "namespace.yaml" => file(path, "kubernetes/namespace.yaml.j2"),
+                "service.yaml" => file(path, "kubernetes/service.yaml.j2"),
+                "statefulset.yaml" => file(path, "kubernetes/statefulset.yaml.j2"),
+                other => unreachable!("kubernetes resource `{other}` has no template"),
+            }
+        };
+        files.push(entry);
+    }
+    files
+}
+
+#[derive(Serialize)]
+struct FileContext<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    route: Option<&'a Route>,
+    middleware: Option<&'a Middleware>,
 }
 
 pub fn render_all(plan: &Plan) -> Result<Vec<Rendered>, Error> {
     let env = make_env();
     layout(plan)
         .into_iter()
-        .map(|(path, template)| {
+        .map(|entry| {
             Ok(Rendered {
-                path,
-                content: render(&env, template, plan)?,
+                content: render(
+                    &env,
+                    entry.template,
+                    FileContext {
+                        plan,
+                        route: entry.route,
+                        middleware: entry.middleware,
+                    },
+                )?,
+                path: entry.path,
             })
         })
         .collect()

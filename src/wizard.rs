@@ -154,6 +154,12 @@ pub fn prefill(flags: &GenerateArgs, file: FileSetup) -> GenerateArgs {
             flags.proxy.clone()
         },
         compose: flags.compose || file.compose.unwrap_or(false),
+        // `run` refuses Kubernetes setups before asking anything.
+        kubernetes: false,
+        ingress_class: None,
+        gateway: None,
+        cluster_issuer: None,
+        namespace: None,
         out: flags.out.clone().or(file.out),
         force: flags.force,
         dry_run: flags.dry_run,
@@ -960,6 +966,15 @@ pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
         Some(path) => config::read_file(path)?,
         None => FileSetup::default(),
     };
+    // The questions cover proxies and compose; a Kubernetes setup is given as flags.
+    if flags.kubernetes || file.kubernetes == Some(true) {
+        return Err(Error::Conflict {
+            message: "the wizard asks about proxies and compose stacks, not Kubernetes; \
+                      write Kubernetes manifests with `mxproxy generate --kubernetes`"
+                .into(),
+            example: "mxproxy generate --server-name example.com --kubernetes --ingress-class nginx --cluster-issuer letsencrypt".into(),
+        });
+    }
     let prefill = prefill(flags, file);
     interrupt::install();
     let mut prompter = TerminalPrompter::new();
