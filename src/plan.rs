@@ -914,7 +914,7 @@ fn kubernetes_plan(
                     annotation(
                         "traefik.ingress.kubernetes.io/router.entrypoints",
                         traefik_entry_point,
-                        "the Helm chart's entry point names",
+                        "HTTPS only: the Traefik Helm chart's entry point on 443 (`web` is 80)",
                     ),
                     annotation(
                         "traefik.ingress.kubernetes.io/router.middlewares",
@@ -967,7 +967,7 @@ fn kubernetes_plan(
                     annotation(
                         "traefik.ingress.kubernetes.io/router.entrypoints",
                         traefik_entry_point,
-                        "the Helm chart's entry point names",
+                        "HTTPS only: the Traefik Helm chart's entry point on 443 (`web` is 80)",
                     ),
                     annotation(
                         "traefik.ingress.kubernetes.io/router.middlewares",
