@@ -383,7 +383,7 @@ fn kubernetes(
         (None, None) => "--ingress-class nginx".into(),
     };
     let issuer_example = match (&cluster_issuer, tls, &gateway) {
-        (Some((issuer, _)), _, _) => format!(" --cluster-issuer {issuer}"),
+        (Some((issuer, _)), Tls::Acme { .. }, None) => format!(" --cluster-issuer {issuer}"),
         (None, Tls::Acme { .. }, None) => " --cluster-issuer letsencrypt".into(),
         _ => String::new(),
     };
@@ -482,6 +482,12 @@ fn kubernetes(
     };
 
     let gateway = matches!(routing, KubernetesRouting::Gateway(_));
+    // A file's issuer for its Ingress means nothing once a --gateway flag replaces the
+    // Ingress: overridden, not contradicted (as a --tls flag overrides file certificates).
+    let cluster_issuer = match cluster_issuer {
+        Some((_, Layer::File)) if gateway && args.gateway.is_some() => None,
+        other => other,
+    };
     if let Tls::Acme { email: Some(email) } = tls {
         return conflict(
             format!(

@@ -882,7 +882,18 @@ fn kubernetes_plan(
         ),
     ];
     let middleware_ref = |name: &str| format!("{namespace}-{name}@kubernetescrd");
-    let traefik_entry_point = if tls_enabled { "websecure" } else { "web" };
+    // The Traefik Helm chart's entry points: `web` on 80, `websecure` on 443.
+    let (traefik_entry_point, traefik_entry_point_why) = if tls_enabled {
+        (
+            "websecure",
+            "HTTPS only (the Helm chart's entry point on 443)",
+        )
+    } else {
+        (
+            "web",
+            "plain HTTP, TLS ends in front of the cluster (--tls none)",
+        )
+    };
 
     let mut routes = Vec::new();
     for (host, well_known, matrix) in sites {
@@ -914,7 +925,7 @@ fn kubernetes_plan(
                     annotation(
                         "traefik.ingress.kubernetes.io/router.entrypoints",
                         traefik_entry_point,
-                        "HTTPS only: the Traefik Helm chart's entry point on 443 (`web` is 80)",
+                        traefik_entry_point_why,
                     ),
                     annotation(
                         "traefik.ingress.kubernetes.io/router.middlewares",
@@ -967,7 +978,7 @@ fn kubernetes_plan(
                     annotation(
                         "traefik.ingress.kubernetes.io/router.entrypoints",
                         traefik_entry_point,
-                        "HTTPS only: the Traefik Helm chart's entry point on 443 (`web` is 80)",
+                        traefik_entry_point_why,
                     ),
                     annotation(
                         "traefik.ingress.kubernetes.io/router.middlewares",

@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod hostile;
+mod kubernetes;
 mod render;
 mod validate;
 mod wizard;
