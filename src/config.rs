@@ -945,6 +945,27 @@ mod tests {
                 "dendrite",
                 "--compose",
             ],
+            &[
+                "--server-name",
+                "example.com",
+                "--kubernetes",
+                "--ingress-class",
+                "traefik",
+                "--cluster-issuer",
+                "letsencrypt",
+                "--namespace",
+                "chat",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "tuwunel",
+                "--kubernetes",
+                "--gateway",
+                "gateway-system/public",
+                "--no-federation",
+            ],
         ] {
             let setup = merge(&args(flags), FileSetup::default()).unwrap();
             let again_args = to_args(&setup, true);

@@ -955,7 +955,22 @@ fn flags_example(flags: &GenerateArgs) -> String {
 }
 
 /// `mxproxy wizard` and bare `mxproxy` on a terminal.
+/// The questions cover proxies and compose stacks; a Kubernetes setup is given as flags.
+fn kubernetes_refused() -> Error {
+    Error::Conflict {
+        message: "the wizard asks about proxies and compose stacks, not Kubernetes; \
+                  write Kubernetes manifests with `mxproxy generate --kubernetes`"
+            .into(),
+        example: "mxproxy generate --server-name example.com --kubernetes --ingress-class nginx \
+                  --cluster-issuer letsencrypt"
+            .into(),
+    }
+}
+
 pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
+    if flags.kubernetes {
+        return Err(kubernetes_refused());
+    }
     if let Some(stream) = redirected() {
         return Err(Error::NotATerminal {
             stream,
@@ -966,14 +981,8 @@ pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
         Some(path) => config::read_file(path)?,
         None => FileSetup::default(),
     };
-    // The questions cover proxies and compose; a Kubernetes setup is given as flags.
-    if flags.kubernetes || file.kubernetes == Some(true) {
-        return Err(Error::Conflict {
-            message: "the wizard asks about proxies and compose stacks, not Kubernetes; \
-                      write Kubernetes manifests with `mxproxy generate --kubernetes`"
-                .into(),
-            example: "mxproxy generate --server-name example.com --kubernetes --ingress-class nginx --cluster-issuer letsencrypt".into(),
-        });
+    if file.kubernetes == Some(true) {
+        return Err(kubernetes_refused());
     }
     let prefill = prefill(flags, file);
     interrupt::install();

@@ -860,3 +860,14 @@ fn kubernetes_keys_work_in_the_config_file_and_flags_override_them() {
             .exists()
     );
 }
+
+#[test]
+fn the_wizard_points_kubernetes_setups_to_generate() {
+    cmd()
+        .args(["wizard", "--kubernetes"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "mxproxy generate --server-name example.com --kubernetes",
+        ));
+}
