@@ -12,7 +12,7 @@ fn generate(flags: &[&str]) -> usize {
     let Some(Command::Generate(args)) = cli.command else {
         unreachable!()
     };
-    let setup = mxproxy::config::merge(&args, Default::default()).unwrap();
+    let setup = mxproxy::config::merge(&args.setup, Default::default()).unwrap();
     let plan = mxproxy::plan::plan(&setup);
     let files = mxproxy::render::render_all(&plan).unwrap();
     files.iter().map(|f| f.content.len()).sum()

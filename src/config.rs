@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::GenerateArgs;
+use crate::cli::{GenerateArgs, Layout};
 use crate::error::Error;
 use crate::homeserver::{self, WellKnownSupport};
 use crate::setup::{
@@ -48,6 +48,9 @@ pub struct FileSetup {
     pub cluster_issuer: Option<KubeName>,
     pub namespace: Option<Namespace>,
     pub out: Option<PathBuf>,
+    /// Read by `generate` itself, not by `merge`: they shape the output, not the setup.
+    pub layout: Option<Layout>,
+    pub templates: Option<PathBuf>,
 }
 
 /// `proxy: [nginx, caddy]` or `proxy: nginx,caddy`, as on the command line.
@@ -773,7 +776,7 @@ mod tests {
     fn args(flags: &[&str]) -> GenerateArgs {
         let cli = Cli::try_parse_from(["mxproxy", "generate"].iter().chain(flags)).unwrap();
         match cli.command {
-            Some(Command::Generate(args)) => args,
+            Some(Command::Generate(command)) => command.setup,
             _ => unreachable!(),
         }
     }

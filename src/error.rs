@@ -50,6 +50,16 @@ pub enum Error {
     Terminal {
         source: io::Error,
     },
+    /// A `check` flag whose value cannot be used (an unreadable --ca-file, say).
+    CheckInput {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The machinery itself failed (no async runtime).
+    Runtime {
+        message: String,
+    },
 }
 
 /// Also written by the wizard's SIGINT handler, which cannot format.
@@ -61,14 +71,16 @@ impl Error {
             Error::Config { .. }
             | Error::Missing { .. }
             | Error::Conflict { .. }
-            | Error::NotATerminal { .. } => 2,
+            | Error::NotATerminal { .. }
+            | Error::CheckInput { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
             | Error::WouldOverwrite { .. }
             | Error::Write { .. }
             | Error::Render { .. }
-            | Error::Terminal { .. } => 1,
+            | Error::Terminal { .. }
+            | Error::Runtime { .. } => 1,
         }
     }
 }
@@ -121,6 +133,12 @@ impl fmt::Display for Error {
             ),
             Error::Cancelled => f.write_str(CANCELLED),
             Error::Terminal { source } => write!(f, "the wizard's terminal failed: {source}"),
+            Error::CheckInput {
+                flag,
+                value,
+                reason,
+            } => write!(f, "{flag} `{value}`: {reason}"),
+            Error::Runtime { message } => f.write_str(message),
         }
     }
 }

@@ -768,6 +768,8 @@ pub struct StatefulSetPlan {
 pub struct Route {
     /// Object name: `well-known` or `homeserver`.
     pub name: String,
+    /// Its file below `kubernetes/`: `ingress-<name>.yaml` or `httproute-<name>.yaml`.
+    pub file: String,
     pub host: String,
     pub paths: Vec<String>,
     /// Ingress annotations, each with the reason it is there.
@@ -796,6 +798,8 @@ pub struct HeaderValue {
 #[derive(Debug, Serialize)]
 pub struct Middleware {
     pub name: String,
+    /// Its file below `kubernetes/`: `middleware-<name>.yaml`.
+    pub file: String,
     /// `buffering` or `headers`: which middleware spec the template writes.
     pub kind: String,
 }
@@ -895,6 +899,11 @@ fn kubernetes_plan(
         )
     };
 
+    let route_kind = if ingress_class.is_some() {
+        "ingress"
+    } else {
+        "httproute"
+    };
     let mut routes = Vec::new();
     for (host, well_known, matrix) in sites {
         if *well_known {
@@ -937,6 +946,7 @@ fn kubernetes_plan(
             };
             routes.push(Route {
                 name: "well-known".into(),
+                file: format!("{route_kind}-well-known.yaml"),
                 host: host.clone(),
                 paths: vec![WELL_KNOWN_PATH.into()],
                 annotations,
@@ -1000,6 +1010,7 @@ fn kubernetes_plan(
             }
             routes.push(Route {
                 name: "homeserver".into(),
+                file: format!("{route_kind}-homeserver.yaml"),
                 host: host.clone(),
                 paths: prefixes.clone(),
                 annotations,
@@ -1016,10 +1027,12 @@ fn kubernetes_plan(
         vec![
             Middleware {
                 name: "upload-limit".into(),
+                file: "middleware-upload-limit.yaml".into(),
                 kind: "buffering".into(),
             },
             Middleware {
                 name: "well-known-headers".into(),
+                file: "middleware-well-known-headers.yaml".into(),
                 kind: "headers".into(),
             },
         ]
@@ -1030,21 +1043,8 @@ fn kubernetes_plan(
     let mut resources: Vec<String> = ["namespace.yaml", "service.yaml", "statefulset.yaml"]
         .map(String::from)
         .to_vec();
-    let route_kind = if ingress_class.is_some() {
-        "ingress"
-    } else {
-        "httproute"
-    };
-    resources.extend(
-        routes
-            .iter()
-            .map(|route| format!("{route_kind}-{}.yaml", route.name)),
-    );
-    resources.extend(
-        middlewares
-            .iter()
-            .map(|middleware| format!("middleware-{}.yaml", middleware.name)),
-    );
+    resources.extend(routes.iter().map(|route| route.file.clone()));
+    resources.extend(middlewares.iter().map(|middleware| middleware.file.clone()));
 
     KubernetesPlan {
         namespace,

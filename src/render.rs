@@ -1,10 +1,12 @@
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::cli::Layout;
 use crate::error::Error;
 use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
 
@@ -15,7 +17,14 @@ pub struct Rendered {
     pub content: String,
 }
 
+/// The built-in templates, as `generate` uses them without `--templates`.
 pub fn make_env() -> Environment<'static> {
+    let mut env = base_env();
+    minijinja_embed::load_templates!(&mut env);
+    env
+}
+
+fn base_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -28,13 +37,177 @@ pub fn make_env() -> Environment<'static> {
     );
     // `.yml.j2` would otherwise get JSON escaping; JSON is asked for with `| tojson`.
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    minijinja_embed::load_templates!(&mut env);
+    env.add_filter("paint", paint);
     env
 }
 
-fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
-    let failed = |err: minijinja::Error| Error::Render {
-        template: template.to_string(),
+/// `{{ text | paint("created") }}`: colours a word of the summary. The codes are always
+/// written; the terminal writer (anstream) strips them when stdout is no terminal or
+/// NO_COLOR is set, so the text is the same either way.
+fn paint(text: String, style: String) -> String {
+    use anstyle::{AnsiColor, Effects, Style};
+    let style = match style.as_str() {
+        "created" => AnsiColor::Green.on_default(),
+        "updated" => AnsiColor::Yellow.on_default(),
+        "unchanged" => Style::new().effects(Effects::DIMMED),
+        _ => return text,
+    };
+    format!("{style}{text}{style:#}")
+}
+
+/// The built-in templates, by name (`nginx/site.conf.j2`), in name order.
+pub fn builtin_templates() -> Vec<(String, String)> {
+    let mut env = base_env();
+    minijinja_embed::load_templates!(&mut env);
+    let mut templates: Vec<(String, String)> = env
+        .templates()
+        .map(|(name, template)| (name.to_string(), template.source().to_string()))
+        .collect();
+    templates.sort();
+    templates
+}
+
+/// The source of a template that was not replaced with `--templates`.
+pub const BUILTIN: &str = "built-in";
+
+/// The templates `generate` renders with: the built-in set, each one replaced by the file of
+/// the same name in the user's `--templates` folder if there is one.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Template name → the user's file it was read from.
+    overrides: BTreeMap<String, PathBuf>,
+}
+
+impl Templates {
+    pub fn builtin() -> Templates {
+        Templates {
+            env: make_env(),
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Reads every `*.j2` below `dir`. A file that names no built-in template is refused:
+    /// a typo (`ngnix/site.conf.j2`) would otherwise be ignored without a word.
+    pub fn with_overrides(dir: &Path) -> Result<Templates, Error> {
+        let builtin: Vec<String> = builtin_templates().into_iter().map(|(n, _)| n).collect();
+        let mut files = Vec::new();
+        collect_templates(dir, dir, &mut files)?;
+        let mut templates = Templates::builtin();
+        for (name, path) in files {
+            if !builtin.contains(&name) {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "--templates {}: `{}` replaces no built-in template ({name} is not one of them)",
+                        dir.display(),
+                        path.display()
+                    ),
+                    example: format!(
+                        "{} (`mxproxy templates export DIR` writes the names)",
+                        dir.join("nginx/site.conf.j2").display()
+                    ),
+                });
+            }
+            let source = std::fs::read_to_string(&path).map_err(|source| Error::ConfigRead {
+                path: path.clone(),
+                source,
+            })?;
+            templates
+                .env
+                .add_template_owned(name.clone(), source)
+                .map_err(|err| render_error(&templates.overrides_with(&name, &path), &name, err))?;
+            templates.overrides.insert(name, path);
+        }
+        Ok(templates)
+    }
+
+    fn overrides_with(&self, name: &str, path: &Path) -> BTreeMap<String, PathBuf> {
+        let mut overrides = self.overrides.clone();
+        overrides.insert(name.to_string(), path.to_path_buf());
+        overrides
+    }
+
+    /// Where a template's text came from: the user's file, or `built-in`.
+    pub fn source_of(&self, name: &str) -> String {
+        match self.overrides.get(name) {
+            Some(path) => path.display().to_string(),
+            None => BUILTIN.to_string(),
+        }
+    }
+
+    pub fn render(&self, template: &str, context: impl Serialize) -> Result<String, Error> {
+        self.env
+            .get_template(template)
+            .and_then(|t| t.render(Serde(context)))
+            .map_err(|err| render_error(&self.overrides, template, err))
+    }
+
+    /// Every file of `layout(plan, layout)`, rendered.
+    pub fn render_files(&self, plan: &Plan, layout: Layout) -> Result<Vec<Rendered>, Error> {
+        layout_for(plan, layout)
+            .into_iter()
+            .map(|(path, template)| {
+                Ok(Rendered {
+                    content: self.render(template, FileContext::new(plan, &path))?,
+                    path,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Template names are paths below the folder with `/`, as minijinja-embed names them;
+/// dotfiles and files other than `*.j2` are skipped, as it skips them.
+fn collect_templates(
+    root: &Path,
+    dir: &Path,
+    found: &mut Vec<(String, PathBuf)>,
+) -> Result<(), Error> {
+    let read_failed = |source| Error::ConfigRead {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read_failed)?
+        .collect::<Result<_, _>>()
+        .map_err(read_failed)?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let file_name = entry.file_name();
+        if file_name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            collect_templates(root, &path, found)?;
+        } else if path.extension().is_some_and(|ext| ext == "j2") {
+            let relative = path.strip_prefix(root).expect("below the root");
+            let name: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            found.push((name.join("/"), path));
+        }
+    }
+    Ok(())
+}
+
+/// Names the file and line the error is in: the user's file if it came from `--templates`,
+/// else the built-in template.
+fn render_error(
+    overrides: &BTreeMap<String, PathBuf>,
+    template: &str,
+    err: minijinja::Error,
+) -> Error {
+    let name = err.name().unwrap_or(template).to_string();
+    let file = match overrides.get(&name) {
+        Some(path) => path.display().to_string(),
+        None => name.clone(),
+    };
+    Error::Render {
+        template: match err.line() {
+            Some(line) => format!("{file}:{line}"),
+            None => file,
+        },
         message: {
             let mut message = err.to_string();
             let mut source = std::error::Error::source(&err);
@@ -44,65 +217,92 @@ fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Res
             }
             message
         },
-    };
-    env.get_template(template)
-        .map_err(failed)?
-        .render(Serde(context))
-        .map_err(failed)
-}
-
-/// One file of the output layout: where it goes, its template, and for files made once
-/// per route or middleware (Kubernetes), which one.
-pub struct LayoutFile<'a> {
-    pub path: PathBuf,
-    pub template: &'static str,
-    pub route: Option<&'a Route>,
-    pub middleware: Option<&'a Middleware>,
-}
-
-fn file(path: impl Into<PathBuf>, template: &'static str) -> LayoutFile<'static> {
-    LayoutFile {
-        path: path.into(),
-        template,
-        route: None,
-        middleware: None,
     }
 }
 
+fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
+    env.get_template(template)
+        .and_then(|t| t.render(Serde(context)))
+        .map_err(|err| render_error(&BTreeMap::new(), template, err))
+}
+
 /// The output layout, which scripts and docs rely on: each file and its template.
-pub fn layout(plan: &Plan) -> Vec<LayoutFile<'_>> {
+pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
+    layout_for(plan, Layout::Folder)
+}
+
+/// The files of `layout(plan)`, at the paths the chosen layout puts them.
+pub fn layout_for(plan: &Plan, layout: Layout) -> Vec<(PathBuf, &'static str)> {
+    let files = folder_layout(plan);
+    match layout {
+        Layout::Folder => files,
+        Layout::Debian => files
+            .into_iter()
+            .map(|(path, template)| (debian_path(plan, &path), template))
+            .collect(),
+    }
+}
+
+/// Where Debian's packages read each file: the site folders their main configs include,
+/// Caddy's one Caddyfile, and the webroot the Apache site serves the well-known files from.
+/// The compose stack has no Debian place; `generate` refuses that combination.
+fn debian_path(plan: &Plan, folder_path: &Path) -> PathBuf {
+    let path = folder_path.to_str().expect("layout paths are UTF-8");
+    let webroot = plan.webroot.trim_start_matches('/');
+    if let Some(rest) = path.strip_prefix("nginx/") {
+        format!("etc/nginx/sites-available/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("apache/") {
+        format!("etc/apache2/sites-available/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("caddy/") {
+        format!("etc/caddy/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("haproxy/") {
+        format!("etc/haproxy/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("traefik/") {
+        format!("etc/traefik/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("well-known/") {
+        format!("{webroot}/.well-known/{rest}").into()
+    } else if let Some(rest) = path.strip_prefix("synapse/") {
+        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
+        format!("etc/matrix-synapse/conf.d/{rest}").into()
+    } else {
+        // A file with no Debian place keeps its folder-layout path below --out.
+        folder_path.to_path_buf()
+    }
+}
+
+fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
     if let Some(kubernetes) = &plan.kubernetes {
         return kubernetes_layout(kubernetes);
     }
     let host = &plan.homeserver_host;
-    let mut files = Vec::new();
+    let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
     for proxy in &plan.proxies {
         match proxy.as_str() {
-            "nginx" => files.push(file(format!("nginx/{host}.conf"), "nginx/site.conf.j2")),
-            "apache" => files.push(file(format!("apache/{host}.conf"), "apache/site.conf.j2")),
-            "caddy" => files.push(file("caddy/Caddyfile", "caddy/Caddyfile.j2")),
+            "nginx" => files.push((format!("nginx/{host}.conf").into(), "nginx/site.conf.j2")),
+            "apache" => files.push((format!("apache/{host}.conf").into(), "apache/site.conf.j2")),
+            "caddy" => files.push(("caddy/Caddyfile".into(), "caddy/Caddyfile.j2")),
             "traefik" => {
-                files.push(file("traefik/traefik.yml", "traefik/traefik.yml.j2"));
-                files.push(file(
-                    format!("traefik/dynamic/{host}.yml"),
+                files.push(("traefik/traefik.yml".into(), "traefik/traefik.yml.j2"));
+                files.push((
+                    format!("traefik/dynamic/{host}.yml").into(),
                     "traefik/dynamic.yml.j2",
                 ));
             }
-            "haproxy" => files.push(file("haproxy/haproxy.cfg", "haproxy/haproxy.cfg.j2")),
+            "haproxy" => files.push(("haproxy/haproxy.cfg".into(), "haproxy/haproxy.cfg.j2")),
             other => unreachable!("proxy `{other}` has no layout"),
         }
     }
     if plan.well_known.server.is_some() {
-        files.push(file("well-known/matrix/server", "well-known/server.j2"));
+        files.push(("well-known/matrix/server".into(), "well-known/server.j2"));
     }
-    files.push(file("well-known/matrix/client", "well-known/client.j2"));
+    files.push(("well-known/matrix/client".into(), "well-known/client.j2"));
     if let Some(fragment) = &plan.homeserver.config_fragment {
-        files.push(file(fragment, "synapse/mxproxy.yaml.j2"));
+        files.push((fragment.into(), "synapse/mxproxy.yaml.j2"));
     }
     if let Some(compose) = &plan.compose {
-        files.push(file("docker-compose.yml", "compose/docker-compose.yml.j2"));
+        files.push(("docker-compose.yml".into(), "compose/docker-compose.yml.j2"));
         if compose.proxy == "apache" {
-            files.push(file("apache/httpd.conf", "apache/httpd.conf.j2"));
+            files.push(("apache/httpd.conf".into(), "apache/httpd.conf.j2"));
         }
     }
     files
@@ -111,43 +311,35 @@ pub fn layout(plan: &Plan) -> Vec<LayoutFile<'_>> {
 /// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
 /// The homeserver serves both well-known documents itself (see the ingress templates), so
 /// `well-known/` is not written.
-fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<LayoutFile<'_>> {
-    let mut files = vec![file(
-        "kubernetes/kustomization.yaml",
+fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<(PathBuf, &'static str)> {
+    let mut files = vec![(
+        PathBuf::from("kubernetes/kustomization.yaml"),
         "kubernetes/kustomization.yaml.j2",
     )];
-    let mut routes = kubernetes.routes.iter();
-    let mut middlewares = kubernetes.middlewares.iter();
     for resource in &kubernetes.resources {
-        let path = format!("kubernetes/{resource}");
-        let entry = if resource.starts_with("ingress-") {
-            LayoutFile {
-                route: routes.next(),
-                ..file(path, "kubernetes/ingress.yaml.j2")
+        let template = if kubernetes.routes.iter().any(|r| &r.file == resource) {
+            if kubernetes.gateway.is_some() {
+                "kubernetes/httproute.yaml.j2"
+            } else {
+                "kubernetes/ingress.yaml.j2"
             }
-        } else if resource.starts_with("httproute-") {
-            LayoutFile {
-                route: routes.next(),
-                ..file(path, "kubernetes/httproute.yaml.j2")
-            }
-        } else if resource.starts_with("middleware-") {
-            LayoutFile {
-                middleware: middlewares.next(),
-                ..file(path, "kubernetes/middleware.yaml.j2")
-            }
+        } else if kubernetes.middlewares.iter().any(|m| &m.file == resource) {
+            "kubernetes/middleware.yaml.j2"
         } else {
             match resource.as_str() {
-                "namespace.yaml" => file(path, "kubernetes/namespace.yaml.j2"),
-                "service.yaml" => file(path, "kubernetes/service.yaml.j2"),
-                "statefulset.yaml" => file(path, "kubernetes/statefulset.yaml.j2"),
+                "namespace.yaml" => "kubernetes/namespace.yaml.j2",
+                "service.yaml" => "kubernetes/service.yaml.j2",
+                "statefulset.yaml" => "kubernetes/statefulset.yaml.j2",
                 other => unreachable!("kubernetes resource `{other}` has no template"),
             }
         };
-        files.push(entry);
+        files.push((PathBuf::from("kubernetes").join(resource), template));
     }
     files
 }
 
+/// What a template sees: the plan, and for a file made once per route or middleware
+/// (Kubernetes) the one it is made for.
 #[derive(Serialize)]
 struct FileContext<'a> {
     #[serde(flatten)]
@@ -156,22 +348,27 @@ struct FileContext<'a> {
     middleware: Option<&'a Middleware>,
 }
 
+impl<'a> FileContext<'a> {
+    fn new(plan: &'a Plan, path: &Path) -> FileContext<'a> {
+        let file = path.file_name().and_then(|name| name.to_str());
+        let kubernetes = plan.kubernetes.as_ref();
+        FileContext {
+            plan,
+            route: kubernetes.and_then(|k| k.routes.iter().find(|r| Some(r.file.as_str()) == file)),
+            middleware: kubernetes
+                .and_then(|k| k.middlewares.iter().find(|m| Some(m.file.as_str()) == file)),
+        }
+    }
+}
+
 pub fn render_all(plan: &Plan) -> Result<Vec<Rendered>, Error> {
     let env = make_env();
     layout(plan)
         .into_iter()
-        .map(|entry| {
+        .map(|(path, template)| {
             Ok(Rendered {
-                content: render(
-                    &env,
-                    entry.template,
-                    FileContext {
-                        plan,
-                        route: entry.route,
-                        middleware: entry.middleware,
-                    },
-                )?,
-                path: entry.path,
+                content: render(&env, template, FileContext::new(plan, &path))?,
+                path,
             })
         })
         .collect()
@@ -183,6 +380,13 @@ struct SummaryContext<'a> {
     out: String,
     files: &'a [FileStatus],
     dry_run: bool,
+    /// `folder` or `debian`.
+    layout: &'a str,
+    /// `out` without a trailing `/`, so `{{ root }}/etc/nginx` is `/etc/nginx` for `--out /`.
+    root: String,
+    /// The files were written where the servers read them (`--layout debian --out /`), so
+    /// nothing needs copying.
+    in_place: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,14 +402,123 @@ pub fn render_summary(
     files: &[FileStatus],
     dry_run: bool,
 ) -> Result<String, Error> {
-    render(
-        &make_env(),
-        "summary.txt.j2",
-        SummaryContext {
-            plan,
-            out: out.display().to_string(),
-            files,
-            dry_run,
-        },
-    )
+    let summary = Templates::builtin().summary(plan, out, files, dry_run, Layout::Folder)?;
+    Ok(anstream::adapter::strip_str(&summary.text).to_string())
+}
+
+/// The summary as printed, and its next steps as data for `--format json`.
+#[derive(Debug)]
+pub struct Summary {
+    pub text: String,
+    pub steps: Vec<Step>,
+}
+
+/// One next step: a heading and what to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Stable for scripts: `dns`, `firewall`, `homeserver`, `stack`, a proxy name, `check`.
+    pub id: String,
+    pub title: String,
+    pub items: Vec<StepItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepItem {
+    /// `command`: a shell command to run as it is; `note`: text for a person.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// The summary templates mark their structure for `--format json` with two things a reader
+/// never sees: a line `@step <id>` starts a step (its next line is the title), and `$ `
+/// before a command marks it as one. Both are removed from the printed text.
+fn parse_summary(raw: &str) -> Summary {
+    let mut text = String::with_capacity(raw.len());
+    let mut steps: Vec<Step> = Vec::new();
+    let mut wants_title = false;
+    let mut continues = false;
+    for line in raw.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(id) = trimmed.strip_prefix("@step ") {
+            steps.push(Step {
+                id: id.trim().to_string(),
+                title: String::new(),
+                items: Vec::new(),
+            });
+            wants_title = true;
+            continues = false;
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let (shown, command) = match line.trim_start().strip_prefix("$ ") {
+            Some(rest) => (format!("{indent}{rest}"), Some(rest.trim_end())),
+            None => (line.to_string(), None),
+        };
+        text.push_str(&shown);
+        let plain = anstream::adapter::strip_str(trimmed).to_string();
+        let Some(step) = steps.last_mut() else {
+            continue;
+        };
+        if plain.is_empty() {
+            continues = false;
+            continue;
+        }
+        if wants_title {
+            step.title = plain;
+            wants_title = false;
+            continue;
+        }
+        if continues && let Some(last) = step.items.last_mut() {
+            // A command continued with `\` is one command for a script.
+            last.text.push(' ');
+            last.text.push_str(plain.trim_end_matches('\\').trim());
+            continues = plain.ends_with('\\');
+            continue;
+        }
+        match command {
+            Some(command) => {
+                let command = anstream::adapter::strip_str(command).to_string();
+                continues = command.ends_with('\\');
+                step.items.push(StepItem {
+                    kind: "command",
+                    text: command.trim_end_matches('\\').trim().to_string(),
+                });
+            }
+            None => step.items.push(StepItem {
+                kind: "note",
+                text: plain,
+            }),
+        }
+    }
+    Summary { text, steps }
+}
+
+impl Templates {
+    pub fn summary(
+        &self,
+        plan: &Plan,
+        out: &Path,
+        files: &[FileStatus],
+        dry_run: bool,
+        layout: Layout,
+    ) -> Result<Summary, Error> {
+        let out_text = out.display().to_string();
+        let root = out_text.trim_end_matches('/').to_string();
+        let raw = self.render(
+            "summary.txt.j2",
+            SummaryContext {
+                plan,
+                in_place: layout == Layout::Debian && root.is_empty(),
+                out: out_text,
+                files,
+                dry_run,
+                layout: match layout {
+                    Layout::Folder => "folder",
+                    Layout::Debian => "debian",
+                },
+                root,
+            },
+        )?;
+        Ok(parse_summary(&raw))
+    }
 }

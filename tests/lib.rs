@@ -3,8 +3,11 @@
 mod common;
 
 mod cli;
+mod ecosystem;
 mod hostile;
 mod kubernetes;
 mod render;
 mod validate;
 mod wizard;
+
+mod check;

@@ -192,7 +192,7 @@ fn flags(args: &[&str]) -> GenerateArgs {
         mxproxy::cli::Cli::try_parse_from(["mxproxy", "generate"].iter().chain(args).copied())
             .unwrap_or_else(|e| panic!("{e}"));
     match cli.command {
-        Some(mxproxy::cli::Command::Generate(args)) => args,
+        Some(mxproxy::cli::Command::Generate(command)) => command.setup,
         other => panic!("{other:?}"),
     }
 }

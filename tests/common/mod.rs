@@ -66,5 +66,12 @@ pub fn render_scenario(name: &str) -> (Plan, Vec<Rendered>) {
 pub fn mxproxy() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxproxy"));
     command.env_remove("NO_COLOR");
+    command.env_remove("CLICOLOR_FORCE");
+    // Every flag reads MXPROXY_<FLAG>: one left in the developer's shell would change results.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MXPROXY_") {
+            command.env_remove(name);
+        }
+    }
     command
 }

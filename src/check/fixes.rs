@@ -1,0 +1,118 @@
+//! The fix for each failure, named as a directive of the proxy in front (recognised by its
+//! `Server` header) or, when it is unknown, for each proxy mxproxy generates, plus the
+//! `mxproxy generate` flag that writes a config without the fault.
+
+use super::net::Reply;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    Nginx,
+    Apache,
+    Caddy,
+    Unknown,
+}
+
+impl Proxy {
+    pub fn of(reply: &Reply) -> Proxy {
+        let server = reply
+            .header("server")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if server.starts_with("nginx") {
+            Proxy::Nginx
+        } else if server.starts_with("apache") {
+            Proxy::Apache
+        } else if server.starts_with("caddy") {
+            Proxy::Caddy
+        } else {
+            Proxy::Unknown
+        }
+    }
+}
+
+/// Per-proxy directives; `None` where a proxy has nothing to change.
+pub struct Directives {
+    pub nginx: Option<String>,
+    pub apache: Option<String>,
+    pub caddy: Option<String>,
+    /// How `mxproxy generate` avoids it, e.g. "mxproxy generate --server-name example.com".
+    pub generate: Option<String>,
+}
+
+impl Directives {
+    pub fn for_proxy(&self, proxy: Proxy) -> String {
+        let mut lines = Vec::new();
+        let mut push = |label: &str, text: &Option<String>| {
+            if let Some(text) = text {
+                lines.push(format!("{label}: {text}"));
+            }
+        };
+        match proxy {
+            Proxy::Nginx => push("nginx", &self.nginx),
+            Proxy::Apache => push("Apache", &self.apache),
+            Proxy::Caddy => push("Caddy", &self.caddy),
+            Proxy::Unknown => {
+                push("nginx", &self.nginx);
+                push("Apache", &self.apache);
+                push("Caddy", &self.caddy);
+            }
+        }
+        if let Some(generate) = &self.generate {
+            lines.push(format!("or regenerate: {generate}"));
+        }
+        lines.join("\n")
+    }
+}
+
+pub fn generate_cmd(server_name: &str, extra: &str) -> String {
+    if extra.is_empty() {
+        format!("mxproxy generate --server-name {server_name}")
+    } else {
+        format!("mxproxy generate --server-name {server_name} {extra}")
+    }
+}
+
+pub fn cors(server_name: &str, location: &str) -> Directives {
+    Directives {
+        nginx: Some("add_header Access-Control-Allow-Origin \"*\" always; (plus Allow-Methods and Allow-Headers) in that location".into()),
+        apache: Some("Header always set Access-Control-Allow-Origin \"*\" for that path".into()),
+        caddy: Some("header Access-Control-Allow-Origin \"*\" in that handle block".into()),
+        generate: Some(format!(
+            "{} (its {location} blocks carry the CORS headers)",
+            generate_cmd(server_name, "")
+        )),
+    }
+}
+
+pub fn content_type(server_name: &str) -> Directives {
+    Directives {
+        nginx: Some("`types { } default_type application/json;` in the location, and no `add_header Content-Type` (add_header adds a second one)".into()),
+        apache: Some("ForceType application/json on the well-known directory (not `Header add Content-Type`)".into()),
+        caddy: Some("one `header Content-Type application/json` before `respond`".into()),
+        generate: Some(generate_cmd(server_name, "")),
+    }
+}
+
+pub fn raw_path(server_name: &str) -> Directives {
+    Directives {
+        nginx: Some("proxy_pass http://127.0.0.1:6167; with no URI part, not even `/` (a URI makes nginx decode and normalise the path)".into()),
+        apache: Some("`nocanon` on every `ProxyPass /_matrix ...` and `AllowEncodedSlashes NoDecode` inside each <VirtualHost>".into()),
+        caddy: Some("no `uri`/`rewrite` on /_matrix/*; `reverse_proxy` passes the raw path".into()),
+        generate: Some(generate_cmd(server_name, "")),
+    }
+}
+
+pub fn body_limit(server_name: &str, size: &str) -> Directives {
+    Directives {
+        nginx: Some(format!(
+            "client_max_body_size {size}; in the homeserver's server block"
+        )),
+        apache: Some(format!(
+            "LimitRequestBody of at least {size} (in bytes) in the homeserver's <VirtualHost>"
+        )),
+        caddy: Some(format!(
+            "request_body {{ max_size {size} }} in the homeserver's site"
+        )),
+        generate: Some(generate_cmd(server_name, &format!("--max-upload {size}"))),
+    }
+}

@@ -1,0 +1,203 @@
+//! What `check` prints: one line per check, or one JSON document whose shape is fixed by
+//! `docs/check-output.schema.json` (a test validates real output against it).
+
+use std::io::Write;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Works as homeservers and clients need it.
+    Pass,
+    /// Breaks federation or clients: exit code 1.
+    Fail,
+    /// Works, but is fragile or deprecated.
+    Warn,
+    /// Not checked: cannot be seen from outside, not wanted, or a step before it failed.
+    Skip,
+}
+
+impl Status {
+    fn symbol(self) -> &'static str {
+        match self {
+            Status::Pass => "✔",
+            Status::Fail => "✘",
+            Status::Warn => "!",
+            Status::Skip => "-",
+        }
+    }
+
+    fn colour(self) -> &'static str {
+        match self {
+            Status::Pass => "\x1b[32m",
+            Status::Fail => "\x1b[31m",
+            Status::Warn => "\x1b[33m",
+            Status::Skip => "\x1b[2m",
+        }
+    }
+}
+
+/// One named check. `id` is stable (documented in README and the schema's description).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub status: Status,
+    pub detail: String,
+    /// The directive or `mxproxy generate` flag that fixes a failure or warning.
+    pub fix: Option<String>,
+}
+
+impl CheckResult {
+    pub fn pass(id: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            id,
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            id,
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    pub fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            id,
+            status: Status::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    pub fn skip(id: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            id,
+            status: Status::Skip,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+}
+
+/// The whole run: the JSON document, and the source of the lines.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Bumped only when a field changes meaning or disappears.
+    pub schema_version: u32,
+    pub server_name: String,
+    /// Where other homeservers send federation traffic, if discovery got that far.
+    pub federation_target: Option<String>,
+    /// False when any check failed; the exit code is 1 then.
+    pub ok: bool,
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    pub fn new(
+        server_name: String,
+        federation_target: Option<String>,
+        checks: Vec<CheckResult>,
+    ) -> Report {
+        let ok = checks.iter().all(|c| c.status != Status::Fail);
+        Report {
+            schema_version: 1,
+            server_name,
+            federation_target,
+            ok,
+            checks,
+        }
+    }
+
+    pub fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        writeln!(out)
+    }
+
+    pub fn write_lines(&self, out: &mut impl Write, colour: bool) -> std::io::Result<()> {
+        let width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+        let (reset, dim) = if colour {
+            ("\x1b[0m", "\x1b[2m")
+        } else {
+            ("", "")
+        };
+        writeln!(out, "mxproxy check {}", self.server_name)?;
+        for check in &self.checks {
+            let (on, off) = if colour {
+                (check.status.colour(), reset)
+            } else {
+                ("", "")
+            };
+            writeln!(
+                out,
+                "{on}{}{off} {:width$}  {}",
+                check.status.symbol(),
+                check.id,
+                check.detail
+            )?;
+            if let Some(fix) = &check.fix {
+                for (i, line) in fix.lines().enumerate() {
+                    let label = if i == 0 { "fix:" } else { "    " };
+                    writeln!(out, "  {:width$}  {dim}{label} {line}{reset}", "")?;
+                }
+            }
+        }
+        let count = |status| self.checks.iter().filter(|c| c.status == status).count();
+        writeln!(
+            out,
+            "summary: {} ok, {} failing, {} warnings, {} not checked",
+            count(Status::Pass),
+            count(Status::Fail),
+            count(Status::Warn),
+            count(Status::Skip)
+        )
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty
+/// (https://no-color.org).
+pub fn use_colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_rules() {
+        assert!(use_colour(true, None));
+        assert!(use_colour(true, Some(OsStr::new(""))));
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None));
+    }
+
+    #[test]
+    fn lines_carry_fix_and_no_escapes_without_colour() {
+        let report = Report::new(
+            "example.com".into(),
+            None,
+            vec![
+                CheckResult::pass("client.well-known", "fine"),
+                CheckResult::fail("client.cors", "no header", "add it"),
+            ],
+        );
+        assert!(!report.ok);
+        let mut out = Vec::new();
+        report.write_lines(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("✘ client.cors"), "{text}");
+        assert!(text.contains("fix: add it"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        let mut out = Vec::new();
+        report.write_lines(&mut out, true).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("\x1b[31m✘"));
+    }
+}

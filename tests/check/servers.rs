@@ -1,0 +1,309 @@
+//! In-process servers for `check` tests, on one background tokio runtime: a stand-in
+//! homeserver (plain HTTP behind the real proxy), a DNS server (hickory-server) and a
+//! hostile HTTPS endpoint. Dropping `Background` stops them all.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hickory_server::Server;
+use hickory_server::net::runtime::TokioRuntimeProvider;
+use hickory_server::proto::rr::rdata::{A, SOA, SRV};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use http_body_util::Full;
+use hyper::body::{Body, Bytes, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::pki::Leaf;
+
+pub struct Background {
+    runtime: tokio::runtime::Runtime,
+}
+
+pub enum DnsRecord {
+    Srv {
+        name: &'static str,
+        target: &'static str,
+        port: u16,
+    },
+    A {
+        name: &'static str,
+        ip: [u8; 4],
+    },
+}
+
+impl Background {
+    pub fn start() -> Background {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Background { runtime }
+    }
+
+    /// The stand-in homeserver for `server_name` on `addr` (plain HTTP, as behind a proxy).
+    pub fn homeserver(&self, addr: &str, server_name: &str) {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let server_name = Arc::new(server_name.to_string());
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .unwrap();
+        self.runtime.spawn(async move {
+            // Bounded: a test makes a few dozen requests at most.
+            for _ in 0..10_000 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let server_name = server_name.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let server_name = server_name.clone();
+                        async move { Ok::<_, Infallible>(homeserver_answer(&request, &server_name)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
+
+    /// An authoritative DNS server for the zone `test.` on `addr` (UDP and TCP).
+    pub fn dns(&self, addr: &str, records: Vec<DnsRecord>) {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let origin = Name::from_ascii("test.").unwrap();
+        let mut zone = InMemoryZoneHandler::<TokioRuntimeProvider>::empty(
+            origin.clone(),
+            ZoneType::Primary,
+            AxfrPolicy::Deny,
+        );
+        let soa = SOA::new(
+            Name::from_ascii("ns.test.").unwrap(),
+            Name::from_ascii("admin.test.").unwrap(),
+            1,
+            3600,
+            600,
+            86400,
+            60,
+        );
+        zone.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
+        for record in records {
+            let record = match record {
+                DnsRecord::Srv { name, target, port } => Record::from_rdata(
+                    Name::from_ascii(format!("{name}.")).unwrap(),
+                    60,
+                    RData::SRV(SRV::new(
+                        10,
+                        5,
+                        port,
+                        Name::from_ascii(format!("{target}.")).unwrap(),
+                    )),
+                ),
+                DnsRecord::A { name, ip } => Record::from_rdata(
+                    Name::from_ascii(format!("{name}.")).unwrap(),
+                    60,
+                    RData::A(A::new(ip[0], ip[1], ip[2], ip[3])),
+                ),
+            };
+            assert!(zone.upsert_mut(record, 1));
+        }
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+        let (udp, tcp) = self.runtime.block_on(async {
+            (
+                tokio::net::UdpSocket::bind(addr).await.unwrap(),
+                tokio::net::TcpListener::bind(addr).await.unwrap(),
+            )
+        });
+        self.runtime.spawn(async move {
+            let mut server = Server::new(catalog);
+            server.register_socket(udp);
+            server.register_listener(tcp, Duration::from_secs(5), 4096);
+            let _ = server.block_until_done().await;
+        });
+    }
+
+    /// An HTTPS server that misbehaves by `Host`: `endless.test` sends a body without end,
+    /// `drip.test` one byte every 300 ms, `loop.test` redirects to itself.
+    pub fn hostile(&self, addr: &str, leaf: &Leaf) {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .unwrap();
+        self.runtime.spawn(async move {
+            for _ in 0..10_000 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service =
+                        hyper::service::service_fn(|request: Request<Incoming>| async move {
+                            Ok::<_, Infallible>(hostile_answer(&request))
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
+}
+
+/// What a homeserver answers, modelled on Conduit: CORS headers on every `/_matrix`
+/// answer, OPTIONS answered without running the endpoint, 404 M_UNRECOGNIZED for any path
+/// no endpoint matches (routing on the raw, still encoded path, split at `/`).
+fn homeserver_answer(request: &Request<Incoming>, server_name: &str) -> Response<Full<Bytes>> {
+    let json = |status: StatusCode, body: serde_json::Value| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("access-control-allow-origin", "*")
+            .header(
+                "access-control-allow-methods",
+                "GET, POST, PUT, DELETE, OPTIONS",
+            )
+            .header(
+                "access-control-allow-headers",
+                "X-Requested-With, Content-Type, Authorization",
+            )
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap()
+    };
+    let error = |status, errcode: &str| {
+        json(
+            status,
+            serde_json::json!({"errcode": errcode, "error": errcode}),
+        )
+    };
+    if request.method() == Method::OPTIONS {
+        return json(StatusCode::OK, serde_json::json!({}));
+    }
+    let segments: Vec<&str> = request.uri().path().split('/').collect();
+    match (request.method(), segments.as_slice()) {
+        (&Method::GET, ["", "_matrix", "client", "versions"]) => json(
+            StatusCode::OK,
+            serde_json::json!({"versions": ["v1.11", "v1.12"]}),
+        ),
+        (&Method::GET, ["", "_matrix", "federation", "v1", "version"]) => json(
+            StatusCode::OK,
+            serde_json::json!({"server": {"name": "stand-in", "version": "0.1"}}),
+        ),
+        (&Method::GET, ["", "_matrix", "key", "v2", "server"]) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "server_name": server_name,
+                "verify_keys": {"ed25519:test": {"key": "dGVzdCBrZXk"}},
+                "old_verify_keys": {},
+                "valid_until_ts": 4_102_444_800_000u64,
+                "signatures": {server_name: {"ed25519:test": "c2lnbmF0dXJl"}}
+            }),
+        ),
+        (&Method::GET, ["", "_matrix", "client", "v3", "directory", "room", alias]) => {
+            let alias = percent_encoding::percent_decode_str(alias).decode_utf8_lossy();
+            // The appendix "Room Aliases": at most 255 bytes; Conduit (Ruma) enforces it.
+            if alias.starts_with('#') && alias.contains(':') && alias.len() <= 255 {
+                error(StatusCode::NOT_FOUND, "M_NOT_FOUND")
+            } else {
+                error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM")
+            }
+        }
+        // Refused before the body is read, as an unauthenticated upload is.
+        (&Method::POST, ["", "_matrix", "media", "v3", "upload"]) => {
+            error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN")
+        }
+        _ => error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED"),
+    }
+}
+
+fn hostile_answer(request: &Request<Incoming>) -> Response<Chunks> {
+    let host = request
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let builder = Response::builder().header("content-type", "application/json");
+    match host.as_str() {
+        // 1 GiB in 16 KiB chunks, as fast as the client reads: endless for any sane cap.
+        "endless.test" => builder
+            .body(Chunks::spawn(65_536, 16 * 1024, Duration::ZERO))
+            .unwrap(),
+        // One byte every 300 ms, announced as 1000 bytes: five minutes for the document.
+        "drip.test" => builder
+            .header("content-length", "1000")
+            .body(Chunks::spawn(1000, 1, Duration::from_millis(300)))
+            .unwrap(),
+        _ => builder
+            .status(StatusCode::FOUND)
+            .header("location", format!("https://{host}{}", request.uri()))
+            .body(Chunks::spawn(0, 0, Duration::ZERO))
+            .unwrap(),
+    }
+}
+
+/// A response body fed by a task: `count` chunks of `size` bytes, `pause` apart. The task
+/// ends when the count is reached or the client goes away.
+struct Chunks {
+    receiver: tokio::sync::mpsc::Receiver<Bytes>,
+}
+
+impl Chunks {
+    fn spawn(count: usize, size: usize, pause: Duration) -> Chunks {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            let chunk = Bytes::from(vec![b' '; size]);
+            for _ in 0..count {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                if sender.send(chunk.clone()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Chunks { receiver }
+    }
+}
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|data| Ok(Frame::data(data))))
+    }
+}
