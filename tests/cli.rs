@@ -766,6 +766,10 @@ fn kubernetes_refuses_what_a_cluster_cannot_use() {
             "--webroot cannot be used",
         ),
         (
+            &[ingress, issuer, &["--layout", "debian"]],
+            "Kubernetes manifests are applied with kubectl from one folder",
+        ),
+        (
             &[ingress, issuer, &["--acme-email", "a@example.com"]],
             "ClusterIssuer holds the ACME account",
         ),
