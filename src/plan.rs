@@ -10,6 +10,9 @@ use crate::setup::{
 };
 
 pub const HTTPS_PORT: u16 = 443;
+/// The prefixes only other servers use: the server-server API and server keys
+/// (server-server API spec). With federation off, proxies answer 404 there.
+pub const FEDERATION_PREFIXES: &[&str] = &["/_matrix/federation/", "/_matrix/key/"];
 /// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
 /// of the largest allowed body; Conduit's docs use 300 s, MDAD 86400 s
 /// (shared/matrix-proxy-facts.md §5.1).
@@ -62,6 +65,9 @@ pub struct HomeserverPlan {
     /// Admin API prefixes; closed (never forwarded) unless `expose_admin`.
     pub admin_prefixes: Vec<String>,
     pub expose_admin: bool,
+    /// Prefixes inside `prefixes` that answer 404 instead: federation is off
+    /// (`--no-federation`), so other servers get nothing from the homeserver.
+    pub blocked_prefixes: Vec<String>,
     pub image: String,
     pub data_dir: String,
     pub port: u16,
@@ -381,6 +387,11 @@ pub fn plan(setup: &Setup) -> Plan {
             prefixes,
             admin_prefixes: facts.admin_prefixes.iter().map(|p| p.to_string()).collect(),
             expose_admin: setup.expose_admin,
+            blocked_prefixes: if setup.federation_port.is_none() {
+                FEDERATION_PREFIXES.iter().map(|p| p.to_string()).collect()
+            } else {
+                Vec::new()
+            },
             image: facts.image.into(),
             data_dir: facts.data_dir.into(),
             port: facts.port,

@@ -7,6 +7,7 @@ mod ecosystem;
 mod hostile;
 mod kubernetes;
 mod render;
+mod traffic;
 mod validate;
 mod wizard;
 

@@ -44,6 +44,52 @@ impl TestCert {
     }
 }
 
+/// A throwaway certificate authority: the real-traffic client trusts only it, and the
+/// proxies serve leaf certificates it issued, as they would a real CA's.
+pub struct TestCa {
+    pub cert_der: rustls::pki_types::CertificateDer<'static>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("rcgen");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mxproxy test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().expect("rcgen");
+        let cert = params.self_signed(&key).expect("rcgen");
+        TestCa {
+            cert_der: cert.der().clone(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf certificate for `names`, written to `dir` as a PEM chain and key.
+    pub fn issue(&self, dir: &Path, names: &[String]) -> TestCert {
+        let key = rcgen::KeyPair::generate().expect("rcgen");
+        let mut params = rcgen::CertificateParams::new(names.to_vec()).expect("rcgen");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = params.signed_by(&key, &self.issuer).expect("rcgen");
+        let cert = dir.join("test-cert.pem");
+        let key_path = dir.join("test-key.pem");
+        std::fs::write(&cert, leaf.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let combined = dir.join("test-combined.pem");
+        std::fs::write(&combined, format!("{}{}", leaf.pem(), key.serialize_pem())).unwrap();
+        TestCert {
+            cert,
+            key: key_path,
+            combined,
+        }
+    }
+}
+
 /// Writes `files` below `dir`, with the plan's certificate paths (certbot's, or the
 /// scenario's) pointing at a test certificate: `nginx -t` and friends load the files.
 pub fn materialize(plan: &Plan, files: &[Rendered], dir: &Path) -> PathBuf {
@@ -79,6 +125,40 @@ fn run_checker(mut command: Command, what: &str) {
     );
 }
 
+/// How a main config around a generated site file is used.
+pub enum MainConfig<'a> {
+    /// Only loaded by the checker (`nginx -t`, `apache2 -t`).
+    Check,
+    /// Served by the real server in the foreground: logs and runtime files in `dir`, the
+    /// listeners a distribution's main config would open, bound to `listen` only.
+    Serve {
+        listen: &'a [std::net::IpAddr],
+        log: &'a Path,
+    },
+}
+
+/// The http-context main config Debian's nginx.conf amounts to, including `site`.
+pub fn nginx_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
+    let mut main = format!("pid {}/nginx.pid;\n", dir.display());
+    match mode {
+        MainConfig::Check => main.push_str("error_log stderr;\nevents {}\nhttp {\n"),
+        MainConfig::Serve { log, .. } => main.push_str(&format!(
+            // Workers run as Debian's www-data, so a body spooled to disk or a file that
+            // only root can read fails here as it would on a real server.
+            "user www-data;\ndaemon off;\nworker_processes 1;\nerror_log {log} info;\n\
+             events {{}}\nhttp {{\n    access_log off;\n    \
+             client_body_temp_path {dir}/nginx-body;\n    proxy_temp_path {dir}/nginx-proxy;\n",
+            log = log.display(),
+            dir = dir.display()
+        )),
+    }
+    main.push_str(&format!(
+        "    include /etc/nginx/mime.types;\n    include {site};\n}}\n",
+        site = site.display()
+    ));
+    main
+}
+
 /// `nginx -t` on a main config that includes the generated file in the http context,
 /// as Debian's nginx.conf includes sites-enabled/.
 pub fn nginx(out: &Path, site: &Path) -> bool {
@@ -86,15 +166,7 @@ pub fn nginx(out: &Path, site: &Path) -> bool {
         return false;
     };
     let main = out.join("nginx-test.conf");
-    std::fs::write(
-        &main,
-        format!(
-            "pid {dir}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n    include {site};\n}}\n",
-            dir = out.display(),
-            site = site.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&main, nginx_main(out, site, &MainConfig::Check)).unwrap();
     let mut command = Command::new(nginx);
     command
         .arg("-t")
@@ -122,24 +194,47 @@ const APACHE_SITE_MODULES: &[&str] = &[
     "http2",
 ];
 
-/// `apache2 -t` on a main config that loads the modules the site's header names and
-/// listens on 80 and 443, as Debian's apache2.conf and ports.conf do.
-pub fn apache(out: &Path, site: &Path) -> bool {
-    let Some(apache) = require_tool("apache2") else {
-        return false;
-    };
+/// The main config Debian's apache2.conf and ports.conf amount to: the modules the site's
+/// header names, listeners on 80 and 443, and `site`.
+pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
     let mut main = format!(
-        "ServerRoot {dir}\nPidFile {dir}/apache.pid\nDefaultRuntimeDir {dir}\nErrorLog /dev/stderr\nServerName localhost\nTypesConfig /etc/mime.types\nListen 80\nListen 443\n",
-        dir = out.display()
+        "ServerRoot {dir}\nPidFile {dir}/apache.pid\nDefaultRuntimeDir {dir}\nServerName localhost\nTypesConfig /etc/mime.types\n",
+        dir = dir.display()
     );
+    match mode {
+        MainConfig::Check => main.push_str("ErrorLog /dev/stderr\nListen 80\nListen 443\n"),
+        MainConfig::Serve { listen, log } => {
+            // Children run as Debian's www-data, as with the packaged apache2.conf.
+            main.push_str(&format!(
+                "ErrorLog {}\nLogLevel warn\nUser www-data\nGroup www-data\n",
+                log.display()
+            ));
+            for address in listen.iter() {
+                let host = match address {
+                    std::net::IpAddr::V4(ip) => ip.to_string(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                };
+                main.push_str(&format!("Listen {host}:80\nListen {host}:443\n"));
+            }
+        }
+    }
     for module in APACHE_SITE_MODULES {
         main.push_str(&format!(
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
     }
     main.push_str(&format!("Include {}\n", site.display()));
+    main
+}
+
+/// `apache2 -t` on a main config that loads the modules the site's header names and
+/// listens on 80 and 443, as Debian's apache2.conf and ports.conf do.
+pub fn apache(out: &Path, site: &Path) -> bool {
+    let Some(apache) = require_tool("apache2") else {
+        return false;
+    };
     let main_path = out.join("apache-test.conf");
-    std::fs::write(&main_path, main).unwrap();
+    std::fs::write(&main_path, apache_main(out, site, &MainConfig::Check)).unwrap();
     let mut command = Command::new(apache);
     command.arg("-t").arg("-f").arg(&main_path);
     run_checker(command, "apache2 -t");
@@ -181,14 +276,8 @@ pub fn caddy(caddyfile: &Path) -> bool {
         .arg("--adapter")
         .arg("caddyfile")
         .arg("--config")
-        .arg(caddyfile)
-        // Caddy's storage and config go to a temp HOME, not the user's.
-        .env("HOME", caddyfile.parent().unwrap())
-        .env("XDG_DATA_HOME", caddyfile.parent().unwrap().join("data"))
-        .env(
-            "XDG_CONFIG_HOME",
-            caddyfile.parent().unwrap().join("config"),
-        );
+        .arg(caddyfile);
+    caddy_home(&mut command, caddyfile.parent().unwrap());
     run_checker(command, "caddy validate");
     true
 }
@@ -202,6 +291,14 @@ pub fn haproxy(config: &Path) -> bool {
     command.arg("-c").arg("-f").arg(config);
     run_checker(command, "haproxy -c");
     true
+}
+
+/// Caddy's storage and config go to a temp HOME, not the user's.
+pub fn caddy_home(command: &mut Command, dir: &Path) {
+    command
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"));
 }
 
 /// `../shared/schemas/` beside the repository (CI lays a copy of shared/ there).

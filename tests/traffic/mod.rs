@@ -1,0 +1,22 @@
+//! Real traffic through the real servers (issue 3): nginx, Apache and Caddy started on the
+//! generated configs, in front of a recording upstream, each test in a network namespace
+//! of its own. How to run them: README.md, "Real-traffic tests".
+
+mod client;
+mod netns;
+mod rules;
+mod setups;
+mod stack;
+mod traefik;
+mod upstream;
+
+/// Runs a test body on a small runtime of its own: the upstream, the client and the
+/// checks share it.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}

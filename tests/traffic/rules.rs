@@ -1,0 +1,700 @@
+//! The rules of issue 3, one test per rule and server: `traffic::rules::<rule>::<server>`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::client::{Body, Request, Response};
+use super::stack::{Federation, Options, Server, Stack};
+use super::upstream::sync_body;
+
+/// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Server::…)` inside
+/// a network namespace of its own.
+macro_rules! per_server {
+    ($rule:ident: $($server:ident => $variant:ident),+) => {
+        mod $rule {
+            use crate::traffic::netns::netns_test;
+            $(
+                netns_test! {
+                    fn $server() {
+                        crate::traffic::block_on(super::$rule(
+                            crate::traffic::stack::Server::$variant,
+                        ))
+                    }
+                }
+            )+
+        }
+    };
+    ($rule:ident) => {
+        per_server!($rule: nginx => Nginx, apache => Apache, caddy => Caddy);
+    };
+}
+
+per_server!(well_known_documents);
+per_server!(raw_targets_reach_the_upstream);
+per_server!(forwarded_headers_cannot_be_spoofed);
+per_server!(body_limit);
+per_server!(plain_http_redirects_to_https);
+// Caddy answers ACME challenges itself; only nginx and Apache need the webroot.
+per_server!(acme_challenge_served_from_webroot: nginx => Nginx, apache => Apache);
+per_server!(unknown_host_never_reaches_the_homeserver);
+per_server!(tls_versions_and_http2);
+per_server!(federation_listener);
+per_server!(no_federation_blocks_federation_paths);
+per_server!(same_host_serves_documents_and_api);
+
+async fn send(stack: &Stack, request: &Request) -> Response {
+    stack
+        .client
+        .send(request)
+        .await
+        .unwrap_or_else(|e| panic!("{:?}: {e}", stack.server))
+}
+
+fn address(stack: &Stack) -> IpAddr {
+    stack.site_address()
+}
+
+/// The media type of the one `Content-Type` header, or a panic naming all of them.
+fn single_content_type(response: &Response, what: &str) -> String {
+    let types = response.header("content-type");
+    assert_eq!(types.len(), 1, "{what}: Content-Type headers {types:?}");
+    types[0].split(';').next().unwrap().trim().to_string()
+}
+
+pub async fn well_known_documents(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    let host = stack.options.server_name.clone();
+    for name in ["server", "client"] {
+        let target = format!("/.well-known/matrix/{name}");
+        let what = format!("{server:?} GET https://{host}{target}");
+        let response = send(&stack, &Request::get(address(&stack), &host, &target)).await;
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let body: serde_json::Value = serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {response:?}"));
+        assert_eq!(
+            body,
+            stack.document(name),
+            "{what}: not the generated document"
+        );
+        assert_eq!(single_content_type(&response, &what), "application/json");
+        assert_eq!(
+            response.header("access-control-allow-origin"),
+            ["*"],
+            "{what}: {response:?}"
+        );
+
+        // A browser's preflight before reading the document with an Authorization header.
+        let preflight = send(
+            &stack,
+            &Request::get(address(&stack), &host, &target)
+                .method("OPTIONS")
+                .header("Origin", "https://app.element.io")
+                .header("Access-Control-Request-Method", "GET")
+                .header("Access-Control-Request-Headers", "authorization"),
+        )
+        .await;
+        let what = format!("{server:?} OPTIONS https://{host}{target}");
+        assert!(
+            matches!(preflight.status, 200 | 204),
+            "{what}: {preflight:?}"
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            ["*"],
+            "{what}: {preflight:?}"
+        );
+        let methods = preflight.header("access-control-allow-methods").join(",");
+        assert!(methods.contains("GET"), "{what}: {preflight:?}");
+        let headers = preflight
+            .header("access-control-allow-headers")
+            .join(",")
+            .to_ascii_lowercase();
+        assert!(headers.contains("authorization"), "{what}: {preflight:?}");
+    }
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: the documents must come from the proxy, yet the upstream saw {:?}",
+        stack.upstream.requests()
+    );
+}
+
+/// Request targets that a proxy must pass on byte for byte: federation requests are
+/// signed over them, and ids may contain any of these characters.
+pub fn nasty_targets() -> Vec<String> {
+    let mut targets: Vec<String> = [
+        "/_matrix/client/v3/rooms/%21abc%3Aexample.com/state",
+        "/_matrix/client/v3/rooms/!abc:example.com/state",
+        "/_matrix/client/v3/directory/room/%23alias%3Aexample.com",
+        "/_matrix/client/v3/rooms/!r:example.com/event/$3v3nt_ID-abc+def",
+        "/_matrix/client/v3/rooms/!r:example.com/event/%24ev%2Fent%2Bplus",
+        "/_matrix/federation/v1/send/txn%2F1",
+        "/_matrix/media/v3/download/example.com/a%252Fb",
+        "/_matrix/client/v3/user/%40alice%3Aexample.com/account_data/m.tag%3Fx",
+        "/_matrix/client/v3/directory/room/%23hash%23/state/%25percent",
+        "/_matrix/client/v3/profile/a+b%2Bc",
+        "/_matrix/client/v3//double//slashes",
+        "/_matrix/client/v3/./dot/./segment",
+        "/_matrix/client/v3/rooms/%2F..%2Fadmin/state",
+        "/_matrix/client/v3/rooms/..%2F..%2Fetc/state",
+        "/_matrix/client/v3/rooms/%2e%2e%2fup/state",
+        "/_matrix/client/v3/profile/%E2%98%83%F0%9F%98%80",
+        "/_matrix/client/v3/profile/%e2%98%83",
+        "/_matrix/client/v3/profile/%C3%A9%c3%a9",
+        "/_matrix/client/versions/",
+        "/_matrix/client/v3/publicRooms?",
+        "/_matrix/client/v3/publicRooms?since=a&since=b&since=",
+        "/_matrix/client/v3/search?q=a+b%20c%26d%3De&next_batch=%2F",
+        "/_matrix/client/v3/rooms/!r:example.com/messages?dir=b&filter=%7B%22lazy_load_members%22%3Atrue%7D",
+        "/_matrix/key/v2/query/example.com?x=%23frag&y=%3F",
+        "/_matrix/client/v3/rooms/%21r%3Aex.com/send/m.room.message/txn%3F1?ts=1",
+        "/_matrix/client/v3/pushrules/global/override/.m.rule.master",
+        "/_matrix/client/v3/rooms/~tilde/%7Etilde",
+        "/_matrix/client/v3/rooms/semi;colon/%3Bsemi",
+        "/_matrix/client/v3/rooms/%21r%3Aexample.com/state/m.room.member/%40a%3Ab.c/",
+    ]
+    .map(String::from)
+    .to_vec();
+    // A 4 kB path of encoded slashes and percents.
+    targets.push(format!(
+        "/_matrix/media/v3/download/example.com/{}",
+        "a%2Fb%25".repeat(500)
+    ));
+    targets
+}
+
+/// Sends every nasty target to `host` on `port` and returns the mismatches, each as a
+/// line naming what was sent and what arrived.
+async fn send_nasty_targets(stack: &Stack, host: &str, port: u16) -> Vec<String> {
+    let mut failures = Vec::new();
+    for target in nasty_targets() {
+        let before = stack.upstream.requests().len();
+        let request = Request::get(address(stack), host, &target).port(port);
+        let response = match stack.client.send(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                failures.push(format!("{target}\n    no answer: {e}"));
+                continue;
+            }
+        };
+        let arrived = stack.upstream.requests();
+        match arrived.get(before..) {
+            Some([one]) if one.target == target.as_bytes() && response.status == 200 => {}
+            Some([one]) => failures.push(format!(
+                "{target}\n    arrived as {} (client got {})",
+                one.target_lossy(),
+                response.status
+            )),
+            _ => failures.push(format!(
+                "{target}\n    {} requests arrived; client got {} {:?}",
+                arrived.len() - before,
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            )),
+        }
+    }
+    failures
+}
+
+pub async fn raw_targets_reach_the_upstream(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    let host = stack.homeserver_host.clone();
+    let failures = send_nasty_targets(&stack, &host, 443).await;
+    assert!(
+        failures.is_empty(),
+        "{server:?} changed {} of {} request targets:\n{}",
+        failures.len(),
+        nasty_targets().len(),
+        failures.join("\n")
+    );
+}
+
+/// The upstream saw `Host` = the homeserver host, `X-Forwarded-For` = exactly the client
+/// address and `X-Forwarded-Proto: https`, whatever the client claimed.
+async fn check_forwarded_headers(stack: &Stack, port: u16, h2: bool) {
+    let server = stack.server;
+    let host = if port == 443 {
+        stack.homeserver_host.clone()
+    } else {
+        format!("{}:{port}", stack.homeserver_host)
+    };
+    for (forged, label) in [(false, "plain"), (true, "forged")] {
+        let marker = format!("/_matrix/client/versions?check={label}-{port}-{h2}");
+        let mut request = Request::get(address(stack), &host, &marker).port(port);
+        if h2 {
+            request = request.h2();
+        }
+        if forged {
+            request = request
+                .header("X-Forwarded-For", "203.0.113.66")
+                .header("X-Forwarded-Proto", "http")
+                .header("Forwarded", "for=203.0.113.66;proto=http");
+        }
+        let response = send(stack, &request).await;
+        let what = format!("{server:?} {label} request to {host}{marker} (h2: {h2})");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let arrived = stack.upstream.with_target(&marker);
+        assert_eq!(arrived.len(), 1, "{what}: arrived {arrived:?}");
+        let arrived = &arrived[0];
+        let hosts = arrived.header("host");
+        // A Host with the listener's port names the same site.
+        assert!(
+            hosts == [stack.homeserver_host.clone()] || hosts == [host.clone()],
+            "{what}: Host {hosts:?}"
+        );
+        assert_eq!(
+            arrived.header("x-forwarded-for"),
+            [stack.site_address().to_string()],
+            "{what}: X-Forwarded-For must be exactly the client address"
+        );
+        assert_eq!(
+            arrived.header("x-forwarded-proto"),
+            ["https"],
+            "{what}: X-Forwarded-Proto"
+        );
+    }
+}
+
+pub async fn forwarded_headers_cannot_be_spoofed(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    check_forwarded_headers(&stack, 443, false).await;
+    check_forwarded_headers(&stack, 443, true).await;
+}
+
+pub async fn body_limit(server: Server) {
+    let host = "matrix.example.com";
+    {
+        let stack = Stack::start(
+            server,
+            Options {
+                max_upload: Some("1M".into()),
+                ..Options::default()
+            },
+        )
+        .await;
+        let limit = 1024 * 1024;
+        let exact = "/_matrix/media/v3/upload?size=exact";
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), host, exact)
+                .method("POST")
+                .body(Body::Bytes(vec![b'b'; limit])),
+        )
+        .await;
+        assert_eq!(
+            response.status, 200,
+            "{server:?}: {limit} bytes: {response:?}"
+        );
+        let arrived = stack.upstream.with_target(exact);
+        assert!(
+            arrived.len() == 1
+                && arrived[0].method == "POST"
+                && arrived[0].body_len == limit as u64
+                && arrived[0].body_complete,
+            "{server:?}: {limit} bytes arrived as {arrived:?}"
+        );
+
+        let over = "/_matrix/media/v3/upload?size=over";
+        let request = Request::get(address(&stack), host, over).method("POST");
+        let status = stack
+            .client
+            .send_announced(&request, limit as u64 + 1)
+            .await
+            .unwrap_or_else(|e| panic!("{server:?}: {e}"));
+        assert_eq!(status, 413, "{server:?}: {} bytes", limit + 1);
+        let arrived = stack.upstream.with_target(over);
+        assert!(
+            arrived.is_empty(),
+            "{server:?}: a body over the limit reached the upstream: {arrived:?}"
+        );
+    }
+
+    let stack = Stack::start(
+        server,
+        Options {
+            max_upload: Some("50M".into()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let len = 50 * 1024 * 1024;
+    let streamed = "/_matrix/media/v3/upload?size=streamed";
+    let response = send(
+        &stack,
+        &Request::get(address(&stack), host, streamed)
+            .method("POST")
+            .body(Body::Streamed { len })
+            .timeout(Duration::from_secs(120)),
+    )
+    .await;
+    assert_eq!(
+        response.status, 200,
+        "{server:?}: streamed {len} bytes: {response:?}"
+    );
+    let arrived = stack.upstream.with_target(streamed);
+    assert!(
+        arrived.len() == 1 && arrived[0].body_len == len && arrived[0].body_complete,
+        "{server:?}: streamed {len} bytes arrived as {arrived:?}"
+    );
+}
+
+pub async fn plain_http_redirects_to_https(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    for host in [
+        stack.options.server_name.clone(),
+        stack.homeserver_host.clone(),
+    ] {
+        for target in [
+            "/",
+            "/_matrix/client/versions?a=1&b=%2F",
+            "/.well-known/matrix/client",
+        ] {
+            let request = Request::get(address(&stack), &host, target).plain_http();
+            let response = send(&stack, &request).await;
+            let what = format!("{server:?} http://{host}{target}");
+            assert!(matches!(response.status, 301 | 308), "{what}: {response:?}");
+            assert_eq!(
+                response.header("location"),
+                [format!("https://{host}{target}")],
+                "{what}"
+            );
+        }
+    }
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: {:?}",
+        stack.upstream.requests()
+    );
+}
+
+pub async fn acme_challenge_served_from_webroot(server: Server) {
+    let stack = Stack::start(
+        server,
+        Options {
+            acme: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let challenges = stack.webroot.join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    std::fs::write(challenges.join("t0ken-_42"), "t0ken-_42.thumbprint").unwrap();
+    for host in [
+        stack.options.server_name.clone(),
+        stack.homeserver_host.clone(),
+    ] {
+        let target = "/.well-known/acme-challenge/t0ken-_42";
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), &host, target).plain_http(),
+        )
+        .await;
+        let what = format!("{server:?} http://{host}{target}");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        assert_eq!(response.body, b"t0ken-_42.thumbprint", "{what}");
+        let other = send(
+            &stack,
+            &Request::get(address(&stack), &host, "/_matrix/client/versions").plain_http(),
+        )
+        .await;
+        assert!(
+            matches!(other.status, 301 | 308),
+            "{server:?} http://{host}/_matrix/…: {other:?}"
+        );
+    }
+}
+
+/// Closed (444 or a refused handshake), 421 or 404, and never the upstream.
+fn refused(result: &Result<Response, String>) -> bool {
+    match result {
+        Err(_) => true,
+        Ok(response) => matches!(response.status, 404 | 421),
+    }
+}
+
+pub async fn unknown_host_never_reaches_the_homeserver(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    let target = "/_matrix/client/versions";
+    let known = stack.homeserver_host.clone();
+    let cases = [
+        (
+            "unknown SNI and Host",
+            Request::get(address(&stack), "unknown.example.net", target),
+        ),
+        (
+            "known SNI, unknown Host",
+            Request::get(address(&stack), "unknown.example.net", target).sni(&known),
+        ),
+        (
+            "known SNI, unknown Host, HTTP/2",
+            Request::get(address(&stack), "unknown.example.net", target)
+                .sni(&known)
+                .h2(),
+        ),
+        (
+            "plain HTTP, unknown Host",
+            Request::get(address(&stack), "unknown.example.net", target).plain_http(),
+        ),
+    ];
+    for (what, request) in cases {
+        let result = stack.client.send(&request).await;
+        let plain = request.tls.is_none();
+        // On port 80 a redirect to HTTPS is no answer from the homeserver either.
+        let ok = refused(&result)
+            || (plain && matches!(&result, Ok(r) if matches!(r.status, 301 | 308)));
+        assert!(ok, "{server:?} {what}: {result:?}");
+    }
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: an unknown host reached the homeserver: {:?}",
+        stack.upstream.requests()
+    );
+}
+
+/// Whether `openssl s_client` completes a handshake offering only `version`
+/// (`-tls1`, `-tls1_1`, …), with a client config that allows every version.
+fn openssl_handshake(address: &str, sni: &str, version: &str, cnf: &std::path::Path) -> bool {
+    let output = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", address, "-servername", sni, version])
+        .args(["-cipher", "DEFAULT:@SECLEVEL=0"])
+        .env("OPENSSL_CONF", cnf)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    output.status.success() && !stdout.contains("Cipher is (NONE)")
+}
+
+pub async fn tls_versions_and_http2(server: Server) {
+    let stack = Stack::start(server, Options::default()).await;
+    let host = stack.homeserver_host.clone();
+    let base = Request::get(address(&stack), &host, "/_matrix/client/versions");
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let (negotiated, _) = stack
+            .client
+            .handshake(&base.clone().tls_versions(&[version]))
+            .await
+            .unwrap_or_else(|e| panic!("{server:?}: {:?} refused: {e}", version.version));
+        assert_eq!(negotiated, version.version, "{server:?}");
+    }
+    let (_, alpn) = stack.client.handshake(&base.clone().h2()).await.unwrap();
+    assert_eq!(alpn.as_deref(), Some(&b"h2"[..]), "{server:?}: ALPN");
+    let response = send(&stack, &base.clone().h2()).await;
+    assert_eq!(response.version, hyper::Version::HTTP_2, "{server:?}");
+    assert_eq!(response.status, 200, "{server:?}: {response:?}");
+
+    // TLS 1.0 and 1.1 need a client that still speaks them: openssl, with every version
+    // allowed. A throwaway s_server proves that client really can, so a refusal below is
+    // the proxy's.
+    let cnf = stack.out.join("../openssl.cnf");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crate::common::validators::TestCa::new();
+    let cert = ca.issue(dir.path(), std::slice::from_ref(&host));
+    let mut control = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            "127.0.0.1:4433",
+            "-tls1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .arg("-cert")
+        .arg(&cert.cert)
+        .arg("-key")
+        .arg(&cert.key)
+        .env("OPENSSL_CONF", &cnf)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let mut control_ok = false;
+    for _ in 0..100 {
+        if openssl_handshake("127.0.0.1:4433", &host, "-tls1", &cnf) {
+            control_ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = control.kill();
+    let _ = control.wait();
+    assert!(
+        control_ok,
+        "openssl cannot speak TLS 1.0 even to a server that allows it"
+    );
+    let address = format!("{}:443", stack.site_address());
+    for version in ["-tls1", "-tls1_1"] {
+        assert!(
+            !openssl_handshake(&address, &host, version, &cnf),
+            "{server:?} accepted a {version} handshake"
+        );
+    }
+    assert!(
+        openssl_handshake(&address, &host, "-tls1_2", &cnf),
+        "{server:?}: openssl's TLS 1.2 handshake failed"
+    );
+}
+
+pub async fn federation_listener(server: Server) {
+    let stack = Stack::start(
+        server,
+        Options {
+            federation: Federation::Port(8448),
+            ..Options::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        stack.document("server"),
+        serde_json::json!({"m.server": format!("{}:8448", stack.homeserver_host)})
+    );
+    let host = format!("{}:8448", stack.homeserver_host);
+    let failures = send_nasty_targets(&stack, &host, 8448).await;
+    assert!(
+        failures.is_empty(),
+        "{server:?} on 8448 changed {} request targets:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    check_forwarded_headers(&stack, 8448, false).await;
+    check_forwarded_headers(&stack, 8448, true).await;
+    let key = "/_matrix/key/v2/server";
+    let response = send(
+        &stack,
+        &Request::get(address(&stack), &host, key).port(8448),
+    )
+    .await;
+    assert_eq!(
+        response.status, 200,
+        "{server:?}: {key} on 8448: {response:?}"
+    );
+}
+
+pub async fn no_federation_blocks_federation_paths(server: Server) {
+    let stack = Stack::start(
+        server,
+        Options {
+            federation: Federation::Off,
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = stack.homeserver_host.clone();
+    for target in [
+        "/_matrix/federation/v1/version",
+        "/_matrix/federation/v1/send/txn1",
+        "/_matrix/key/v2/server",
+        "/_matrix/key/v2/query/example.org",
+    ] {
+        let result = stack
+            .client
+            .send(&Request::get(address(&stack), &host, target))
+            .await;
+        assert!(
+            matches!(&result, Ok(r) if matches!(r.status, 403 | 404)),
+            "{server:?} {target} with --no-federation: {result:?}"
+        );
+    }
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: federation paths reached the homeserver with --no-federation: {:?}",
+        stack.upstream.requests()
+    );
+    let clients = "/_matrix/client/versions";
+    let response = send(&stack, &Request::get(address(&stack), &host, clients)).await;
+    assert_eq!(response.status, 200, "{server:?} {clients}: {response:?}");
+    let server_document = stack
+        .client
+        .send(&Request::get(
+            address(&stack),
+            &stack.options.server_name,
+            "/.well-known/matrix/server",
+        ))
+        .await;
+    assert!(
+        matches!(&server_document, Ok(r) if r.status == 404),
+        "{server:?}: /.well-known/matrix/server with --no-federation: {server_document:?}"
+    );
+}
+
+pub async fn same_host_serves_documents_and_api(server: Server) {
+    let stack = Stack::start(
+        server,
+        Options {
+            server_name: "matrix.example.org".into(),
+            homeserver_host: Some("matrix.example.org".into()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = "matrix.example.org";
+    for name in ["server", "client"] {
+        let target = format!("/.well-known/matrix/{name}");
+        let response = send(&stack, &Request::get(address(&stack), host, &target)).await;
+        assert_eq!(response.status, 200, "{server:?} {target}: {response:?}");
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body, stack.document(name), "{server:?} {target}");
+    }
+    let api = "/_matrix/client/versions";
+    let response = send(&stack, &Request::get(address(&stack), host, api)).await;
+    assert_eq!(response.status, 200, "{server:?} {api}: {response:?}");
+    assert_eq!(stack.upstream.with_target(api).len(), 1, "{server:?}");
+}
+
+/// Long polls of 70 s through all three servers at once, each in front of an upstream
+/// that answers `/sync` only after 70 s: one namespace, one loopback address per server.
+mod long_poll {
+    use crate::traffic::netns::netns_test;
+
+    netns_test! {
+        fn sync_answered_after_70_seconds_arrives_intact() {
+            crate::traffic::block_on(super::long_poll_all())
+        }
+    }
+}
+
+async fn long_poll_one(server: Server, listen: [u8; 4]) -> Result<(), String> {
+    let stack = Stack::start(
+        server,
+        Options {
+            listen: IpAddr::from(listen),
+            sync_delay: Duration::from_secs(70),
+            ..Options::default()
+        },
+    )
+    .await;
+    let target = "/_matrix/client/v3/sync?timeout=70000&since=s72594_4483_1934";
+    let started = std::time::Instant::now();
+    let response = stack
+        .client
+        .send(
+            &Request::get(address(&stack), &stack.homeserver_host, target)
+                .timeout(Duration::from_secs(100)),
+        )
+        .await
+        .map_err(|e| format!("{server:?}: {e}\n{}", stack.logs()))?;
+    let waited = started.elapsed();
+    if response.status != 200 || response.body != sync_body() || waited < Duration::from_secs(70) {
+        return Err(format!(
+            "{server:?}: status {} after {waited:?}, body of {} bytes (intact: {})\n{}",
+            response.status,
+            response.body.len(),
+            response.body == sync_body(),
+            stack.logs()
+        ));
+    }
+    Ok(())
+}
+
+pub async fn long_poll_all() {
+    let (nginx, apache, caddy) = tokio::join!(
+        long_poll_one(Server::Nginx, [127, 0, 10, 1]),
+        long_poll_one(Server::Apache, [127, 0, 20, 1]),
+        long_poll_one(Server::Caddy, [127, 0, 30, 1]),
+    );
+    let failures: Vec<String> = [nginx, apache, caddy]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
