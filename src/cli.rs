@@ -11,8 +11,8 @@ use crate::setup::{
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
 ///
 /// mxproxy turns a server name (the part after `:` in `@alice:example.com`) and a few
-/// choices into nginx, Apache, Caddy and Traefik configs, the `.well-known/matrix`
-/// delegation files and, if asked, a docker-compose stack.
+/// choices into nginx, Apache, Caddy, Traefik and HAProxy configs, the `.well-known/matrix`
+/// delegation files and, if asked, a docker-compose stack or Kubernetes manifests.
 #[derive(Debug, Parser)]
 #[command(name = "mxproxy", version, max_term_width = 100)]
 pub struct Cli {
@@ -24,7 +24,7 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the proxy configs, well-known files and (optionally) a compose stack.
+    /// Write the proxy configs, well-known files and (optionally) a compose stack or Kubernetes manifests.
     #[command(
         after_help = "Examples:\n  mxproxy generate --server-name example.com\n  \
                       mxproxy generate --config setup.yaml --proxy caddy\n  \
