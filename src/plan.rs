@@ -48,6 +48,10 @@ pub struct Plan {
     pub well_known: WellKnown,
     pub limits: Limits,
     pub webroot: String,
+    /// `X-Forwarded-Proto` towards the homeserver: the scheme clients use, which is https
+    /// even with `--tls none`, where a terminator in front speaks TLS to them. (With
+    /// `$scheme`-style values the homeserver would build http:// URLs there.)
+    pub forwarded_proto: String,
     /// Addresses to listen on; empty means every address (IPv4 and IPv6).
     pub bind: Vec<Bind>,
     pub header: Header,
@@ -453,6 +457,7 @@ pub fn plan(setup: &Setup) -> Plan {
             read_timeout_seconds: READ_TIMEOUT_SECONDS,
         },
         webroot: setup.webroot.to_string(),
+        forwarded_proto: "https".into(),
         bind: setup
             .listen_addresses
             .iter()

@@ -71,6 +71,8 @@ pub struct Options {
     pub max_upload: Option<String>,
     /// `--tls acme`, with certbot's paths swapped for the test certificate afterwards.
     pub acme: bool,
+    /// `--tls none`: plain HTTP only, as behind a TLS terminator.
+    pub plain: bool,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             federation: Federation::OnHttps,
             max_upload: None,
             acme: false,
+            plain: false,
         }
     }
 }
@@ -104,7 +107,7 @@ impl Options {
 
     /// The ports the proxy listens on.
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports = vec![80, 443];
+        let mut ports = if self.plain { vec![80] } else { vec![80, 443] };
         if let Federation::Port(port) = self.federation {
             ports.push(port);
         }
@@ -150,7 +153,9 @@ impl Site {
         if let Some(host) = &options.homeserver_host {
             generate.args(["--homeserver-host", host]);
         }
-        if options.acme {
+        if options.plain {
+            generate.args(["--tls", "none"]);
+        } else if options.acme {
             generate.args(["--tls", "acme"]);
         } else {
             generate

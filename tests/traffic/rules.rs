@@ -46,6 +46,7 @@ per_server!(tls_versions_and_http2);
 per_server!(federation_listener);
 per_server!(no_federation_blocks_federation_paths);
 per_server!(same_host_serves_documents_and_api);
+per_server!(behind_a_tls_terminator);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -721,6 +722,52 @@ pub async fn no_federation_blocks_federation_paths(server: Proxy) {
         matches!(&server_document, Ok(r) if r.status == 404),
         "{server:?}: /.well-known/matrix/server with --no-federation: {server_document:?}"
     );
+}
+
+/// `--tls none`: plain HTTP on port 80, both documents served, and the homeserver told
+/// the scheme its clients really use (https, at the terminator in front), never the
+/// proxy's own http; X-Forwarded-For still the address the proxy saw.
+pub async fn behind_a_tls_terminator(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            plain: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = stack.homeserver_host.clone();
+    let marker = "/_matrix/client/versions?check=behind-terminator";
+    let request = Request::get(address(&stack), &host, marker)
+        .plain_http()
+        .header("X-Forwarded-Proto", "http")
+        .header("X-Forwarded-For", "203.0.113.66");
+    let response = send(&stack, &request).await;
+    assert_eq!(response.status, 200, "{server:?} {marker}: {response:?}");
+    let arrived = stack.upstream.with_target(marker);
+    assert_eq!(arrived.len(), 1, "{server:?}: arrived {arrived:?}");
+    assert_eq!(
+        arrived[0].header("x-forwarded-proto"),
+        ["https"],
+        "{server:?}: X-Forwarded-Proto behind a terminator"
+    );
+    assert_eq!(
+        arrived[0].header("x-forwarded-for"),
+        [stack.site_address().to_string()],
+        "{server:?}: X-Forwarded-For"
+    );
+    for document in ["server", "client"] {
+        let path = format!("/.well-known/matrix/{document}");
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), &stack.options.server_name, &path).plain_http(),
+        )
+        .await;
+        assert_eq!(
+            response.status, 200,
+            "{server:?} {path} over plain HTTP: {response:?}"
+        );
+    }
 }
 
 pub async fn same_host_serves_documents_and_api(server: Proxy) {
