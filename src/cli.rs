@@ -4,15 +4,15 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::setup::{
-    ByteSize, Email, HomeserverName, Host, ListenAddress, Port, Proxy, SafePath, ServerName,
-    TlsMode, Upstream,
+    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, ListenAddress,
+    Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
 };
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
 ///
 /// mxproxy turns a server name (the part after `:` in `@alice:example.com`) and a few
-/// choices into nginx, Apache, Caddy and Traefik configs, the `.well-known/matrix`
-/// delegation files and, if asked, a docker-compose stack.
+/// choices into nginx, Apache, Caddy, Traefik and HAProxy configs, the `.well-known/matrix`
+/// delegation files and, if asked, a docker-compose stack or Kubernetes manifests.
 #[derive(Debug, Parser)]
 #[command(name = "mxproxy", version, max_term_width = 100)]
 pub struct Cli {
@@ -24,7 +24,7 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the proxy configs, well-known files and (optionally) a compose stack.
+    /// Write the proxy configs, well-known files and (optionally) a compose stack or Kubernetes manifests.
     #[command(
         after_help = "Examples:\n  mxproxy generate --server-name example.com\n  \
                       mxproxy generate --config setup.yaml --proxy caddy\n  \
@@ -199,6 +199,26 @@ pub struct GenerateArgs {
     /// Also write docker-compose.yml: the homeserver plus the first --proxy
     #[arg(long, env = "MXPROXY_COMPOSE", value_parser = BoolishValueParser::new())]
     pub compose: bool,
+
+    /// Write Kubernetes manifests (DIR/kubernetes/, for `kubectl apply -k`) instead of proxy configs; needs --ingress-class or --gateway
+    #[arg(long, env = "MXPROXY_KUBERNETES", value_parser = BoolishValueParser::new())]
+    pub kubernetes: bool,
+
+    /// With --kubernetes: the cluster's ingress controller, nginx (ingress-nginx) or traefik
+    #[arg(long, value_name = "CLASS", env = "MXPROXY_INGRESS_CLASS")]
+    pub ingress_class: Option<IngressClass>,
+
+    /// With --kubernetes: attach Gateway API HTTPRoutes to this existing Gateway instead of writing an Ingress [e.g. gateway-system/public]
+    #[arg(long, value_name = "[NAMESPACE/]NAME", env = "MXPROXY_GATEWAY")]
+    pub gateway: Option<GatewayRef>,
+
+    /// With --kubernetes and --tls acme: the cert-manager ClusterIssuer that signs the Ingress certificate [e.g. letsencrypt]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_CLUSTER_ISSUER")]
+    pub cluster_issuer: Option<KubeName>,
+
+    /// With --kubernetes: the namespace of every object [default: matrix]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_NAMESPACE")]
+    pub namespace: Option<Namespace>,
 
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]

@@ -8,16 +8,18 @@ use crate::cli::{GenerateArgs, Layout};
 use crate::error::Error;
 use crate::homeserver::{self, WellKnownSupport};
 use crate::setup::{
-    ByteSize, DnsName, Email, Homeserver, HomeserverName, Host, ListenAddress, Port, Proxy,
-    SafePath, ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
+    ByteSize, DnsName, Email, GatewayRef, Homeserver, HomeserverName, Host, IngressClass, KubeName,
+    Kubernetes, KubernetesRouting, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName,
+    Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub const DEFAULT_OUT: &str = "mxproxy-out";
 pub const DEFAULT_WEBROOT: &str = "/var/www/mxproxy";
 pub const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(443);
 pub const HTTP_PORT: u16 = 80;
-/// The compose service the proxy reaches the homeserver by.
+/// The compose service the proxy reaches the homeserver by; also the Kubernetes Service.
 pub const COMPOSE_SERVICE: &str = "homeserver";
+pub const DEFAULT_NAMESPACE: &str = "matrix";
 
 /// The YAML file. Keys are the flag names with `_` for `-`; unknown keys are errors so
 /// that a typo does not silently fall back to a default.
@@ -40,6 +42,11 @@ pub struct FileSetup {
     pub listen_address: Option<Vec<ListenAddress>>,
     pub proxy: Option<ProxyList>,
     pub compose: Option<bool>,
+    pub kubernetes: Option<bool>,
+    pub ingress_class: Option<IngressClass>,
+    pub gateway: Option<GatewayRef>,
+    pub cluster_issuer: Option<KubeName>,
+    pub namespace: Option<Namespace>,
     pub out: Option<PathBuf>,
     /// Read by `generate` itself, not by `merge`: they shape the output, not the setup.
     pub layout: Option<Layout>,
@@ -148,14 +155,18 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
     let server_name = args
         .server_name
         .clone()
-        .or(file.server_name)
+        .or(file.server_name.clone())
         .ok_or(Error::Missing {
             flag: "--server-name",
             key: "server_name",
             example: "example.com",
         })?;
 
-    let homeserver_host = match args.homeserver_host.clone().or(file.homeserver_host) {
+    let homeserver_host = match args
+        .homeserver_host
+        .clone()
+        .or(file.homeserver_host.clone())
+    {
         Some(host) => host,
         None => Host::from(default_host(server_name.host())?),
     };
@@ -192,6 +203,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         ));
     }
     let compose = args.compose || file.compose.unwrap_or(false);
+    let kubernetes = kubernetes(args, &file, &server_name, federation_port, &tls, homeserver)?;
 
     let upstream = match pick(args.upstream.clone(), file.upstream.clone()) {
         Some((upstream, layer)) => {
@@ -211,7 +223,9 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
             upstream
         }
         None => Upstream {
-            host: if compose {
+            // In a cluster the Ingress reaches the homeserver through its Service, which
+            // has the compose service's name.
+            host: if compose || kubernetes.is_some() {
                 UpstreamHost::Name(
                     COMPOSE_SERVICE
                         .parse()
@@ -240,14 +254,17 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         None => DEFAULT_WEBROOT.parse().expect("default webroot is valid"),
     };
 
-    let mut proxies = if !args.proxy.is_empty() {
+    let mut proxies = if kubernetes.is_some() {
+        // The cluster's ingress controller is the proxy.
+        Vec::new()
+    } else if !args.proxy.is_empty() {
         args.proxy.clone()
     } else if let Some(ProxyList(list)) = file.proxy {
         list
     } else {
         Proxy::DEFAULT.to_vec()
     };
-    if proxies.is_empty() {
+    if proxies.is_empty() && kubernetes.is_none() {
         return Err(Error::Conflict {
             message: "the `proxy` list is empty; name at least one proxy".into(),
             example: "proxy: [nginx]".into(),
@@ -306,10 +323,233 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         listen_addresses,
         proxies,
         compose,
+        kubernetes,
         expose_admin,
         warnings,
         out,
     })
+}
+
+/// `--kubernetes` and its flags, and every value that means nothing in a cluster refused
+/// with the reason, so no flag is silently ignored.
+fn kubernetes(
+    args: &GenerateArgs,
+    file: &FileSetup,
+    server_name: &ServerName,
+    federation_port: Option<Port>,
+    tls: &Tls,
+    homeserver: Homeserver,
+) -> Result<Option<Kubernetes>, Error> {
+    let wanted = args.kubernetes || file.kubernetes == Some(true);
+    let ingress_class = pick(args.ingress_class, file.ingress_class);
+    let gateway = pick(args.gateway.clone(), file.gateway.clone());
+    let cluster_issuer = pick(args.cluster_issuer.clone(), file.cluster_issuer.clone());
+    let namespace = pick(args.namespace.clone(), file.namespace.clone());
+    let conflict = |message: String, example: String| Err(Error::Conflict { message, example });
+
+    if !wanted {
+        let stray = [
+            (
+                layer(&ingress_class),
+                "--ingress-class",
+                "--ingress-class nginx",
+            ),
+            (
+                layer(&gateway),
+                "--gateway",
+                "--gateway gateway-system/public",
+            ),
+            (
+                layer(&cluster_issuer),
+                "--cluster-issuer",
+                "--ingress-class nginx --cluster-issuer letsencrypt",
+            ),
+            (
+                layer(&namespace),
+                "--namespace",
+                "--ingress-class nginx --namespace matrix",
+            ),
+        ];
+        if let Some((_, flag, example)) = stray.iter().find(|(layer, ..)| layer.is_some()) {
+            return conflict(
+                format!("{flag} only applies to Kubernetes manifests, which --kubernetes asks for"),
+                format!("--kubernetes {example}"),
+            );
+        }
+        return Ok(None);
+    }
+
+    // A working command to show with each refusal: the same setup, the refused part left out.
+    let routing_example = match (&gateway, &ingress_class) {
+        (Some((gateway, _)), _) => format!("--gateway {gateway}"),
+        (None, Some((class, _))) => format!("--ingress-class {class}"),
+        (None, None) => "--ingress-class nginx".into(),
+    };
+    let issuer_example = match (&cluster_issuer, tls, &gateway) {
+        (Some((issuer, _)), Tls::Acme { .. }, None) => format!(" --cluster-issuer {issuer}"),
+        (None, Tls::Acme { .. }, None) => " --cluster-issuer letsencrypt".into(),
+        _ => String::new(),
+    };
+    let working = format!(
+        "mxproxy generate --server-name {server_name} --kubernetes {routing_example}{issuer_example}"
+    );
+
+    if let Some(port) = federation_port.filter(|p| *p != DEFAULT_FEDERATION_PORT) {
+        // An Ingress routes HTTP and HTTPS on the controller's ports 80 and 443 only
+        // (networking.k8s.io/v1 has no port field per rule); a port of its own needs a
+        // TCP service on the controller, outside the Ingress. Federation on 443 through
+        // /.well-known/matrix/server works with every controller.
+        return conflict(
+            format!(
+                "--federation-port {port} cannot be used with --kubernetes: an Ingress (and a Gateway's \
+                 HTTPRoute) carries HTTPS on port 443 only, so federation cannot get a port of its own there. \
+                 With --kubernetes other servers find the homeserver through \
+                 https://{server_name}/.well-known/matrix/server on port 443; leave out --federation-port"
+            ),
+            working,
+        );
+    }
+    let refused: [(bool, &str, &str); 5] = [
+        (
+            args.compose || file.compose == Some(true),
+            "--compose",
+            "the cluster runs the homeserver, not docker compose",
+        ),
+        (
+            !args.listen_address.is_empty() || file.listen_address.is_some(),
+            "--listen-address",
+            "the ingress controller decides where the cluster listens",
+        ),
+        (
+            !args.proxy.is_empty() || file.proxy.is_some(),
+            "--proxy",
+            "the cluster's ingress controller is the proxy; choose it with --ingress-class or --gateway",
+        ),
+        (
+            args.upstream.is_some() || file.upstream.is_some(),
+            "--upstream",
+            "the Ingress reaches the homeserver through the Service mxproxy writes",
+        ),
+        (
+            args.webroot.is_some() || file.webroot.is_some(),
+            "--webroot",
+            "no files are served from a host folder in a cluster",
+        ),
+    ];
+    if let Some((_, flag, why)) = refused.iter().find(|(given, ..)| *given) {
+        return conflict(
+            format!("{flag} cannot be used with --kubernetes: {why}"),
+            working,
+        );
+    }
+    let facts = homeserver::facts(homeserver);
+    if facts.env_prefix.is_none() {
+        // Synapse and Dendrite need a generated config file with secrets and a signing
+        // key before their first start (their compose steps); the StatefulSet sets
+        // environment variables only.
+        return conflict(
+            format!(
+                "--homeserver {homeserver} cannot be used with --kubernetes yet: {} needs a generated \
+                 config file with secrets before its first start, and the manifests configure the \
+                 homeserver by environment only (conduit, continuwuity, tuwunel)",
+                facts.display_name
+            ),
+            format!("{working} --homeserver tuwunel"),
+        );
+    }
+
+    let routing = match (ingress_class, gateway) {
+        (Some((class, Layer::Flag)), Some((_, Layer::File))) => KubernetesRouting::Ingress(class),
+        (Some((_, Layer::File)), Some((gateway, Layer::Flag))) => {
+            KubernetesRouting::Gateway(gateway)
+        }
+        (Some((class, _)), Some((gateway, _))) => {
+            return conflict(
+                format!(
+                    "--ingress-class {class} and --gateway {gateway} are two ways to route into the \
+                     cluster; choose one"
+                ),
+                format!("--kubernetes --gateway {gateway}"),
+            );
+        }
+        (Some((class, _)), None) => KubernetesRouting::Ingress(class),
+        (None, Some((gateway, _))) => KubernetesRouting::Gateway(gateway),
+        (None, None) => {
+            return conflict(
+                "--kubernetes needs to know how traffic enters the cluster: --ingress-class nginx \
+                 (ingress-nginx), --ingress-class traefik, or --gateway NAME for an existing Gateway API Gateway"
+                    .into(),
+                working,
+            );
+        }
+    };
+
+    let gateway = matches!(routing, KubernetesRouting::Gateway(_));
+    // A file's issuer for its Ingress means nothing once a --gateway flag replaces the
+    // Ingress: overridden, not contradicted (as a --tls flag overrides file certificates).
+    let cluster_issuer = match cluster_issuer {
+        Some((_, Layer::File)) if gateway && args.gateway.is_some() => None,
+        other => other,
+    };
+    if let Tls::Acme { email: Some(email) } = tls {
+        return conflict(
+            format!(
+                "--acme-email {email} cannot be used with --kubernetes: cert-manager's ClusterIssuer \
+                 holds the ACME account and its e-mail"
+            ),
+            working,
+        );
+    }
+    let cluster_issuer = match (tls, gateway, cluster_issuer) {
+        (Tls::Acme { .. }, false, Some((issuer, _))) => Some(issuer),
+        (Tls::Acme { .. }, false, None) => {
+            return conflict(
+                "--kubernetes with --tls acme gets the certificate from cert-manager; name the \
+                 ClusterIssuer that signs it with --cluster-issuer (or use --tls files with a \
+                 Secret you create, or --tls none)"
+                    .into(),
+                working,
+            );
+        }
+        (_, true, Some((issuer, _))) => {
+            return conflict(
+                format!(
+                    "--cluster-issuer {issuer} cannot be used with --gateway: the Gateway's HTTPS \
+                     listener holds the certificate, so the cert-manager annotation belongs on the Gateway"
+                ),
+                working,
+            );
+        }
+        (Tls::Files { .. } | Tls::None, false, Some((issuer, _))) => {
+            return conflict(
+                format!(
+                    "--cluster-issuer {issuer} is only used with --tls acme, not --tls {}",
+                    tls.mode()
+                ),
+                working,
+            );
+        }
+        (Tls::Files { .. }, true, None) => {
+            return conflict(
+                "--tls files cannot be used with --gateway: the Gateway's HTTPS listener holds the \
+                 certificate, not the routes"
+                    .into(),
+                working,
+            );
+        }
+        (_, _, None) => None,
+    };
+    Ok(Some(Kubernetes {
+        routing,
+        cluster_issuer,
+        namespace: namespace
+            .map(|(namespace, _)| namespace)
+            .unwrap_or_else(|| {
+                DEFAULT_NAMESPACE
+                    .parse()
+                    .expect("the default namespace is valid")
+            }),
+    }))
 }
 
 /// Traefik cannot answer with a fixed body, so it routes `/.well-known/matrix/` to the
@@ -453,12 +693,12 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     if setup.homeserver != Homeserver::default() {
         flag("--homeserver", setup.homeserver.to_string());
     }
-    let default_upstream = if setup.compose {
+    let default_upstream = if setup.compose || setup.kubernetes.is_some() {
         format!("{COMPOSE_SERVICE}:{}", facts.port)
     } else {
         format!("127.0.0.1:{}", facts.port)
     };
-    if setup.upstream.to_string() != default_upstream {
+    if setup.upstream.to_string() != default_upstream && setup.kubernetes.is_none() {
         flag("--upstream", setup.upstream.to_string());
     }
     match setup.federation_port {
@@ -490,7 +730,7 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
             .collect();
         flag("--listen-address", addresses.join(","));
     }
-    if setup.proxies != Proxy::DEFAULT {
+    if setup.proxies != Proxy::DEFAULT && setup.kubernetes.is_none() {
         let names: Vec<&str> = setup.proxies.iter().map(|p| p.name()).collect();
         flag("--proxy", names.join(","));
     }
@@ -502,6 +742,23 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     }
     if setup.compose {
         args.push("--compose".into());
+    }
+    if let Some(kubernetes) = &setup.kubernetes {
+        args.push("--kubernetes".into());
+        match &kubernetes.routing {
+            KubernetesRouting::Ingress(class) => {
+                args.extend(["--ingress-class".into(), class.to_string()])
+            }
+            KubernetesRouting::Gateway(gateway) => {
+                args.extend(["--gateway".into(), gateway.to_string()])
+            }
+        }
+        if let Some(issuer) = &kubernetes.cluster_issuer {
+            args.extend(["--cluster-issuer".into(), issuer.to_string()]);
+        }
+        if kubernetes.namespace.to_string() != DEFAULT_NAMESPACE {
+            args.extend(["--namespace".into(), kubernetes.namespace.to_string()]);
+        }
     }
     if setup.expose_admin {
         args.push("--expose-admin".into());
@@ -690,6 +947,27 @@ mod tests {
                 "--homeserver",
                 "dendrite",
                 "--compose",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--kubernetes",
+                "--ingress-class",
+                "traefik",
+                "--cluster-issuer",
+                "letsencrypt",
+                "--namespace",
+                "chat",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "tuwunel",
+                "--kubernetes",
+                "--gateway",
+                "gateway-system/public",
+                "--no-federation",
             ],
         ] {
             let setup = merge(&args(flags), FileSetup::default()).unwrap();

@@ -177,6 +177,14 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
 /// `--out /` writes into the running system (a dry run only reads it, so it may), and the
 /// compose stack has no Debian place.
 fn check_output_place(setup: &setup::Setup, layout: Layout, allow_root: bool) -> Result<(), Error> {
+    if layout == Layout::Debian && setup.kubernetes.is_some() {
+        return Err(Error::Conflict {
+            message: "--layout debian places files for the host's own servers; Kubernetes \
+                      manifests are applied with kubectl from one folder"
+                .into(),
+            example: "--kubernetes --layout folder".into(),
+        });
+    }
     if layout == Layout::Debian && setup.compose {
         return Err(Error::Conflict {
             message:

@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use crate::config::{self, HTTP_PORT};
 use crate::homeserver::{self, ConfigSyntax};
-use crate::setup::{Homeserver, Proxy, Setup, Tls, UpstreamHost};
+use crate::setup::{
+    Homeserver, IngressClass, Kubernetes, KubernetesRouting, Proxy, Setup, Tls, UpstreamHost,
+};
 
 pub const HTTPS_PORT: u16 = 443;
 /// The prefixes only other servers use: the server-server API and server keys
@@ -46,11 +48,16 @@ pub struct Plan {
     pub well_known: WellKnown,
     pub limits: Limits,
     pub webroot: String,
+    /// `X-Forwarded-Proto` towards the homeserver: the scheme clients use, which is https
+    /// even with `--tls none`, where a terminator in front speaks TLS to them. (With
+    /// `$scheme`-style values the homeserver would build http:// URLs there.)
+    pub forwarded_proto: String,
     /// Addresses to listen on; empty means every address (IPv4 and IPv6).
     pub bind: Vec<Bind>,
     pub header: Header,
     pub proxies: Vec<String>,
     pub compose: Option<Compose>,
+    pub kubernetes: Option<KubernetesPlan>,
 }
 
 #[derive(Debug, Serialize)]
@@ -303,6 +310,10 @@ pub fn plan(setup: &Setup) -> Plan {
         }]
     };
     let hosts: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
+    let sites_for_kubernetes: Vec<(String, bool, bool)> = sites
+        .iter()
+        .map(|site| (site.host.clone(), site.well_known, site.matrix))
+        .collect();
 
     let (cert, key) = match &setup.tls {
         Tls::Files { cert, key } => (Some(cert.to_string()), Some(key.to_string())),
@@ -446,6 +457,7 @@ pub fn plan(setup: &Setup) -> Plan {
             read_timeout_seconds: READ_TIMEOUT_SECONDS,
         },
         webroot: setup.webroot.to_string(),
+        forwarded_proto: "https".into(),
         bind: setup
             .listen_addresses
             .iter()
@@ -459,6 +471,10 @@ pub fn plan(setup: &Setup) -> Plan {
             .collect(),
         proxies: setup.proxies.iter().map(|p| p.name().to_string()).collect(),
         compose,
+        kubernetes: setup
+            .kubernetes
+            .as_ref()
+            .map(|kubernetes| kubernetes_plan(setup, kubernetes, &sites_for_kubernetes)),
     }
 }
 
@@ -506,7 +522,7 @@ impl SettingSpec {
 /// The address the homeserver binds: every address in a container (else the proxy
 /// container gets 502), the upstream's own address on a host.
 fn homeserver_listen(setup: &Setup) -> HomeserverListen {
-    let address = if setup.compose {
+    let address = if setup.compose || setup.kubernetes.is_some() {
         "0.0.0.0".to_string()
     } else {
         match &setup.upstream.host {
@@ -687,4 +703,395 @@ pub fn regenerate_command(setup: &Setup) -> String {
     let quoted =
         shlex::try_join(args.iter().map(String::as_str)).expect("validated values have no NUL");
     format!("mxproxy generate {quoted}")
+}
+
+/// What every client may ask for without credentials; the homeserver answers it once it
+/// serves requests (client-server API, `GET /_matrix/client/versions`).
+pub const PROBE_PATH: &str = "/_matrix/client/versions";
+/// A starting point for one small community: Conduit and its successors idle well below
+/// this; requests let the scheduler place the pod, and no limit is set so that a busy
+/// moment (joining a large room) is slowed by CPU, not ended by the OOM killer.
+const REQUEST_CPU: &str = "100m";
+const REQUEST_MEMORY: &str = "256Mi";
+/// The database and the media store share the data directory (Conduit's `database_path`
+/// holds `media/`); uploads dominate, so this is sized for them.
+const STORAGE: &str = "10Gi";
+/// An unprivileged user and group for the homeserver: the images need none of their own
+/// (Conduit's Nix image has no user at all, nix/pkgs/oci-image/default.nix), and fsGroup
+/// makes the data volume writable for it.
+const RUN_AS: u32 = 1000;
+/// The Secret the registration token is read from, created by hand so that it never
+/// lands in a generated file.
+const REGISTRATION_SECRET: &str = "homeserver-registration";
+const TLS_SECRET: &str = "homeserver-tls";
+const WELL_KNOWN_PATH: &str = "/.well-known/matrix/";
+
+#[derive(Debug, Serialize)]
+pub struct KubernetesPlan {
+    pub namespace: String,
+    /// app.kubernetes.io/* recommended labels, on every object.
+    pub labels: Vec<Label>,
+    /// The subset that selects the homeserver's pods (name and instance never change).
+    pub selector: Vec<Label>,
+    /// `nginx` or `traefik` with an Ingress; absent with a Gateway.
+    pub ingress_class: Option<String>,
+    pub gateway: Option<GatewayPlan>,
+    pub service: ServicePlan,
+    pub statefulset: StatefulSetPlan,
+    /// One Ingress or HTTPRoute each: `well-known` on the server name and `homeserver` on
+    /// the homeserver host (both on one host when they are the same).
+    pub routes: Vec<Route>,
+    /// Traefik middlewares, one object each.
+    pub middlewares: Vec<Middleware>,
+    pub tls: Option<KubernetesTls>,
+    /// Every file below `kubernetes/`, in the order the kustomization lists them.
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GatewayPlan {
+    pub name: String,
+    pub namespace: Option<String>,
+    /// `[namespace/]name` as given.
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServicePlan {
+    pub name: String,
+    pub port: u16,
+    pub port_name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatefulSetPlan {
+    pub name: String,
+    pub probe_path: String,
+    pub request_cpu: String,
+    pub request_memory: String,
+    pub storage: String,
+    pub run_as: u32,
+    pub registration_secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Route {
+    /// Object name: `well-known` or `homeserver`.
+    pub name: String,
+    /// Its file below `kubernetes/`: `ingress-<name>.yaml` or `httproute-<name>.yaml`.
+    pub file: String,
+    pub host: String,
+    pub paths: Vec<String>,
+    /// Ingress annotations, each with the reason it is there.
+    pub annotations: Vec<Annotation>,
+    /// This Ingress lists every TLS host and asks cert-manager for the one certificate.
+    pub issues_certificate: bool,
+    /// HTTPRoute `timeouts.request`, e.g. `600s`.
+    pub timeout: Option<String>,
+    /// HTTPRoute ResponseHeaderModifier `set` headers.
+    pub response_headers: Vec<HeaderValue>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Annotation {
+    pub key: String,
+    pub value: String,
+    pub why: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeaderValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Middleware {
+    pub name: String,
+    /// Its file below `kubernetes/`: `middleware-<name>.yaml`.
+    pub file: String,
+    /// `buffering` or `headers`: which middleware spec the template writes.
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KubernetesTls {
+    pub secret: String,
+    pub hosts: Vec<String>,
+    pub cluster_issuer: Option<String>,
+}
+
+/// A label value: at most 63 characters of letters, digits, `-`, `_` and `.`, starting
+/// and ending alphanumeric (kubernetes.io "Labels and Selectors", syntax and character set).
+fn label_value(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    cleaned
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+fn annotation(key: &str, value: impl Into<String>, why: &str) -> Annotation {
+    Annotation {
+        key: key.into(),
+        value: value.into(),
+        why: why.into(),
+    }
+}
+
+fn kubernetes_plan(
+    setup: &Setup,
+    kubernetes: &Kubernetes,
+    sites: &[(String, bool, bool)],
+) -> KubernetesPlan {
+    let facts = homeserver::facts(setup.homeserver);
+    let namespace = kubernetes.namespace.to_string();
+    let selector = vec![
+        Label {
+            key: "app.kubernetes.io/name".into(),
+            value: setup.homeserver.name().into(),
+        },
+        Label {
+            key: "app.kubernetes.io/instance".into(),
+            value: label_value(&setup.server_name.to_string()),
+        },
+    ];
+    let mut labels = selector.clone();
+    labels.push(Label {
+        key: "app.kubernetes.io/managed-by".into(),
+        value: "mxproxy".into(),
+    });
+    let tls_enabled = setup.tls != Tls::None;
+    let ingress_class = match &kubernetes.routing {
+        KubernetesRouting::Ingress(class) => Some(*class),
+        KubernetesRouting::Gateway(_) => None,
+    };
+    let tls = (tls_enabled && ingress_class.is_some()).then(|| KubernetesTls {
+        secret: TLS_SECRET.into(),
+        hosts: sites.iter().map(|(host, ..)| host.clone()).collect(),
+        cluster_issuer: kubernetes.cluster_issuer.as_ref().map(ToString::to_string),
+    });
+    let mut prefixes: Vec<String> = facts.prefixes.iter().map(|p| p.to_string()).collect();
+    if setup.expose_admin {
+        prefixes.extend(facts.admin_prefixes.iter().map(|p| p.to_string()));
+    }
+    let cors = [
+        ("Access-Control-Allow-Origin", "*".to_string()),
+        (
+            "Access-Control-Allow-Methods",
+            "GET, HEAD, OPTIONS".to_string(),
+        ),
+        (
+            "Access-Control-Allow-Headers",
+            "X-Requested-With, Content-Type, Authorization".to_string(),
+        ),
+    ];
+    let middleware_ref = |name: &str| format!("{namespace}-{name}@kubernetescrd");
+    // The Traefik Helm chart's entry points: `web` on 80, `websecure` on 443.
+    let (traefik_entry_point, traefik_entry_point_why) = if tls_enabled {
+        (
+            "websecure",
+            "HTTPS only (the Helm chart's entry point on 443)",
+        )
+    } else {
+        (
+            "web",
+            "plain HTTP, TLS ends in front of the cluster (--tls none)",
+        )
+    };
+
+    let route_kind = if ingress_class.is_some() {
+        "ingress"
+    } else {
+        "httproute"
+    };
+    let mut routes = Vec::new();
+    for (host, well_known, matrix) in sites {
+        if *well_known {
+            let annotations = match ingress_class {
+                // ingress-nginx's CORS annotations set the headers with more_set_headers
+                // (replacing any the homeserver sends) and answer preflights themselves
+                // (kubernetes.github.io/ingress-nginx, annotations "Enable CORS"). Only on
+                // this Ingress: the API's own CORS allows more methods than these.
+                Some(IngressClass::Nginx) => vec![
+                    annotation(
+                        "nginx.ingress.kubernetes.io/enable-cors",
+                        "true",
+                        "browser clients read both documents (client-server API, \"Web Browser Clients\")",
+                    ),
+                    annotation("nginx.ingress.kubernetes.io/cors-allow-origin", "*", ""),
+                    annotation(
+                        "nginx.ingress.kubernetes.io/cors-allow-methods",
+                        cors[1].1.clone(),
+                        "",
+                    ),
+                    annotation(
+                        "nginx.ingress.kubernetes.io/cors-allow-headers",
+                        cors[2].1.clone(),
+                        "",
+                    ),
+                ],
+                Some(IngressClass::Traefik) => vec![
+                    annotation(
+                        "traefik.ingress.kubernetes.io/router.entrypoints",
+                        traefik_entry_point,
+                        traefik_entry_point_why,
+                    ),
+                    annotation(
+                        "traefik.ingress.kubernetes.io/router.middlewares",
+                        middleware_ref("well-known-headers"),
+                        "CORS and Cache-Control (middleware-well-known-headers.yaml)",
+                    ),
+                ],
+                None => Vec::new(),
+            };
+            routes.push(Route {
+                name: "well-known".into(),
+                file: format!("{route_kind}-well-known.yaml"),
+                host: host.clone(),
+                paths: vec![WELL_KNOWN_PATH.into()],
+                annotations,
+                issues_certificate: false,
+                timeout: None,
+                response_headers: cors
+                    .iter()
+                    .map(|(name, value)| HeaderValue {
+                        name: (*name).into(),
+                        value: value.clone(),
+                    })
+                    .chain(std::iter::once(HeaderValue {
+                        name: "Cache-Control".into(),
+                        value: format!("max-age={WELL_KNOWN_MAX_AGE_SECONDS}"),
+                    }))
+                    .collect(),
+            });
+        }
+        if *matrix {
+            let mut annotations = match ingress_class {
+                Some(IngressClass::Nginx) => vec![
+                    annotation(
+                        "nginx.ingress.kubernetes.io/proxy-body-size",
+                        setup.max_upload.bytes().to_string(),
+                        "the upload limit, in bytes, as the homeserver's own setting (default 1m)",
+                    ),
+                    annotation(
+                        "nginx.ingress.kubernetes.io/proxy-read-timeout",
+                        READ_TIMEOUT_SECONDS.to_string(),
+                        "longer than any /sync long-poll (default 60 s)",
+                    ),
+                    annotation(
+                        "nginx.ingress.kubernetes.io/proxy-send-timeout",
+                        READ_TIMEOUT_SECONDS.to_string(),
+                        "",
+                    ),
+                ],
+                Some(IngressClass::Traefik) => vec![
+                    annotation(
+                        "traefik.ingress.kubernetes.io/router.entrypoints",
+                        traefik_entry_point,
+                        traefik_entry_point_why,
+                    ),
+                    annotation(
+                        "traefik.ingress.kubernetes.io/router.middlewares",
+                        middleware_ref("upload-limit"),
+                        "the upload limit (middleware-upload-limit.yaml)",
+                    ),
+                ],
+                None => Vec::new(),
+            };
+            if let Some(issuer) = &kubernetes.cluster_issuer {
+                annotations.insert(
+                    0,
+                    annotation(
+                        "cert-manager.io/cluster-issuer",
+                        issuer.to_string(),
+                        "cert-manager issues the one certificate for every host below",
+                    ),
+                );
+            }
+            routes.push(Route {
+                name: "homeserver".into(),
+                file: format!("{route_kind}-homeserver.yaml"),
+                host: host.clone(),
+                paths: prefixes.clone(),
+                annotations,
+                issues_certificate: true,
+                timeout: Some(format!("{READ_TIMEOUT_SECONDS}s")),
+                response_headers: Vec::new(),
+            });
+        }
+    }
+    // The homeserver route lists the certificate first, so it goes first.
+    routes.sort_by_key(|route| !route.issues_certificate);
+
+    let middlewares = if ingress_class == Some(IngressClass::Traefik) {
+        vec![
+            Middleware {
+                name: "upload-limit".into(),
+                file: "middleware-upload-limit.yaml".into(),
+                kind: "buffering".into(),
+            },
+            Middleware {
+                name: "well-known-headers".into(),
+                file: "middleware-well-known-headers.yaml".into(),
+                kind: "headers".into(),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+
+    let mut resources: Vec<String> = ["namespace.yaml", "service.yaml", "statefulset.yaml"]
+        .map(String::from)
+        .to_vec();
+    resources.extend(routes.iter().map(|route| route.file.clone()));
+    resources.extend(middlewares.iter().map(|middleware| middleware.file.clone()));
+
+    KubernetesPlan {
+        namespace,
+        labels,
+        selector,
+        ingress_class: ingress_class.map(|class| class.name().into()),
+        gateway: match &kubernetes.routing {
+            KubernetesRouting::Gateway(gateway) => Some(GatewayPlan {
+                name: gateway.name.to_string(),
+                namespace: gateway.namespace.as_ref().map(ToString::to_string),
+                reference: gateway.to_string(),
+            }),
+            KubernetesRouting::Ingress(_) => None,
+        },
+        service: ServicePlan {
+            name: config::COMPOSE_SERVICE.into(),
+            port: setup.upstream.port.get(),
+            port_name: "http".into(),
+        },
+        statefulset: StatefulSetPlan {
+            name: config::COMPOSE_SERVICE.into(),
+            probe_path: PROBE_PATH.into(),
+            request_cpu: REQUEST_CPU.into(),
+            request_memory: REQUEST_MEMORY.into(),
+            storage: STORAGE.into(),
+            run_as: RUN_AS,
+            registration_secret: REGISTRATION_SECRET.into(),
+        },
+        routes,
+        middlewares,
+        tls,
+        resources,
+    }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::Layout;
 use crate::error::Error;
-use crate::plan::Plan;
+use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
 
 /// One generated file: its path below `--out` and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +147,8 @@ impl Templates {
             .into_iter()
             .map(|(path, template)| {
                 Ok(Rendered {
+                    content: self.render(template, FileContext::new(plan, &path))?,
                     path,
-                    content: self.render(template, plan)?,
                 })
             })
             .collect()
@@ -271,6 +271,9 @@ fn debian_path(plan: &Plan, folder_path: &Path) -> PathBuf {
 }
 
 fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
+    if let Some(kubernetes) = &plan.kubernetes {
+        return kubernetes_layout(kubernetes);
+    }
     let host = &plan.homeserver_host;
     let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
     for proxy in &plan.proxies {
@@ -305,14 +308,67 @@ fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
     files
 }
 
+/// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
+/// The homeserver serves both well-known documents itself (see the ingress templates), so
+/// `well-known/` is not written.
+fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<(PathBuf, &'static str)> {
+    let mut files = vec![(
+        PathBuf::from("kubernetes/kustomization.yaml"),
+        "kubernetes/kustomization.yaml.j2",
+    )];
+    for resource in &kubernetes.resources {
+        let template = if kubernetes.routes.iter().any(|r| &r.file == resource) {
+            if kubernetes.gateway.is_some() {
+                "kubernetes/httproute.yaml.j2"
+            } else {
+                "kubernetes/ingress.yaml.j2"
+            }
+        } else if kubernetes.middlewares.iter().any(|m| &m.file == resource) {
+            "kubernetes/middleware.yaml.j2"
+        } else {
+            match resource.as_str() {
+                "namespace.yaml" => "kubernetes/namespace.yaml.j2",
+                "service.yaml" => "kubernetes/service.yaml.j2",
+                "statefulset.yaml" => "kubernetes/statefulset.yaml.j2",
+                other => unreachable!("kubernetes resource `{other}` has no template"),
+            }
+        };
+        files.push((PathBuf::from("kubernetes").join(resource), template));
+    }
+    files
+}
+
+/// What a template sees: the plan, and for a file made once per route or middleware
+/// (Kubernetes) the one it is made for.
+#[derive(Serialize)]
+struct FileContext<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    route: Option<&'a Route>,
+    middleware: Option<&'a Middleware>,
+}
+
+impl<'a> FileContext<'a> {
+    fn new(plan: &'a Plan, path: &Path) -> FileContext<'a> {
+        let file = path.file_name().and_then(|name| name.to_str());
+        let kubernetes = plan.kubernetes.as_ref();
+        FileContext {
+            plan,
+            route: kubernetes.and_then(|k| k.routes.iter().find(|r| Some(r.file.as_str()) == file)),
+            middleware: kubernetes
+                .and_then(|k| k.middlewares.iter().find(|m| Some(m.file.as_str()) == file)),
+        }
+    }
+}
+
 pub fn render_all(plan: &Plan) -> Result<Vec<Rendered>, Error> {
     let env = make_env();
     layout(plan)
         .into_iter()
         .map(|(path, template)| {
             Ok(Rendered {
+                content: render(&env, template, FileContext::new(plan, &path))?,
                 path,
-                content: render(&env, template, plan)?,
             })
         })
         .collect()

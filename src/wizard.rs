@@ -24,8 +24,9 @@ use crate::output;
 use crate::plan;
 use crate::render::{self, FileStatus};
 use crate::setup::{
-    ByteSize, Email, Homeserver, Host, ListenAddress, Port, Proxy, SafePath, ServerName, Setup,
-    Tls, TlsMode, Upstream, shown,
+    ByteSize, Email, GatewayRef, Homeserver, Host, IngressClass, KubeName, KubernetesRouting,
+    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Tls, TlsMode, Upstream,
+    shown,
 };
 
 /// The port servers try when a server name has no well-known file and no SRV record.
@@ -154,6 +155,12 @@ pub fn prefill(flags: &GenerateArgs, file: FileSetup) -> GenerateArgs {
             flags.proxy.clone()
         },
         compose: flags.compose || file.compose.unwrap_or(false),
+        // `run` refuses Kubernetes setups before asking anything.
+        kubernetes: false,
+        ingress_class: None,
+        gateway: None,
+        cluster_issuer: None,
+        namespace: None,
         out: flags.out.clone().or(file.out),
         force: flags.force,
         dry_run: flags.dry_run,
@@ -822,7 +829,10 @@ struct SavedSetup<'a> {
     homeserver: Homeserver,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     expose_admin: bool,
-    upstream: &'a Upstream,
+    /// Left out with Kubernetes, which refuses them: the Service is the upstream, the
+    /// ingress controller the proxy, and no host folder is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<&'a Upstream>,
     #[serde(skip_serializing_if = "Option::is_none")]
     federation_port: Option<Port>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -835,11 +845,23 @@ struct SavedSetup<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     acme_email: Option<&'a Email>,
     max_upload: ByteSize,
-    webroot: &'a SafePath,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webroot: Option<&'a SafePath>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     listen_address: &'a [ListenAddress],
-    proxy: &'a [Proxy],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<&'a [Proxy]>,
     compose: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    kubernetes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ingress_class: Option<IngressClass>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway: Option<&'a GatewayRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_issuer: Option<&'a KubeName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a Namespace>,
     out: String,
 }
 
@@ -850,12 +872,19 @@ pub fn saved_yaml(setup: &Setup) -> String {
         Tls::Acme { email } => (None, None, email.as_ref()),
         Tls::None => (None, None, None),
     };
+    let kubernetes = setup.kubernetes.as_ref();
+    let (ingress_class, gateway) = match kubernetes.map(|k| &k.routing) {
+        Some(KubernetesRouting::Ingress(class)) => (Some(*class), None),
+        Some(KubernetesRouting::Gateway(gateway)) => (None, Some(gateway)),
+        None => (None, None),
+    };
+    let host_install = kubernetes.is_none();
     let saved = SavedSetup {
         server_name: &setup.server_name,
         homeserver_host: &setup.homeserver_host,
         homeserver: setup.homeserver,
         expose_admin: setup.expose_admin,
-        upstream: &setup.upstream,
+        upstream: host_install.then_some(&setup.upstream),
         federation_port: setup.federation_port,
         no_federation: setup.federation_port.is_none(),
         tls: setup.tls.mode(),
@@ -863,10 +892,15 @@ pub fn saved_yaml(setup: &Setup) -> String {
         tls_key,
         acme_email,
         max_upload: setup.max_upload,
-        webroot: &setup.webroot,
+        webroot: host_install.then_some(&setup.webroot),
         listen_address: &setup.listen_addresses,
-        proxy: &setup.proxies,
+        proxy: host_install.then_some(&setup.proxies[..]),
         compose: setup.compose,
+        kubernetes: !host_install,
+        ingress_class,
+        gateway,
+        cluster_issuer: kubernetes.and_then(|k| k.cluster_issuer.as_ref()),
+        namespace: kubernetes.map(|k| &k.namespace),
         out: setup.out.display().to_string(),
     };
     let body = serde_yaml::to_string(&saved).expect("plain strings, numbers and lists serialize");
@@ -949,7 +983,22 @@ fn flags_example(flags: &GenerateArgs) -> String {
 }
 
 /// `mxproxy wizard` and bare `mxproxy` on a terminal.
+/// The questions cover proxies and compose stacks; a Kubernetes setup is given as flags.
+fn kubernetes_refused() -> Error {
+    Error::Conflict {
+        message: "the wizard asks about proxies and compose stacks, not Kubernetes; \
+                  write Kubernetes manifests with `mxproxy generate --kubernetes`"
+            .into(),
+        example: "mxproxy generate --server-name example.com --kubernetes --ingress-class nginx \
+                  --cluster-issuer letsencrypt"
+            .into(),
+    }
+}
+
 pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
+    if flags.kubernetes {
+        return Err(kubernetes_refused());
+    }
     if let Some(stream) = redirected() {
         return Err(Error::NotATerminal {
             stream,
@@ -960,6 +1009,9 @@ pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
         Some(path) => config::read_file(path)?,
         None => FileSetup::default(),
     };
+    if file.kubernetes == Some(true) {
+        return Err(kubernetes_refused());
+    }
     let prefill = prefill(flags, file);
     interrupt::install();
     let mut prompter = TerminalPrompter::new();

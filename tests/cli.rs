@@ -703,3 +703,175 @@ fn synapse_gets_a_config_fragment_and_the_generate_step() {
         "{nginx}"
     );
 }
+
+#[test]
+fn kubernetes_refuses_federation_on_its_own_port_and_shows_the_working_command() {
+    let env = Env::new();
+    let assert = env
+        .generate(&[
+            "--server-name",
+            "example.com",
+            "--kubernetes",
+            "--ingress-class",
+            "nginx",
+            "--cluster-issuer",
+            "letsencrypt",
+            "--federation-port",
+            "8448",
+        ])
+        .code(2)
+        .stderr(contains(
+            "--federation-port 8448 cannot be used with --kubernetes",
+        ))
+        .stderr(contains("/.well-known/matrix/server on port 443"));
+    assert!(!env.out().exists());
+    // The command the message offers works as printed.
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let working = stderr.trim().rsplit_once("e.g. ").unwrap().1;
+    let words = shlex::split(working).unwrap();
+    assert_eq!(words[..2], ["mxproxy", "generate"]);
+    let words: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+    env.generate(&words).code(0);
+    assert!(env.out().join("kubernetes/kustomization.yaml").is_file());
+    assert!(
+        !env.out().join("nginx").exists(),
+        "no proxy configs with --kubernetes"
+    );
+}
+
+#[test]
+fn kubernetes_refuses_what_a_cluster_cannot_use() {
+    let env = Env::new();
+    let ingress: &[&str] = &["--kubernetes", "--ingress-class", "nginx"];
+    let issuer: &[&str] = &["--cluster-issuer", "letsencrypt"];
+    let cases: &[(&[&[&str]], &str)] = &[
+        (
+            &[ingress, issuer, &["--compose"]],
+            "--compose cannot be used with --kubernetes",
+        ),
+        (
+            &[ingress, issuer, &["--listen-address", "127.0.0.1"]],
+            "--listen-address cannot be used with --kubernetes",
+        ),
+        (
+            &[ingress, issuer, &["--proxy", "nginx"]],
+            "--proxy cannot be used with --kubernetes",
+        ),
+        (
+            &[ingress, issuer, &["--upstream", "10.0.0.1:6167"]],
+            "--upstream cannot be used with --kubernetes",
+        ),
+        (
+            &[ingress, issuer, &["--webroot", "/srv/w"]],
+            "--webroot cannot be used",
+        ),
+        (
+            &[ingress, issuer, &["--layout", "debian"]],
+            "Kubernetes manifests are applied with kubectl from one folder",
+        ),
+        (
+            &[ingress, issuer, &["--acme-email", "a@example.com"]],
+            "ClusterIssuer holds the ACME account",
+        ),
+        (
+            &[ingress, issuer, &["--homeserver", "synapse"]],
+            "--homeserver synapse cannot be used with --kubernetes",
+        ),
+        (
+            &[&["--kubernetes"], issuer],
+            "--kubernetes needs to know how traffic enters",
+        ),
+        (&[ingress, &["--gateway", "public"], issuer], "choose one"),
+        (&[ingress], "name the ClusterIssuer"),
+        (
+            &[ingress, issuer, &["--tls", "none"]],
+            "--cluster-issuer letsencrypt is only used with --tls acme",
+        ),
+        (
+            &[&["--kubernetes", "--gateway", "public"], issuer],
+            "the cert-manager annotation belongs on the Gateway",
+        ),
+        (
+            &[
+                &["--kubernetes", "--gateway", "public"],
+                &[
+                    "--tls",
+                    "files",
+                    "--tls-cert",
+                    "/c.pem",
+                    "--tls-key",
+                    "/k.pem",
+                ],
+            ],
+            "--tls files cannot be used with --gateway",
+        ),
+        (
+            &[&["--ingress-class", "nginx"]],
+            "--ingress-class only applies to Kubernetes",
+        ),
+        (
+            &[&["--namespace", "chat"]],
+            "--namespace only applies to Kubernetes",
+        ),
+    ];
+    for (parts, needle) in cases {
+        let all = [&["--server-name", "example.com"][..], &parts.concat()].concat();
+        env.generate(&all)
+            .code(2)
+            .stderr(contains(*needle))
+            .stderr(contains("e.g."));
+        assert!(!env.out().exists(), "{all:?} wrote files");
+    }
+    // Values are checked where they are given.
+    for (flag, value, needle) in [
+        ("--ingress-class", "haproxy", "not an ingress class"),
+        ("--namespace", "Matrix", "contains `M`"),
+        ("--namespace", "a.b", "contains `.`"),
+        (
+            "--gateway",
+            "gateway-system/public-",
+            "start and end with a letter or digit",
+        ),
+    ] {
+        env.generate(&["--server-name", "example.com", "--kubernetes", flag, value])
+            .code(2)
+            .stderr(contains(needle));
+    }
+}
+
+#[test]
+fn kubernetes_keys_work_in_the_config_file_and_flags_override_them() {
+    let env = Env::new();
+    let config = env.write(
+        "setup.yaml",
+        "server_name: example.com\nkubernetes: true\ningress_class: traefik\ncluster_issuer: letsencrypt\nnamespace: chat\n",
+    );
+    env.generate(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--gateway",
+        "gateway-system/public",
+        "--tls",
+        "none",
+    ])
+    .code(0);
+    let route = env.read("kubernetes/httproute-homeserver.yaml");
+    assert!(route.contains("namespace: chat"), "{route}");
+    assert!(route.contains("namespace: gateway-system"), "{route}");
+    assert!(
+        !env.out()
+            .join("kubernetes/ingress-homeserver.yaml")
+            .exists()
+    );
+}
+
+#[test]
+fn the_wizard_points_kubernetes_setups_to_generate() {
+    cmd()
+        .args(["wizard", "--kubernetes"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "mxproxy generate --server-name example.com --kubernetes",
+        ));
+}

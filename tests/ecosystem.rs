@@ -867,7 +867,7 @@ fn debian_layout_and_compose_do_not_mix() {
 fn debian_layout_is_accepted_by_the_real_servers() {
     let env = Env::new();
     let root = env.path("root");
-    let cert = validators::TestCert::new(
+    let cert = crate::common::pki::TestCa::new().issue(
         env.dir.path(),
         &["example.com".to_string(), "matrix.example.com".to_string()],
     );

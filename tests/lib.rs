@@ -5,6 +5,7 @@ mod common;
 mod cli;
 mod ecosystem;
 mod hostile;
+mod kubernetes;
 mod render;
 mod traffic;
 mod validate;

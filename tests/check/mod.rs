@@ -2,12 +2,8 @@
 //! `mxproxy generate --tls files --listen-address 127.0.0.1`, with a stand-in homeserver
 //! behind them, certificates from a throwaway CA and a local DNS server; plus broken
 //! variants (each flagged by the right check with the right fix) and a hostile endpoint.
-//! Every server runs on loopback inside a private network namespace (see `netns`).
+//! Every server runs on loopback inside a private network namespace (`common::netns`).
 
-#[macro_use]
-mod netns;
-mod pki;
-mod proxies;
 mod servers;
 
 use std::path::{Path, PathBuf};
@@ -16,39 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use pki::{Ca, Validity};
+use crate::common::netns::netns_test;
+use crate::common::pki::{TestCa, Validity};
+use crate::common::proxy::{Options, Proxy, Running, Site};
 use servers::{Background, DnsRecord};
 
 const SERVER_NAME: &str = "example.test";
 const HOMESERVER_HOST: &str = "matrix.example.test";
 const UPSTREAM: &str = "127.0.0.1:6167";
 const DNS: &str = "127.0.0.1:5353";
-
-#[derive(Clone, Copy)]
-enum Proxy {
-    Nginx,
-    Apache,
-    Caddy,
-}
-
-impl Proxy {
-    fn name(self) -> &'static str {
-        match self {
-            Proxy::Nginx => "nginx",
-            Proxy::Apache => "apache",
-            Proxy::Caddy => "caddy",
-        }
-    }
-
-    /// The generated file the proxy loads, relative to the output folder.
-    fn site(self) -> String {
-        match self {
-            Proxy::Nginx => format!("nginx/{HOMESERVER_HOST}.conf"),
-            Proxy::Apache => format!("apache/{HOMESERVER_HOST}.conf"),
-            Proxy::Caddy => "caddy/Caddyfile".into(),
-        }
-    }
-}
 
 enum Cert {
     Good,
@@ -92,7 +64,7 @@ impl Variant {
 
     /// Replaces every `from` in the proxy's site file by `to`.
     fn edit(mut self, from: &'static str, to: &'static str) -> Variant {
-        let site = self.proxy.site();
+        let site = self.proxy.config(HOMESERVER_HOST);
         self.edits.push((site, from, to));
         self
     }
@@ -165,9 +137,8 @@ impl Outcome {
 fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    // Apache's children run as www-data and read the well-known files below here.
-    set_mode(root, 0o755);
-    let ca = Ca::new(root);
+    let ca = TestCa::new();
+    let ca_file = ca.write_pem(root);
     let names: &[&str] = match variant.cert {
         Cert::WrongName => &["other.test"],
         _ => &[SERVER_NAME, HOMESERVER_HOST],
@@ -177,59 +148,39 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
         Cert::EndsSoon => Validity::EndsSoon,
         _ => Validity::Current,
     };
-    let leaf = ca.leaf(root, "site", names, validity);
-    let out = root.join("out");
-    let webroot = root.join("www");
-    let generated = mxproxy()
-        .args(["generate", "--server-name", SERVER_NAME, "--tls", "files"])
-        .arg("--tls-cert")
-        .arg(&leaf.cert)
-        .arg("--tls-key")
-        .arg(&leaf.key)
-        .args(["--listen-address", "127.0.0.1", "--upstream", UPSTREAM])
-        .args(["--proxy", variant.proxy.name()])
-        .arg("--webroot")
-        .arg(&webroot)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        generated.status.success(),
-        "generate failed: {}",
-        String::from_utf8_lossy(&generated.stderr)
+    let cert = ca.leaf(root, "site", names, validity);
+    let options = Options {
+        server_name: SERVER_NAME.into(),
+        ..Options::default()
+    };
+    assert_eq!(options.homeserver_host(), HOMESERVER_HOST);
+    let site = Site::generate(
+        root,
+        variant.proxy,
+        &options,
+        UPSTREAM.parse().unwrap(),
+        &cert,
     );
     for (file, from, to) in &variant.edits {
-        let path = out.join(file);
+        let path = site.out.join(file);
         let content = std::fs::read_to_string(&path).unwrap();
         assert!(content.contains(from), "{file} has no `{from}`:\n{content}");
         std::fs::write(&path, content.replace(from, to)).unwrap();
     }
-    let well_known = webroot.join(".well-known/matrix");
-    std::fs::create_dir_all(&well_known).unwrap();
-    for name in ["client", "server"] {
-        std::fs::copy(
-            out.join("well-known/matrix").join(name),
-            well_known.join(name),
-        )
-        .unwrap();
-    }
-    for folder in [&webroot, &webroot.join(".well-known"), &well_known] {
-        set_mode(folder, 0o755);
-    }
+    site.publish_documents();
     let background = Background::start();
-    background.homeserver(UPSTREAM, SERVER_NAME);
-    let variant_lines = variant.lines;
+    let _homeserver = background.homeserver(UPSTREAM, SERVER_NAME);
     background.dns(DNS, variant.dns);
-    let site = out.join(variant.proxy.site());
-    let _proxy = match variant.proxy {
-        Proxy::Nginx => proxies::nginx(root, &site)?,
-        Proxy::Apache => proxies::apache(root, &site)?,
-        Proxy::Caddy => proxies::caddy(root, &site)?,
-    };
-    let (mut outcome, _) = run_check(SERVER_NAME, &ca.pem_path, 5, &[]);
-    if variant_lines {
-        (outcome.lines, outcome.lines_code) = run_lines(SERVER_NAME, &ca.pem_path);
+    let _proxy = Running::start(
+        variant.proxy,
+        root,
+        &site.config,
+        options.listen,
+        &options.ports(),
+    )?;
+    let (mut outcome, _) = run_check(SERVER_NAME, &ca_file, 5, &[]);
+    if variant.lines {
+        (outcome.lines, outcome.lines_code) = run_lines(SERVER_NAME, &ca_file);
     }
     Some(outcome)
 }
@@ -322,11 +273,6 @@ fn mxproxy() -> Command {
     command
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 // ---------------------------------------------------------------------------------------
 // Usage errors: exit 2 with the flag named, before anything is contacted.
 
@@ -393,31 +339,25 @@ fn usage_errors_exit_2() {
 // ---------------------------------------------------------------------------------------
 // Good deployments: every check passes.
 
-netns_test!(
-    nginx_good_deployment_passes,
-    inside_nginx_good_deployment_passes,
-    {
+netns_test! {
+    fn nginx_good_deployment_passes() {
         if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).lines()) {
             outcome.expect_all_pass();
             outcome.expect("server.discovery", "pass", "step 3.2", "");
         }
     }
-);
+}
 
-netns_test!(
-    apache_good_deployment_passes,
-    inside_apache_good_deployment_passes,
-    {
+netns_test! {
+    fn apache_good_deployment_passes() {
         if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Apache)) {
             outcome.expect_all_pass();
         }
     }
-);
+}
 
-netns_test!(
-    caddy_good_deployment_passes,
-    inside_caddy_good_deployment_passes,
-    {
+netns_test! {
+    fn caddy_good_deployment_passes() {
         if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy)) {
             // Caddy applies request_body max_size while reading the body, which the probe
             // never sends: said so, not passed.
@@ -430,15 +370,21 @@ netns_test!(
             outcome.expect_all_pass_but(&["proxy.upload-limit"]);
         }
     }
-);
+}
+
+netns_test! {
+    fn haproxy_good_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy)) {
+            outcome.expect_all_pass();
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Broken variants: the right check fails and names the right fix.
 
-netns_test!(
-    no_cors_on_client_document,
-    inside_no_cors_on_client_document,
-    {
+netns_test! {
+    fn no_cors_on_client_document() {
         let variant = Variant::new(Proxy::Nginx).lines().edit(
             "        add_header Access-Control-Allow-Origin \"*\" always;\n",
             "",
@@ -459,9 +405,10 @@ netns_test!(
             outcome.expect("client.well-known", "pass", "base_url", "");
         }
     }
-);
+}
 
-netns_test!(content_type_twice, inside_content_type_twice, {
+netns_test! {
+    fn content_type_twice() {
     let variant = Variant::new(Proxy::Nginx).edit(
         "        default_type application/json;\n",
         "        default_type application/json;\n        add_header Content-Type application/json always;\n",
@@ -474,9 +421,11 @@ netns_test!(content_type_twice, inside_content_type_twice, {
             "no `add_header Content-Type`",
         );
     }
-});
+}
+}
 
-netns_test!(content_type_text_plain, inside_content_type_text_plain, {
+netns_test! {
+    fn content_type_text_plain() {
     let variant = Variant::new(Proxy::Nginx)
         .edit("default_type application/json;", "default_type text/plain;");
     if let Some(outcome) = deploy_and_check(variant) {
@@ -489,12 +438,11 @@ netns_test!(content_type_text_plain, inside_content_type_text_plain, {
         // Servers parse the server document whatever its type: a warning there.
         outcome.expect("server.well-known", "warn", "text/plain", "default_type");
     }
-});
+}
+}
 
-netns_test!(
-    nginx_proxy_pass_with_uri,
-    inside_nginx_proxy_pass_with_uri,
-    {
+netns_test! {
+    fn nginx_proxy_pass_with_uri() {
         let variant = Variant::new(Proxy::Nginx).edit(
             "proxy_pass http://127.0.0.1:6167;",
             "proxy_pass http://127.0.0.1:6167/_matrix/;",
@@ -509,17 +457,20 @@ netns_test!(
             outcome.expect("client.versions", "pass", "v1.11", "");
         }
     }
-);
+}
 
-netns_test!(apache_without_nocanon, inside_apache_without_nocanon, {
+netns_test! {
+    fn apache_without_nocanon() {
     let variant = Variant::new(Proxy::Apache).edit(" nocanon\n", "\n");
     if let Some(outcome) = deploy_and_check(variant) {
         outcome.expect("proxy.encoded-path", "fail", "re-encoded", "nocanon");
         outcome.expect("client.versions", "pass", "v1.11", "");
     }
-});
+}
+}
 
-netns_test!(one_megabyte_body_limit, inside_one_megabyte_body_limit, {
+netns_test! {
+    fn one_megabyte_body_limit() {
     let variant = Variant::new(Proxy::Nginx)
         .edit("client_max_body_size 20971520;", "client_max_body_size 1m;");
     if let Some(outcome) = deploy_and_check(variant) {
@@ -530,12 +481,11 @@ netns_test!(one_megabyte_body_limit, inside_one_megabyte_body_limit, {
             "client_max_body_size 20M;",
         );
     }
-});
+}
+}
 
-netns_test!(
-    server_document_with_swapped_keys,
-    inside_server_document_with_swapped_keys,
-    {
+netns_test! {
+    fn server_document_with_swapped_keys() {
         let variant = Variant::new(Proxy::Nginx).edit(
             "return 200 '{\"m.server\": \"matrix.example.test:443\"}';",
             "return 200 '{\"m.homeserver\": {\"base_url\": \"https://matrix.example.test\"}}';",
@@ -552,9 +502,10 @@ netns_test!(
             outcome.expect("server.discovery", "fail", "step 6", "");
         }
     }
-);
+}
 
-netns_test!(expired_certificate, inside_expired_certificate, {
+netns_test! {
+    fn expired_certificate() {
     if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).cert(Cert::Expired)) {
         outcome.expect(
             "tls.server-name",
@@ -572,18 +523,22 @@ netns_test!(expired_certificate, inside_expired_certificate, {
             "",
         );
     }
-});
+}
+}
 
-netns_test!(certificate_ending_soon, inside_certificate_ending_soon, {
+netns_test! {
+    fn certificate_ending_soon() {
     if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).cert(Cert::EndsSoon)) {
         for id in ["tls.server-name", "tls.homeserver", "tls.federation"] {
             outcome.expect(id, "fail", "expires in 4 day(s)", "renew the certificate");
         }
         outcome.expect("client.versions", "pass", "v1.11", "");
     }
-});
+}
+}
 
-netns_test!(wrong_name_certificate, inside_wrong_name_certificate, {
+netns_test! {
+    fn wrong_name_certificate() {
     if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).cert(Cert::WrongName)) {
         outcome.expect(
             "tls.server-name",
@@ -598,9 +553,11 @@ netns_test!(wrong_name_certificate, inside_wrong_name_certificate, {
             "tls.*",
         );
     }
-});
+}
+}
 
-netns_test!(srv_points_elsewhere, inside_srv_points_elsewhere, {
+netns_test! {
+    fn srv_points_elsewhere() {
     // m.server without a port sends peers to SRV (step 3.3); the record points at a host
     // where no homeserver listens.
     let variant = Variant::new(Proxy::Nginx)
@@ -642,17 +599,17 @@ netns_test!(srv_points_elsewhere, inside_srv_points_elsewhere, {
                 .starts_with("elsewhere.example.test:8448")
         );
     }
-});
+}
+}
 
 // ---------------------------------------------------------------------------------------
 // A hostile endpoint cannot make `check` hang or eat memory.
 
-netns_test!(
-    hostile_endpoints_end_within_timeouts,
-    inside_hostile_endpoints_end_within_timeouts,
-    {
+netns_test! {
+    fn hostile_endpoints_end_within_timeouts() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = Ca::new(dir.path());
+        let ca = TestCa::new();
+        let ca_file = ca.write_pem(dir.path());
         let leaf = ca.leaf(
             dir.path(),
             "hostile",
@@ -672,7 +629,7 @@ netns_test!(
             let handles: Vec<_> = cases
                 .iter()
                 .map(|(name, _)| {
-                    let ca = ca.pem_path.clone();
+                    let ca = ca_file.clone();
                     scope.spawn(move || run_check(name, &ca, 2, &[]))
                 })
                 .collect();
@@ -691,4 +648,4 @@ netns_test!(
             );
         }
     }
-);
+}

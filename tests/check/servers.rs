@@ -1,6 +1,6 @@
-//! In-process servers for `check` tests, on one background tokio runtime: a stand-in
-//! homeserver (plain HTTP behind the real proxy), a DNS server (hickory-server) and a
-//! hostile HTTPS endpoint. Dropping `Background` stops them all.
+//! In-process servers for `check` tests, on one background tokio runtime: the shared
+//! stand-in homeserver (plain HTTP behind the real proxy), a DNS server (hickory-server)
+//! and a hostile HTTPS endpoint. Dropping `Background` stops them all.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,14 +15,14 @@ use hickory_server::proto::rr::rdata::{A, SOA, SRV};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
-use http_body_util::Full;
 use hyper::body::{Body, Bytes, Frame, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::pki::Leaf;
+use crate::common::homeserver::{Answers, Homeserver};
+use crate::common::pki::TestCert;
 
 pub struct Background {
     runtime: tokio::runtime::Runtime,
@@ -50,32 +50,14 @@ impl Background {
         Background { runtime }
     }
 
-    /// The stand-in homeserver for `server_name` on `addr` (plain HTTP, as behind a proxy).
-    pub fn homeserver(&self, addr: &str, server_name: &str) {
-        let addr: SocketAddr = addr.parse().unwrap();
-        let server_name = Arc::new(server_name.to_string());
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .unwrap();
-        self.runtime.spawn(async move {
-            // Bounded: a test makes a few dozen requests at most.
-            for _ in 0..10_000 {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let server_name = server_name.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let server_name = server_name.clone();
-                        async move { Ok::<_, Infallible>(homeserver_answer(&request, &server_name)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+    /// The stand-in homeserver for `server_name` on `addr` (plain HTTP, as behind a
+    /// proxy), answering as Conduit does; it stops when dropped.
+    pub fn homeserver(&self, addr: &str, server_name: &str) -> Homeserver {
+        let answers = Answers::Conduit {
+            server_name: server_name.to_string(),
+        };
+        self.runtime
+            .block_on(Homeserver::start(addr.parse().unwrap(), answers))
     }
 
     /// An authoritative DNS server for the zone `test.` on `addr` (UDP and TCP).
@@ -135,7 +117,7 @@ impl Background {
 
     /// An HTTPS server that misbehaves by `Host`: `endless.test` sends a body without end,
     /// `drip.test` one byte every 300 ms, `loop.test` redirects to itself.
-    pub fn hostile(&self, addr: &str, leaf: &Leaf) {
+    pub fn hostile(&self, addr: &str, leaf: &TestCert) {
         let addr: SocketAddr = addr.parse().unwrap();
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
@@ -175,72 +157,6 @@ impl Background {
                 });
             }
         });
-    }
-}
-
-/// What a homeserver answers, modelled on Conduit: CORS headers on every `/_matrix`
-/// answer, OPTIONS answered without running the endpoint, 404 M_UNRECOGNIZED for any path
-/// no endpoint matches (routing on the raw, still encoded path, split at `/`).
-fn homeserver_answer(request: &Request<Incoming>, server_name: &str) -> Response<Full<Bytes>> {
-    let json = |status: StatusCode, body: serde_json::Value| {
-        Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .header("access-control-allow-origin", "*")
-            .header(
-                "access-control-allow-methods",
-                "GET, POST, PUT, DELETE, OPTIONS",
-            )
-            .header(
-                "access-control-allow-headers",
-                "X-Requested-With, Content-Type, Authorization",
-            )
-            .body(Full::new(Bytes::from(body.to_string())))
-            .unwrap()
-    };
-    let error = |status, errcode: &str| {
-        json(
-            status,
-            serde_json::json!({"errcode": errcode, "error": errcode}),
-        )
-    };
-    if request.method() == Method::OPTIONS {
-        return json(StatusCode::OK, serde_json::json!({}));
-    }
-    let segments: Vec<&str> = request.uri().path().split('/').collect();
-    match (request.method(), segments.as_slice()) {
-        (&Method::GET, ["", "_matrix", "client", "versions"]) => json(
-            StatusCode::OK,
-            serde_json::json!({"versions": ["v1.11", "v1.12"]}),
-        ),
-        (&Method::GET, ["", "_matrix", "federation", "v1", "version"]) => json(
-            StatusCode::OK,
-            serde_json::json!({"server": {"name": "stand-in", "version": "0.1"}}),
-        ),
-        (&Method::GET, ["", "_matrix", "key", "v2", "server"]) => json(
-            StatusCode::OK,
-            serde_json::json!({
-                "server_name": server_name,
-                "verify_keys": {"ed25519:test": {"key": "dGVzdCBrZXk"}},
-                "old_verify_keys": {},
-                "valid_until_ts": 4_102_444_800_000u64,
-                "signatures": {server_name: {"ed25519:test": "c2lnbmF0dXJl"}}
-            }),
-        ),
-        (&Method::GET, ["", "_matrix", "client", "v3", "directory", "room", alias]) => {
-            let alias = percent_encoding::percent_decode_str(alias).decode_utf8_lossy();
-            // The appendix "Room Aliases": at most 255 bytes; Conduit (Ruma) enforces it.
-            if alias.starts_with('#') && alias.contains(':') && alias.len() <= 255 {
-                error(StatusCode::NOT_FOUND, "M_NOT_FOUND")
-            } else {
-                error(StatusCode::BAD_REQUEST, "M_INVALID_PARAM")
-            }
-        }
-        // Refused before the body is read, as an unauthenticated upload is.
-        (&Method::POST, ["", "_matrix", "media", "v3", "upload"]) => {
-            error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN")
-        }
-        _ => error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED"),
     }
 }
 

@@ -7,6 +7,10 @@ use std::process::Command;
 use mxproxy::plan::Plan;
 use mxproxy::render::Rendered;
 
+pub mod homeserver;
+pub mod netns;
+pub mod pki;
+pub mod proxy;
 pub mod validators;
 
 /// `CI=true` turns every "tool missing" skip into a failure.

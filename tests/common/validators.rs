@@ -4,95 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::Deserialize;
+
 use mxproxy::plan::Plan;
 use mxproxy::render::Rendered;
 
+use super::pki::TestCa;
 use super::{in_ci, require_tool};
-
-/// A throwaway self-signed certificate covering every host of a plan.
-pub struct TestCert {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Chain then key, as HAProxy's `crt` reads them.
-    pub combined: PathBuf,
-}
-
-impl TestCert {
-    pub fn new(dir: &Path, names: &[String]) -> TestCert {
-        let certified = rcgen::generate_simple_self_signed(names.to_vec()).expect("rcgen");
-        let cert = dir.join("test-cert.pem");
-        let key = dir.join("test-key.pem");
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-        let combined = dir.join("test-combined.pem");
-        std::fs::write(
-            &combined,
-            format!(
-                "{}{}",
-                certified.cert.pem(),
-                certified.signing_key.serialize_pem()
-            ),
-        )
-        .unwrap();
-        TestCert {
-            cert,
-            key,
-            combined,
-        }
-    }
-}
-
-/// A throwaway certificate authority: the real-traffic client trusts only it, and the
-/// proxies serve leaf certificates it issued, as they would a real CA's.
-pub struct TestCa {
-    pub cert_der: rustls::pki_types::CertificateDer<'static>,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl TestCa {
-    pub fn new() -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("rcgen");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "mxproxy test CA");
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().expect("rcgen");
-        let cert = params.self_signed(&key).expect("rcgen");
-        TestCa {
-            cert_der: cert.der().clone(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate for `names`, written to `dir` as a PEM chain and key.
-    pub fn issue(&self, dir: &Path, names: &[String]) -> TestCert {
-        let key = rcgen::KeyPair::generate().expect("rcgen");
-        let mut params = rcgen::CertificateParams::new(names.to_vec()).expect("rcgen");
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf = params.signed_by(&key, &self.issuer).expect("rcgen");
-        let cert = dir.join("test-cert.pem");
-        let key_path = dir.join("test-key.pem");
-        std::fs::write(&cert, leaf.pem()).unwrap();
-        std::fs::write(&key_path, key.serialize_pem()).unwrap();
-        let combined = dir.join("test-combined.pem");
-        std::fs::write(&combined, format!("{}{}", leaf.pem(), key.serialize_pem())).unwrap();
-        TestCert {
-            cert,
-            key: key_path,
-            combined,
-        }
-    }
-}
 
 /// Writes `files` below `dir`, with the plan's certificate paths (certbot's, or the
 /// scenario's) pointing at a test certificate: `nginx -t` and friends load the files.
 pub fn materialize(plan: &Plan, files: &[Rendered], dir: &Path) -> PathBuf {
     let out = dir.join("out");
-    let cert = TestCert::new(dir, &plan.tls.names);
+    let cert = TestCa::new().issue(dir, &plan.tls.names);
     for file in files {
         let mut content = file.content.clone();
         if let (Some(plan_cert), Some(plan_key)) = (&plan.tls.cert, &plan.tls.key) {
@@ -383,6 +307,211 @@ pub fn synapse_fragment(yaml: &str) -> bool {
     true
 }
 
+/// The Kubernetes releases the core manifests are checked against, with the schemas the
+/// pinned kubernetes-validate package ships (.ci/run installs it): the newest it knows and
+/// an older one still common in managed clusters, so a field that is too new fails too.
+pub const KUBERNETES_VERSIONS: &[&str] = &["1.30.0", "1.37.0"];
+
+/// Core objects (v1, apps/v1, networking.k8s.io/v1) against Kubernetes' own OpenAPI
+/// schemas, strict: an unknown field fails as the API server's strict field validation
+/// would reject it.
+pub fn kubernetes_core(path: &Path) -> bool {
+    let Some(validator) = require_tool("kubernetes-validate") else {
+        return false;
+    };
+    for version in KUBERNETES_VERSIONS {
+        let mut command = Command::new(&validator);
+        command
+            .args(["--strict", "--quiet", "--kubernetes-version", version])
+            .arg(path);
+        run_checker(command, &format!("kubernetes-validate {version}"));
+    }
+    true
+}
+
+/// A CustomResourceDefinition vendored in `tests/schemas/` (see SOURCES.md there).
+fn crd(file: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemas")
+        .join(file);
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// Closes every object schema that lists its properties, as the API server's strict field
+/// validation does for custom resources: a CRD's OpenAPI schema leaves
+/// `additionalProperties` out, but unknown fields are pruned or (strict) refused, never kept.
+fn strict(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            let open = map
+                .get("x-kubernetes-preserve-unknown-fields")
+                .is_some_and(|v| v == true);
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") && !open
+            {
+                map.insert("additionalProperties".into(), false.into());
+            }
+            map.values_mut().for_each(strict);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// The schema a CRD gives for the `apiVersion` an object names.
+fn crd_schema(crd: &serde_json::Value, api_version: &str) -> serde_json::Value {
+    let (group, version) = api_version.split_once('/').unwrap();
+    assert_eq!(crd["spec"]["group"], group, "CRD group for {api_version}");
+    let served = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == version && v["served"] == true)
+        .unwrap_or_else(|| panic!("the CRD does not serve {api_version}"));
+    let mut schema = served["schema"]["openAPIV3Schema"].clone();
+    strict(&mut schema);
+    schema
+}
+
+/// A custom resource against its vendored CRD, strict, and its metadata against what
+/// mxproxy may set there.
+pub fn custom_resource(yaml: &str, crd_file: &str) -> bool {
+    let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("generated YAML parses");
+    let crd = crd(crd_file);
+    assert_eq!(
+        instance["kind"], crd["spec"]["names"]["kind"],
+        "{crd_file} is not the CRD of this object"
+    );
+    let schema = crd_schema(&crd, instance["apiVersion"].as_str().unwrap());
+    // OpenAPI v3 schemas of CRDs are draft-04 style (`nullable`, `x-kubernetes-*` aside).
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{crd_file} does not compile: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "does not match {crd_file}:\n{}\n--- document ---\n{yaml}",
+        errors.join("\n")
+    );
+    object_metadata(&instance);
+    true
+}
+
+/// ObjectMeta as mxproxy writes it: a DNS-subdomain name, and nothing but name,
+/// namespace, labels and annotations (CRD schemas leave `metadata` open).
+fn object_metadata(object: &serde_json::Value) {
+    let metadata = object["metadata"]
+        .as_object()
+        .expect("metadata is a mapping");
+    for key in metadata.keys() {
+        assert!(
+            ["name", "namespace", "labels", "annotations"].contains(&key.as_str()),
+            "unexpected metadata key `{key}`"
+        );
+    }
+    let name = metadata["name"].as_str().expect("metadata.name");
+    assert!(
+        !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'),
+        "`{name}` is not a valid object name"
+    );
+}
+
+/// The kustomization against SchemaStore's schema, and the folder around it: every listed
+/// resource exists and holds exactly one object, in one namespace, and every generated
+/// manifest is listed, so `kubectl apply -k` applies all of them.
+pub fn kustomization(path: &Path) -> bool {
+    let yaml = std::fs::read_to_string(path).unwrap();
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/kustomization.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let instance: serde_json::Value = serde_yaml::from_str(&yaml).expect("kustomization parses");
+    let validator = jsonschema::validator_for(&schema).expect("kustomization schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "does not match kustomization.json:\n{}\n--- document ---\n{yaml}",
+        errors.join("\n")
+    );
+    let dir = path.parent().unwrap();
+    let listed: Vec<String> = instance["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "kustomization.yaml")
+        .collect();
+    on_disk.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        on_disk,
+        "kustomization resources vs the files in {}",
+        dir.display()
+    );
+    let mut namespaces = Vec::new();
+    for resource in &listed {
+        let text = std::fs::read_to_string(dir.join(resource))
+            .unwrap_or_else(|e| panic!("resource {resource}: {e}"));
+        let documents: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| {
+                serde_yaml::Value::deserialize(d).unwrap_or_else(|e| panic!("{resource}: {e}"))
+            })
+            .collect();
+        assert_eq!(documents.len(), 1, "{resource} holds one object");
+        let object = &documents[0];
+        for key in ["apiVersion", "kind"] {
+            assert!(object[key].as_str().is_some(), "{resource}: no {key}");
+        }
+        let metadata = &object["metadata"];
+        assert!(metadata["name"].as_str().is_some(), "{resource}: no name");
+        namespaces.push(if object["kind"] == "Namespace" {
+            metadata["name"].as_str().unwrap().to_string()
+        } else {
+            metadata["namespace"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{resource}: no namespace"))
+                .to_string()
+        });
+    }
+    namespaces.dedup();
+    assert_eq!(
+        namespaces.len(),
+        1,
+        "one namespace for everything: {namespaces:?}"
+    );
+    true
+}
+
+/// Which check a file below `kubernetes/` gets, by the kind of the object in it.
+fn kubernetes_file(path: &Path, content: &str) -> bool {
+    if path.file_name().unwrap() == "kustomization.yaml" {
+        return kustomization(path);
+    }
+    let object: serde_json::Value = serde_yaml::from_str(content).expect("manifest parses");
+    match object["kind"].as_str().unwrap() {
+        "HTTPRoute" => custom_resource(content, "gateway-api-v1.6.1-httproutes.yaml"),
+        "Middleware" => custom_resource(content, "traefik-v3.7.9-middlewares.yaml"),
+        _ => kubernetes_core(path),
+    }
+}
+
 /// Every check that applies to one rendered scenario. Returns how many checks ran.
 pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
     let out = materialize(plan, files, dir);
@@ -410,6 +539,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
                 && yaml_against_schema(&file.content, "compose-spec.compose-go.json")
         } else if name == "synapse/mxproxy.yaml" {
             synapse_fragment(&file.content)
+        } else if name.starts_with("kubernetes/") {
+            kubernetes_file(&path, &file.content)
         } else if name.starts_with("well-known/") {
             serde_json::from_str::<serde_json::Value>(&file.content)
                 .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));

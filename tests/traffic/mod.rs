@@ -3,12 +3,10 @@
 //! of its own. How to run them: README.md, "Real-traffic tests".
 
 mod client;
-mod netns;
 mod rules;
 mod setups;
 mod stack;
 mod traefik;
-mod upstream;
 
 /// Runs a test body on a small runtime of its own: the upstream, the client and the
 /// checks share it.

@@ -4,20 +4,21 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{Body, Request, Response};
-use super::stack::{Federation, Options, Server, Stack};
-use super::upstream::sync_body;
+use super::stack::Stack;
+use crate::common::homeserver::{Answers, Homeserver, sync_body};
+use crate::common::proxy::{Federation, Options, Proxy};
 
-/// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Server::…)` inside
+/// `mod <rule> { #[test] fn nginx/apache/caddy }`, each calling `<rule>(Proxy::…)` inside
 /// a network namespace of its own.
 macro_rules! per_server {
     ($rule:ident: $($server:ident => $variant:ident),+) => {
         mod $rule {
-            use crate::traffic::netns::netns_test;
+            use crate::common::netns::netns_test;
             $(
                 netns_test! {
                     fn $server() {
                         crate::traffic::block_on(super::$rule(
-                            crate::traffic::stack::Server::$variant,
+                            crate::common::proxy::Proxy::$variant,
                         ))
                     }
                 }
@@ -25,7 +26,7 @@ macro_rules! per_server {
         }
     };
     ($rule:ident) => {
-        per_server!($rule: nginx => Nginx, apache => Apache, caddy => Caddy);
+        per_server!($rule: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
     };
 }
 
@@ -36,11 +37,16 @@ per_server!(body_limit);
 per_server!(plain_http_redirects_to_https);
 // Caddy answers ACME challenges itself; only nginx and Apache need the webroot.
 per_server!(acme_challenge_served_from_webroot: nginx => Nginx, apache => Apache);
+// HAProxy serves no files: certbot's standalone server answers behind it.
+per_server!(acme_challenge_reaches_certbot_standalone: haproxy => Haproxy);
+// HAProxy measures a body by its Content-Length only.
+per_server!(chunked_body_over_the_limit_reaches_the_homeserver: haproxy => Haproxy);
 per_server!(unknown_host_never_reaches_the_homeserver);
 per_server!(tls_versions_and_http2);
 per_server!(federation_listener);
 per_server!(no_federation_blocks_federation_paths);
 per_server!(same_host_serves_documents_and_api);
+per_server!(behind_a_tls_terminator);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -61,7 +67,7 @@ fn single_content_type(response: &Response, what: &str) -> String {
     types[0].split(';').next().unwrap().trim().to_string()
 }
 
-pub async fn well_known_documents(server: Server) {
+pub async fn well_known_documents(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.options.server_name.clone();
     for name in ["server", "client"] {
@@ -195,7 +201,7 @@ async fn send_nasty_targets(stack: &Stack, host: &str, port: u16) -> Vec<String>
     failures
 }
 
-pub async fn raw_targets_reach_the_upstream(server: Server) {
+pub async fn raw_targets_reach_the_upstream(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.homeserver_host.clone();
     let failures = send_nasty_targets(&stack, &host, 443).await;
@@ -254,13 +260,13 @@ async fn check_forwarded_headers(stack: &Stack, port: u16, h2: bool) {
     }
 }
 
-pub async fn forwarded_headers_cannot_be_spoofed(server: Server) {
+pub async fn forwarded_headers_cannot_be_spoofed(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     check_forwarded_headers(&stack, 443, false).await;
     check_forwarded_headers(&stack, 443, true).await;
 }
 
-pub async fn body_limit(server: Server) {
+pub async fn body_limit(server: Proxy) {
     let host = "matrix.example.com";
     {
         let stack = Stack::start(
@@ -337,7 +343,7 @@ pub async fn body_limit(server: Server) {
     );
 }
 
-pub async fn plain_http_redirects_to_https(server: Server) {
+pub async fn plain_http_redirects_to_https(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     for host in [
         stack.options.server_name.clone(),
@@ -366,7 +372,7 @@ pub async fn plain_http_redirects_to_https(server: Server) {
     );
 }
 
-pub async fn acme_challenge_served_from_webroot(server: Server) {
+pub async fn acme_challenge_served_from_webroot(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -375,7 +381,7 @@ pub async fn acme_challenge_served_from_webroot(server: Server) {
         },
     )
     .await;
-    let challenges = stack.webroot.join(".well-known/acme-challenge");
+    let challenges = stack.webroot().join(".well-known/acme-challenge");
     std::fs::create_dir_all(&challenges).unwrap();
     std::fs::write(challenges.join("t0ken-_42"), "t0ken-_42.thumbprint").unwrap();
     for host in [
@@ -403,6 +409,107 @@ pub async fn acme_challenge_served_from_webroot(server: Server) {
     }
 }
 
+/// `--tls acme` with HAProxy: certbot runs in standalone mode on 127.0.0.1:8888 (the
+/// summary's command) and HAProxy routes `/.well-known/acme-challenge/` on port 80 there.
+pub async fn acme_challenge_reaches_certbot_standalone(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            acme: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let certbot = Homeserver::start(
+        "127.0.0.1:8888".parse().unwrap(),
+        Answers::Echo {
+            sync_delay: Duration::ZERO,
+        },
+    )
+    .await;
+    let hosts = [
+        stack.options.server_name.clone(),
+        stack.homeserver_host.clone(),
+    ];
+    for (index, host) in hosts.iter().enumerate() {
+        let target = format!("/.well-known/acme-challenge/t0ken-_{index}");
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), host, &target).plain_http(),
+        )
+        .await;
+        let what = format!("{server:?} http://{host}{target}");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let arrived = certbot.with_target(&target);
+        assert!(
+            arrived.len() == 1 && arrived[0].target == target.as_bytes(),
+            "{what}: certbot's listener saw {:?}",
+            certbot.requests()
+        );
+        assert_eq!(
+            arrived[0].header("host"),
+            std::slice::from_ref(host),
+            "{what}"
+        );
+        let other = send(
+            &stack,
+            &Request::get(address(&stack), host, "/_matrix/client/versions").plain_http(),
+        )
+        .await;
+        assert!(
+            matches!(other.status, 301 | 308),
+            "{server:?} http://{host}/_matrix/…: {other:?}"
+        );
+    }
+    assert_eq!(
+        certbot.requests().len(),
+        hosts.len(),
+        "{server:?}: only challenges go to certbot: {:?}",
+        certbot.requests()
+    );
+    assert!(
+        stack.upstream.requests().is_empty(),
+        "{server:?}: {:?}",
+        stack.upstream.requests()
+    );
+}
+
+/// HAProxy's limit is a rule on the `Content-Length` header: a chunked body announces no
+/// size, and HAProxy does not count what it forwards, so one byte over the limit reaches
+/// the homeserver whole. The homeserver's own limit (which the summary sets to the same
+/// value) is what stops it. This pins the README's note: if HAProxy starts refusing such
+/// a body, the test fails and the note must change.
+pub async fn chunked_body_over_the_limit_reaches_the_homeserver(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            max_upload: Some("1M".into()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let len = 1024 * 1024 + 1;
+    let host = stack.homeserver_host.clone();
+    for h2 in [false, true] {
+        let target = format!("/_matrix/media/v3/upload?size=chunked-over&h2={h2}");
+        let mut request = Request::get(address(&stack), &host, &target)
+            .method("POST")
+            .body(Body::Streamed { len });
+        if h2 {
+            // HTTP/2 DATA frames without content-length: no size announced either.
+            request = request.h2();
+        }
+        let response = send(&stack, &request).await;
+        let what = format!("{server:?} chunked {len} bytes (h2: {h2})");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let arrived = stack.upstream.with_target(&target);
+        assert!(
+            arrived.len() == 1 && arrived[0].body_len == len && arrived[0].body_complete,
+            "{what}: arrived as {arrived:?}"
+        );
+    }
+}
+
 /// Closed (444 or a refused handshake), 421 or 404, and never the upstream.
 fn refused(result: &Result<Response, String>) -> bool {
     match result {
@@ -411,7 +518,7 @@ fn refused(result: &Result<Response, String>) -> bool {
     }
 }
 
-pub async fn unknown_host_never_reaches_the_homeserver(server: Server) {
+pub async fn unknown_host_never_reaches_the_homeserver(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let target = "/_matrix/client/versions";
     let known = stack.homeserver_host.clone();
@@ -464,7 +571,7 @@ fn openssl_handshake(address: &str, sni: &str, version: &str, cnf: &std::path::P
     output.status.success() && !stdout.contains("Cipher is (NONE)")
 }
 
-pub async fn tls_versions_and_http2(server: Server) {
+pub async fn tls_versions_and_http2(server: Proxy) {
     let stack = Stack::start(server, Options::default()).await;
     let host = stack.homeserver_host.clone();
     let base = Request::get(address(&stack), &host, "/_matrix/client/versions");
@@ -485,9 +592,9 @@ pub async fn tls_versions_and_http2(server: Server) {
     // TLS 1.0 and 1.1 need a client that still speaks them: openssl, with every version
     // allowed. A throwaway s_server proves that client really can, so a refusal below is
     // the proxy's.
-    let cnf = stack.out.join("../openssl.cnf");
+    let cnf = stack.openssl_cnf().clone();
     let dir = tempfile::tempdir().unwrap();
-    let ca = crate::common::validators::TestCa::new();
+    let ca = crate::common::pki::TestCa::new();
     let cert = ca.issue(dir.path(), std::slice::from_ref(&host));
     let mut control = std::process::Command::new("openssl")
         .args([
@@ -535,7 +642,7 @@ pub async fn tls_versions_and_http2(server: Server) {
     );
 }
 
-pub async fn federation_listener(server: Server) {
+pub async fn federation_listener(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -570,7 +677,7 @@ pub async fn federation_listener(server: Server) {
     );
 }
 
-pub async fn no_federation_blocks_federation_paths(server: Server) {
+pub async fn no_federation_blocks_federation_paths(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -617,7 +724,53 @@ pub async fn no_federation_blocks_federation_paths(server: Server) {
     );
 }
 
-pub async fn same_host_serves_documents_and_api(server: Server) {
+/// `--tls none`: plain HTTP on port 80, both documents served, and the homeserver told
+/// the scheme its clients really use (https, at the terminator in front), never the
+/// proxy's own http; X-Forwarded-For still the address the proxy saw.
+pub async fn behind_a_tls_terminator(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            plain: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = stack.homeserver_host.clone();
+    let marker = "/_matrix/client/versions?check=behind-terminator";
+    let request = Request::get(address(&stack), &host, marker)
+        .plain_http()
+        .header("X-Forwarded-Proto", "http")
+        .header("X-Forwarded-For", "203.0.113.66");
+    let response = send(&stack, &request).await;
+    assert_eq!(response.status, 200, "{server:?} {marker}: {response:?}");
+    let arrived = stack.upstream.with_target(marker);
+    assert_eq!(arrived.len(), 1, "{server:?}: arrived {arrived:?}");
+    assert_eq!(
+        arrived[0].header("x-forwarded-proto"),
+        ["https"],
+        "{server:?}: X-Forwarded-Proto behind a terminator"
+    );
+    assert_eq!(
+        arrived[0].header("x-forwarded-for"),
+        [stack.site_address().to_string()],
+        "{server:?}: X-Forwarded-For"
+    );
+    for document in ["server", "client"] {
+        let path = format!("/.well-known/matrix/{document}");
+        let response = send(
+            &stack,
+            &Request::get(address(&stack), &stack.options.server_name, &path).plain_http(),
+        )
+        .await;
+        assert_eq!(
+            response.status, 200,
+            "{server:?} {path} over plain HTTP: {response:?}"
+        );
+    }
+}
+
+pub async fn same_host_serves_documents_and_api(server: Proxy) {
     let stack = Stack::start(
         server,
         Options {
@@ -641,10 +794,10 @@ pub async fn same_host_serves_documents_and_api(server: Server) {
     assert_eq!(stack.upstream.with_target(api).len(), 1, "{server:?}");
 }
 
-/// Long polls of 70 s through all three servers at once, each in front of an upstream
+/// Long polls of 70 s through all four servers at once, each in front of an upstream
 /// that answers `/sync` only after 70 s: one namespace, one loopback address per server.
 mod long_poll {
-    use crate::traffic::netns::netns_test;
+    use crate::common::netns::netns_test;
 
     netns_test! {
         fn sync_answered_after_70_seconds_arrives_intact() {
@@ -653,14 +806,14 @@ mod long_poll {
     }
 }
 
-async fn long_poll_one(server: Server, listen: [u8; 4]) -> Result<(), String> {
-    let stack = Stack::start(
+async fn long_poll_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
+    let stack = Stack::with_sync_delay(
         server,
         Options {
             listen: IpAddr::from(listen),
-            sync_delay: Duration::from_secs(70),
             ..Options::default()
         },
+        Duration::from_secs(70),
     )
     .await;
     let target = "/_matrix/client/v3/sync?timeout=70000&since=s72594_4483_1934";
@@ -687,12 +840,13 @@ async fn long_poll_one(server: Server, listen: [u8; 4]) -> Result<(), String> {
 }
 
 pub async fn long_poll_all() {
-    let (nginx, apache, caddy) = tokio::join!(
-        long_poll_one(Server::Nginx, [127, 0, 10, 1]),
-        long_poll_one(Server::Apache, [127, 0, 20, 1]),
-        long_poll_one(Server::Caddy, [127, 0, 30, 1]),
+    let (nginx, apache, caddy, haproxy) = tokio::join!(
+        long_poll_one(Proxy::Nginx, [127, 0, 10, 1]),
+        long_poll_one(Proxy::Apache, [127, 0, 20, 1]),
+        long_poll_one(Proxy::Caddy, [127, 0, 30, 1]),
+        long_poll_one(Proxy::Haproxy, [127, 0, 40, 1]),
     );
-    let failures: Vec<String> = [nginx, apache, caddy]
+    let failures: Vec<String> = [nginx, apache, caddy, haproxy]
         .into_iter()
         .filter_map(Result::err)
         .collect();

@@ -8,8 +8,8 @@ use clap::Parser;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+use crate::common::netns::netns_test;
 use crate::common::validators;
-use crate::traffic::netns::netns_test;
 
 /// A setup as command-line flags; shown as the command that reproduces it.
 #[derive(Clone)]

@@ -1,0 +1,366 @@
+//! The stand-in for the homeserver on the `--upstream` address, for the real-traffic and
+//! the `check` tests. Written on raw TCP rather than an HTTP server library, so that it
+//! records the request target exactly as the proxy sent it (bytes, no parsing or
+//! normalising on the way) and every header line as sent.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What reached the upstream, per request, in arrival order.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub target: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body_len: u64,
+    /// The whole body arrived (by Content-Length or the final chunk).
+    pub body_complete: bool,
+}
+
+impl Recorded {
+    /// Every value of header `name`, in order.
+    pub fn header(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+
+    pub fn target_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.target).into_owned()
+    }
+}
+
+/// The body a slow `/sync` answers with: large enough to span several TCP segments and
+/// proxy buffers, and checkable byte for byte.
+pub fn sync_body() -> Vec<u8> {
+    let mut body = b"{\"next_batch\":\"s72594_4483_1934\",\"padding\":\"".to_vec();
+    body.extend((0..200_000u32).map(|i| b'a' + (i % 26) as u8));
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+/// How the stand-in answers.
+#[derive(Clone, Debug)]
+pub enum Answers {
+    /// 200 and a small JSON body for every request, once the whole body has arrived;
+    /// requests whose target contains `/sync` only after `sync_delay`.
+    Echo { sync_delay: Duration },
+    /// What Conduit answers for `server_name`, for the endpoints `check` probes (see
+    /// `conduit_answer`).
+    Conduit { server_name: String },
+}
+
+pub struct Homeserver {
+    pub address: SocketAddr,
+    log: Arc<Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Homeserver {
+    /// Listens on `address` (port 0: a free one) on the current runtime until dropped.
+    pub async fn start(address: SocketAddr, answers: Answers) -> Homeserver {
+        let listener = TcpListener::bind(address)
+            .await
+            .unwrap_or_else(|e| panic!("stand-in homeserver on {address}: {e}"));
+        let address = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let task_log = log.clone();
+        let answers = Arc::new(answers);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, task_log.clone(), answers.clone()));
+            }
+        });
+        Homeserver { address, log, task }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The requests whose target contains `marker`.
+    pub fn with_target(&self, marker: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                r.target
+                    .windows(marker.len())
+                    .any(|w| w == marker.as_bytes())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Homeserver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Largest request head accepted: the 4 kB paths of the corpus plus headers fit easily.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Serves one connection, request after request, until the client or an error ends it.
+async fn serve(stream: TcpStream, log: Arc<Mutex<Vec<Recorded>>>, answers: Arc<Answers>) {
+    let _ = serve_requests(BufReader::new(stream), &log, &answers).await;
+}
+
+async fn serve_requests(
+    mut reader: BufReader<TcpStream>,
+    log: &Mutex<Vec<Recorded>>,
+    answers: &Answers,
+) -> Option<()> {
+    loop {
+        let head = read_head(&mut reader).await?;
+        let mut lines = head
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let request_line = lines.next().unwrap_or_default();
+        let mut parts = request_line.splitn(3, |&b| b == b' ');
+        let method = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+        let target = parts.next().unwrap_or_default().to_vec();
+        let headers: Vec<(String, Vec<u8>)> = lines
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| {
+                let colon = l.iter().position(|&b| b == b':')?;
+                let value = l[colon + 1..].trim_ascii().to_vec();
+                Some((String::from_utf8_lossy(&l[..colon]).into_owned(), value))
+            })
+            .collect();
+        let index = {
+            let mut log = log.lock().unwrap();
+            log.push(Recorded {
+                method: method.clone(),
+                target: target.clone(),
+                headers: headers.clone(),
+                body_len: 0,
+                body_complete: false,
+            });
+            log.len() - 1
+        };
+        let conduit = match answers {
+            Answers::Conduit { server_name } => Some(conduit_answer(&method, &target, server_name)),
+            Answers::Echo { .. } => None,
+        };
+        // Conduit refuses an unauthenticated upload before reading its body: it answers
+        // at once and closes, leaving the body unread.
+        let refused_early = matches!(conduit, Some((401, _)));
+        if !refused_early {
+            read_body(&mut reader, &headers, log, index).await?;
+            log.lock().unwrap()[index].body_complete = true;
+        }
+        let (status, cors, body) = match (conduit, answers) {
+            (Some((status, body)), _) => (status, CORS, body),
+            (None, Answers::Echo { sync_delay }) => {
+                let body = if target.windows(5).any(|w| w == b"/sync") {
+                    tokio::time::sleep(*sync_delay).await;
+                    sync_body()
+                } else {
+                    let received = log.lock().unwrap()[index].body_len;
+                    format!("{{\"upstream\":\"ok\",\"received\":{received}}}").into_bytes()
+                };
+                (200, &[][..], body)
+            }
+            (None, Answers::Conduit { .. }) => unreachable!("answered above"),
+        };
+        let value = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase())
+        };
+        let close = refused_early || value("connection").is_some_and(|v| v.contains("close"));
+        let extra = if close { "Connection: close\r\n" } else { "" };
+        write_response(&mut reader, status, cors, extra, &method, &body)
+            .await
+            .ok()?;
+        if close {
+            return None;
+        }
+    }
+}
+
+/// The CORS headers Conduit puts on every `/_matrix` answer.
+const CORS: &[(&str, &str)] = &[
+    ("Access-Control-Allow-Origin", "*"),
+    (
+        "Access-Control-Allow-Methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    ),
+    (
+        "Access-Control-Allow-Headers",
+        "X-Requested-With, Content-Type, Authorization",
+    ),
+];
+
+/// Writes a JSON answer (no body for HEAD). `extra` is further header lines, CRLF-ended.
+async fn write_response(
+    reader: &mut BufReader<TcpStream>,
+    status: u16,
+    headers: &[(&str, &str)],
+    extra: &str,
+    method: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let reason = hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Status");
+    let mut response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str(extra);
+    response.push_str("\r\n");
+    let mut response = response.into_bytes();
+    if method != "HEAD" {
+        response.extend_from_slice(body);
+    }
+    reader.get_mut().write_all(&response).await
+}
+
+/// What Conduit answers: OPTIONS answered without running the endpoint, 404
+/// M_UNRECOGNIZED for any path no endpoint matches (routing on the raw, still encoded
+/// path, split at `/`). Returns the status and the JSON body.
+fn conduit_answer(method: &str, target: &[u8], server_name: &str) -> (u16, Vec<u8>) {
+    let json = |status: u16, body: serde_json::Value| (status, body.to_string().into_bytes());
+    let error = |status, errcode: &str| {
+        json(
+            status,
+            serde_json::json!({"errcode": errcode, "error": errcode}),
+        )
+    };
+    if method == "OPTIONS" {
+        return json(200, serde_json::json!({}));
+    }
+    let target = String::from_utf8_lossy(target);
+    let path = target.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["", "_matrix", "client", "versions"]) => {
+            json(200, serde_json::json!({"versions": ["v1.11", "v1.12"]}))
+        }
+        ("GET", ["", "_matrix", "federation", "v1", "version"]) => json(
+            200,
+            serde_json::json!({"server": {"name": "stand-in", "version": "0.1"}}),
+        ),
+        ("GET", ["", "_matrix", "key", "v2", "server"]) => json(
+            200,
+            serde_json::json!({
+                "server_name": server_name,
+                "verify_keys": {"ed25519:test": {"key": "dGVzdCBrZXk"}},
+                "old_verify_keys": {},
+                "valid_until_ts": 4_102_444_800_000u64,
+                "signatures": {server_name: {"ed25519:test": "c2lnbmF0dXJl"}}
+            }),
+        ),
+        ("GET", ["", "_matrix", "client", "v3", "directory", "room", alias]) => {
+            let alias = percent_encoding::percent_decode_str(alias).decode_utf8_lossy();
+            // The appendix "Room Aliases": at most 255 bytes; Conduit (Ruma) enforces it.
+            if alias.starts_with('#') && alias.contains(':') && alias.len() <= 255 {
+                error(404, "M_NOT_FOUND")
+            } else {
+                error(400, "M_INVALID_PARAM")
+            }
+        }
+        // Refused before the body is read, as an unauthenticated upload is.
+        ("POST", ["", "_matrix", "media", "v3", "upload"]) => error(401, "M_MISSING_TOKEN"),
+        _ => error(404, "M_UNRECOGNIZED"),
+    }
+}
+
+/// Reads the body the head announces, counting it into the record at `index`.
+async fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    headers: &[(String, Vec<u8>)],
+    log: &Mutex<Vec<Recorded>>,
+    index: usize,
+) -> Option<()> {
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase())
+    };
+    let chunked = value("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+    let length: u64 = value("content-length")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if chunked {
+        read_chunked(reader, log, index).await
+    } else {
+        read_exact_counted(reader, length, log, index).await
+    }
+}
+
+async fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    loop {
+        let before = head.len();
+        let read = reader.read_until(b'\n', &mut head).await.ok()?;
+        if read == 0 || head.len() > MAX_HEAD {
+            return None;
+        }
+        let line = &head[before..];
+        if (line == b"\r\n" || line == b"\n") && before > 0 {
+            return Some(head);
+        }
+        if before == 0 && (line == b"\r\n" || line == b"\n") {
+            // Stray line break between keep-alive requests.
+            head.clear();
+        }
+    }
+}
+
+async fn read_exact_counted(
+    reader: &mut BufReader<TcpStream>,
+    mut remaining: u64,
+    log: &Mutex<Vec<Recorded>>,
+    index: usize,
+) -> Option<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    while remaining > 0 {
+        let want = buffer.len().min(remaining as usize);
+        let read = reader.read(&mut buffer[..want]).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        remaining -= read as u64;
+        log.lock().unwrap()[index].body_len += read as u64;
+    }
+    Some(())
+}
+
+async fn read_chunked(
+    reader: &mut BufReader<TcpStream>,
+    log: &Mutex<Vec<Recorded>>,
+    index: usize,
+) -> Option<()> {
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).await.ok()?;
+        let size = line.trim().split(';').next()?;
+        let size = u64::from_str_radix(size, 16).ok()?;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                let mut trailer = String::new();
+                if reader.read_line(&mut trailer).await.ok()? == 0 || trailer.trim().is_empty() {
+                    return Some(());
+                }
+            }
+        }
+        read_exact_counted(reader, size, log, index).await?;
+        let mut crlf = String::new();
+        reader.read_line(&mut crlf).await.ok()?;
+    }
+}

@@ -1,0 +1,396 @@
+//! The real proxies on generated configs, for the real-traffic and the `check` tests:
+//! `mxproxy generate` into a temp dir (with the test CA's certificate), then the server
+//! binary in the foreground on the file it loads, in a process group of its own, stopped
+//! by that group when dropped; its error log and output are kept for failure messages.
+
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::pki::TestCert;
+use super::{mxproxy, require_tool, validators};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    Nginx,
+    Apache,
+    Caddy,
+    Haproxy,
+}
+
+impl Proxy {
+    /// The `--proxy` value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Proxy::Nginx => "nginx",
+            Proxy::Apache => "apache",
+            Proxy::Caddy => "caddy",
+            Proxy::Haproxy => "haproxy",
+        }
+    }
+
+    fn binary(self) -> &'static str {
+        match self {
+            Proxy::Nginx => "nginx",
+            Proxy::Apache => "apache2",
+            Proxy::Caddy => "caddy",
+            Proxy::Haproxy => "haproxy",
+        }
+    }
+
+    /// The generated file the server loads, relative to the output folder.
+    pub fn config(self, homeserver_host: &str) -> String {
+        match self {
+            Proxy::Nginx => format!("nginx/{homeserver_host}.conf"),
+            Proxy::Apache => format!("apache/{homeserver_host}.conf"),
+            Proxy::Caddy => "caddy/Caddyfile".into(),
+            Proxy::Haproxy => "haproxy/haproxy.cfg".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Federation {
+    /// Federation with the clients on 443 (the default).
+    OnHttps,
+    Port(u16),
+    Off,
+}
+
+/// What `mxproxy generate` is asked for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub server_name: String,
+    pub homeserver_host: Option<String>,
+    /// The one loopback address the proxy listens on.
+    pub listen: IpAddr,
+    pub federation: Federation,
+    pub max_upload: Option<String>,
+    /// `--tls acme`, with certbot's paths swapped for the test certificate afterwards.
+    pub acme: bool,
+    /// `--tls none`: plain HTTP only, as behind a TLS terminator.
+    pub plain: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            server_name: "example.com".into(),
+            homeserver_host: None,
+            listen: IpAddr::from([127, 0, 0, 1]),
+            federation: Federation::OnHttps,
+            max_upload: None,
+            acme: false,
+            plain: false,
+        }
+    }
+}
+
+impl Options {
+    pub fn homeserver_host(&self) -> String {
+        self.homeserver_host
+            .clone()
+            .unwrap_or_else(|| format!("matrix.{}", self.server_name))
+    }
+
+    /// The names a certificate for this setup must cover.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec![self.server_name.clone()];
+        if self.homeserver_host() != self.server_name {
+            names.push(self.homeserver_host());
+        }
+        names
+    }
+
+    /// The ports the proxy listens on.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports = if self.plain { vec![80] } else { vec![80, 443] };
+        if let Federation::Port(port) = self.federation {
+            ports.push(port);
+        }
+        ports
+    }
+}
+
+/// The generated files of one setup.
+pub struct Site {
+    pub proxy: Proxy,
+    pub out: PathBuf,
+    pub webroot: PathBuf,
+    /// The file the server loads.
+    pub config: PathBuf,
+}
+
+impl Site {
+    /// Runs the built `mxproxy generate` into `dir/out` for `proxy` in front of `upstream`,
+    /// with the paths of the certificate (certbot's, HAProxy's combined file) pointing at
+    /// `cert`.
+    pub fn generate(
+        dir: &Path,
+        proxy: Proxy,
+        options: &Options,
+        upstream: SocketAddr,
+        cert: &TestCert,
+    ) -> Site {
+        // The servers' workers run as www-data: they may pass through, not list.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        let out = dir.join("out");
+        let webroot = dir.join("www");
+        let homeserver_host = options.homeserver_host();
+        let mut generate = mxproxy();
+        generate
+            .args(["generate", "--server-name", &options.server_name])
+            .args(["--proxy", proxy.flag()])
+            .args(["--listen-address", &options.listen.to_string()])
+            .arg("--webroot")
+            .arg(&webroot)
+            .args(["--upstream", &upstream.to_string()])
+            .arg("--out")
+            .arg(&out);
+        if let Some(host) = &options.homeserver_host {
+            generate.args(["--homeserver-host", host]);
+        }
+        if options.plain {
+            generate.args(["--tls", "none"]);
+        } else if options.acme {
+            generate.args(["--tls", "acme"]);
+        } else {
+            generate
+                .args(["--tls", "files", "--tls-cert"])
+                .arg(&cert.cert)
+                .arg("--tls-key")
+                .arg(&cert.key);
+        }
+        match options.federation {
+            Federation::OnHttps => {}
+            Federation::Port(port) => {
+                generate.args(["--federation-port", &port.to_string()]);
+            }
+            Federation::Off => {
+                generate.arg("--no-federation");
+            }
+        }
+        if let Some(size) = &options.max_upload {
+            generate.args(["--max-upload", size]);
+        }
+        let generated = generate.output().unwrap();
+        assert!(
+            generated.status.success(),
+            "mxproxy generate failed:\n{}",
+            String::from_utf8_lossy(&generated.stderr)
+        );
+        let config = out.join(proxy.config(&homeserver_host));
+        // certbot's paths, as `materialize` does for the checkers; HAProxy's one file
+        // sits at a fixed path below /etc/haproxy whatever --tls says.
+        let live = format!("/etc/letsencrypt/live/{homeserver_host}");
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(
+                &format!("{live}/fullchain.pem"),
+                cert.cert.to_str().unwrap(),
+            )
+            .replace(&format!("{live}/privkey.pem"), cert.key.to_str().unwrap())
+            .replace(
+                &format!("/etc/haproxy/certs/{homeserver_host}.pem"),
+                cert.combined.to_str().unwrap(),
+            );
+        std::fs::write(&config, text).unwrap();
+        Site {
+            proxy,
+            out,
+            webroot,
+            config,
+        }
+    }
+
+    /// Copies the generated well-known documents into the webroot, the README's step for
+    /// the proxies (Apache) that serve them as files.
+    pub fn publish_documents(&self) {
+        let documents = self.webroot.join(".well-known/matrix");
+        std::fs::create_dir_all(&documents).unwrap();
+        for entry in std::fs::read_dir(self.out.join("well-known/matrix")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), documents.join(entry.file_name())).unwrap();
+        }
+    }
+
+    /// A generated well-known document, parsed.
+    pub fn document(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out.join("well-known/matrix").join(name))
+            .unwrap_or_else(|e| panic!("well-known/matrix/{name}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every generated file but the documents, for failure messages.
+    pub fn files(&self) -> String {
+        walk(&self.out)
+            .into_iter()
+            .filter(|p| !p.starts_with(self.out.join("well-known")))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                format!("--- {} ---\n{text}", p.display())
+            })
+            .collect()
+    }
+}
+
+/// A TLS library config under which the server's own directives alone decide the TLS
+/// versions: Debian's openssl.cnf sets MinProtocol = TLSv1.2 system-wide, which would
+/// hide a template that forgot to refuse TLS 1.0 and 1.1.
+const PERMISSIVE_OPENSSL_CNF: &str = "openssl_conf = mxproxy_test\n\
+[mxproxy_test]\nssl_conf = mxproxy_ssl\n\
+[mxproxy_ssl]\nsystem_default = mxproxy_system\n\
+[mxproxy_system]\nMinProtocol = TLSv1\nCipherString = DEFAULT:@SECLEVEL=0\n";
+
+/// A real proxy running in the foreground.
+pub struct Running {
+    pub proxy: Proxy,
+    child: Child,
+    log: PathBuf,
+    output: PathBuf,
+    /// The OpenSSL config the server runs with (`PERMISSIVE_OPENSSL_CNF`).
+    pub openssl_cnf: PathBuf,
+}
+
+impl Running {
+    /// Starts `proxy` on `config` with its main config, logs and runtime files in `dir`,
+    /// and waits until it accepts connections on every port of `ports` at `listen`.
+    /// `None` (after `require_tool`'s loud line) when the server is not installed outside CI.
+    pub fn start(
+        proxy: Proxy,
+        dir: &Path,
+        config: &Path,
+        listen: IpAddr,
+        ports: &[u16],
+    ) -> Option<Running> {
+        let binary = require_tool(proxy.binary())?;
+        let log = dir.join("server.log");
+        let output = dir.join("server.out");
+        let openssl_cnf = dir.join("openssl.cnf");
+        std::fs::write(&openssl_cnf, PERMISSIVE_OPENSSL_CNF).unwrap();
+        let serve = validators::MainConfig::Serve {
+            listen: &[listen],
+            log: &log,
+        };
+        let mut command = Command::new(binary);
+        match proxy {
+            Proxy::Nginx => {
+                let main = dir.join("nginx.conf");
+                std::fs::write(&main, validators::nginx_main(dir, config, &serve)).unwrap();
+                command.arg("-c").arg(&main).arg("-e").arg(&log);
+            }
+            Proxy::Apache => {
+                let main = dir.join("apache2.conf");
+                std::fs::write(&main, validators::apache_main(dir, config, &serve)).unwrap();
+                command.arg("-DFOREGROUND").arg("-f").arg(&main);
+            }
+            Proxy::Caddy => {
+                command
+                    .args(["run", "--adapter", "caddyfile", "--config"])
+                    .arg(config);
+                validators::caddy_home(&mut command, dir);
+            }
+            Proxy::Haproxy => {
+                // The generated file is a whole haproxy.cfg; it logs to stdout.
+                command.arg("-db").arg("-f").arg(config);
+            }
+        }
+        let output_file = std::fs::File::create(&output).unwrap();
+        command
+            .env("OPENSSL_CONF", &openssl_cnf)
+            // Master and workers in a group of their own: stopping it stops them all.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(output_file.try_clone().unwrap())
+            .stderr(output_file);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", proxy.binary()));
+        let running = Running {
+            proxy,
+            child,
+            log,
+            output,
+            openssl_cnf,
+        };
+        running.wait_until_listening(listen, ports);
+        Some(running)
+    }
+
+    /// Every port accepts connections, within 20 s.
+    fn wait_until_listening(&self, listen: IpAddr, ports: &[u16]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for &port in ports {
+            let address = SocketAddr::new(listen, port);
+            while std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{:?} does not listen on {address} after 20 s:\n{}",
+                    self.proxy,
+                    self.logs()
+                );
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+
+    /// The server's error log and output.
+    pub fn logs(&self) -> String {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        format!(
+            "--- {:?} error log ---\n{}--- {:?} output ---\n{}",
+            self.proxy,
+            read(&self.log),
+            self.proxy,
+            read(&self.output)
+        )
+    }
+
+    fn signal_group(&self, signal: &str) {
+        // The group id is the child's pid (process_group(0)); only that group is signalled.
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .status();
+    }
+}
+
+impl Drop for Running {
+    /// SIGTERM to the group (nginx's master, Apache's parent and their workers), SIGKILL
+    /// after 5 s; the logs when a test failed.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal_group("-TERM");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Only while the leader is unreaped does its pid still name this group.
+            if self.child.try_wait().ok().flatten().is_none() {
+                self.signal_group("-KILL");
+                let _ = self.child.wait();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
