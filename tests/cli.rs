@@ -571,7 +571,8 @@ fn each_homeserver_gets_its_port_prefixes_and_upload_limit() {
         .stderr("");
         let nginx = env.read("nginx/matrix.example.com.conf");
         assert!(
-            nginx.contains(&format!("proxy_pass http://127.0.0.1:{port};")),
+            nginx.contains(&format!("server 127.0.0.1:{port};"))
+                && nginx.contains("proxy_pass http://mxproxy_matrix.example.com;"),
             "{homeserver}: {nginx}"
         );
         assert!(

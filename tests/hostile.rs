@@ -198,11 +198,12 @@ fn the_same_checks_apply_to_config_file_values() {
 fn grammar_forms_that_are_valid_are_accepted_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, expect) in [
-        ("--upstream", "[::1]:6167", "http://[::1]:6167"),
+        // The nginx upstream block's server line.
+        ("--upstream", "[::1]:6167", "server [::1]:6167;"),
         (
             "--upstream",
             "homeserver.internal:8008",
-            "http://homeserver.internal:8008",
+            "server homeserver.internal:8008;",
         ),
         (
             "--server-name",
