@@ -61,8 +61,8 @@ path = "benches/README.md"
 text = open(path).read()
 for name in ["machine", "generate", "process", "dataplane"]:
     body = open(f"target/bench/{name}.md").read().strip()
-    text, n = re.subn(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)",
-                      lambda m: m.group(1) + body + m.group(2), text, flags=re.S)
+    text, n = re.subn(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)",
+                      lambda m: m.group(1) + body + "\n" + m.group(2), text, flags=re.S)
     assert n == 1, f"marker {name} missing in {path}"
 open(path, "w").write(text)
 PY
