@@ -444,8 +444,8 @@ netns_test! {
 netns_test! {
     fn nginx_proxy_pass_with_uri() {
         let variant = Variant::new(Proxy::Nginx).edit(
-            "proxy_pass http://127.0.0.1:6167;",
-            "proxy_pass http://127.0.0.1:6167/_matrix/;",
+            "proxy_pass http://mxproxy_matrix.example.test;",
+            "proxy_pass http://mxproxy_matrix.example.test/_matrix/;",
         );
         if let Some(outcome) = deploy_and_check(variant) {
             outcome.expect(
