@@ -262,6 +262,17 @@ pub struct Compose {
     pub ports: Vec<u16>,
     /// The proxy cannot obtain certificates itself, so the stack has a certbot service.
     pub certbot: bool,
+    /// With `--tls files`: the host files the proxy container mounts, as the proxy reads
+    /// them (HAProxy: chain and key in one file).
+    pub certificate_files: Vec<String>,
+    /// The stack's named volumes.
+    pub volumes: Vec<String>,
+}
+
+/// Where HAProxy's `crt` reads chain and key from, one file (the summary says how it is
+/// assembled from certbot's or the user's two files).
+fn combined_pem(homeserver_host: &str) -> String {
+    format!("/etc/haproxy/certs/{homeserver_host}.pem")
 }
 
 pub fn plan(setup: &Setup) -> Plan {
@@ -335,7 +346,7 @@ pub fn plan(setup: &Setup) -> Plan {
             Tls::Acme { email } => email.as_ref().map(ToString::to_string),
             _ => None,
         },
-        combined_pem: tls_enabled.then(|| format!("/etc/haproxy/certs/{homeserver_host}.pem")),
+        combined_pem: tls_enabled.then(|| combined_pem(&homeserver_host)),
         names: hosts.clone(),
         certbot_cert_name: homeserver_host.clone(),
     };
@@ -354,12 +365,25 @@ pub fn plan(setup: &Setup) -> Plan {
         if let Some(f) = federation.as_ref().filter(|f| f.own_listener) {
             ports.push(f.port);
         }
+        let certbot = matches!(setup.tls, Tls::Acme { .. })
+            && !matches!(proxy, Proxy::Caddy | Proxy::Traefik);
+        let certificate_files = match (&setup.tls, proxy) {
+            (Tls::Files { .. }, Proxy::Haproxy) => vec![combined_pem(&homeserver_host)],
+            (Tls::Files { cert, key }, _) => vec![cert.to_string(), key.to_string()],
+            _ => Vec::new(),
+        };
+        let mut volumes = vec!["homeserver-data".to_string(), "certs".to_string()];
+        // certbot's deploy hook writes the one-file chain and key HAProxy reads.
+        if certbot && proxy == Proxy::Haproxy {
+            volumes.push("haproxy-certs".into());
+        }
         Compose {
             proxy: proxy.name().into(),
             service: proxy.name().into(),
             ports,
-            certbot: matches!(setup.tls, Tls::Acme { .. })
-                && !matches!(proxy, Proxy::Caddy | Proxy::Traefik),
+            certbot,
+            certificate_files,
+            volumes,
         }
     });
 
