@@ -17,10 +17,23 @@ pub struct Rendered {
     pub content: String,
 }
 
-/// The built-in templates, as `generate` uses them without `--templates`.
+/// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
+/// `templates/`.
+static BUILTIN_TEMPLATES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+
+fn builtin_source(name: &str) -> Option<&'static str> {
+    BUILTIN_TEMPLATES
+        .binary_search_by_key(&name, |(n, _)| n)
+        .ok()
+        .map(|i| BUILTIN_TEMPLATES[i].1)
+}
+
+/// The built-in templates, as `generate` uses them without `--templates`. Each is compiled
+/// when first rendered, so a run pays only for the templates its setup needs (compiling
+/// all of them was most of a whole `generate` process).
 pub fn make_env() -> Environment<'static> {
     let mut env = base_env();
-    minijinja_embed::load_templates!(&mut env);
+    env.set_loader(|name| Ok(builtin_source(name)));
     env
 }
 
@@ -57,14 +70,10 @@ fn paint(text: String, style: String) -> String {
 
 /// The built-in templates, by name (`nginx/site.conf.j2`), in name order.
 pub fn builtin_templates() -> Vec<(String, String)> {
-    let mut env = base_env();
-    minijinja_embed::load_templates!(&mut env);
-    let mut templates: Vec<(String, String)> = env
-        .templates()
-        .map(|(name, template)| (name.to_string(), template.source().to_string()))
-        .collect();
-    templates.sort();
-    templates
+    BUILTIN_TEMPLATES
+        .iter()
+        .map(|(name, source)| (name.to_string(), source.to_string()))
+        .collect()
 }
 
 /// The source of a template that was not replaced with `--templates`.
@@ -89,12 +98,11 @@ impl Templates {
     /// Reads every `*.j2` below `dir`. A file that names no built-in template is refused:
     /// a typo (`ngnix/site.conf.j2`) would otherwise be ignored without a word.
     pub fn with_overrides(dir: &Path) -> Result<Templates, Error> {
-        let builtin: Vec<String> = builtin_templates().into_iter().map(|(n, _)| n).collect();
         let mut files = Vec::new();
         collect_templates(dir, dir, &mut files)?;
         let mut templates = Templates::builtin();
         for (name, path) in files {
-            if !builtin.contains(&name) {
+            if builtin_source(&name).is_none() {
                 return Err(Error::Conflict {
                     message: format!(
                         "--templates {}: `{}` replaces no built-in template ({name} is not one of them)",
@@ -155,7 +163,7 @@ impl Templates {
     }
 }
 
-/// Template names are paths below the folder with `/`, as minijinja-embed names them;
+/// Template names are paths below the folder with `/`, as build.rs names the built-in ones;
 /// dotfiles and files other than `*.j2` are skipped, as it skips them.
 fn collect_templates(
     root: &Path,
@@ -520,5 +528,26 @@ impl Templates {
             },
         )?;
         Ok(parse_summary(&raw))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Built-in templates are compiled only when a setup renders them; a syntax error in one
+    /// that no tested setup reaches must still fail here.
+    #[test]
+    fn every_builtin_template_compiles() {
+        let env = make_env();
+        assert!(BUILTIN_TEMPLATES.len() > 40);
+        assert!(BUILTIN_TEMPLATES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (name, _) in BUILTIN_TEMPLATES {
+            if let Err(err) = env.get_template(name) {
+                panic!("{name}: {err:#}");
+            }
+        }
+        assert!(builtin_source("nginx/site.conf.j2").is_some());
+        assert!(builtin_source("nginx/nope.j2").is_none());
     }
 }
