@@ -93,9 +93,10 @@ struct Settings {
     concurrency: Vec<usize>,
     /// Only the targets whose name contains one of these (all when empty).
     only: Vec<String>,
-    /// A `--templates` folder with the templates from before a change: its configs run as
-    /// extra "before" targets in the same rounds.
-    before: Option<PathBuf>,
+    /// `--templates` folders, each with a label: the templates from before a change, or
+    /// variants of one to attribute a cost. Their configs run as extra targets in the same
+    /// rounds, named `<proxy> mxproxy <label>`.
+    variants: Vec<(String, PathBuf)>,
     out: PathBuf,
 }
 
@@ -123,7 +124,14 @@ impl Settings {
                 concurrency.iter().map(|c| c.parse().unwrap()).collect()
             },
             only: list("MXPROXY_BENCH_ONLY"),
-            before: var("MXPROXY_BENCH_BEFORE").map(PathBuf::from),
+            // `DIR` (labelled `before`) or `label=DIR`, comma-separated.
+            variants: list("MXPROXY_BENCH_BEFORE")
+                .into_iter()
+                .map(|v| match v.split_once('=') {
+                    Some((label, dir)) => (label.to_string(), PathBuf::from(dir)),
+                    None => ("before".to_string(), PathBuf::from(v)),
+                })
+                .collect(),
             out: var("MXPROXY_BENCH_OUT").map_or_else(
                 || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/dataplane.md"),
                 PathBuf::from,
@@ -144,7 +152,7 @@ enum Proxy {
 enum Role {
     Direct,
     Generated,
-    Before,
+    Variant,
     /// Which docs: "Conduit" or "Synapse".
     Reference(&'static str),
 }
@@ -687,9 +695,9 @@ fn inside() {
         targets.push(target);
         targets.extend(refs);
     }
-    if let Some(before) = &settings.before {
-        let out = scratch.path().join("before");
-        generate(&files, &out, Some(before));
+    for (label, dir) in &settings.variants {
+        let out = scratch.path().join("variants").join(label);
+        generate(&files, &out, Some(dir));
         // Only the proxies whose templates the folder replaces.
         let changed = |proxy: Proxy| {
             let file = match proxy {
@@ -698,13 +706,16 @@ fn inside() {
                 Proxy::Caddy => "caddy/Caddyfile.j2",
                 Proxy::Haproxy => "haproxy/haproxy.cfg.j2",
             };
-            before.join(file).is_file()
+            dir.join(file).is_file()
         };
-        for target in generated_targets(&out, Role::Before, "mxproxy before") {
+        for target in generated_targets(&out, Role::Variant, &format!("mxproxy {label}")) {
             if changed(target.proxy.unwrap()) {
+                // After the generated config and the variants before it.
                 let at = targets
                     .iter()
-                    .position(|t| t.proxy == target.proxy && t.role == Role::Generated)
+                    .rposition(|t| {
+                        t.proxy == target.proxy && matches!(t.role, Role::Generated | Role::Variant)
+                    })
                     .unwrap();
                 targets.insert(at + 1, target);
             }
@@ -841,7 +852,7 @@ fn report(targets: &[Target], samples: &Samples, settings: &Settings) -> String 
                 continue;
             };
             let vs_docs = match target.role {
-                Role::Generated | Role::Before => references(target)
+                Role::Generated | Role::Variant => references(target)
                     .iter()
                     .map(|r| {
                         let docs = match r.role {
@@ -898,7 +909,7 @@ fn report(targets: &[Target], samples: &Samples, settings: &Settings) -> String 
         };
         let all: Vec<f64> = list.iter().map(mib).collect();
         let vs_docs = match target.role {
-            Role::Generated | Role::Before => references(target)
+            Role::Generated | Role::Variant => references(target)
                 .iter()
                 .map(|r| format!("{:.2}", ratio(samples, &target.name, &r.name, 0, mib)))
                 .collect::<Vec<_>>()
