@@ -27,6 +27,10 @@ pub struct Facts {
     /// config file does (Synapse, Dendrite).
     pub env_prefix: Option<&'static str>,
     pub well_known: WellKnownSupport,
+    /// Seconds after which the homeserver closes an idle keep-alive connection; `None`:
+    /// never. A proxy must drop its idle upstream connections sooner
+    /// (plan::UPSTREAM_IDLE_TIMEOUT_SECONDS).
+    pub idle_close_seconds: Option<u32>,
 }
 
 /// How a setting is written in the homeserver's config file.
@@ -71,6 +75,9 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             // `CONDUIT_<KEY>`, `CONDUIT_WELL_KNOWN_<KEY>` for [global.well_known] (src/main.rs).
             env_prefix: Some("CONDUIT_"),
             well_known: WellKnownSupport::Any,
+            // axum_server::bind(..).serve(app) (src/main.rs); axum-server never gives hyper
+            // a timer (src/server.rs), and without one hyper closes no idle connection.
+            idle_close_seconds: None,
         },
         Homeserver::Synapse => Facts {
             display_name: "Synapse",
@@ -98,6 +105,10 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             // (docker/README.md): settings go into a YAML file.
             env_prefix: None,
             well_known: WellKnownSupport::ServerNameOn443,
+            // Twisted's HTTPFactory(timeout=60) (synapse/http/site.py `_REQUEST_TIMEOUT`
+            // up to 1.139; twisted/web/http.py restarts the timer after each response):
+            // an idle connection is closed after 60 s.
+            idle_close_seconds: Some(60),
         },
         Homeserver::Continuwuity => Facts {
             display_name: "continuwuity",
@@ -129,6 +140,8 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             env_prefix: Some("CONTINUWUITY_"),
             // [global.well_known] client/server (conduwuit-example.toml).
             well_known: WellKnownSupport::Any,
+            // axum_server::bind (src/router/serve/plain.rs), no hyper timer: as Conduit.
+            idle_close_seconds: None,
         },
         Homeserver::Tuwunel => Facts {
             display_name: "tuwunel",
@@ -157,6 +170,8 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             env_prefix: Some("TUWUNEL_"),
             // [global.well_known] client/server (tuwunel-example.toml).
             well_known: WellKnownSupport::Any,
+            // axum_server::from_tcp (src/router/serve/plain.rs), no hyper timer: as Conduit.
+            idle_close_seconds: None,
         },
         Homeserver::Dendrite => Facts {
             display_name: "Dendrite",
@@ -184,6 +199,9 @@ pub fn facts(homeserver: Homeserver) -> Facts {
             // global.well_known_server_name / well_known_client_name are served as given
             // (federationapi/routing/routing.go, clientapi/routing/routing.go).
             well_known: WellKnownSupport::Any,
+            // http.Server{WriteTimeout: 5 min} without IdleTimeout or ReadTimeout
+            // (setup/base/base.go): Go then closes no idle connection.
+            idle_close_seconds: None,
         },
     }
 }

@@ -17,6 +17,14 @@ pub const FEDERATION_PREFIXES: &[&str] = &["/_matrix/federation/", "/_matrix/key
 /// of the largest allowed body; Conduit's docs use 300 s, MDAD 86400 s
 /// (shared/matrix-proxy-facts.md §5.1).
 pub const READ_TIMEOUT_SECONDS: u32 = 600;
+/// How long a proxy keeps an idle connection to the homeserver for reuse. It must end
+/// before the homeserver closes the connection itself (`Facts::idle_close_seconds`, Synapse:
+/// 60 s): a request sent on a connection the homeserver is closing fails, and nginx, Caddy
+/// and Traefik answer a POST with 502 (they retry idempotent methods only). The proxies'
+/// own defaults are nginx 60 s, Traefik 90 s, Caddy 2 min, Apache unlimited. 20 s also stays
+/// under hyper's 30 s, which the Rust homeservers get as soon as their server sets a timer
+/// (axum's next release does). Reconnecting to the homeserver every 20 s costs nothing.
+pub const UPSTREAM_IDLE_TIMEOUT_SECONDS: u32 = 20;
 /// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
 /// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
 pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
@@ -238,6 +246,7 @@ pub struct Limits {
     pub max_upload_bytes: u64,
     pub max_upload: String,
     pub read_timeout_seconds: u32,
+    pub upstream_idle_timeout_seconds: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -479,6 +488,7 @@ pub fn plan(setup: &Setup) -> Plan {
             max_upload_bytes: setup.max_upload.bytes(),
             max_upload: setup.max_upload.to_string(),
             read_timeout_seconds: READ_TIMEOUT_SECONDS,
+            upstream_idle_timeout_seconds: UPSTREAM_IDLE_TIMEOUT_SECONDS,
         },
         webroot: setup.webroot.to_string(),
         forwarded_proto: "https".into(),
@@ -1117,5 +1127,26 @@ fn kubernetes_plan(
         middlewares,
         tls,
         resources,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The proxies drop idle upstream connections before any homeserver closes them, and
+    /// before hyper's 30 s header-read timeout would.
+    #[test]
+    fn upstream_idle_timeout_ends_before_the_homeservers_own() {
+        for &homeserver in Homeserver::ALL {
+            let close = crate::homeserver::facts(homeserver)
+                .idle_close_seconds
+                .unwrap_or(30)
+                .min(30);
+            assert!(
+                UPSTREAM_IDLE_TIMEOUT_SECONDS + 5 <= close,
+                "{homeserver:?} closes idle connections after {close} s"
+            );
+        }
     }
 }

@@ -461,7 +461,7 @@ netns_test! {
 
 netns_test! {
     fn apache_without_nocanon() {
-    let variant = Variant::new(Proxy::Apache).edit(" nocanon\n", "\n");
+    let variant = Variant::new(Proxy::Apache).edit(" nocanon ", " ");
     if let Some(outcome) = deploy_and_check(variant) {
         outcome.expect("proxy.encoded-path", "fail", "re-encoded", "nocanon");
         outcome.expect("client.versions", "pass", "v1.11", "");

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,6 +19,16 @@ pub struct Recorded {
     pub body_len: u64,
     /// The whole body arrived (by Content-Length or the final chunk).
     pub body_complete: bool,
+    /// Which connection it came on: its index in `Homeserver::connections`.
+    pub connection: usize,
+}
+
+/// A connection the proxy opened to the upstream.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub opened: Instant,
+    /// When it ended: the proxy closed it, or the upstream after `Connection: close`.
+    pub closed: Option<Instant>,
 }
 
 impl Recorded {
@@ -59,6 +69,7 @@ pub enum Answers {
 pub struct Homeserver {
     pub address: SocketAddr,
     log: Arc<Mutex<Vec<Recorded>>>,
+    connections: Arc<Mutex<Vec<Connection>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -70,14 +81,38 @@ impl Homeserver {
             .unwrap_or_else(|e| panic!("stand-in homeserver on {address}: {e}"));
         let address = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let task_log = log.clone();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (task_log, task_connections) = (log.clone(), connections.clone());
         let answers = Arc::new(answers);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, task_log.clone(), answers.clone()));
+                let connection = {
+                    let mut connections = task_connections.lock().unwrap();
+                    connections.push(Connection {
+                        opened: Instant::now(),
+                        closed: None,
+                    });
+                    connections.len() - 1
+                };
+                let (log, connections, answers) =
+                    (task_log.clone(), task_connections.clone(), answers.clone());
+                tokio::spawn(async move {
+                    serve(stream, &log, &answers, connection).await;
+                    connections.lock().unwrap()[connection].closed = Some(Instant::now());
+                });
             }
         });
-        Homeserver { address, log, task }
+        Homeserver {
+            address,
+            log,
+            connections,
+            task,
+        }
+    }
+
+    /// Every connection opened so far, in order.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.connections.lock().unwrap().clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -107,14 +142,20 @@ impl Drop for Homeserver {
 const MAX_HEAD: usize = 64 * 1024;
 
 /// Serves one connection, request after request, until the client or an error ends it.
-async fn serve(stream: TcpStream, log: Arc<Mutex<Vec<Recorded>>>, answers: Arc<Answers>) {
-    let _ = serve_requests(BufReader::new(stream), &log, &answers).await;
+async fn serve(
+    stream: TcpStream,
+    log: &Mutex<Vec<Recorded>>,
+    answers: &Answers,
+    connection: usize,
+) {
+    let _ = serve_requests(BufReader::new(stream), log, answers, connection).await;
 }
 
 async fn serve_requests(
     mut reader: BufReader<TcpStream>,
     log: &Mutex<Vec<Recorded>>,
     answers: &Answers,
+    connection: usize,
 ) -> Option<()> {
     loop {
         let head = read_head(&mut reader).await?;
@@ -141,6 +182,7 @@ async fn serve_requests(
                 headers: headers.clone(),
                 body_len: 0,
                 body_complete: false,
+                connection,
             });
             log.len() - 1
         };

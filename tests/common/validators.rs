@@ -145,6 +145,12 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
     }
+    if let MainConfig::Serve { .. } = mode {
+        // One child (25 threads, plenty for a test): each child pools its own upstream
+        // connections, and the idle-connection rule must see the one pool a request would
+        // reuse, not a sibling's empty one.
+        main.push_str("StartServers 1\nServerLimit 1\nMaxRequestWorkers 25\n");
+    }
     main.push_str(&format!("Include {}\n", site.display()));
     main
 }
@@ -201,6 +207,29 @@ pub fn caddy(caddyfile: &Path) -> bool {
         .arg(caddyfile);
     caddy_home(&mut command, caddyfile.parent().unwrap());
     run_checker(command, "caddy validate");
+    // Caddy warns "Caddyfile input is not formatted" on every start otherwise.
+    let formatted = Command::new(require_tool("caddy").unwrap())
+        .arg("fmt")
+        .arg(caddyfile)
+        .output()
+        .unwrap();
+    assert!(
+        formatted.status.success(),
+        "caddy fmt {}",
+        caddyfile.display()
+    );
+    let text = std::fs::read(caddyfile).unwrap();
+    if formatted.stdout != text {
+        panic!(
+            "{} is not as `caddy fmt` writes it:\n{}",
+            caddyfile.display(),
+            similar::TextDiff::from_lines(
+                String::from_utf8_lossy(&text),
+                String::from_utf8_lossy(&formatted.stdout)
+            )
+            .unified_diff()
+        );
+    }
     true
 }
 

@@ -221,70 +221,52 @@ impl Client {
 
     async fn send_inner(&self, request: &Request) -> Result<Response, String> {
         let (stream, alpn, _) = self.connect(request).await?;
-        let h2 = alpn.as_deref() == Some(b"h2");
-        let scheme = if request.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let uri = if h2 {
-            format!("{scheme}://{}{}", request.host, request.target)
-        } else {
-            request.target.clone()
-        };
-        let mut builder = hyper::Request::builder()
-            .method(request.method.as_str())
-            .uri(uri);
-        if !h2 {
-            builder = builder.header("Host", &request.host);
-        }
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let http_request = builder
-            .body(RequestBody::new(&request.body))
-            .map_err(|e| format!("bad request {}: {e}", request.target))?;
         let io = TokioIo::new(stream);
-        let response = if h2 {
+        if alpn.as_deref() == Some(b"h2") {
             let (mut sender, connection) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
                     .await
                     .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
             tokio::spawn(connection);
-            sender.send_request(http_request).await
+            let response = sender.send_request(http_request(request, true)?).await;
+            read_response(request, response).await
         } else {
             let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
                 .await
                 .map_err(|e| format!("HTTP/1.1 handshake: {e}"))?;
             tokio::spawn(connection);
-            sender.send_request(http_request).await
+            let response = sender.send_request(http_request(request, false)?).await;
+            read_response(request, response).await
         }
-        .map_err(|e| format!("{} {}: {e}", request.method, request.target))?;
-        let status = response.status().as_u16();
-        let version = response.version();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("reading the body of {}: {e}", request.target))?
-            .to_bytes()
-            .to_vec();
-        Ok(Response {
-            status,
-            headers,
-            body,
-            version,
+    }
+
+    /// Sends `requests` one after the other on one HTTP/1.1 keep-alive connection, made
+    /// for the first of them.
+    pub async fn send_on_one_connection(
+        &self,
+        requests: &[Request],
+    ) -> Result<Vec<Response>, String> {
+        let first = requests.first().expect("at least one request");
+        tokio::time::timeout(first.timeout, async {
+            let (stream, _, _) = self.connect(first).await?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| format!("HTTP/1.1 handshake: {e}"))?;
+            tokio::spawn(connection);
+            let mut responses = Vec::new();
+            for request in requests {
+                sender
+                    .ready()
+                    .await
+                    .map_err(|e| format!("connection closed before {}: {e}", request.target))?;
+                let response = sender.send_request(http_request(request, false)?).await;
+                responses.push(read_response(request, response).await?);
+            }
+            Ok(responses)
         })
+        .await
+        .map_err(|_| format!("no answers within {:?}", first.timeout))?
     }
 
     /// Sends the head of an HTTP/1.1 request announcing `Content-Length: body_len`, then
@@ -403,4 +385,61 @@ impl HttpBody for RequestBody {
             SizeHint::default()
         }
     }
+}
+
+fn http_request(request: &Request, h2: bool) -> Result<hyper::Request<RequestBody>, String> {
+    let scheme = if request.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let uri = if h2 {
+        format!("{scheme}://{}{}", request.host, request.target)
+    } else {
+        request.target.clone()
+    };
+    let mut builder = hyper::Request::builder()
+        .method(request.method.as_str())
+        .uri(uri);
+    if !h2 {
+        builder = builder.header("Host", &request.host);
+    }
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(RequestBody::new(&request.body))
+        .map_err(|e| format!("bad request {}: {e}", request.target))
+}
+
+async fn read_response(
+    request: &Request,
+    response: hyper::Result<hyper::Response<hyper::body::Incoming>>,
+) -> Result<Response, String> {
+    let response = response.map_err(|e| format!("{} {}: {e}", request.method, request.target))?;
+    let status = response.status().as_u16();
+    let version = response.version();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("reading the body of {}: {e}", request.target))?
+        .to_bytes()
+        .to_vec();
+    Ok(Response {
+        status,
+        headers,
+        body,
+        version,
+    })
 }

@@ -852,3 +852,94 @@ pub async fn long_poll_all() {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+mod idle_upstream_connections {
+    use crate::common::netns::netns_test;
+
+    netns_test! {
+        fn are_not_reused_after_the_idle_timeout() {
+            crate::traffic::block_on(super::idle_upstream_all())
+        }
+    }
+}
+
+/// A proxy keeps idle connections to the homeserver for reuse, and a homeserver closes idle
+/// connections too (Synapse after 60 s): a request sent on one as it closes fails (nginx,
+/// Caddy and Traefik answer a POST with 502). So the proxy must drop them first: once they
+/// have been idle for the plan's upstream idle timeout plus 5 s, new requests reach the
+/// homeserver on new connections. Before that, three requests on one client connection
+/// must share an upstream connection: the proxy does pool, so the rule cannot pass for want
+/// of a pool.
+async fn idle_upstream_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
+    let stack = Stack::start(
+        server,
+        Options {
+            listen: IpAddr::from(listen),
+            ..Options::default()
+        },
+    )
+    .await;
+    let fail = |what: String| format!("{server:?}: {what}\n{}", stack.logs());
+    let request = |n: usize| {
+        Request::get(
+            address(&stack),
+            &stack.homeserver_host,
+            &format!("/_matrix/client/versions?idle={n}"),
+        )
+    };
+    let connections_of = |numbers: &[usize]| -> std::collections::BTreeSet<usize> {
+        numbers
+            .iter()
+            .flat_map(|n| stack.upstream.with_target(&format!("idle={n}")))
+            .map(|r| r.connection)
+            .collect()
+    };
+    let send_all = |numbers: &'static [usize]| {
+        let requests: Vec<Request> = numbers.iter().map(|&n| request(n)).collect();
+        let client = &stack.client;
+        async move {
+            let responses = client.send_on_one_connection(&requests).await?;
+            match responses.iter().find(|r| r.status != 200) {
+                Some(response) => Err(format!("{numbers:?}: {response:?}")),
+                None => Ok(()),
+            }
+        }
+    };
+
+    send_all(&[1, 2, 3]).await.map_err(&fail)?;
+    let early = connections_of(&[1, 2, 3]);
+    if early.len() == 3 {
+        return Err(fail(
+            "three requests on one client connection took three upstream connections: no pool"
+                .into(),
+        ));
+    }
+    let idle = mxproxy::plan::UPSTREAM_IDLE_TIMEOUT_SECONDS;
+    tokio::time::sleep(Duration::from_secs(u64::from(idle) + 5)).await;
+    send_all(&[4, 5]).await.map_err(&fail)?;
+    let late = connections_of(&[4, 5]);
+    let reused: Vec<&usize> = late.intersection(&early).collect();
+    if !reused.is_empty() {
+        return Err(fail(format!(
+            "upstream connection(s) {reused:?} reused after {} s idle (the plan says {idle} s); \
+             connections: {:?}",
+            idle + 5,
+            stack.upstream.connections()
+        )));
+    }
+    Ok(())
+}
+
+pub async fn idle_upstream_all() {
+    let (nginx, apache, caddy, haproxy) = tokio::join!(
+        idle_upstream_one(Proxy::Nginx, [127, 0, 10, 1]),
+        idle_upstream_one(Proxy::Apache, [127, 0, 20, 1]),
+        idle_upstream_one(Proxy::Caddy, [127, 0, 30, 1]),
+        idle_upstream_one(Proxy::Haproxy, [127, 0, 40, 1]),
+    );
+    let failures: Vec<String> = [nginx, apache, caddy, haproxy]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
