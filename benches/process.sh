@@ -39,6 +39,7 @@ batches=5
 for batch in $(seq "$batches"); do
   hyperfine -N --warmup 5 --runs "$((runs / batches))" --export-json "$work/hyperfine-$batch.json" \
     --command-name hello "$hello" \
+    --command-name version "$mxproxy --version" \
     --command-name dry-run "$mxproxy ${flags[*]} --out $dry_out --dry-run" \
     --command-name write --prepare "rm -rf $write_out" "$mxproxy ${flags[*]} --out $write_out" \
     >&2
@@ -53,28 +54,31 @@ peak_kib() { # median of 9 runs of GNU time's maximum resident set size
   done | sort -n | sed -n 5p
 }
 mem_hello=$(peak_kib hello "$hello")
+mem_version=$(peak_kib version "$mxproxy" --version)
 mem_dry=$(peak_kib dry "$mxproxy" "${flags[@]}" --out "$dry_out" --dry-run)
 mem_write=$(peak_kib write "$mxproxy" "${flags[@]}" --out "$write_out")
 
 files=$(find "$write_out" -type f | wc -l)
-python3 - "$work" "$batches" "$files" "$hello" "$mxproxy" "$mem_hello" "$mem_dry" "$mem_write" "$runs" > "$out_md" <<'PY'
+python3 - "$work" "$batches" "$files" "$hello" "$mxproxy" "$mem_hello" "$mem_dry" "$mem_write" "$runs" "$mem_version" > "$out_md" <<'PY'
 import json, os, statistics, sys
 work, batches, files = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 hello, mxproxy = sys.argv[4], sys.argv[5]
-mem = {"hello": sys.argv[6], "dry-run": sys.argv[7], "write": sys.argv[8]}
+mem = {"hello": sys.argv[6], "dry-run": sys.argv[7], "write": sys.argv[8],
+       "version": sys.argv[10]}
 runs = [{r["command"]: r for r in json.load(open(f"{work}/hyperfine-{b}.json"))["results"]}
         for b in range(1, batches + 1)]
 size = {"hello": os.path.getsize(hello)}
-size["dry-run"] = size["write"] = os.path.getsize(mxproxy)
+size["version"] = size["dry-run"] = size["write"] = os.path.getsize(mxproxy)
 print(f"`mxproxy generate` with every output (5 proxies, compose, federation on 8448), "
       f"{sys.argv[9]} runs each (hyperfine -N, in {batches} batches), against a hello world "
       f"built with the same release profile. Ratio: per batch, then the median.\n")
 print("| process | median ms | × hello world | ratio range over batches | binary | peak RSS |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
-for name in ["hello", "dry-run", "write"]:
+for name in ["hello", "version", "dry-run", "write"]:
     medians = [b[name]["median"] for b in runs]
     ratios = [b[name]["median"] / b["hello"]["median"] for b in runs]
-    label = {"hello": "hello world", "dry-run": "generate --dry-run",
+    label = {"hello": "hello world", "version": "mxproxy --version (start-up alone)",
+             "dry-run": "generate --dry-run",
              "write": f"generate (writes {files} files)"}[name]
     print(f"| {label} | {statistics.median(medians)*1000:.2f} | {statistics.median(ratios):.2f} | "
           f"{min(ratios):.2f}–{max(ratios):.2f} | {size[name]/1024/1024:.2f} MiB | "
