@@ -9,7 +9,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
     println!("cargo:rerun-if-changed=templates");
     let mut found = Vec::new();
-    collect(&root, &mut found);
+    collect(&root, &root, &mut found);
     found.sort();
     let mut table = String::from("&[\n");
     for (name, path) in found {
@@ -22,7 +22,7 @@ fn main() {
 
 /// Names are paths below `templates/` joined with `/`; dotfiles and files other than `*.j2`
 /// are skipped, as `--templates DIR` skips them.
-fn collect(dir: &Path, found: &mut Vec<(String, PathBuf)>) {
+fn collect(root: &Path, dir: &Path, found: &mut Vec<(String, PathBuf)>) {
     for entry in std::fs::read_dir(dir).expect("templates/ is readable") {
         let path = entry.expect("templates/ is readable").path();
         let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -30,10 +30,9 @@ fn collect(dir: &Path, found: &mut Vec<(String, PathBuf)>) {
             continue;
         }
         if path.is_dir() {
-            collect(&path, found);
+            collect(root, &path, found);
         } else if file_name.ends_with(".j2") {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-            let relative = path.strip_prefix(&root).expect("below templates/");
+            let relative = path.strip_prefix(root).expect("below templates/");
             let name: Vec<String> = relative
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())

@@ -30,7 +30,7 @@ fn builtin_source(name: &str) -> Option<&'static str> {
 
 /// The built-in templates, as `generate` uses them without `--templates`. Each is compiled
 /// when first rendered, so a run pays only for the templates its setup needs (compiling
-/// all of them was most of a whole `generate` process).
+/// all of them cost about a quarter of a whole `generate` process; benches/README.md).
 pub fn make_env() -> Environment<'static> {
     let mut env = base_env();
     env.set_loader(|name| Ok(builtin_source(name)));
