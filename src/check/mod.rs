@@ -43,17 +43,10 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
             args.dns_server,
             Duration::from_secs(args.timeout),
         )
+        // --ca-file was checked above: only --dns-server is left to fail here.
         .map_err(|reason| Error::CheckInput {
-            flag: if args.dns_server.is_some() {
-                "--dns-server"
-            } else {
-                "--ca-file"
-            },
-            value: args
-                .dns_server
-                .map(|s| s.to_string())
-                .or_else(|| args.ca_file.as_ref().map(|p| p.display().to_string()))
-                .unwrap_or_default(),
+            flag: "--dns-server",
+            value: args.dns_server.map(|s| s.to_string()).unwrap_or_default(),
             reason,
         })?;
         let ctx = probes::Ctx {

@@ -300,7 +300,7 @@ impl Net {
         for cert in extra_roots {
             roots
                 .add(cert)
-                .map_err(|e| format!("a certificate in --ca-file is unusable: {e}"))?;
+                .expect("read_ca_file accepts only usable trust anchors");
         }
         let (custom_dns, srv) = match dns_server {
             Some(server) => {
@@ -778,6 +778,13 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<CertificateDer<'static
         .map_err(|e| e.to_string())?;
     if certs.is_empty() {
         return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    // Refused here, where the error is reported against --ca-file, not later in Net::new.
+    let mut store = RootCertStore::empty();
+    for cert in &certs {
+        store
+            .add(cert.clone())
+            .map_err(|e| format!("holds a certificate that cannot be a trust anchor: {e}"))?;
     }
     Ok(certs)
 }

@@ -18,6 +18,7 @@ use super::fixes::{self, Proxy, generate_cmd};
 use super::name::{MatrixName, NameHost};
 use super::net::{Endpoint, FetchError, Followed, Net, Reply, TlsFacts, TlsFailure};
 use super::report::{CheckResult, Status};
+use crate::plan::{PROBE_PATH, WELL_KNOWN_MAX_AGE_SECONDS};
 
 /// The Origin a browser-based client would send; `.invalid` can never be a real site.
 const ORIGIN: &str = "https://mxproxy-check.invalid";
@@ -413,7 +414,7 @@ fn preflight_check(
 async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
     let base_text = base.as_str().trim_end_matches('/');
     let versions_url =
-        Url::parse(&format!("{base_text}/_matrix/client/versions")).expect("base URL plus a path");
+        Url::parse(&format!("{base_text}{PROBE_PATH}")).expect("base URL plus a path");
     let endpoint = match Endpoint::from_url(base) {
         Ok(endpoint) => endpoint,
         Err(error) => {
@@ -428,7 +429,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
         }
     };
     let base_path = base.path().trim_end_matches('/').to_string();
-    let versions_path = format!("{base_path}/_matrix/client/versions");
+    let versions_path = format!("{base_path}{PROBE_PATH}");
     let (tls, versions, preflight, encoded, upload) = tokio::join!(
         ctx.net.handshake(&endpoint),
         ctx.net.get_following(&versions_url, &[("origin", ORIGIN)]),
@@ -681,6 +682,8 @@ struct Target {
     srv: Option<String>,
     /// Port 8448 chosen by default (steps 3.5 and 6).
     default_port: bool,
+    /// Found through the deprecated `_matrix._tcp` SRV record.
+    deprecated_srv: bool,
 }
 
 async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
@@ -874,6 +877,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             how: "step 1 (IP literal)".into(),
             srv: None,
             default_port: name.port.is_none(),
+            deprecated_srv: false,
         };
         out.push(discovery_check(ctx, &target).await);
         return (out, Some(target));
@@ -894,6 +898,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             how: "step 2 (explicit port)".into(),
             srv: None,
             default_port: false,
+            deprecated_srv: false,
         };
         out.push(discovery_check(ctx, &target).await);
         return (out, Some(target));
@@ -924,6 +929,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
                     how: "step 6 (no well-known, no SRV: port 8448 of the server name)".into(),
                     srv: None,
                     default_port: true,
+                    deprecated_srv: false,
                 },
                 Err(check) => {
                     out.push(check);
@@ -951,6 +957,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
             how: format!("step 3.1 (well-known m.server {m_server}, an IP literal)"),
             srv: None,
             default_port: port.is_none(),
+            deprecated_srv: false,
         },
         // 3.2: host and port; certificate for the host; Host is `host:port`.
         (host, Some(port)) => Target {
@@ -963,6 +970,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
             how: format!("step 3.2 (well-known m.server {m_server})"),
             srv: None,
             default_port: false,
+            deprecated_srv: false,
         },
         // 3.3–3.5: SRV on the delegated host, else its port 8448.
         (host, None) => {
@@ -987,6 +995,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
                     ),
                     srv: None,
                     default_port: true,
+                    deprecated_srv: false,
                 },
             }
         }
@@ -1044,6 +1053,7 @@ async fn srv_target(
             how: format!("step {step} (SRV {record} -> {target}:{port}{note})"),
             srv: Some(record),
             default_port: false,
+            deprecated_srv: deprecated,
         }));
     }
     Ok(None)
@@ -1069,7 +1079,7 @@ async fn discovery_check(ctx: &Ctx, target: &Target) -> CheckResult {
                 endpoint.tls_name.authority(),
                 endpoint.host_header
             );
-            if target.how.contains("deprecated") {
+            if target.deprecated_srv {
                 CheckResult::warn(
                     ID,
                     detail,
@@ -1203,8 +1213,9 @@ fn server_document(
             format!(
                 "{detail}; the spec recommends at most 48 h, so a fix takes long to reach peers"
             ),
-            "nginx: add_header Cache-Control \"max-age=3600\" always; or regenerate: ".to_string()
-                + &ctx.generate(""),
+            format!(
+                "nginx: add_header Cache-Control \"max-age={WELL_KNOWN_MAX_AGE_SECONDS}\" always; or regenerate: "
+            ) + &ctx.generate(""),
         )
     } else {
         CheckResult::pass(ID, detail)
