@@ -40,7 +40,7 @@ pub enum Command {
     /// Ask for the setup one question at a time, then write it, save it as YAML or quit.
     /// Flags and --config given here pre-fill the answers. Needs a terminal.
     #[command(
-        after_help = "Without a terminal (CI, provisioning scripts) use `mxproxy generate` with flags;
+        after_help = "Without a terminal (CI, provisioning scripts) use `mxproxy generate` with flags; \
                       the wizard prints the exact command for the answers it was given."
     )]
     Wizard(GenerateArgs),
@@ -118,7 +118,7 @@ pub enum Layout {
     Debian,
 }
 
-/// The inputs of `generate`. Each field is `Option` so that `setup::merge` can tell a
+/// The inputs of `generate`. Each field is `Option` so that `config::merge` can tell a
 /// flag that was given from one that was not, and let the config file fill the gap.
 #[derive(Debug, Default, Clone, Args)]
 pub struct GenerateArgs {
@@ -138,8 +138,16 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "NAME", env = "MXPROXY_HOMESERVER")]
     pub homeserver: Option<HomeserverName>,
 
-    /// Also forward the homeserver's admin API (Synapse /_synapse/admin/, Dendrite /_dendrite/, tuwunel /_synapse/admin/) to the internet; prints a warning
-    #[arg(long, env = "MXPROXY_EXPOSE_ADMIN", value_parser = BoolishValueParser::new())]
+    // The paths come from src/homeserver.rs, so the help cannot drift from what is forwarded.
+    #[arg(
+        long,
+        env = "MXPROXY_EXPOSE_ADMIN",
+        value_parser = BoolishValueParser::new(),
+        help = format!(
+            "Also forward the homeserver's admin API ({}) to the internet; prints a warning",
+            crate::homeserver::admin_prefixes_described()
+        )
+    )]
     pub expose_admin: bool,
 
     /// Where the homeserver listens for the proxy [default: 127.0.0.1:<its port>, 6167 for Conduit, 8008 for the others; homeserver:<port> with --compose]

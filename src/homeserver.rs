@@ -53,6 +53,24 @@ pub enum WellKnownSupport {
     ServerNameOn443,
 }
 
+/// "Synapse /_synapse/admin/, Dendrite /_dendrite/ and /_synapse/admin/, …": the homeservers
+/// that have an admin API to keep closed, and its paths.
+pub fn admin_prefixes_described() -> String {
+    Homeserver::ALL
+        .iter()
+        .map(|&homeserver| facts(homeserver))
+        .filter(|facts| !facts.admin_prefixes.is_empty())
+        .map(|facts| {
+            format!(
+                "{} {}",
+                facts.display_name,
+                facts.admin_prefixes.join(" and ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn facts(homeserver: Homeserver) -> Facts {
     match homeserver {
         Homeserver::Conduit => Facts {

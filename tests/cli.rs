@@ -111,6 +111,34 @@ fn help_documents_every_flag_with_an_example() {
         .stdout(contains("generate"));
 }
 
+/// The `--upstream` help names the homeservers' ports, which live in src/homeserver.rs
+/// (the `--expose-admin` help is built from them).
+#[test]
+fn help_agrees_with_the_homeserver_facts() {
+    let assert = cmd().args(["generate", "--help"]).assert().success();
+    let help = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let start = help
+        .find("\n      --upstream")
+        .expect("--upstream in --help")
+        + 1;
+    let rest = &help[start..];
+    let upstream = &rest[..rest.find("\n      --").unwrap_or(rest.len())];
+    let upstream = upstream.split_whitespace().collect::<Vec<_>>().join(" ");
+    for &homeserver in mxproxy::setup::Homeserver::ALL {
+        let facts = mxproxy::homeserver::facts(homeserver);
+        assert!(
+            upstream.contains(&facts.port.to_string()),
+            "--upstream help lacks {}'s port {}: {upstream}",
+            facts.display_name,
+            facts.port
+        );
+    }
+    assert!(
+        help.contains("Dendrite /_dendrite/ and /_synapse/admin/"),
+        "{help}"
+    );
+}
+
 #[test]
 fn defaults_write_every_proxy_and_a_summary() {
     let env = Env::new();
