@@ -382,11 +382,11 @@ impl FromStr for Port {
     fn from_str(value: &str) -> Result<Self, Invalid> {
         const EXAMPLE: &str = "8448";
         if value.is_empty() || !value.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Invalid::new("is not a port number (1-65535)", EXAMPLE));
+            return Err(Invalid::new("is not a number from 1 to 65535", EXAMPLE));
         }
         match value.parse::<u32>() {
             Ok(port @ 1..=65535) => Ok(Port(port as u16)),
-            _ => Err(Invalid::new("is not a port (1-65535)", EXAMPLE)),
+            _ => Err(Invalid::new("is out of range (1-65535)", EXAMPLE)),
         }
     }
 }

@@ -62,9 +62,9 @@ const CASES: &[(&str, &str, &str)] = &[
     // Ports.
     ("--federation-port", "0", "1-65535"),
     ("--federation-port", "65536", "1-65535"),
-    ("--federation-port", "-1", "1-65535"),
-    ("--federation-port", "84 48", "1-65535"),
-    ("--federation-port", "", "1-65535"),
+    ("--federation-port", "-1", "a number from 1 to 65535"),
+    ("--federation-port", "84 48", "a number from 1 to 65535"),
+    ("--federation-port", "", "a number from 1 to 65535"),
     // Upstream.
     ("--upstream", "localhost", "HOST:PORT"),
     ("--upstream", "http://127.0.0.1:6167", "without a scheme"),
