@@ -636,14 +636,14 @@ fn tls(args: &GenerateArgs, file: &FileSetup) -> Result<Tls, Error> {
     // mistake worth stopping for; a file value overridden by a `--tls` flag is not.
     let stray = |layer: Option<Layer>| matches!(layer, Some(layer) if layer == Layer::Flag || mode_layer != Layer::Flag);
 
+    if mode != TlsMode::Acme && stray(layer(&email)) {
+        return Err(Error::Conflict {
+            message: "--acme-email is only used with --tls acme".into(),
+            example: "--tls acme --acme-email admin@example.com".into(),
+        });
+    }
     match mode {
         TlsMode::Files => {
-            if stray(layer(&email)) {
-                return Err(Error::Conflict {
-                    message: "--acme-email is only used with --tls acme".into(),
-                    example: "--tls acme --acme-email admin@example.com".into(),
-                });
-            }
             match (cert, key) {
                 (Some((cert, _)), Some((key, _))) => Ok(Tls::Files { cert, key }),
                 _ => Err(Error::Conflict {
@@ -660,12 +660,6 @@ fn tls(args: &GenerateArgs, file: &FileSetup) -> Result<Tls, Error> {
                 });
             }
             if mode == TlsMode::None {
-                if stray(layer(&email)) {
-                    return Err(Error::Conflict {
-                        message: "--acme-email is only used with --tls acme".into(),
-                        example: "--tls acme --acme-email admin@example.com".into(),
-                    });
-                }
                 Ok(Tls::None)
             } else {
                 Ok(Tls::Acme {

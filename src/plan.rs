@@ -241,6 +241,33 @@ pub struct Cors {
     pub allow_headers: Vec<String>,
 }
 
+impl Cors {
+    fn recommended() -> Cors {
+        Cors {
+            allow_origin: "*".into(),
+            allow_methods: ["GET", "HEAD", "OPTIONS"].map(String::from).to_vec(),
+            allow_headers: ["X-Requested-With", "Content-Type", "Authorization"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    /// Origin, methods, headers: the three response headers with their values.
+    fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("Access-Control-Allow-Origin", self.allow_origin.clone()),
+            (
+                "Access-Control-Allow-Methods",
+                self.allow_methods.join(", "),
+            ),
+            (
+                "Access-Control-Allow-Headers",
+                self.allow_headers.join(", "),
+            ),
+        ]
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Limits {
     pub max_upload_bytes: u64,
@@ -367,12 +394,12 @@ pub fn plan(setup: &Setup) -> Plan {
 
     let compose = setup.compose.then(|| {
         let proxy = setup.proxies[0];
+        // 80 for the redirect and ACME, then what the proxy listens on for the homeserver.
         let mut ports = vec![HTTP_PORT];
-        if tls_enabled {
-            ports.push(HTTPS_PORT);
-        }
-        if let Some(f) = federation.as_ref().filter(|f| f.own_listener) {
-            ports.push(f.port);
+        for listener in &matrix_listeners {
+            if !ports.contains(&listener.port) {
+                ports.push(listener.port);
+            }
         }
         let certbot = matches!(setup.tls, Tls::Acme { .. })
             && !matches!(proxy, Proxy::Caddy | Proxy::Traefik);
@@ -475,13 +502,7 @@ pub fn plan(setup: &Setup) -> Plan {
                     base_url: client_base_url,
                 },
             },
-            cors: Cors {
-                allow_origin: "*".into(),
-                allow_methods: ["GET", "HEAD", "OPTIONS"].map(String::from).to_vec(),
-                allow_headers: ["X-Requested-With", "Content-Type", "Authorization"]
-                    .map(String::from)
-                    .to_vec(),
-            },
+            cors: Cors::recommended(),
             max_age_seconds: WELL_KNOWN_MAX_AGE_SECONDS,
         },
         limits: Limits {
@@ -924,17 +945,7 @@ fn kubernetes_plan(
     if setup.expose_admin {
         prefixes.extend(facts.admin_prefixes.iter().map(|p| p.to_string()));
     }
-    let cors = [
-        ("Access-Control-Allow-Origin", "*".to_string()),
-        (
-            "Access-Control-Allow-Methods",
-            "GET, HEAD, OPTIONS".to_string(),
-        ),
-        (
-            "Access-Control-Allow-Headers",
-            "X-Requested-With, Content-Type, Authorization".to_string(),
-        ),
-    ];
+    let cors = Cors::recommended().headers();
     let middleware_ref = |name: &str| format!("{namespace}-{name}@kubernetescrd");
     // The Traefik Helm chart's entry points: `web` on 80, `websecure` on 443.
     let (traefik_entry_point, traefik_entry_point_why) = if tls_enabled {
@@ -968,7 +979,11 @@ fn kubernetes_plan(
                         "true",
                         "browser clients read both documents (client-server API, \"Web Browser Clients\")",
                     ),
-                    annotation("nginx.ingress.kubernetes.io/cors-allow-origin", "*", ""),
+                    annotation(
+                        "nginx.ingress.kubernetes.io/cors-allow-origin",
+                        cors[0].1.clone(),
+                        "",
+                    ),
                     annotation(
                         "nginx.ingress.kubernetes.io/cors-allow-methods",
                         cors[1].1.clone(),

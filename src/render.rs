@@ -31,7 +31,7 @@ fn builtin_source(name: &str) -> Option<&'static str> {
 /// The built-in templates, as `generate` uses them without `--templates`. Each is compiled
 /// when first rendered, so a run pays only for the templates its setup needs (compiling
 /// all of them cost about a quarter of a whole `generate` process; benches/README.md).
-pub fn make_env() -> Environment<'static> {
+fn make_env() -> Environment<'static> {
     let mut env = base_env();
     env.set_loader(|name| Ok(builtin_source(name)));
     env
@@ -228,18 +228,8 @@ fn render_error(
     }
 }
 
-fn render(env: &Environment<'_>, template: &str, context: impl Serialize) -> Result<String, Error> {
-    env.get_template(template)
-        .and_then(|t| t.render(Serde(context)))
-        .map_err(|err| render_error(&BTreeMap::new(), template, err))
-}
-
-/// The output layout, which scripts and docs rely on: each file and its template.
-pub fn layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
-    layout_for(plan, Layout::Folder)
-}
-
-/// The files of `layout(plan)`, at the paths the chosen layout puts them.
+/// The files of the folder layout (which scripts and docs rely on: each file and its
+/// template), at the paths the chosen layout puts them.
 pub fn layout_for(plan: &Plan, layout: Layout) -> Vec<(PathBuf, &'static str)> {
     let files = folder_layout(plan);
     match layout {
@@ -369,17 +359,9 @@ impl<'a> FileContext<'a> {
     }
 }
 
+/// Every file of the folder layout, rendered with the built-in templates.
 pub fn render_all(plan: &Plan) -> Result<Vec<Rendered>, Error> {
-    let env = make_env();
-    layout(plan)
-        .into_iter()
-        .map(|(path, template)| {
-            Ok(Rendered {
-                content: render(&env, template, FileContext::new(plan, &path))?,
-                path,
-            })
-        })
-        .collect()
+    Templates::builtin().render_files(plan, Layout::Folder)
 }
 
 #[derive(Serialize)]
@@ -520,10 +502,7 @@ impl Templates {
                 out: out_text,
                 files,
                 dry_run,
-                layout: match layout {
-                    Layout::Folder => "folder",
-                    Layout::Debian => "debian",
-                },
+                layout: crate::report::layout_name(layout),
                 root,
             },
         )?;
