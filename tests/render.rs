@@ -35,6 +35,7 @@ fn snapshot_name(scenario: &str, path: &std::path::Path) -> String {
 
 #[test]
 fn every_scenario_file_matches_its_snapshot() {
+    let mut expected = std::collections::BTreeSet::new();
     for scenario in scenario_names() {
         let (plan, files) = render_scenario(&scenario);
         let statuses: Vec<FileStatus> = files
@@ -45,6 +46,12 @@ fn every_scenario_file_matches_its_snapshot() {
             })
             .collect();
         let summary = render_summary(&plan, Path::new("mxproxy-out"), &statuses, false).unwrap();
+        expected.extend(
+            files
+                .iter()
+                .map(|file| snapshot_name(&scenario, &file.path))
+                .chain([format!("{scenario}__summary.txt")]),
+        );
         settings(&scenario).bind(|| {
             for file in &files {
                 insta::assert_snapshot!(snapshot_name(&scenario, &file.path), file.content);
@@ -52,4 +59,16 @@ fn every_scenario_file_matches_its_snapshot() {
             insta::assert_snapshot!(format!("{scenario}__summary.txt"), summary);
         });
     }
+    // A snapshot no scenario produces any more is never compared, only left to mislead.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    let stale: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".snap").map(String::from))
+        .filter(|name| !expected.contains(name))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "snapshots no scenario produces: {stale:?}"
+    );
 }

@@ -118,7 +118,14 @@ impl Outcome {
     /// Every check passes, except `proxy.forwarded-headers` (never visible) and `skipped`,
     /// which are reported as not checked.
     fn expect_all_pass_but(&self, skipped: &[&str]) {
-        for check in self.json["checks"].as_array().unwrap() {
+        let checks = self.json["checks"].as_array().unwrap();
+        assert!(
+            checks.len() >= 10,
+            "only {} checks ran:\n{}",
+            checks.len(),
+            self.text
+        );
+        for check in checks {
             let id = check["id"].as_str().unwrap();
             let expected = if id == "proxy.forwarded-headers" || skipped.contains(&id) {
                 "skip"

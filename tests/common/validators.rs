@@ -198,7 +198,7 @@ pub fn caddy(caddyfile: &Path) -> bool {
     let Some(caddy) = require_tool("caddy") else {
         return false;
     };
-    let mut command = Command::new(caddy);
+    let mut command = Command::new(&caddy);
     command
         .arg("validate")
         .arg("--adapter")
@@ -208,7 +208,7 @@ pub fn caddy(caddyfile: &Path) -> bool {
     caddy_home(&mut command, caddyfile.parent().unwrap());
     run_checker(command, "caddy validate");
     // Caddy warns "Caddyfile input is not formatted" on every start otherwise.
-    let formatted = Command::new(require_tool("caddy").unwrap())
+    let formatted = Command::new(caddy)
         .arg("fmt")
         .arg(caddyfile)
         .output()
