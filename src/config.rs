@@ -222,20 +222,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
             }
             upstream
         }
-        None => Upstream {
-            // In a cluster the Ingress reaches the homeserver through its Service, which
-            // has the compose service's name.
-            host: if compose || kubernetes.is_some() {
-                UpstreamHost::Name(
-                    COMPOSE_SERVICE
-                        .parse()
-                        .expect("the service name is a valid DNS name"),
-                )
-            } else {
-                UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST)
-            },
-            port: Port::new_unchecked(facts.port),
-        },
+        None => default_upstream(homeserver, compose || kubernetes.is_some()),
     };
 
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
@@ -552,6 +539,24 @@ fn kubernetes(
     }))
 }
 
+/// Where the homeserver listens when `--upstream` is not given: its own port on loopback,
+/// or on the compose service inside a container network (in a cluster the Ingress reaches
+/// it through its Service, which has the same name).
+pub fn default_upstream(homeserver: Homeserver, in_container: bool) -> Upstream {
+    Upstream {
+        host: if in_container {
+            UpstreamHost::Name(
+                COMPOSE_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            )
+        } else {
+            UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST)
+        },
+        port: Port::new_unchecked(homeserver::facts(homeserver).port),
+    }
+}
+
 /// Traefik cannot answer with a fixed body, so it routes `/.well-known/matrix/` to the
 /// homeserver; refuse where the homeserver would answer something else than the plan.
 fn well_known_for_traefik(
@@ -560,14 +565,10 @@ fn well_known_for_traefik(
     federation_port: Option<Port>,
     server_name: &ServerName,
 ) -> Result<(), Error> {
-    match (support, federation_port) {
-        (WellKnownSupport::Any, _) | (WellKnownSupport::ServerNameOn443, None) => Ok(()),
-        (WellKnownSupport::ServerNameOn443, Some(port))
-            if !delegated && port == DEFAULT_FEDERATION_PORT =>
-        {
-            Ok(())
-        }
-        (WellKnownSupport::ServerNameOn443, Some(port)) => Err(Error::Conflict {
+    match federation_port {
+        None => Ok(()),
+        Some(port) if support.serves_planned_server_document(delegated, port) => Ok(()),
+        Some(port) => Err(Error::Conflict {
             message: format!(
                 "--proxy traefik cannot serve /.well-known/matrix/server itself and Synapse only ever \
                  answers it with {server_name}:443, but this setup federates on {}:{port}; use \
@@ -687,12 +688,10 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     if setup.homeserver != Homeserver::default() {
         flag("--homeserver", setup.homeserver.to_string());
     }
-    let default_upstream = if setup.compose || setup.kubernetes.is_some() {
-        format!("{COMPOSE_SERVICE}:{}", facts.port)
-    } else {
-        format!("127.0.0.1:{}", facts.port)
-    };
-    if setup.upstream.to_string() != default_upstream && setup.kubernetes.is_none() {
+    let in_container = setup.compose || setup.kubernetes.is_some();
+    if setup.upstream != default_upstream(setup.homeserver, in_container)
+        && setup.kubernetes.is_none()
+    {
         flag("--upstream", setup.upstream.to_string());
     }
     match setup.federation_port {

@@ -284,12 +284,7 @@ fn homeserver_port(answers: &GenerateArgs) -> u16 {
 
 /// The upstream `merge` picks when none is given; it follows the compose answer.
 fn implicit_upstream(answers: &GenerateArgs) -> String {
-    let port = homeserver_port(answers);
-    if answers.compose {
-        format!("{COMPOSE_SERVICE}:{port}")
-    } else {
-        format!("127.0.0.1:{port}")
-    }
+    config::default_upstream(chosen_homeserver(answers), answers.compose).to_string()
 }
 
 /// Asks every question in the order of the issue and returns the answers as flags.
@@ -656,7 +651,7 @@ fn ask_compose_upstream(
     prompter: &mut dyn Prompter,
     answers: &GenerateArgs,
 ) -> Result<Upstream, Stop> {
-    let default = format!("{COMPOSE_SERVICE}:{}", homeserver_port(answers));
+    let default = config::default_upstream(chosen_homeserver(answers), true).to_string();
     let ask = question(
         "upstream",
         "Upstream",
