@@ -5,7 +5,7 @@
 //! a58ad44 (2026-07); continuwuity/continuwuity 0907323 (2026-08);
 //! matrix-construct/tuwunel 5b36691 (2026-08); element-hq/dendrite 08cac1c (2026-05).
 
-use crate::setup::{ByteSize, Homeserver};
+use crate::setup::{ByteSize, Homeserver, Port};
 
 pub struct Facts {
     pub display_name: &'static str,
@@ -51,6 +51,19 @@ pub enum WellKnownSupport {
     /// Synapse: the client document from `public_baseurl`, but the server document only
     /// ever as `<server_name>:443` (synapse/rest/well_known.py, `ServerWellKnownResource`).
     ServerNameOn443,
+}
+
+impl WellKnownSupport {
+    /// Whether the homeserver's own `/.well-known/matrix/server` is the document the plan
+    /// announces, for a setup that federates on `federation_port`.
+    pub fn serves_planned_server_document(self, delegated: bool, federation_port: Port) -> bool {
+        match self {
+            WellKnownSupport::Any => true,
+            WellKnownSupport::ServerNameOn443 => {
+                !delegated && federation_port.get() == crate::plan::HTTPS_PORT
+            }
+        }
+    }
 }
 
 /// "Synapse /_synapse/admin/, Dendrite /_dendrite/ and /_synapse/admin/, …": the homeservers

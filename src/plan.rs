@@ -183,6 +183,8 @@ pub struct Site {
     pub host: String,
     pub well_known: bool,
     pub matrix: bool,
+    /// What the site is for, as the configs' comments say it.
+    pub role: String,
     pub listeners: Vec<Listener>,
 }
 
@@ -339,12 +341,14 @@ pub fn plan(setup: &Setup) -> Plan {
                 host: server_name.clone(),
                 well_known: true,
                 matrix: false,
+                role: format!("the well-known documents that delegate to {homeserver_host}"),
                 listeners: vec![main.clone()],
             },
             Site {
                 host: homeserver_host.clone(),
                 well_known: false,
                 matrix: true,
+                role: "the homeserver".into(),
                 listeners: matrix_listeners.clone(),
             },
         ]
@@ -353,6 +357,7 @@ pub fn plan(setup: &Setup) -> Plan {
             host: server_name.clone(),
             well_known: true,
             matrix: true,
+            role: "the well-known documents and the homeserver".into(),
             listeners: matrix_listeners.clone(),
         }]
     };
@@ -688,8 +693,11 @@ fn homeserver_settings(
             spec(
                 "serve_server_wellknown",
                 (federation_authority.is_some()
-                    && !delegated
-                    && setup.federation_port.map(|p| p.get()) == Some(HTTPS_PORT))
+                    && setup.federation_port.is_some_and(|port| {
+                        facts
+                            .well_known
+                            .serves_planned_server_document(delegated, port)
+                    }))
                 .to_string(),
                 Literal,
             )
