@@ -32,6 +32,12 @@ impl Proxy {
         }
     }
 
+    /// Installed, or (outside CI) not, after `require_tool`'s loud SKIPPED line; in CI a
+    /// missing server is a failure.
+    pub fn installed(self) -> bool {
+        require_tool(self.binary()).is_some()
+    }
+
     fn binary(self) -> &'static str {
         match self {
             Proxy::Nginx => "nginx",

@@ -48,7 +48,7 @@ impl Stack {
                 &options.ports(),
             )
         })
-        .expect("checked by the caller's CI policy");
+        .expect("the caller checked Proxy::installed");
         Stack {
             server,
             homeserver_host: options.homeserver_host(),
