@@ -4,8 +4,8 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, ListenAddress,
-    Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
+    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, Layout,
+    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
 };
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
@@ -105,17 +105,6 @@ pub enum Format {
     Human,
     /// One JSON object (schema/generate-output.schema.json)
     Json,
-}
-
-/// Where `generate` puts the files below `--out`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Layout {
-    /// A folder per proxy: nginx/, apache/, caddy/, traefik/, well-known/
-    #[default]
-    Folder,
-    /// Where Debian's packages read them: etc/nginx/sites-available/, etc/apache2/sites-available/, etc/caddy/, the webroot
-    Debian,
 }
 
 /// The inputs of `generate`. Each field is `Option` so that `config::merge` can tell a

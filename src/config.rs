@@ -4,22 +4,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{GenerateArgs, Layout};
+use crate::cli::GenerateArgs;
+use crate::defaults::{self, COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver::{self, WellKnownSupport};
+use crate::matrix::HTTP_PORT;
 use crate::setup::{
     ByteSize, DnsName, Email, GatewayRef, Homeserver, HomeserverName, Host, IngressClass, KubeName,
-    Kubernetes, KubernetesRouting, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName,
-    Setup, Tls, TlsMode, Upstream, UpstreamHost,
+    Kubernetes, KubernetesRouting, Layout, ListenAddress, Namespace, Port, Proxy, SafePath,
+    ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
-pub const DEFAULT_OUT: &str = "mxproxy-out";
-pub const DEFAULT_WEBROOT: &str = "/var/www/mxproxy";
-pub const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(443);
-pub const HTTP_PORT: u16 = 80;
-/// The compose service the proxy reaches the homeserver by; also the Kubernetes Service.
-pub const COMPOSE_SERVICE: &str = "homeserver";
-pub const DEFAULT_NAMESPACE: &str = "matrix";
+const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
 
 /// The YAML file. Keys are the flag names with `_` for `-`; unknown keys are errors so
 /// that a typo does not silently fall back to a default.
@@ -238,7 +234,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         .unwrap_or(facts.default_max_upload);
     let webroot = match args.webroot.clone().or(file.webroot) {
         Some(path) => path,
-        None => DEFAULT_WEBROOT.parse().expect("default webroot is valid"),
+        None => defaults::WEBROOT.parse().expect("default webroot is valid"),
     };
 
     let mut proxies = if kubernetes.is_some() {
@@ -296,7 +292,7 @@ pub fn merge(args: &GenerateArgs, file: FileSetup) -> Result<Setup, Error> {
         .out
         .clone()
         .or(file.out)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+        .unwrap_or_else(|| PathBuf::from(defaults::OUT));
 
     Ok(Setup {
         server_name,
@@ -532,7 +528,7 @@ fn kubernetes(
         namespace: namespace
             .map(|(namespace, _)| namespace)
             .unwrap_or_else(|| {
-                DEFAULT_NAMESPACE
+                defaults::NAMESPACE
                     .parse()
                     .expect("the default namespace is valid")
             }),
@@ -712,7 +708,7 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     if setup.max_upload != facts.default_max_upload {
         flag("--max-upload", setup.max_upload.to_string());
     }
-    if setup.webroot.as_str() != DEFAULT_WEBROOT {
+    if setup.webroot.as_str() != defaults::WEBROOT {
         flag("--webroot", setup.webroot.to_string());
     }
     if !setup.listen_addresses.is_empty() {
@@ -727,7 +723,7 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
         let names: Vec<&str> = setup.proxies.iter().map(|p| p.name()).collect();
         flag("--proxy", names.join(","));
     }
-    if with_out && setup.out != Path::new(DEFAULT_OUT) {
+    if with_out && setup.out != Path::new(defaults::OUT) {
         flag("--out", setup.out.display().to_string());
     }
     if setup.federation_port.is_none() {
@@ -749,7 +745,7 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
         if let Some(issuer) = &kubernetes.cluster_issuer {
             args.extend(["--cluster-issuer".into(), issuer.to_string()]);
         }
-        if kubernetes.namespace.to_string() != DEFAULT_NAMESPACE {
+        if kubernetes.namespace.to_string() != defaults::NAMESPACE {
             args.extend(["--namespace".into(), kubernetes.namespace.to_string()]);
         }
     }

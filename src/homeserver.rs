@@ -29,7 +29,7 @@ pub struct Facts {
     pub well_known: WellKnownSupport,
     /// Seconds after which the homeserver closes an idle keep-alive connection; `None`:
     /// never. A proxy must drop its idle upstream connections sooner
-    /// (plan::UPSTREAM_IDLE_TIMEOUT_SECONDS).
+    /// (defaults::UPSTREAM_IDLE_TIMEOUT_SECONDS).
     pub idle_close_seconds: Option<u32>,
 }
 
@@ -60,7 +60,7 @@ impl WellKnownSupport {
         match self {
             WellKnownSupport::Any => true,
             WellKnownSupport::ServerNameOn443 => {
-                !delegated && federation_port.get() == crate::plan::HTTPS_PORT
+                !delegated && federation_port.get() == crate::matrix::HTTPS_PORT
             }
         }
     }

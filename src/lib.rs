@@ -3,9 +3,11 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod defaults;
 pub mod error;
 pub mod homeserver;
 pub mod manual;
+pub mod matrix;
 pub mod output;
 pub mod plan;
 pub mod render;
@@ -20,9 +22,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    Cli, Command, ExportArgs, Format, GenerateArgs, GenerateCommand, Layout, TemplatesCommand,
+    Cli, Command, ExportArgs, Format, GenerateArgs, GenerateCommand, TemplatesCommand,
 };
 use crate::error::Error;
+use crate::setup::Layout;
 
 /// Parses `args`, runs the command and prints any error once. The returned code is the
 /// process's exit status: 0 done, 1 runtime failure, 2 usage error.
@@ -157,7 +160,7 @@ fn generate(command: &GenerateCommand) -> Result<(), Error> {
                 server_name: plan.server_name.clone(),
                 homeserver_host: plan.homeserver_host.clone(),
                 out: setup.out.display().to_string(),
-                layout: report::layout_name(layout),
+                layout: layout.name(),
                 dry_run: args.dry_run,
                 files: file_reports,
                 next_steps: summary.steps,

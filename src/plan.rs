@@ -3,31 +3,17 @@
 
 use serde::Serialize;
 
-use crate::config::{self, HTTP_PORT};
+use crate::config;
+use crate::defaults::{
+    COMPOSE_SERVICE, READ_TIMEOUT_SECONDS, UPSTREAM_IDLE_TIMEOUT_SECONDS,
+    WELL_KNOWN_MAX_AGE_SECONDS,
+};
 use crate::homeserver::{self, ConfigSyntax};
+use crate::matrix::{FEDERATION_PREFIXES, HTTP_PORT, HTTPS_PORT, PROBE_PATH, WELL_KNOWN_PATH};
 use crate::setup::{
     Homeserver, IngressClass, Kubernetes, KubernetesRouting, Proxy, Setup, Tls, UpstreamHost,
 };
 
-pub const HTTPS_PORT: u16 = 443;
-/// The prefixes only other servers use: the server-server API and server keys
-/// (server-server API spec). With federation off, proxies answer 404 there.
-pub const FEDERATION_PREFIXES: &[&str] = &["/_matrix/federation/", "/_matrix/key/"];
-/// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
-/// of the largest allowed body; Conduit's docs use 300 s, MDAD 86400 s
-/// (shared/matrix-proxy-facts.md §5.1).
-pub const READ_TIMEOUT_SECONDS: u32 = 600;
-/// How long a proxy keeps an idle connection to the homeserver for reuse. It must end
-/// before the homeserver closes the connection itself (`Facts::idle_close_seconds`, Synapse:
-/// 60 s): a request sent on a connection the homeserver is closing fails, and nginx, Caddy
-/// and Traefik answer a POST with 502 (they retry idempotent methods only). The proxies'
-/// own defaults are nginx 60 s, Traefik 90 s, Caddy 2 min, Apache unlimited. 20 s also stays
-/// under hyper's 30 s, which the Rust homeservers get as soon as their server sets a timer
-/// (axum's next release does). Reconnecting to the homeserver every 20 s costs nothing.
-pub const UPSTREAM_IDLE_TIMEOUT_SECONDS: u32 = 20;
-/// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
-/// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
-pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
 /// Synapse's settings, written as a config file read after its own homeserver.yaml.
 pub const SYNAPSE_FRAGMENT: &str = "synapse/mxproxy.yaml";
 /// Docker's embedded DNS server, inside every container on a user-defined network.
@@ -768,9 +754,6 @@ pub fn regenerate_command(setup: &Setup) -> String {
     format!("mxproxy generate {quoted}")
 }
 
-/// What every client may ask for without credentials; the homeserver answers it once it
-/// serves requests (client-server API, `GET /_matrix/client/versions`).
-pub const PROBE_PATH: &str = "/_matrix/client/versions";
 /// A starting point for one small community: Conduit and its successors idle well below
 /// this; requests let the scheduler place the pod, and no limit is set so that a busy
 /// moment (joining a large room) is slowed by CPU, not ended by the OOM killer.
@@ -787,7 +770,6 @@ const RUN_AS: u32 = 1000;
 /// lands in a generated file.
 const REGISTRATION_SECRET: &str = "homeserver-registration";
 const TLS_SECRET: &str = "homeserver-tls";
-const WELL_KNOWN_PATH: &str = "/.well-known/matrix/";
 
 #[derive(Debug, Serialize)]
 pub struct KubernetesPlan {
@@ -1133,12 +1115,12 @@ fn kubernetes_plan(
             KubernetesRouting::Ingress(_) => None,
         },
         service: ServicePlan {
-            name: config::COMPOSE_SERVICE.into(),
+            name: COMPOSE_SERVICE.into(),
             port: setup.upstream.port.get(),
             port_name: "http".into(),
         },
         statefulset: StatefulSetPlan {
-            name: config::COMPOSE_SERVICE.into(),
+            name: COMPOSE_SERVICE.into(),
             probe_path: PROBE_PATH.into(),
             request_cpu: REQUEST_CPU.into(),
             request_memory: REQUEST_MEMORY.into(),

@@ -6,9 +6,9 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::cli::Layout;
 use crate::error::Error;
 use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
+use crate::setup::Layout;
 
 /// One generated file: its path below `--out` and its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,7 +502,7 @@ impl Templates {
                 out: out_text,
                 files,
                 dry_run,
-                layout: crate::report::layout_name(layout),
+                layout: layout.name(),
                 root,
             },
         )?;

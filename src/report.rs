@@ -4,7 +4,6 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::cli::Layout;
 use crate::render::{FileStatus, Rendered, Step};
 
 /// Bumped on any change a consumer could trip over (a field removed, renamed or retyped);
@@ -49,13 +48,6 @@ pub fn sha256_hex(content: &[u8]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-pub fn layout_name(layout: Layout) -> &'static str {
-    match layout {
-        Layout::Folder => "folder",
-        Layout::Debian => "debian",
-    }
 }
 
 /// One entry per generated file, in layout order.

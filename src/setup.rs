@@ -1238,3 +1238,24 @@ pub struct Setup {
     pub warnings: Vec<String>,
     pub out: PathBuf,
 }
+
+/// Where `generate` puts the files below `--out`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// A folder per proxy: nginx/, apache/, caddy/, traefik/, well-known/
+    #[default]
+    Folder,
+    /// Where Debian's packages read them: etc/nginx/sites-available/, etc/apache2/sites-available/, etc/caddy/, the webroot
+    Debian,
+}
+
+impl Layout {
+    /// The `--layout` value that selects it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Folder => "folder",
+            Layout::Debian => "debian",
+        }
+    }
+}

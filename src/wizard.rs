@@ -17,9 +17,11 @@ use dialoguer::{Confirm, MultiSelect, Select};
 use serde::Serialize;
 
 use crate::cli::GenerateArgs;
-use crate::config::{self, COMPOSE_SERVICE, DEFAULT_FEDERATION_PORT, DEFAULT_OUT, FileSetup};
+use crate::config::{self, FileSetup};
+use crate::defaults::{self, COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
+use crate::matrix;
 use crate::output;
 use crate::plan;
 use crate::render::{self, FileStatus};
@@ -30,9 +32,9 @@ use crate::setup::{
 };
 
 /// The port servers try when a server name has no well-known file and no SRV record.
-const MATRIX_FEDERATION_PORT: Port = Port::new_unchecked(8448);
+const MATRIX_FEDERATION_PORT: Port = Port::new_unchecked(matrix::FEDERATION_PORT);
+const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
 /// Where "save the answers" writes by default; the name the generated headers suggest.
-pub const DEFAULT_SAVE_PATH: &str = "mxproxy.yaml";
 /// What the wizard prints when it cannot ask: the README's flags example.
 const FLAGS_EXAMPLE: &str =
     "mxproxy generate --server-name example.com --proxy nginx --upstream 127.0.0.1:6167";
@@ -389,7 +391,7 @@ pub fn interview(
     let default = prefill
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT))
+        .unwrap_or_else(|| PathBuf::from(defaults::OUT))
         .display()
         .to_string();
     ask_checked(
@@ -744,7 +746,7 @@ pub fn command_line(setup: &Setup, force: bool, dry_run: bool) -> Result<String,
             "--out \"{}\" contains a NUL byte, which no shell command can pass",
             shown(&setup.out.display().to_string())
         ),
-        example: format!("--out {DEFAULT_OUT}"),
+        example: format!("--out {}", defaults::OUT),
     })?;
     Ok(format!("mxproxy generate {quoted}"))
 }
@@ -913,7 +915,7 @@ fn save(prompter: &mut dyn Prompter, setup: &Setup) -> Result<(), Error> {
             "Save the answers as",
             "YAML with one key per flag, for `mxproxy generate --config FILE`.",
         ),
-        Some(DEFAULT_SAVE_PATH),
+        Some(defaults::SAVE_PATH),
     )?;
     let yaml = saved_yaml(setup);
     match std::fs::read(&path) {

@@ -18,7 +18,8 @@ use super::fixes::{self, Proxy, generate_cmd};
 use super::name::{MatrixName, NameHost};
 use super::net::{Endpoint, FetchError, Followed, Net, Reply, TlsFacts, TlsFailure};
 use super::report::{CheckResult, Status};
-use crate::plan::{PROBE_PATH, WELL_KNOWN_MAX_AGE_SECONDS};
+use crate::defaults::WELL_KNOWN_MAX_AGE_SECONDS;
+use crate::matrix::PROBE_PATH;
 
 /// The Origin a browser-based client would send; `.invalid` can never be a real site.
 const ORIGIN: &str = "https://mxproxy-check.invalid";

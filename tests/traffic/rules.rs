@@ -925,7 +925,7 @@ async fn idle_upstream_one(server: Proxy, listen: [u8; 4]) -> Result<(), String>
                 .into(),
         ));
     }
-    let idle = mxproxy::plan::UPSTREAM_IDLE_TIMEOUT_SECONDS;
+    let idle = mxproxy::defaults::UPSTREAM_IDLE_TIMEOUT_SECONDS;
     tokio::time::sleep(Duration::from_secs(u64::from(idle) + 5)).await;
     send_all(&[4, 5]).await.map_err(&fail)?;
     let late = connections_of(&[4, 5]);

@@ -1,0 +1,34 @@
+//! mxproxy's own choices where the admin gave none: where files go, what services are
+//! called, how long things wait. Each is a policy, not a fact of Matrix (`matrix.rs`), and
+//! is defined here once for the flags' help, the merge, the wizard and the planner.
+//! Bottom of the module graph: imports only `matrix`.
+
+use crate::matrix;
+
+/// The output folder, relative to where mxproxy runs.
+pub const OUT: &str = "mxproxy-out";
+/// Where the proxies serve ACME challenges and (Apache) the well-known files from.
+pub const WEBROOT: &str = "/var/www/mxproxy";
+/// Federation on the HTTPS port, announced by the server well-known: one port to open
+/// and one certificate, and it works behind any TLS terminator.
+pub const FEDERATION_PORT: u16 = matrix::HTTPS_PORT;
+/// The compose service the proxy reaches the homeserver by; also the Kubernetes Service.
+pub const COMPOSE_SERVICE: &str = "homeserver";
+/// The Kubernetes namespace of every object.
+pub const NAMESPACE: &str = "matrix";
+/// Where the wizard offers to save the answers.
+pub const SAVE_PATH: &str = "mxproxy.yaml";
+/// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
+/// of the largest allowed body; Conduit's docs use 300 s, MDAD 86400 s.
+pub const READ_TIMEOUT_SECONDS: u32 = 600;
+/// How long a proxy keeps an idle connection to the homeserver for reuse. It must end
+/// before the homeserver closes the connection itself (`Facts::idle_close_seconds`, Synapse:
+/// 60 s): a request sent on a connection the homeserver is closing fails, and nginx, Caddy
+/// and Traefik answer a POST with 502 (they retry idempotent methods only). The proxies'
+/// own defaults are nginx 60 s, Traefik 90 s, Caddy 2 min, Apache unlimited. 20 s also stays
+/// under hyper's 30 s, which the Rust homeservers get as soon as their server sets a timer
+/// (axum's next release does). Reconnecting to the homeserver every 20 s costs nothing.
+pub const UPSTREAM_IDLE_TIMEOUT_SECONDS: u32 = 20;
+/// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
+/// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
+pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
