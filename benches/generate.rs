@@ -13,9 +13,13 @@ fn generate(flags: &[&str]) -> usize {
         unreachable!()
     };
     let setup = mxproxy::config::merge(&args.setup, Default::default()).unwrap();
-    let plan = mxproxy::plan::plan(&setup);
-    let files = mxproxy::render::render_all(&plan).unwrap();
-    files.iter().map(|f| f.content.len()).sum()
+    let rendering = mxproxy::pipeline::render(
+        &setup,
+        &mxproxy::render::Templates::builtin(),
+        mxproxy::setup::Layout::Folder,
+    )
+    .unwrap();
+    rendering.files.iter().map(|f| f.content.len()).sum()
 }
 
 fn benches(c: &mut Criterion) {

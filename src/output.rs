@@ -4,24 +4,49 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::render::{FileStatus, Rendered};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::error::Error;
+
+/// One generated file: its path below `--out` and its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub path: PathBuf,
+    pub content: String,
+}
+
+/// What writing a file did to it (with `--dry-run`: what it would do). Serialized as the
+/// word the summary prints and `--format json` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Change {
-    Create,
-    Update,
-    Same,
+    Created,
+    Updated,
+    Unchanged,
 }
 
 impl Change {
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
-            Change::Create => "created",
-            Change::Update => "updated",
-            Change::Same => "unchanged",
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Unchanged => "unchanged",
         }
     }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `{:<10}` pads the word, as the summary's columns need.
+        f.pad(self.word())
+    }
+}
+
+/// A written file and what happened to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileStatus {
+    pub path: String,
+    pub status: Change,
 }
 
 pub struct Options {
@@ -53,16 +78,16 @@ pub fn write_all(
         let path = out.join(&file.path);
         let before = existing(&path)?;
         let change = match &before {
-            None => Change::Create,
-            Some(old) if *old == file.content => Change::Same,
-            Some(_) => Change::Update,
+            None => Change::Created,
+            Some(old) if *old == file.content => Change::Unchanged,
+            Some(_) => Change::Updated,
         };
         planned.push((file, path, before, change));
     }
 
     if options.dry_run {
         for (file, path, before, change) in &planned {
-            if *change == Change::Same {
+            if *change == Change::Unchanged {
                 continue;
             }
             let old = before.as_deref().unwrap_or("");
@@ -80,14 +105,14 @@ pub fn write_all(
     } else {
         let refused: Vec<PathBuf> = planned
             .iter()
-            .filter(|(.., change)| *change == Change::Update)
+            .filter(|(.., change)| *change == Change::Updated)
             .map(|(_, path, ..)| path.clone())
             .collect();
         if !refused.is_empty() && !options.force {
             return Err(Error::WouldOverwrite { paths: refused });
         }
         for (file, path, _, change) in &planned {
-            if *change != Change::Same {
+            if *change != Change::Unchanged {
                 write_atomic(path, file.content.as_bytes())?;
             }
         }
@@ -97,7 +122,7 @@ pub fn write_all(
         .into_iter()
         .map(|(file, _, _, change)| FileStatus {
             path: file.path.display().to_string(),
-            status: change.word().to_string(),
+            status: change,
         })
         .collect())
 }

@@ -7,15 +7,9 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::output::{FileStatus, Rendered};
 use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
 use crate::setup::Layout;
-
-/// One generated file: its path below `--out` and its content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub path: PathBuf,
-    pub content: String,
-}
 
 /// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
 /// `templates/`.
@@ -359,11 +353,6 @@ impl<'a> FileContext<'a> {
     }
 }
 
-/// Every file of the folder layout, rendered with the built-in templates.
-pub fn render_all(plan: &Plan) -> Result<Vec<Rendered>, Error> {
-    Templates::builtin().render_files(plan, Layout::Folder)
-}
-
 #[derive(Serialize)]
 struct SummaryContext<'a> {
     plan: &'a Plan,
@@ -377,23 +366,6 @@ struct SummaryContext<'a> {
     /// The files were written where the servers read them (`--layout debian --out /`), so
     /// nothing needs copying.
     in_place: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileStatus {
-    pub path: String,
-    /// `created`, `updated` or `unchanged` (with `--dry-run`: what would happen).
-    pub status: String,
-}
-
-pub fn render_summary(
-    plan: &Plan,
-    out: &std::path::Path,
-    files: &[FileStatus],
-    dry_run: bool,
-) -> Result<String, Error> {
-    let summary = Templates::builtin().summary(plan, out, files, dry_run, Layout::Folder)?;
-    Ok(anstream::adapter::strip_str(&summary.text).to_string())
 }
 
 /// The summary as printed, and its next steps as data for `--format json`.

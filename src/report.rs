@@ -4,7 +4,8 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::render::{FileStatus, Rendered, Step};
+use crate::output::{Change, FileStatus, Rendered};
+use crate::render::Step;
 
 /// Bumped on any change a consumer could trip over (a field removed, renamed or retyped);
 /// new optional fields keep the version.
@@ -33,7 +34,7 @@ pub struct FileReport {
     /// `out` joined with `path`: where the file is (or, with `--dry-run`, would be).
     pub written_to: String,
     /// `created`, `updated` or `unchanged`; with `--dry-run`, what would happen.
-    pub status: String,
+    pub status: Change,
     /// Of the generated content, lower-case hex.
     pub sha256: String,
     pub bytes: usize,
@@ -64,7 +65,7 @@ pub fn file_reports(
         .map(|((file, status), (template, source))| FileReport {
             path: status.path.clone(),
             written_to: out.join(&file.path).display().to_string(),
-            status: status.status.clone(),
+            status: status.status,
             sha256: sha256_hex(file.content.as_bytes()),
             bytes: file.content.len(),
             template: template.to_string(),

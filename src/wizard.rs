@@ -23,12 +23,13 @@ use crate::error::Error;
 use crate::homeserver;
 use crate::matrix;
 use crate::output;
-use crate::plan;
-use crate::render::{self, FileStatus};
+use crate::output::{Change, FileStatus};
+use crate::pipeline;
+use crate::render::Templates;
 use crate::setup::{
     ByteSize, Email, GatewayRef, Homeserver, Host, IngressClass, KubeName, KubernetesRouting,
-    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Tls, TlsMode, Upstream,
-    shown,
+    Layout, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Tls, TlsMode,
+    Upstream, shown,
 };
 
 /// The port servers try when a server name has no well-known file and no SRV record.
@@ -690,19 +691,9 @@ pub fn review(
     setup: &Setup,
     dry_run: bool,
 ) -> Result<Decision, Error> {
-    let plan = plan::plan(setup);
-    let files = render::render_all(&plan)?;
-    let statuses = output::write_all(
-        &setup.out,
-        &files,
-        &output::Options {
-            force: false,
-            dry_run: true,
-        },
-        &mut io::sink(),
-    )?;
-    // `write_all` names the change of each file with these words.
-    let replaced = statuses.iter().any(|s| s.status == "updated");
+    let rendering = pipeline::render(setup, &Templates::builtin(), Layout::Folder)?;
+    let statuses = pipeline::preview(&setup.out, &rendering.files)?;
+    let replaced = statuses.iter().any(|s| s.status == Change::Updated);
     prompter.say(&describe(setup, &statuses));
     let command = command_line(setup, replaced, dry_run)?;
     prompter.say(&format!(
@@ -796,14 +787,14 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
         out = setup.out.display(),
     );
     for file in statuses {
-        let mark = match file.status.as_str() {
-            "created" => "new     ",
-            "updated" => "REPLACE ",
+        let mark = match file.status {
+            Change::Created => "new     ",
+            Change::Updated => "REPLACE ",
             _ => "same    ",
         };
         text.push_str(&format!("  {mark} {}\n", file.path));
     }
-    if statuses.iter().any(|s| s.status == "updated") {
+    if statuses.iter().any(|s| s.status == Change::Updated) {
         text.push_str("  (REPLACE: the file exists with other content and would be replaced)\n");
     }
     text
@@ -966,11 +957,11 @@ fn redirected() -> Option<&'static str> {
 /// command when flags and file make a setup (a missing server name filled in with the
 /// example one), else the README's example.
 fn flags_example(flags: &GenerateArgs) -> String {
-    let setup = match crate::setup_from(flags) {
+    let setup = match pipeline::setup_from(flags) {
         Err(Error::Missing { .. }) => {
             let mut filled = flags.clone();
             filled.server_name = "example.com".parse().ok();
-            crate::setup_from(&filled)
+            pipeline::setup_from(&filled)
         }
         other => other,
     };
@@ -1022,9 +1013,9 @@ pub fn run(flags: &GenerateArgs) -> Result<(), Error> {
         Decision::Write { force } => {
             // A Ctrl-C from here on would leave half a folder; the writing takes moments.
             interrupt::ignore();
-            crate::write_setup(
+            pipeline::write_setup(
                 &setup,
-                &output::Options {
+                output::Options {
                     force: force || flags.force,
                     dry_run: flags.dry_run,
                 },

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use mxproxy::output::Rendered;
 use mxproxy::plan::Plan;
-use mxproxy::render::Rendered;
 use serde_json::Value;
 
 use crate::common::{render_scenario, scenario_names, validators};

@@ -356,7 +356,7 @@ fn script_flags_and_config_prefill_every_default() {
     }
     assert_eq!(
         setup_of(&answers),
-        mxproxy::setup_from(&given).unwrap(),
+        mxproxy::pipeline::setup_from(&given).unwrap(),
         "accepting every default gives what generate gives for the same flags and file"
     );
 }

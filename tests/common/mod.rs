@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mxproxy::output::Rendered;
 use mxproxy::plan::Plan;
-use mxproxy::render::Rendered;
+use mxproxy::render::Templates;
+use mxproxy::setup::Layout;
 
 pub mod homeserver;
 pub mod netns;
@@ -55,15 +57,23 @@ pub fn scenario_path(name: &str) -> PathBuf {
     scenarios_dir().join(format!("{name}.yaml"))
 }
 
-/// Renders a scenario through the library path `generate` uses: file → setup → plan → files.
+/// Renders a scenario through the library path `generate` uses: file → setup → plan → files,
+/// with the built-in templates in the folder layout. A scenario that names a layout or a
+/// template folder is refused: those keys are read by `generate`, not by `merge`, so the
+/// snapshots would show the folder layout under a name that says otherwise.
 pub fn render_scenario(name: &str) -> (Plan, Vec<Rendered>) {
     let path = scenario_path(name);
     let file = mxproxy::config::read_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        file.layout.is_none() && file.templates.is_none(),
+        "{name}: scenarios render the folder layout with the built-in templates; \
+         `layout` and `templates` would be ignored"
+    );
     let setup =
         mxproxy::config::merge(&Default::default(), file).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let plan = mxproxy::plan::plan(&setup);
-    let files = mxproxy::render::render_all(&plan).unwrap_or_else(|e| panic!("{name}: {e}"));
-    (plan, files)
+    let rendering = mxproxy::pipeline::render(&setup, &Templates::builtin(), Layout::Folder)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (rendering.plan, rendering.files)
 }
 
 /// The built binary, with a clean environment for what mxproxy reads.

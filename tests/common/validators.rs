@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde::Deserialize;
 
+use mxproxy::output::Rendered;
 use mxproxy::plan::Plan;
-use mxproxy::render::Rendered;
 
 use super::pki::TestCa;
 use super::{in_ci, require_tool};

@@ -205,11 +205,14 @@ netns_test! {
         });
         let result = runner.run(&case(), |case| {
             let setup = case.setup();
-            let plan = mxproxy::plan::plan(&setup);
-            let files = mxproxy::render::render_all(&plan)
-                .map_err(|e| TestCaseError::fail(format!("render: {e}")))?;
+            let rendering = mxproxy::pipeline::render(
+                &setup,
+                &mxproxy::render::Templates::builtin(),
+                mxproxy::setup::Layout::Folder,
+            )
+            .map_err(|e| TestCaseError::fail(format!("render: {e}")))?;
             let dir = tempfile::tempdir().unwrap();
-            validators::validate_all(&plan, &files, dir.path());
+            validators::validate_all(&rendering.plan, &rendering.files, dir.path());
             Ok(())
         });
         if let Err(error) = result {
