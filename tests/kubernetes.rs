@@ -172,6 +172,11 @@ fn check_scenario(name: &str) {
         assert!(routes.is_empty());
         let mut tls_hosts = BTreeSet::new();
         let mut body_limits = Vec::new();
+        let mut issuing_ingresses = 0;
+        let planned_issuer = kubernetes
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.cluster_issuer.as_deref());
         for ingress in &ingresses {
             let annotations = &ingress["metadata"]["annotations"];
             assert_eq!(
@@ -223,14 +228,29 @@ fn check_scenario(name: &str) {
                     served.insert((host.to_string(), path["path"].as_str().unwrap().to_string()));
                 }
             }
-            if plan.tls.enabled {
-                let issuer = annotations["cert-manager.io/cluster-issuer"].as_str();
-                assert!(
-                    issuer.is_none()
-                        || issuer == kubernetes.tls.as_ref().unwrap().cluster_issuer.as_deref()
+            // cert-manager is asked once, by the Ingress whose TLS section lists every
+            // planned name, for exactly the planned issuer.
+            if let Some(issuer) = annotations["cert-manager.io/cluster-issuer"].as_str() {
+                issuing_ingresses += 1;
+                assert_eq!(Some(issuer), planned_issuer, "{name}: ClusterIssuer");
+                let hosts: BTreeSet<String> = ingress["spec"]["tls"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|tls| strings(&tls["hosts"]))
+                    .collect();
+                let planned: BTreeSet<String> = plan.tls.names.iter().cloned().collect();
+                assert_eq!(
+                    hosts, planned,
+                    "{name}: the issuing Ingress covers every name"
                 );
             }
         }
+        assert_eq!(
+            issuing_ingresses,
+            usize::from(planned_issuer.is_some()),
+            "{name}: one Ingress asks cert-manager for the certificate when an issuer is set"
+        );
         // The upload limit is enforced exactly once on the API, at the plan's value.
         assert_eq!(body_limits, vec![plan.limits.max_upload_bytes], "{name}");
         let planned_tls: BTreeSet<String> = if plan.tls.enabled {
