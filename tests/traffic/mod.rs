@@ -1,4 +1,4 @@
-//! Real traffic through the real servers (issue 3): nginx, Apache and Caddy started on the
+//! Real traffic through the real servers: nginx, Apache, Caddy and HAProxy started on the
 //! generated configs, in front of a recording upstream, each test in a network namespace
 //! of its own. How to run them: README.md, "Real-traffic tests".
 

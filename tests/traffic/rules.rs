@@ -1,4 +1,5 @@
-//! The rules of issue 3, one test per rule and server: `traffic::rules::<rule>::<server>`.
+//! What real traffic through each generated config must show, one test per rule and server:
+//! `traffic::rules::<rule>::<server>`.
 
 use std::net::IpAddr;
 use std::time::Duration;
