@@ -12,3 +12,5 @@ mod validate;
 mod wizard;
 
 mod check;
+
+mod architecture;
