@@ -252,3 +252,294 @@ impl From<Host> for String {
         value.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::testing::{accepts, refuses};
+
+    const NAME_EXAMPLE: &str = "matrix.example.com";
+
+    #[test]
+    fn dns_names_are_accepted_unchanged() {
+        let label_63 = "a".repeat(63);
+        let longest = format!("{label_63}.{label_63}.{label_63}.{}", "a".repeat(61));
+        assert_eq!(longest.len(), 253);
+        for value in [
+            "matrix.example.com",
+            "localhost",
+            "a-b.c0.example",
+            "xn--bcher-kva.example",
+            "123.example.com",
+            "a--b.example",
+            &format!("{label_63}.com"),
+            &longest,
+        ] {
+            let name: DnsName = accepts(value);
+            assert_eq!(name.as_str(), value);
+            assert_eq!(name.to_string(), value);
+            assert_eq!(String::from(name), value);
+        }
+        assert!(accepts::<DnsName>("example.com").has_dot());
+        assert!(!accepts::<DnsName>("localhost").has_dot());
+    }
+
+    #[test]
+    fn a_dns_name_is_prefixed_with_a_label() {
+        let name: DnsName = accepts("example.com");
+        assert_eq!(
+            name.prefixed("matrix").unwrap().as_str(),
+            "matrix.example.com"
+        );
+        let long: DnsName = accepts(&format!("{0}.{0}.{0}.{1}", "a".repeat(63), "a".repeat(56)));
+        assert_eq!(
+            long.prefixed("matrix").unwrap_err().reason,
+            "is 255 characters long; a DNS name has at most 253"
+        );
+    }
+
+    /// (value, reason, example): in the order the checks run, since a value that breaks
+    /// two rules is refused for the first.
+    #[test]
+    fn malformed_dns_names_are_refused_with_the_reason() {
+        let too_long = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "a".repeat(62));
+        let long_label = format!("{}.com", "a".repeat(64));
+        for (value, reason, example) in [
+            ("", "is empty", NAME_EXAMPLE),
+            // Non-ASCII names are refused; the example is the punycode form to write instead.
+            (
+                "bücher.example",
+                "has non-ASCII characters; write an internationalised name in its punycode form",
+                "xn--bcher-kva.example",
+            ),
+            (
+                "BÜCHER.example",
+                "has non-ASCII characters; write an internationalised name in its punycode form",
+                "xn--bcher-kva.example",
+            ),
+            (
+                "\u{fffd}.com",
+                "has non-ASCII characters and is no valid domain name",
+                NAME_EXAMPLE,
+            ),
+            // IDNA maps a soft hyphen to nothing: no name is left to suggest.
+            (
+                "\u{ad}",
+                "has non-ASCII characters and is no valid domain name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com;",
+                "contains `;`, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com\nserver_name evil.com",
+                "contains a newline, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com { }",
+                "contains a space, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "exa`mple.com",
+                "contains a backtick, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com\u{7}",
+                "contains the control character U+0007, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                &too_long,
+                "is 254 characters long; a DNS name has at most 253",
+                NAME_EXAMPLE,
+            ),
+            // Trailing dots and upper case: the example is the name as it should be written.
+            (
+                "example.com.",
+                "ends with a dot; write the name without the trailing dot",
+                "example.com",
+            ),
+            (
+                "example.com..",
+                "ends with a dot; write the name without the trailing dot",
+                "example.com",
+            ),
+            (
+                "Example.com.",
+                "ends with a dot; write the name without the trailing dot",
+                "Example.com",
+            ),
+            (
+                "Matrix.Example.COM",
+                "has upper-case letters; Matrix ids and certificates use the lower-case form",
+                "matrix.example.com",
+            ),
+            (
+                "example..com",
+                "has an empty label (two dots in a row, or a leading dot)",
+                NAME_EXAMPLE,
+            ),
+            (
+                ".example.com",
+                "has an empty label (two dots in a row, or a leading dot)",
+                NAME_EXAMPLE,
+            ),
+            (
+                &long_label,
+                "has a label of 64 characters; a DNS label has at most 63",
+                NAME_EXAMPLE,
+            ),
+            (
+                "my_host.example.com",
+                "has an underscore, which host names and certificates do not allow",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com:8448",
+                "contains `:`, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.com/path",
+                "contains `/`, which is not allowed in a host name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "-example.com",
+                "has the label `-example`, which starts or ends with a hyphen",
+                NAME_EXAMPLE,
+            ),
+            (
+                "matrix.example-.com",
+                "has the label `example-`, which starts or ends with a hyphen",
+                NAME_EXAMPLE,
+            ),
+            (
+                "203.0.113.7",
+                "looks like an IP address or ends in an all-numeric label, which is no DNS name",
+                NAME_EXAMPLE,
+            ),
+            (
+                "example.123",
+                "looks like an IP address or ends in an all-numeric label, which is no DNS name",
+                NAME_EXAMPLE,
+            ),
+        ] {
+            refuses::<DnsName>(value, reason, example);
+        }
+    }
+
+    #[test]
+    fn server_names_are_accepted_unchanged() {
+        for value in ["example.com", "a-b.c0.example", "xn--bcher-kva.example"] {
+            let name: ServerName = accepts(value);
+            assert_eq!(name.host().as_str(), value);
+            assert_eq!(name.to_string(), value);
+            assert_eq!(String::from(name), value);
+        }
+    }
+
+    /// The Matrix grammar allows IP literals and ports; they skip `.well-known`
+    /// delegation, so they are refused with that reason instead of a DNS one.
+    #[test]
+    fn server_names_that_skip_delegation_are_refused() {
+        const IP_LITERAL: &str = "is an IP literal; Matrix allows it, but other servers then skip \
+             /.well-known delegation and no public certificate covers it, so use a DNS name";
+        let port = |port: &str| {
+            format!(
+                "has an explicit port; Matrix allows it, but the port becomes part of every user \
+                 id forever and other servers skip /.well-known delegation; use the bare name and \
+                 --federation-port {port} instead"
+            )
+        };
+        for (value, reason, example) in [
+            ("203.0.113.7", IP_LITERAL.to_string(), "example.com"),
+            ("[2001:db8::1]", IP_LITERAL.to_string(), "example.com"),
+            ("[2001:db8::1]:8448", IP_LITERAL.to_string(), "example.com"),
+            ("example.com:8448", port("8448"), "example.com"),
+            ("localhost:443", port("443"), "localhost"),
+            // Not a port: refused by the DNS rules.
+            (
+                "example.com:",
+                "contains `:`, which is not allowed in a host name".into(),
+                "example.com",
+            ),
+            (
+                ":8448",
+                "contains `:`, which is not allowed in a host name".into(),
+                "example.com",
+            ),
+            (
+                "example.com:84a",
+                "contains `:`, which is not allowed in a host name".into(),
+                "example.com",
+            ),
+            (
+                "localhost",
+                "has no dot; other servers can only reach a public DNS name".into(),
+                "example.com",
+            ),
+            // The DNS rules, with the server name's example.
+            ("", "is empty".into(), "example.com"),
+            (
+                "203.0.113",
+                "looks like an IP address or ends in an all-numeric label, which is no DNS name"
+                    .into(),
+                "example.com",
+            ),
+            (
+                "Example.com",
+                "has upper-case letters; Matrix ids and certificates use the lower-case form"
+                    .into(),
+                "example.com",
+            ),
+            (
+                "example.com;",
+                "contains `;`, which is not allowed in a host name".into(),
+                "example.com",
+            ),
+        ] {
+            refuses::<ServerName>(value, &reason, example);
+        }
+    }
+
+    #[test]
+    fn homeserver_hosts_are_accepted_unchanged() {
+        for value in ["matrix.example.com", "a-b.c0.example"] {
+            let host: Host = accepts(value);
+            assert_eq!(host.name().as_str(), value);
+            assert_eq!(host.to_string(), value);
+            assert_eq!(String::from(host), value);
+        }
+        let name: DnsName = accepts("matrix.example.com");
+        assert_eq!(Host::from(name.clone()).name(), &name);
+    }
+
+    #[test]
+    fn homeserver_hosts_with_a_port_scheme_or_address_are_refused() {
+        const BARE: &str = "must be a bare DNS name: no port, no scheme and no IP address (ports have their own flags)";
+        for (value, reason) in [
+            ("matrix.example.com:8448", BARE),
+            ("https://matrix.example.com", BARE),
+            ("203.0.113.7", BARE),
+            ("[::1]", BARE),
+            ("matrix", "has no dot; clients need a public DNS name"),
+            ("", "is empty"),
+            (
+                "matrix.example.com;include /etc/passwd",
+                "contains `;`, which is not allowed in a host name",
+            ),
+            (
+                "matrix..example.com",
+                "has an empty label (two dots in a row, or a leading dot)",
+            ),
+        ] {
+            refuses::<Host>(value, reason, NAME_EXAMPLE);
+        }
+    }
+}

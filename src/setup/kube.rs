@@ -207,3 +207,160 @@ impl From<GatewayRef> for String {
         value.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::testing::{accepts, refuses};
+
+    #[test]
+    fn ingress_classes_are_read_by_name() {
+        for (value, class) in [
+            ("nginx", IngressClass::Nginx),
+            ("traefik", IngressClass::Traefik),
+        ] {
+            assert_eq!(accepts::<IngressClass>(value), class, "{value:?}");
+            assert_eq!(class.name(), value);
+            assert_eq!(class.to_string(), value);
+            assert_eq!(String::from(class), value);
+        }
+        for value in ["haproxy", "istio", "Nginx", ""] {
+            refuses::<IngressClass>(
+                value,
+                "is not an ingress class mxproxy writes annotations for (nginx or traefik); for \
+                 another controller use --gateway with its Gateway",
+                "nginx",
+            );
+        }
+    }
+
+    #[test]
+    fn object_names_are_rfc_1123_subdomains() {
+        for value in [
+            "letsencrypt",
+            "letsencrypt-prod",
+            "cert.issuer.example",
+            "a",
+            "0abc",
+            "a--b",
+            &"a".repeat(253),
+        ] {
+            let name: KubeName = accepts(value);
+            assert_eq!(name.as_str(), value);
+            assert_eq!(name.to_string(), value);
+            assert_eq!(String::from(name), value);
+        }
+    }
+
+    #[test]
+    fn malformed_object_names_are_refused_with_the_reason() {
+        const CHARACTERS: &str =
+            "a Kubernetes object name has only lower-case letters, digits and `-` (and `.`)";
+        const ENDS: &str =
+            "must start and end with a letter or digit to be a Kubernetes object name";
+        for (value, reason) in [
+            ("", "is empty".to_string()),
+            (
+                &"a".repeat(254),
+                "is 254 characters long; a Kubernetes object name has at most 253".into(),
+            ),
+            ("LetsEncrypt", format!("contains `L`; {CHARACTERS}")),
+            ("lets_encrypt", format!("contains `_`; {CHARACTERS}")),
+            ("lets encrypt", format!("contains a space; {CHARACTERS}")),
+            ("issuer/prod", format!("contains `/`; {CHARACTERS}")),
+            ("-issuer", ENDS.into()),
+            ("issuer-", ENDS.into()),
+            ("issuer.-prod", ENDS.into()),
+            ("issuer..prod", ENDS.into()),
+            (".issuer", ENDS.into()),
+            ("issuer.", ENDS.into()),
+        ] {
+            refuses::<KubeName>(value, &reason, "letsencrypt");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_rfc_1123_labels() {
+        for value in ["matrix", "matrix-prod", "0", &"a".repeat(63)] {
+            let namespace: Namespace = accepts(value);
+            assert_eq!(namespace.0.as_str(), value);
+            assert_eq!(namespace.to_string(), value);
+            assert_eq!(String::from(namespace), value);
+        }
+        const CHARACTERS: &str =
+            "a Kubernetes namespace name has only lower-case letters, digits and `-`";
+        for (value, reason) in [
+            ("", "is empty".to_string()),
+            (
+                &"a".repeat(64),
+                "is 64 characters long; a Kubernetes namespace name has at most 63".into(),
+            ),
+            // Length is checked before the dot.
+            (
+                &format!("{}.b", "a".repeat(62)),
+                "is 64 characters long; a Kubernetes namespace name has at most 63".into(),
+            ),
+            ("matrix.prod", format!("contains `.`; {CHARACTERS}")),
+            ("Matrix", format!("contains `M`; {CHARACTERS}")),
+            ("matrix_prod", format!("contains `_`; {CHARACTERS}")),
+            (
+                "-matrix",
+                "must start and end with a letter or digit to be a Kubernetes namespace name"
+                    .into(),
+            ),
+        ] {
+            refuses::<Namespace>(value, &reason, "matrix");
+        }
+    }
+
+    #[test]
+    fn gateway_refs_are_a_name_with_an_optional_namespace() {
+        for (value, namespace, name) in [
+            ("public", None, "public"),
+            ("gateway-system/public", Some("gateway-system"), "public"),
+            ("gw/my.gateway", Some("gw"), "my.gateway"),
+        ] {
+            let gateway: GatewayRef = accepts(value);
+            assert_eq!(
+                gateway.namespace.as_ref().map(KubeName::as_str),
+                namespace,
+                "{value:?}"
+            );
+            assert_eq!(gateway.name.as_str(), name, "{value:?}");
+            assert_eq!(gateway.to_string(), value);
+            assert_eq!(String::from(gateway), value);
+        }
+    }
+
+    /// The namespace and name keep their own reasons; the example shows the whole form.
+    #[test]
+    fn malformed_gateway_refs_are_refused_with_the_reason() {
+        for (value, reason) in [
+            ("", "is empty"),
+            ("/public", "is empty"),
+            ("gateway-system/", "is empty"),
+            (
+                "gateway.system/public",
+                "contains `.`; a Kubernetes namespace name has only lower-case letters, digits and `-`",
+            ),
+            (
+                "gateway-system/Public",
+                "contains `P`; a Kubernetes object name has only lower-case letters, digits and `-` (and `.`)",
+            ),
+            (
+                "Public",
+                "contains `P`; a Kubernetes object name has only lower-case letters, digits and `-` (and `.`)",
+            ),
+            (
+                "a/b/c",
+                "contains `/`; a Kubernetes object name has only lower-case letters, digits and `-` (and `.`)",
+            ),
+            (
+                "-gw/public",
+                "must start and end with a letter or digit to be a Kubernetes namespace name",
+            ),
+        ] {
+            refuses::<GatewayRef>(value, reason, "gateway-system/public");
+        }
+    }
+}

@@ -185,3 +185,234 @@ pub struct Setup {
     pub warnings: Vec<String>,
     pub out: PathBuf,
 }
+
+/// Shared by the tables in each submodule's tests.
+#[cfg(test)]
+mod testing {
+    use std::fmt::Debug;
+    use std::str::FromStr;
+
+    use super::Invalid;
+
+    #[track_caller]
+    pub(super) fn accepts<T: FromStr<Err = Invalid>>(value: &str) -> T {
+        value
+            .parse()
+            .unwrap_or_else(|invalid| panic!("{value:?} was refused: {invalid}"))
+    }
+
+    /// The whole message, reason and example, so that a reworded refusal fails here
+    /// before it fails the integration tests that look for a few words of it.
+    #[track_caller]
+    pub(super) fn refuses<T: FromStr<Err = Invalid> + Debug>(
+        value: &str,
+        reason: &str,
+        example: &str,
+    ) {
+        match value.parse::<T>() {
+            Ok(accepted) => panic!("{value:?} was accepted as {accepted:?}"),
+            Err(invalid) => assert_eq!(
+                (invalid.reason.as_str(), invalid.example.as_str()),
+                (reason, example),
+                "{value:?}"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_value_reads_as_reason_then_example() {
+        let invalid = Invalid::new("is empty", "example.com");
+        assert_eq!(invalid.to_string(), "is empty, e.g. example.com");
+    }
+
+    #[test]
+    fn shown_escapes_and_cuts_long_values() {
+        for (value, expected) in [
+            ("example.com", "example.com".to_string()),
+            ("a\nb", "a\\nb".to_string()),
+            ("\"x\"", "\\\"x\\\"".to_string()),
+            ("a\u{7}", "a\\u{7}".to_string()),
+            (&"a".repeat(80), "a".repeat(80)),
+            (
+                &"a".repeat(81),
+                format!("{}… (81 characters)", "a".repeat(80)),
+            ),
+            // The cut counts escaped characters; the length given is the value's own.
+            (&"\n".repeat(40), "\\n".repeat(40)),
+            (
+                &"\n".repeat(41),
+                format!("{}… (41 characters)", "\\n".repeat(40)),
+            ),
+            (
+                &"ü".repeat(81),
+                format!("{}… (81 characters)", "ü".repeat(80)),
+            ),
+        ] {
+            assert_eq!(shown(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn characters_that_can_break_a_config_line_are_found_and_named() {
+        for (value, name) in [
+            ("a b", "a space"),
+            ("a\nb", "a newline"),
+            ("a\rb", "a carriage return"),
+            ("a\tb", "a tab"),
+            ("a`b", "a backtick"),
+            ("a\u{0}b", "the control character U+0000"),
+            ("a\u{7f}b", "the control character U+007F"),
+            ("a\u{85}b", "the control character U+0085"),
+            ("a\u{a0}b", "`\u{a0}`"),
+            ("a;b", "`;`"),
+            ("a{b", "`{`"),
+            ("a}b", "`}`"),
+            ("a\"b", "`\"`"),
+            ("a'b", "`'`"),
+            ("a#b", "`#`"),
+            ("a$b", "`$`"),
+            ("a\\b", "`\\`"),
+            ("a<b", "`<`"),
+            ("a>b", "`>`"),
+            ("a|b", "`|`"),
+            ("a&b", "`&`"),
+            ("a*b", "`*`"),
+            // The first one is named, not the worst.
+            ("a;b c", "`;`"),
+        ] {
+            let found = first_unsafe_char(value);
+            assert_eq!(
+                found.map(describe_char),
+                Some(name.to_string()),
+                "{value:?}"
+            );
+        }
+        for value in [
+            "example.com",
+            "127.0.0.1:6167",
+            "[::1]:6167",
+            "/var/www/a-b_c+d@e=f,g",
+            "bücher",
+        ] {
+            assert_eq!(first_unsafe_char(value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn tls_names_its_mode() {
+        let path: SafePath = "/etc/ssl/a.pem".parse().unwrap();
+        for (tls, mode) in [
+            (Tls::Acme { email: None }, TlsMode::Acme),
+            (
+                Tls::Files {
+                    cert: path.clone(),
+                    key: path,
+                },
+                TlsMode::Files,
+            ),
+            (Tls::None, TlsMode::None),
+        ] {
+            assert_eq!(tls.mode(), mode, "{tls:?}");
+        }
+    }
+
+    /// A YAML value goes through the same `FromStr` as the flag, whatever scalar it is
+    /// written as, and the message quotes the value as it was read.
+    #[test]
+    fn yaml_scalars_are_read_through_from_str() {
+        assert_eq!(serde_yaml::from_str::<Port>("8448").unwrap().get(), 8448);
+        assert_eq!(serde_yaml::from_str::<Port>("'8448'").unwrap().get(), 8448);
+        assert_eq!(
+            serde_yaml::from_str::<ByteSize>("1048576")
+                .unwrap()
+                .to_string(),
+            "1M"
+        );
+        assert_eq!(
+            serde_yaml::from_str::<ByteSize>("20M").unwrap().bytes(),
+            20 << 20
+        );
+        assert_eq!(
+            serde_yaml::from_str::<TlsMode>("none").unwrap(),
+            TlsMode::None
+        );
+        for (yaml, message) in [
+            ("0", "\"0\" is out of range (1-65535), e.g. 8448"),
+            ("-1", "\"-1\" is not a number from 1 to 65535, e.g. 8448"),
+            (
+                "84.48",
+                "\"84.48\" is not a number from 1 to 65535, e.g. 8448",
+            ),
+            (
+                "true",
+                "\"true\" is not a number from 1 to 65535, e.g. 8448",
+            ),
+            (
+                "'a\tb'",
+                "\"a\\tb\" is not a number from 1 to 65535, e.g. 8448",
+            ),
+            (
+                "[8448]",
+                "invalid type: sequence, expected a single value (a string or a number)",
+            ),
+        ] {
+            let error = serde_yaml::from_str::<Port>(yaml).unwrap_err().to_string();
+            assert!(error.starts_with(message), "{yaml:?}: {error}");
+        }
+        let error = serde_yaml::from_str::<ByteSize>(&"9".repeat(10_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "\"{}… (10000 characters)\" is above",
+                "9".repeat(80)
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn values_are_written_to_yaml_in_the_form_they_are_read() {
+        let written_and_expected: [(String, &str); 9] = [
+            (
+                serde_yaml::to_string(&"example.com".parse::<ServerName>().unwrap()).unwrap(),
+                "example.com\n",
+            ),
+            (
+                serde_yaml::to_string(&"matrix.example.com".parse::<Host>().unwrap()).unwrap(),
+                "matrix.example.com\n",
+            ),
+            (
+                serde_yaml::to_string(&Port::new_unchecked(8448)).unwrap(),
+                "8448\n",
+            ),
+            (
+                serde_yaml::to_string(&"[::1]:6167".parse::<Upstream>().unwrap()).unwrap(),
+                "'[::1]:6167'\n",
+            ),
+            (
+                serde_yaml::to_string(&ByteSize::from_bytes_unchecked(20 << 20)).unwrap(),
+                "20M\n",
+            ),
+            (serde_yaml::to_string(&Proxy::Haproxy).unwrap(), "haproxy\n"),
+            (serde_yaml::to_string(&TlsMode::Files).unwrap(), "files\n"),
+            (
+                serde_yaml::to_string(&"gateway-system/public".parse::<GatewayRef>().unwrap())
+                    .unwrap(),
+                "gateway-system/public\n",
+            ),
+            (
+                serde_yaml::to_string(&"matrix".parse::<Namespace>().unwrap()).unwrap(),
+                "matrix\n",
+            ),
+        ];
+        for (written, expected) in written_and_expected {
+            assert_eq!(written, expected);
+        }
+    }
+}

@@ -190,3 +190,230 @@ impl From<ListenAddress> for String {
         value.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::testing::{accepts, refuses};
+
+    #[test]
+    fn ports_from_1_to_65535_are_accepted() {
+        for (value, port) in [
+            ("1", 1),
+            ("443", 443),
+            ("8448", 8448),
+            ("65535", 65535),
+            ("08448", 8448),
+        ] {
+            let accepted: Port = accepts(value);
+            assert_eq!(accepted.get(), port, "{value:?}");
+            assert_eq!(u16::from(accepted), port, "{value:?}");
+            assert_eq!(accepted, Port::new_unchecked(port), "{value:?}");
+            assert_eq!(accepted.to_string(), port.to_string(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn ports_out_of_range_or_not_numbers_are_refused() {
+        for (value, reason) in [
+            ("0", "is out of range (1-65535)"),
+            ("65536", "is out of range (1-65535)"),
+            ("4294967296", "is out of range (1-65535)"),
+            ("99999999999999999999", "is out of range (1-65535)"),
+            ("", "is not a number from 1 to 65535"),
+            ("-1", "is not a number from 1 to 65535"),
+            ("+8448", "is not a number from 1 to 65535"),
+            ("84 48", "is not a number from 1 to 65535"),
+            ("8448 ", "is not a number from 1 to 65535"),
+            ("0x1f90", "is not a number from 1 to 65535"),
+            ("https", "is not a number from 1 to 65535"),
+            ("٨٤٤٨", "is not a number from 1 to 65535"),
+        ] {
+            refuses::<Port>(value, reason, "8448");
+        }
+    }
+
+    #[test]
+    fn upstreams_are_read_as_host_and_port() {
+        let v4 = |a, b, c, d| UpstreamHost::V4(Ipv4Addr::new(a, b, c, d));
+        let name = |name: &str| UpstreamHost::Name(accepts(name));
+        for (value, host, port, shown) in [
+            ("127.0.0.1:6167", v4(127, 0, 0, 1), 6167, "127.0.0.1:6167"),
+            ("10.0.0.2:8008", v4(10, 0, 0, 2), 8008, "10.0.0.2:8008"),
+            (
+                "[::1]:6167",
+                UpstreamHost::V6(Ipv6Addr::LOCALHOST),
+                6167,
+                "[::1]:6167",
+            ),
+            // IPv6 is written back in its short form.
+            (
+                "[0:0:0:0:0:0:0:1]:6167",
+                UpstreamHost::V6(Ipv6Addr::LOCALHOST),
+                6167,
+                "[::1]:6167",
+            ),
+            (
+                "[2001:db8::1]:8008",
+                UpstreamHost::V6("2001:db8::1".parse().unwrap()),
+                8008,
+                "[2001:db8::1]:8008",
+            ),
+            ("localhost:6167", name("localhost"), 6167, "localhost:6167"),
+            // A compose service name has no dot.
+            ("synapse:8008", name("synapse"), 8008, "synapse:8008"),
+            (
+                "homeserver.internal:8008",
+                name("homeserver.internal"),
+                8008,
+                "homeserver.internal:8008",
+            ),
+        ] {
+            let upstream: Upstream = accepts(value);
+            assert_eq!(upstream.host, host, "{value:?}");
+            assert_eq!(upstream.port.get(), port, "{value:?}");
+            assert_eq!(upstream.to_string(), shown, "{value:?}");
+            assert_eq!(String::from(upstream), shown, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn loopback_upstreams_are_recognised() {
+        for (value, loopback) in [
+            ("127.0.0.1:6167", true),
+            ("127.1.2.3:6167", true),
+            ("[::1]:6167", true),
+            ("localhost:6167", true),
+            ("10.0.0.2:6167", false),
+            ("[2001:db8::1]:6167", false),
+            ("synapse:8008", false),
+            ("localhost.example.com:8008", false),
+        ] {
+            assert_eq!(
+                accepts::<Upstream>(value).host.is_loopback(),
+                loopback,
+                "{value:?}"
+            );
+        }
+    }
+
+    /// (value, reason, example), in the order the checks run: characters, scheme,
+    /// brackets, port, then host.
+    #[test]
+    fn malformed_upstreams_are_refused_with_the_reason() {
+        const EXAMPLE: &str = "127.0.0.1:6167";
+        const V6_EXAMPLE: &str = "[::1]:6167";
+        for (value, reason, example) in [
+            (
+                "127.0.0.1:6167;",
+                "contains `;`, which is not allowed in HOST:PORT",
+                EXAMPLE,
+            ),
+            (
+                "127.0.0.1 :6167",
+                "contains a space, which is not allowed in HOST:PORT",
+                EXAMPLE,
+            ),
+            (
+                "127.0.0.1:6167\n",
+                "contains a newline, which is not allowed in HOST:PORT",
+                EXAMPLE,
+            ),
+            (
+                "http://127.0.0.1:6167",
+                "expected HOST:PORT without a scheme",
+                EXAMPLE,
+            ),
+            ("[::1]", "expected [IPv6]:PORT", V6_EXAMPLE),
+            ("[::1]6167", "expected [IPv6]:PORT", V6_EXAMPLE),
+            ("[::zz]:6167", "has an invalid IPv6 address", V6_EXAMPLE),
+            (
+                "[127.0.0.1]:6167",
+                "has an invalid IPv6 address",
+                V6_EXAMPLE,
+            ),
+            ("[::1]:0", "port is out of range (1-65535)", EXAMPLE),
+            ("[::1]:", "port is not a number from 1 to 65535", EXAMPLE),
+            ("localhost", "expected HOST:PORT", EXAMPLE),
+            ("", "expected HOST:PORT", EXAMPLE),
+            (
+                "::1:6167",
+                "an IPv6 address needs brackets: [IPv6]:PORT",
+                V6_EXAMPLE,
+            ),
+            ("127.0.0.1:0", "port is out of range (1-65535)", EXAMPLE),
+            ("127.0.0.1:65536", "port is out of range (1-65535)", EXAMPLE),
+            (
+                "127.0.0.1:http",
+                "port is not a number from 1 to 65535",
+                EXAMPLE,
+            ),
+            (
+                "127.0.0.1:",
+                "port is not a number from 1 to 65535",
+                EXAMPLE,
+            ),
+            // The port is checked before the host.
+            ("my_host:0", "port is out of range (1-65535)", EXAMPLE),
+            (":6167", "host is empty", EXAMPLE),
+            (
+                "my_host:6167",
+                "host has an underscore, which host names and certificates do not allow",
+                EXAMPLE,
+            ),
+            (
+                "256.0.0.1:6167",
+                "host looks like an IP address or ends in an all-numeric label, which is no DNS name",
+                EXAMPLE,
+            ),
+            // The host's own example, where it is the corrected name.
+            (
+                "Synapse:8008",
+                "host has upper-case letters; Matrix ids and certificates use the lower-case form",
+                "synapse",
+            ),
+            (
+                "synapse.:8008",
+                "host ends with a dot; write the name without the trailing dot",
+                "synapse",
+            ),
+            (
+                "bücher.example:8008",
+                "host has non-ASCII characters; write an internationalised name in its punycode form",
+                "xn--bcher-kva.example",
+            ),
+        ] {
+            refuses::<Upstream>(value, reason, example);
+        }
+    }
+
+    #[test]
+    fn listen_addresses_are_ip_addresses_with_or_without_brackets() {
+        for (value, shown) in [
+            ("203.0.113.7", "203.0.113.7"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("[2001:db8:0::1]", "2001:db8::1"),
+        ] {
+            let address: ListenAddress = accepts(value);
+            assert_eq!(address.to_string(), shown, "{value:?}");
+            assert_eq!(String::from(address), shown, "{value:?}");
+        }
+        for value in [
+            "0.0.0.0.0",
+            "203.0.113.7:443",
+            "[::1]:443",
+            "[::1",
+            "::1]",
+            "localhost",
+            "",
+        ] {
+            refuses::<ListenAddress>(
+                value,
+                "is not an IP address (ports come from --federation-port and the defaults 80/443)",
+                "203.0.113.7",
+            );
+        }
+    }
+}

@@ -104,3 +104,78 @@ impl From<ByteSize> for String {
         value.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::testing::{accepts, refuses};
+
+    /// (value, bytes, shown): suffixes are binary, either case, with or without `iB`;
+    /// the value is shown in the largest unit that divides it.
+    #[test]
+    fn sizes_are_read_in_binary_units() {
+        for (value, bytes, shown) in [
+            ("1024", 1024, "1K"),
+            ("1025", 1025, "1025"),
+            ("1024b", 1024, "1K"),
+            ("1024B", 1024, "1K"),
+            ("1K", 1 << 10, "1K"),
+            ("1k", 1 << 10, "1K"),
+            ("1KiB", 1 << 10, "1K"),
+            ("1kib", 1 << 10, "1K"),
+            ("1536K", 1536 << 10, "1536K"),
+            ("1024K", 1 << 20, "1M"),
+            ("20M", 20 << 20, "20M"),
+            ("20m", 20 << 20, "20M"),
+            ("20MiB", 20 << 20, "20M"),
+            ("1G", 1 << 30, "1G"),
+            ("1gib", 1 << 30, "1G"),
+            ("2047M", 2047 << 20, "2047M"),
+            ("0020M", 20 << 20, "20M"),
+            ("2147483647", ByteSize::MAX, "2147483647"),
+        ] {
+            let size: ByteSize = accepts(value);
+            assert_eq!(size.bytes(), bytes, "{value:?}");
+            assert_eq!(size.to_string(), shown, "{value:?}");
+            assert_eq!(String::from(size), shown, "{value:?}");
+        }
+        assert_eq!(ByteSize::from_bytes_unchecked(5).bytes(), 5);
+    }
+
+    #[test]
+    fn sizes_that_are_malformed_ambiguous_or_out_of_bounds_are_refused() {
+        const NOT_A_SIZE: &str =
+            "is not a size: expected a whole number of bytes or one with K, M or G (binary units)";
+        const AMBIGUOUS: &str = "is ambiguous (decimal or binary?); mxproxy takes K, M and G as binary units like nginx";
+        const BELOW: &str = "is below the smallest limit of 1024 bytes";
+        const ABOVE: &str =
+            "is above 2147483647 bytes (2 GiB - 1), the most Apache's LimitRequestBody can enforce";
+        for (value, reason, example) in [
+            ("", NOT_A_SIZE, "20M"),
+            ("M", NOT_A_SIZE, "20M"),
+            ("-1", NOT_A_SIZE, "20M"),
+            ("+20M", NOT_A_SIZE, "20M"),
+            ("1.5M", NOT_A_SIZE, "20M"),
+            ("1.5Q", NOT_A_SIZE, "20M"),
+            ("20 M", NOT_A_SIZE, "20M"),
+            ("20T", NOT_A_SIZE, "20M"),
+            ("20Mi", NOT_A_SIZE, "20M"),
+            ("20MB", AMBIGUOUS, "20M"),
+            ("20mb", AMBIGUOUS, "20M"),
+            ("1kb", AMBIGUOUS, "20M"),
+            ("1GB", AMBIGUOUS, "20M"),
+            ("0", BELOW, "20M"),
+            ("1023", BELOW, "20M"),
+            ("0G", BELOW, "20M"),
+            ("2147483648", ABOVE, "1G"),
+            ("2G", ABOVE, "1G"),
+            ("3G", ABOVE, "1G"),
+            ("2048M", ABOVE, "1G"),
+            // Too large for u64, before and after the unit: still "above", not "not a size".
+            ("99999999999999999999999", ABOVE, "1G"),
+            ("18446744073709551615G", ABOVE, "1G"),
+        ] {
+            refuses::<ByteSize>(value, reason, example);
+        }
+    }
+}
