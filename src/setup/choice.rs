@@ -5,69 +5,25 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::Invalid;
+use super::{Invalid, alternatives};
 
-/// The homeserver software behind the proxy. The facts that differ between them live in
-/// `crate::homeserver`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(into = "String")]
-pub enum Homeserver {
-    #[default]
-    Conduit,
-    Synapse,
-    Continuwuity,
-    Tuwunel,
-    Dendrite,
-}
-
-impl Homeserver {
-    pub const ALL: &[Homeserver] = &[
-        Homeserver::Conduit,
-        Homeserver::Synapse,
-        Homeserver::Continuwuity,
-        Homeserver::Tuwunel,
-        Homeserver::Dendrite,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Homeserver::Conduit => "conduit",
-            Homeserver::Synapse => "synapse",
-            Homeserver::Continuwuity => "continuwuity",
-            Homeserver::Tuwunel => "tuwunel",
-            Homeserver::Dendrite => "dendrite",
-        }
+named_enum! {
+    /// The homeserver software behind the proxy. The facts that differ between them live in
+    /// `crate::homeserver`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+    #[serde(into = "String")]
+    pub enum Homeserver {
+        #[default]
+        Conduit = "conduit",
+        Synapse = "synapse",
+        Continuwuity = "continuwuity",
+        Tuwunel = "tuwunel",
+        Dendrite = "dendrite",
     }
-}
-
-impl FromStr for Homeserver {
-    type Err = Invalid;
-    fn from_str(value: &str) -> Result<Self, Invalid> {
-        Homeserver::ALL
-            .iter()
-            .copied()
-            .find(|h| h.name() == value)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "is not a supported homeserver (supported: conduit, synapse, continuwuity, \
-                     tuwunel, dendrite)",
-                    "synapse",
-                )
-            })
-    }
-}
-
-impl fmt::Display for Homeserver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-string_serde!(Homeserver);
-
-impl From<Homeserver> for String {
-    fn from(value: Homeserver) -> String {
-        value.to_string()
-    }
+    unknown(names) => Invalid::new(
+        format!("is not a supported homeserver (supported: {})", names.join(", ")),
+        "synapse",
+    );
 }
 
 /// What `--homeserver` and `homeserver:` accept: a supported homeserver, or the name of
@@ -126,116 +82,44 @@ impl fmt::Display for HomeserverName {
         f.write_str(self.retired.unwrap_or(self.homeserver.name()))
     }
 }
-string_serde!(HomeserverName);
+string_serde!(read_only HomeserverName);
 
-/// The reverse proxies mxproxy renders for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "String")]
-pub enum Proxy {
-    Nginx,
-    Apache,
-    Caddy,
-    Traefik,
-    Haproxy,
+named_enum! {
+    /// The reverse proxies mxproxy renders for.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(into = "String")]
+    pub enum Proxy {
+        Nginx = "nginx",
+        Apache = "apache",
+        Caddy = "caddy",
+        Traefik = "traefik",
+        Haproxy = "haproxy",
+    }
+    unknown(names) => Invalid::new(
+        format!("is not a supported proxy (supported: {})", names.join(", ")),
+        "nginx",
+    );
 }
 
 impl Proxy {
-    pub const ALL: &[Proxy] = &[
-        Proxy::Nginx,
-        Proxy::Apache,
-        Proxy::Caddy,
-        Proxy::Traefik,
-        Proxy::Haproxy,
-    ];
     /// Without `--proxy`: the four that most single-machine installs choose between.
     pub const DEFAULT: &[Proxy] = &[Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Traefik];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Proxy::Nginx => "nginx",
-            Proxy::Apache => "apache",
-            Proxy::Caddy => "caddy",
-            Proxy::Traefik => "traefik",
-            Proxy::Haproxy => "haproxy",
-        }
-    }
 }
 
-impl FromStr for Proxy {
-    type Err = Invalid;
-    fn from_str(value: &str) -> Result<Self, Invalid> {
-        Proxy::ALL
-            .iter()
-            .copied()
-            .find(|p| p.name() == value)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "is not a supported proxy (supported: nginx, apache, caddy, traefik, haproxy)",
-                    "nginx",
-                )
-            })
+named_enum! {
+    /// How the proxies get their certificates.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+    #[serde(into = "String")]
+    pub enum TlsMode {
+        #[default]
+        Acme = "acme",
+        Files = "files",
+        None = "none",
     }
-}
-
-impl fmt::Display for Proxy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-string_serde!(Proxy);
-
-impl From<Proxy> for String {
-    fn from(value: Proxy) -> String {
-        value.to_string()
-    }
-}
-
-/// How the proxies get their certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(into = "String")]
-pub enum TlsMode {
-    #[default]
-    Acme,
-    Files,
-    None,
-}
-
-impl TlsMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsMode::Acme => "acme",
-            TlsMode::Files => "files",
-            TlsMode::None => "none",
-        }
-    }
-}
-
-impl FromStr for TlsMode {
-    type Err = Invalid;
-    fn from_str(value: &str) -> Result<Self, Invalid> {
-        match value {
-            "acme" => Ok(TlsMode::Acme),
-            "files" => Ok(TlsMode::Files),
-            "none" => Ok(TlsMode::None),
-            _ => Err(Invalid::new(
-                "is not a TLS mode (acme, files or none)",
-                "acme",
-            )),
-        }
-    }
-}
-
-impl fmt::Display for TlsMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-string_serde!(TlsMode);
-
-impl From<TlsMode> for String {
-    fn from(value: TlsMode) -> String {
-        value.to_string()
-    }
+    unknown(names) => Invalid::new(
+        format!("is not a TLS mode ({})", alternatives(names)),
+        "acme",
+    );
 }
 
 /// Where `generate` puts the files below `--out`.
@@ -374,6 +258,7 @@ mod tests {
             assert_eq!(mode.to_string(), value);
             assert_eq!(String::from(mode), value);
         }
+        assert_eq!(TlsMode::ALL, [TlsMode::Acme, TlsMode::Files, TlsMode::None]);
         assert_eq!(TlsMode::default(), TlsMode::Acme);
         for value in ["letsencrypt", "ACME", "off", ""] {
             refuses::<TlsMode>(value, "is not a TLS mode (acme, files or none)", "acme");

@@ -189,18 +189,7 @@ impl FromStr for ServerName {
     }
 }
 
-impl fmt::Display for ServerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-string_serde!(ServerName);
-
-impl From<ServerName> for String {
-    fn from(value: ServerName) -> String {
-        value.to_string()
-    }
-}
+string_serde!(ServerName(DnsName));
 
 /// The public host name where the homeserver's APIs answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -240,18 +229,7 @@ impl FromStr for Host {
     }
 }
 
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-string_serde!(Host);
-
-impl From<Host> for String {
-    fn from(value: Host) -> String {
-        value.to_string()
-    }
-}
+string_serde!(Host(DnsName));
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,5 @@
 //! The ACME account address.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -40,18 +39,7 @@ impl FromStr for Email {
     }
 }
 
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-string_serde!(Email);
-
-impl From<Email> for String {
-    fn from(value: Email) -> String {
-        value.to_string()
-    }
-}
+string_serde!(Email(String));
 
 #[cfg(test)]
 mod tests {

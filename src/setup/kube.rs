@@ -5,54 +5,27 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::{Invalid, describe_char};
+use super::{Invalid, alternatives, describe_char};
 
-/// The ingress controller a Kubernetes cluster routes with; it decides the annotations
-/// and, for Traefik, the middleware objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(into = "String")]
-pub enum IngressClass {
-    /// ingress-nginx (kubernetes/ingress-nginx), IngressClass `nginx`.
-    Nginx,
-    /// Traefik's Kubernetes Ingress provider, IngressClass `traefik`.
-    Traefik,
-}
-
-impl IngressClass {
-    pub fn name(self) -> &'static str {
-        match self {
-            IngressClass::Nginx => "nginx",
-            IngressClass::Traefik => "traefik",
-        }
+named_enum! {
+    /// The ingress controller a Kubernetes cluster routes with; it decides the annotations
+    /// and, for Traefik, the middleware objects.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(into = "String")]
+    pub enum IngressClass {
+        /// ingress-nginx (kubernetes/ingress-nginx), IngressClass `nginx`.
+        Nginx = "nginx",
+        /// Traefik's Kubernetes Ingress provider, IngressClass `traefik`.
+        Traefik = "traefik",
     }
-}
-
-impl FromStr for IngressClass {
-    type Err = Invalid;
-    fn from_str(value: &str) -> Result<Self, Invalid> {
-        match value {
-            "nginx" => Ok(IngressClass::Nginx),
-            "traefik" => Ok(IngressClass::Traefik),
-            _ => Err(Invalid::new(
-                "is not an ingress class mxproxy writes annotations for (nginx or traefik); \
-                 for another controller use --gateway with its Gateway",
-                "nginx",
-            )),
-        }
-    }
-}
-
-impl fmt::Display for IngressClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-string_serde!(IngressClass);
-
-impl From<IngressClass> for String {
-    fn from(value: IngressClass) -> String {
-        value.to_string()
-    }
+    unknown(names) => Invalid::new(
+        format!(
+            "is not an ingress class mxproxy writes annotations for ({}); \
+             for another controller use --gateway with its Gateway",
+            alternatives(names)
+        ),
+        "nginx",
+    );
 }
 
 /// A Kubernetes object name. Namespaces must be RFC 1123 labels (at most 63 characters);
@@ -128,18 +101,7 @@ impl FromStr for KubeName {
     }
 }
 
-impl fmt::Display for KubeName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-string_serde!(KubeName);
-
-impl From<KubeName> for String {
-    fn from(value: KubeName) -> String {
-        value.0
-    }
-}
+string_serde!(KubeName(String));
 
 /// `--namespace`: a [`KubeName`] held to the namespace rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,18 +115,7 @@ impl FromStr for Namespace {
     }
 }
 
-impl fmt::Display for Namespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-string_serde!(Namespace);
-
-impl From<Namespace> for String {
-    fn from(value: Namespace) -> String {
-        value.0.0
-    }
-}
+string_serde!(Namespace(KubeName));
 
 /// `--gateway [NAMESPACE/]NAME`: an existing Gateway API Gateway, often in a namespace of
 /// its own, that the HTTPRoutes attach to.
@@ -202,12 +153,6 @@ impl fmt::Display for GatewayRef {
 }
 string_serde!(GatewayRef);
 
-impl From<GatewayRef> for String {
-    fn from(value: GatewayRef) -> String {
-        value.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +169,10 @@ mod tests {
             assert_eq!(class.to_string(), value);
             assert_eq!(String::from(class), value);
         }
+        assert_eq!(
+            IngressClass::ALL,
+            [IngressClass::Nginx, IngressClass::Traefik]
+        );
         for value in ["haproxy", "istio", "Nginx", ""] {
             refuses::<IngressClass>(
                 value,

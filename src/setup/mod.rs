@@ -41,11 +41,17 @@ pub(crate) fn shown(value: &str) -> String {
     }
 }
 
-/// Deserializes a validated value from any YAML scalar (ports and sizes may be written as
-/// numbers) through the same `FromStr` as the flag. The check runs inside the visitor so
-/// that serde_yaml reports the key and line of the offending value.
+/// The text form of a validated value: `From<T> for String` through `Display` (what
+/// `#[serde(into = "String")]` writes), and a `Deserialize` that reads any YAML scalar (ports
+/// and sizes may be written as numbers) through the same `FromStr` as the flag. The check
+/// runs inside the visitor so that serde_yaml reports the key and line of the offending value.
+///
+/// - `string_serde!(T)`: `Display` is written beside the type.
+/// - `string_serde!(T(String))`: a newtype over text, shown as that text.
+/// - `string_serde!(T(Inner))`: a newtype shown as the value it wraps.
+/// - `string_serde!(read_only T)`: only `Deserialize`, for a value written in another form.
 macro_rules! string_serde {
-    ($ty:ident) => {
+    (read_only $ty:ident) => {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 struct Visitor;
@@ -81,10 +87,85 @@ macro_rules! string_serde {
             }
         }
     };
+    ($ty:ident(String)) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        string_serde!($ty);
+    };
+    ($ty:ident($inner:ty)) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                <$inner as std::fmt::Display>::fmt(&self.0, f)
+            }
+        }
+        string_serde!($ty);
+    };
+    ($ty:ident) => {
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.to_string()
+            }
+        }
+        string_serde!(read_only $ty);
+    };
 }
 
-// Declared after `string_serde!`: a `macro_rules!` macro is only visible in the items
-// that follow it.
+/// A choice among fixed names, each name written once: the enum, `ALL` in the order
+/// written, `name()`, `FromStr`, `Display` and `string_serde!`. An unknown name is refused
+/// with `unknown(names) => ..`, which gets the names to list, so that a new choice cannot
+/// be missing from the message.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $ty:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $name:literal,)+
+        }
+        unknown($names:ident) => $refusal:expr;
+    ) => {
+        $(#[$meta])*
+        pub enum $ty {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $ty {
+            pub const ALL: &[$ty] = &[$($ty::$variant),+];
+
+            /// The flag and YAML value that selects it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = $crate::setup::Invalid;
+            fn from_str(value: &str) -> Result<Self, $crate::setup::Invalid> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|choice| choice.name() == value)
+                    .ok_or_else(|| {
+                        let $names: &[&str] = &[$($name),+];
+                        $refusal
+                    })
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        string_serde!($ty);
+    };
+}
+
+// Declared after the macros: a `macro_rules!` macro is only visible in the items that
+// follow it.
 mod choice;
 mod dns;
 mod email;
@@ -123,6 +204,15 @@ fn describe_char(c: char) -> String {
         '`' => "a backtick".into(),
         c if c.is_control() => format!("the control character U+{:04X}", c as u32),
         c => format!("`{c}`"),
+    }
+}
+
+/// `a, b or c`: the accepted names, as a refusal lists them.
+fn alternatives(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [only] => (*only).to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -254,6 +344,18 @@ mod tests {
             ),
         ] {
             assert_eq!(shown(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn alternatives_are_listed_with_a_final_or() {
+        for (names, listed) in [
+            (&[][..], ""),
+            (&["nginx"][..], "nginx"),
+            (&["nginx", "traefik"][..], "nginx or traefik"),
+            (&["acme", "files", "none"][..], "acme, files or none"),
+        ] {
+            assert_eq!(alternatives(names), listed, "{names:?}");
         }
     }
 

@@ -50,7 +50,7 @@ impl fmt::Display for Port {
     }
 }
 
-string_serde!(Port);
+string_serde!(read_only Port);
 
 /// The host part of an upstream: a name (which may be a single label, such as a compose
 /// service), an IPv4 address or an IPv6 address.
@@ -151,12 +151,6 @@ impl fmt::Display for Upstream {
 }
 string_serde!(Upstream);
 
-impl From<Upstream> for String {
-    fn from(value: Upstream) -> String {
-        value.to_string()
-    }
-}
-
 /// An IP address the proxies listen on, instead of every address of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
@@ -178,18 +172,7 @@ impl FromStr for ListenAddress {
     }
 }
 
-impl fmt::Display for ListenAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-string_serde!(ListenAddress);
-
-impl From<ListenAddress> for String {
-    fn from(value: ListenAddress) -> String {
-        value.to_string()
-    }
-}
+string_serde!(ListenAddress(std::net::IpAddr));
 
 #[cfg(test)]
 mod tests {

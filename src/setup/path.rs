@@ -1,6 +1,5 @@
 //! File-system paths printed into config files.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -60,18 +59,7 @@ impl FromStr for SafePath {
     }
 }
 
-impl fmt::Display for SafePath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-string_serde!(SafePath);
-
-impl From<SafePath> for String {
-    fn from(value: SafePath) -> String {
-        value.to_string()
-    }
-}
+string_serde!(SafePath(String));
 
 #[cfg(test)]
 mod tests {

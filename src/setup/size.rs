@@ -99,12 +99,6 @@ impl fmt::Display for ByteSize {
 }
 string_serde!(ByteSize);
 
-impl From<ByteSize> for String {
-    fn from(value: ByteSize) -> String {
-        value.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
