@@ -48,22 +48,41 @@ impl From<DnsName> for String {
     }
 }
 
+/// The checks run in this order, and a name that breaks two rules is refused for the
+/// first. A name is never rewritten: where a fixed form exists (punycode, lower case, no
+/// trailing dot), it is the example, and the user decides.
 pub(super) fn parse_dns_name(value: &str, example: &str) -> Result<DnsName, Invalid> {
     if value.is_empty() {
         return Err(Invalid::new("is empty", example));
     }
-    if !value.is_ascii() {
-        return Err(match idna::domain_to_ascii(value) {
-            Ok(ascii) if !ascii.is_empty() => Invalid::new(
-                "has non-ASCII characters; write an internationalised name in its punycode form",
-                ascii,
-            ),
-            _ => Invalid::new(
-                "has non-ASCII characters and is no valid domain name",
-                example,
-            ),
-        });
+    refuse_non_ascii(value, example)?;
+    refuse_whole_name(value, example)?;
+    check_labels(value, example)?;
+    Ok(DnsName(value.to_string()))
+}
+
+/// IDNA: certificates and `Host` headers carry the punycode form, so that is what the
+/// user is asked to write.
+fn refuse_non_ascii(value: &str, example: &str) -> Result<(), Invalid> {
+    if value.is_ascii() {
+        return Ok(());
     }
+    Err(match idna::domain_to_ascii(value) {
+        Ok(ascii) if !ascii.is_empty() => Invalid::new(
+            "has non-ASCII characters; write an internationalised name in its punycode form",
+            ascii,
+        ),
+        _ => Invalid::new(
+            "has non-ASCII characters and is no valid domain name",
+            example,
+        ),
+    })
+}
+
+/// Rules on the name as a whole, before its labels are looked at: characters that would
+/// break a config line, the length, and the spellings DNS treats as the same name (a
+/// trailing dot, upper case), so that a name appears in one form in user ids and configs.
+fn refuse_whole_name(value: &str, example: &str) -> Result<(), Invalid> {
     if let Some(c) = first_unsafe_char(value) {
         return Err(Invalid::new(
             format!(
@@ -94,6 +113,12 @@ pub(super) fn parse_dns_name(value: &str, example: &str) -> Result<DnsName, Inva
             value.to_ascii_lowercase(),
         ));
     }
+    Ok(())
+}
+
+/// Each label: 1-63 letters, digits and inner hyphens (the RFC 1123 host name rule); the
+/// last one not all digits, or an IPv4 address would pass as a name.
+fn check_labels(value: &str, example: &str) -> Result<(), Invalid> {
     for label in value.split('.') {
         if label.is_empty() {
             return Err(Invalid::new(
@@ -138,7 +163,7 @@ pub(super) fn parse_dns_name(value: &str, example: &str) -> Result<DnsName, Inva
             example,
         ));
     }
-    Ok(DnsName(value.to_string()))
+    Ok(())
 }
 
 /// The name in user ids (`@alice:example.com`). mxproxy delegates with `.well-known`,
