@@ -19,7 +19,7 @@ use super::name::{MatrixName, NameHost};
 use super::net::{Endpoint, FetchError, Followed, Net, Reply, TlsFacts, TlsFailure};
 use super::report::{CheckResult, Status};
 use crate::defaults::WELL_KNOWN_MAX_AGE_SECONDS;
-use crate::matrix::PROBE_PATH;
+use crate::matrix::{FEDERATION_PORT, HTTPS_PORT, PROBE_PATH};
 
 /// The Origin a browser-based client would send; `.invalid` can never be a real site.
 const ORIGIN: &str = "https://mxproxy-check.invalid";
@@ -69,7 +69,7 @@ pub const ORDER: &[&str] = &[
 pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     let well_known_endpoint = Endpoint {
         connect_host: ctx.name.host.clone(),
-        port: 443,
+        port: HTTPS_PORT,
         tls_name: ctx.name.host.clone(),
         host_header: ctx.name.host.authority(),
     };
@@ -867,7 +867,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             "server.well-known",
             "not consulted: the server name is an IP literal (step 1)",
         ));
-        let port = name.port.map_or(8448, |p| p.get());
+        let port = name.port.map_or(FEDERATION_PORT, |p| p.get());
         let target = Target {
             endpoint: Endpoint {
                 connect_host: NameHost::Ip(*ip),
@@ -923,7 +923,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
                 Ok(None) => Target {
                     endpoint: Endpoint {
                         connect_host: name.host.clone(),
-                        port: 8448,
+                        port: FEDERATION_PORT,
                         tls_name: name.host.clone(),
                         host_header: host.clone(),
                     },
@@ -951,7 +951,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
         (NameHost::Ip(ip), port) => Target {
             endpoint: Endpoint {
                 connect_host: NameHost::Ip(*ip),
-                port: port.map_or(8448, |p| p.get()),
+                port: port.map_or(FEDERATION_PORT, |p| p.get()),
                 tls_name: NameHost::Ip(*ip),
                 host_header: delegated.host_header(),
             },
@@ -987,7 +987,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
                 Ok(None) | Err(_) => Target {
                     endpoint: Endpoint {
                         connect_host: host.clone(),
-                        port: 8448,
+                        port: FEDERATION_PORT,
                         tls_name: host.clone(),
                         host_header: name.clone(),
                     },
