@@ -17,7 +17,7 @@ use url::Url;
 use super::fixes::{self, Proxy, generate_cmd};
 use super::name::{MatrixName, NameHost};
 use super::net::{Endpoint, FetchError, Followed, Net, Reply, TlsFacts, TlsFailure};
-use super::report::{CheckResult, Status};
+use super::report::{CheckId, CheckResult, Status};
 use crate::defaults::WELL_KNOWN_MAX_AGE_SECONDS;
 use crate::matrix::{FEDERATION_PORT, HTTPS_PORT, PROBE_PATH};
 
@@ -46,26 +46,6 @@ impl Ctx {
     }
 }
 
-/// Every check, in the order they are printed.
-pub const ORDER: &[&str] = &[
-    "tls.server-name",
-    "client.well-known",
-    "client.content-type",
-    "client.cors",
-    "client.cors-preflight",
-    "tls.homeserver",
-    "client.versions",
-    "client.api-cors",
-    "server.well-known",
-    "server.discovery",
-    "tls.federation",
-    "federation.version",
-    "federation.keys",
-    "proxy.encoded-path",
-    "proxy.upload-limit",
-    "proxy.forwarded-headers",
-];
-
 pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     let well_known_endpoint = Endpoint {
         connect_host: ctx.name.host.clone(),
@@ -79,7 +59,7 @@ pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
         federation_side(ctx),
     );
     let mut checks = vec![tls_check(
-        "tls.server-name",
+        CheckId::TlsServerName,
         &well_known_endpoint,
         tls,
         "it serves /.well-known/matrix/*",
@@ -87,17 +67,12 @@ pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     checks.extend(client);
     checks.extend(federation);
     checks.push(CheckResult::skip(
-        "proxy.forwarded-headers",
+        CheckId::ProxyForwardedHeaders,
         "X-Forwarded-For and X-Forwarded-Proto reach only the homeserver, so they cannot be \
          seen from outside; compare the client addresses in the homeserver's log with real ones \
          (mxproxy's configs overwrite both headers)",
     ));
-    checks.sort_by_key(|c| {
-        ORDER
-            .iter()
-            .position(|id| *id == c.id)
-            .unwrap_or(ORDER.len())
-    });
+    checks.sort_by_key(|c| c.id);
     (checks, target)
 }
 
@@ -129,11 +104,11 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
         Err(error) => {
             let fix = fetch_fix(ctx, &error, "/.well-known/matrix/client");
             out.push(CheckResult::fail(
-                "client.well-known",
+                CheckId::ClientWellKnown,
                 format!("{url}: {error}"),
                 fix,
             ));
-            for id in ["client.content-type", "client.cors"] {
+            for id in [CheckId::ClientContentType, CheckId::ClientCors] {
                 out.push(CheckResult::skip(
                     id,
                     "not checked: the document could not be fetched",
@@ -148,7 +123,7 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
             base_url = found;
             out.push(content_type_check(
                 ctx,
-                "client.content-type",
+                CheckId::ClientContentType,
                 reply,
                 proxy,
                 true,
@@ -158,7 +133,7 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
     }
     out.push(preflight_check(
         ctx,
-        "client.cors-preflight",
+        CheckId::ClientCorsPreflight,
         &url,
         preflight,
         proxy,
@@ -168,11 +143,11 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
         Some(base) => out.extend(homeserver_side(ctx, &base).await),
         None => {
             for id in [
-                "tls.homeserver",
-                "client.versions",
-                "client.api-cors",
-                "proxy.encoded-path",
-                "proxy.upload-limit",
+                CheckId::TlsHomeserver,
+                CheckId::ClientVersions,
+                CheckId::ClientApiCors,
+                CheckId::ProxyEncodedPath,
+                CheckId::ProxyUploadLimit,
             ] {
                 out.push(CheckResult::skip(
                     id,
@@ -186,7 +161,6 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
 
 /// Validates the client document; returns the base URL when it is usable.
 fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>) {
-    const ID: &str = "client.well-known";
     let reply = followed.last();
     let at = followed.final_url();
     let fix_doc = format!(
@@ -198,7 +172,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
         // "If the returned status code is 404, then IGNORE": clients then ask for the URL.
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!(
                     "{at} answers 404: clients cannot find the homeserver from the user id and ask for its URL"
                 ),
@@ -210,7 +184,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
     if reply.status != StatusCode::OK {
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!("{at} answers {} (clients: FAIL_PROMPT)", reply.status),
                 fix_doc,
             ),
@@ -220,7 +194,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
     let Some(json) = reply.json().filter(|j| j.is_object()) else {
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!("{at}: the body is not a JSON object (clients: FAIL_PROMPT)"),
                 fix_doc,
             ),
@@ -239,7 +213,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
         };
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!("{at}: no m.homeserver.base_url{swapped} (clients: FAIL_PROMPT)"),
                 fix_doc,
             ),
@@ -248,12 +222,12 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
     };
     match Url::parse(base) {
         Ok(url) if url.scheme() == "https" && url.host().is_some() => (
-            CheckResult::pass(ID, format!("{at}: base_url {base}")),
+            CheckResult::pass(CheckId::ClientWellKnown, format!("{at}: base_url {base}")),
             Some(url),
         ),
         Ok(url) => (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!(
                     "{at}: base_url `{base}` is not an https URL (scheme `{}`)",
                     url.scheme()
@@ -264,7 +238,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
         ),
         Err(e) => (
             CheckResult::fail(
-                ID,
+                CheckId::ClientWellKnown,
                 format!("{at}: base_url `{base}` is no URL ({e}; clients: FAIL_ERROR)"),
                 fix_doc,
             ),
@@ -277,7 +251,7 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
 /// document (Element X refuses others); a SHOULD for the server document.
 fn content_type_check(
     ctx: &Ctx,
-    id: &'static str,
+    id: CheckId,
     reply: &Reply,
     proxy: Proxy,
     required: bool,
@@ -323,7 +297,6 @@ fn allows_any_origin(reply: &Reply) -> bool {
 /// "Web Browser Clients": `Access-Control-Allow-Origin: *` on the document and, since
 /// v1.20, on every redirect on the way to it.
 fn cors_on_chain(ctx: &Ctx, followed: &Followed, proxy: Proxy) -> CheckResult {
-    const ID: &str = "client.cors";
     let missing: Vec<String> = followed
         .hops
         .iter()
@@ -337,10 +310,13 @@ fn cors_on_chain(ctx: &Ctx, followed: &Followed, proxy: Proxy) -> CheckResult {
         } else {
             String::new()
         };
-        return CheckResult::pass(ID, format!("Access-Control-Allow-Origin: *{note}"));
+        return CheckResult::pass(
+            CheckId::ClientCors,
+            format!("Access-Control-Allow-Origin: *{note}"),
+        );
     }
     CheckResult::fail(
-        ID,
+        CheckId::ClientCors,
         format!(
             "no Access-Control-Allow-Origin: * on {}; browser clients (Element Web) cannot read the document",
             missing.join(", ")
@@ -353,7 +329,7 @@ fn cors_on_chain(ctx: &Ctx, followed: &Followed, proxy: Proxy) -> CheckResult {
 /// header; "Web Browser Clients" asks servers to answer it with the CORS headers.
 fn preflight_check(
     ctx: &Ctx,
-    id: &'static str,
+    id: CheckId,
     url: &Url,
     answer: Result<Reply, FetchError>,
     known_proxy: Proxy,
@@ -420,7 +396,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
         Ok(endpoint) => endpoint,
         Err(error) => {
             return vec![CheckResult::fail(
-                "client.versions",
+                CheckId::ClientVersions,
                 error.to_string(),
                 format!(
                     "fix m.homeserver.base_url\nor regenerate: {}",
@@ -448,7 +424,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
         upload_limit(ctx, &endpoint, &base_path),
     );
     let mut out = vec![tls_check(
-        "tls.homeserver",
+        CheckId::TlsHomeserver,
         &endpoint,
         tls,
         "clients reach the homeserver's API there",
@@ -457,7 +433,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
     match versions {
         Err(error) => {
             out.push(CheckResult::fail(
-                "client.versions",
+                CheckId::ClientVersions,
                 format!("{versions_url}: {error} (clients: FAIL_ERROR)"),
                 fetch_fix(ctx, &error, "/_matrix/"),
             ));
@@ -472,12 +448,12 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
                 .unwrap_or_default();
             if reply.status == StatusCode::OK && !versions.is_empty() {
                 out.push(CheckResult::pass(
-                    "client.versions",
+                    CheckId::ClientVersions,
                     format!("{versions_url}: {}", versions.join(", ")),
                 ));
             } else {
                 out.push(CheckResult::fail(
-                    "client.versions",
+                    CheckId::ClientVersions,
                     format!(
                         "{versions_url} answers {} without a `versions` list (clients: FAIL_ERROR)",
                         reply.status
@@ -491,7 +467,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
             }
             if !allows_any_origin(reply) {
                 out.push(CheckResult::fail(
-                    "client.api-cors",
+                    CheckId::ClientApiCors,
                     format!("{versions_url} answers without Access-Control-Allow-Origin: *; browser clients cannot use the API"),
                     format!(
                         "the homeserver sends the CORS headers itself: do not strip them in the proxy (nginx proxy_hide_header, Apache Header unset)\n{}",
@@ -501,10 +477,10 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
             }
         }
     }
-    if !out.iter().any(|c| c.id == "client.api-cors") {
+    if !out.iter().any(|c| c.id == CheckId::ClientApiCors) {
         let mut check = preflight_check(
             ctx,
-            "client.api-cors",
+            CheckId::ClientApiCors,
             &versions_url,
             preflight,
             proxy,
@@ -523,7 +499,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
     // Content-Length, so an announced upload says nothing about it (seen on Caddy 2.6).
     let upload = if upload.status == Status::Pass && proxy == Proxy::Caddy {
         CheckResult::skip(
-            "proxy.upload-limit",
+            CheckId::ProxyUploadLimit,
             format!(
                 "not visible from outside for Caddy: it applies `request_body {{ max_size }}` while reading the body, which this probe never sends; make sure max_size is at least {} in the homeserver's site",
                 ctx.expect_upload_text
@@ -559,7 +535,6 @@ fn encode_segment(value: &str) -> String {
 /// (Apache without `nocanon`), the alias grows past 255 bytes and a homeserver that
 /// enforces the limit (Conduit, through Ruma) refuses it as invalid (400).
 async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckResult {
-    const ID: &str = "proxy.encoded-path";
     let head = "#mxproxy-check/";
     let tail = format!(":{}", ctx.server_name());
     let padding = 255usize.saturating_sub(head.len() + tail.len()).max(1);
@@ -572,7 +547,7 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         Ok(reply) => reply,
         Err(error) => {
             return CheckResult::fail(
-                ID,
+                CheckId::ProxyEncodedPath,
                 format!("GET {path}: {error}"),
                 fetch_fix(ctx, &error, "/_matrix/"),
             );
@@ -582,7 +557,7 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
     let fix = fixes::raw_path(&ctx.name.host.authority()).for_proxy(Proxy::of(&reply));
     match (reply.status, errcode.as_deref()) {
         (StatusCode::OK, _) | (StatusCode::NOT_FOUND, Some("M_NOT_FOUND")) => CheckResult::pass(
-            ID,
+            CheckId::ProxyEncodedPath,
             format!(
                 "GET …/directory/room/%23mxproxy-check%2Fx…%3A{} reached the homeserver unchanged ({} {})",
                 ctx.server_name(),
@@ -591,13 +566,13 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
             ),
         ),
         (StatusCode::NOT_FOUND, Some("M_UNRECOGNIZED")) => CheckResult::fail(
-            ID,
+            CheckId::ProxyEncodedPath,
             "the homeserver saw an extra path segment: the proxy decoded %2F to `/`; \
              federation requests with encoded characters will fail with `Invalid signature`",
             fix,
         ),
         (StatusCode::BAD_REQUEST, _) => CheckResult::fail(
-            ID,
+            CheckId::ProxyEncodedPath,
             format!(
                 "the homeserver refused the 255-byte alias as invalid ({}): the proxy re-encoded \
                  the path (%2F as %252F makes it longer); signed federation requests will fail",
@@ -606,12 +581,12 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
             fix,
         ),
         (status, Some(code)) => CheckResult::warn(
-            ID,
+            CheckId::ProxyEncodedPath,
             format!("inconclusive: the homeserver answered {status} {code} to the probe"),
             fix,
         ),
         (status, None) => CheckResult::fail(
-            ID,
+            CheckId::ProxyEncodedPath,
             format!(
                 "the answer {status} is no Matrix error: the proxy answered itself or the path no longer matched /_matrix/"
             ),
@@ -623,7 +598,6 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
 /// Announces an upload of `--expect-upload` bytes (Content-Length only, no body) and tells
 /// a refusal by the proxy (413 without a Matrix errcode) from one by the homeserver.
 async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckResult {
-    const ID: &str = "proxy.upload-limit";
     let size = &ctx.expect_upload_text;
     let path = format!("{base_path}/_matrix/media/v3/upload");
     let answer = ctx
@@ -632,7 +606,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         .await;
     match answer {
         Ok(None) => CheckResult::pass(
-            ID,
+            CheckId::ProxyUploadLimit,
             format!(
                 "an upload of {size} ({} bytes) was announced and not refused: the proxy waited for the body (only Content-Length was sent; the homeserver's own limit is not tested)",
                 ctx.expect_upload
@@ -640,7 +614,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         ),
         Ok(Some(reply)) if reply.status == StatusCode::PAYLOAD_TOO_LARGE => match reply.errcode() {
             Some(code) => CheckResult::fail(
-                ID,
+                CheckId::ProxyUploadLimit,
                 format!("the homeserver refuses an upload of {size} ({code}), not the proxy"),
                 format!(
                     "raise the homeserver's limit (Conduit: CONDUIT_MAX_REQUEST_SIZE; Synapse: max_upload_size)\nor regenerate: {}",
@@ -648,7 +622,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
                 ),
             ),
             None => CheckResult::fail(
-                ID,
+                CheckId::ProxyUploadLimit,
                 format!(
                     "the proxy refuses an upload of {size} with 413 before the homeserver sees it"
                 ),
@@ -656,7 +630,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
             ),
         },
         Ok(Some(reply)) => CheckResult::pass(
-            ID,
+            CheckId::ProxyUploadLimit,
             format!(
                 "the homeserver answered {} {} before the body: the proxy passed an upload of {size} on",
                 reply.status.as_u16(),
@@ -664,7 +638,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
             ),
         ),
         Err(error) => CheckResult::warn(
-            ID,
+            CheckId::ProxyUploadLimit,
             format!("the upload probe got no answer: {error}"),
             fetch_fix(ctx, &error, "/_matrix/"),
         ),
@@ -689,16 +663,16 @@ struct Target {
 
 async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     let ids = [
-        "server.well-known",
-        "server.discovery",
-        "tls.federation",
-        "federation.version",
-        "federation.keys",
+        CheckId::ServerWellKnown,
+        CheckId::ServerDiscovery,
+        CheckId::TlsFederation,
+        CheckId::FederationVersion,
+        CheckId::FederationKeys,
     ];
     if ctx.no_federation {
         return (
             ids.iter()
-                .map(|id| CheckResult::skip(id, "not checked: --no-federation"))
+                .map(|id| CheckResult::skip(*id, "not checked: --no-federation"))
                 .collect(),
             None,
         );
@@ -707,7 +681,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     let Some(target) = target else {
         for id in &ids[2..] {
             out.push(CheckResult::skip(
-                id,
+                *id,
                 "not checked: discovery found no target",
             ));
         }
@@ -731,14 +705,14 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
             .request(&target.endpoint, Method::GET, "/_matrix/key/v2/server", &[]),
     );
     out.push(tls_check(
-        "tls.federation",
+        CheckId::TlsFederation,
         &target.endpoint,
         tls,
         "other homeservers connect there",
     ));
     out.push(match version {
         Err(error) => CheckResult::fail(
-            "federation.version",
+            CheckId::FederationVersion,
             format!("{}: {error}", target.how),
             target_fix(ctx, &target, &error.to_string()),
         ),
@@ -746,7 +720,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
             let server = reply.json().and_then(|j| j.get("server").cloned());
             match (reply.status, server) {
                 (StatusCode::OK, Some(server)) => CheckResult::pass(
-                    "federation.version",
+                    CheckId::FederationVersion,
                     format!(
                         "{} [{}]: {} {}",
                         target.endpoint.describe(),
@@ -756,7 +730,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
                     ),
                 ),
                 (status, _) => CheckResult::fail(
-                    "federation.version",
+                    CheckId::FederationVersion,
                     format!(
                         "/_matrix/federation/v1/version on {} answers {status} without a `server` object",
                         target.endpoint.describe()
@@ -768,7 +742,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
     });
     out.push(match keys {
         Err(error) => CheckResult::fail(
-            "federation.keys",
+            CheckId::FederationKeys,
             format!("{}: {error}", target.endpoint.describe()),
             target_fix(ctx, &target, &error.to_string()),
         ),
@@ -778,7 +752,6 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
 }
 
 fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
-    const ID: &str = "federation.keys";
     let json = reply.json().unwrap_or_default();
     let server_name = json.get("server_name").and_then(|v| v.as_str());
     let key_count = json
@@ -788,7 +761,7 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
     let expected = ctx.server_name();
     match server_name {
         _ if reply.status != StatusCode::OK => CheckResult::fail(
-            ID,
+            CheckId::FederationKeys,
             format!(
                 "/_matrix/key/v2/server on {} answers {}",
                 target.endpoint.describe(),
@@ -796,16 +769,17 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
             ),
             target_fix(ctx, target, "no homeserver keys there"),
         ),
-        Some(name) if name == expected && key_count > 0 => {
-            CheckResult::pass(ID, format!("server_name {name}, {key_count} verify key(s)"))
-        }
+        Some(name) if name == expected && key_count > 0 => CheckResult::pass(
+            CheckId::FederationKeys,
+            format!("server_name {name}, {key_count} verify key(s)"),
+        ),
         Some(name) if name == expected => CheckResult::fail(
-            ID,
+            CheckId::FederationKeys,
             format!("server_name {name}, but no verify_keys"),
             "the homeserver publishes no signing key: check its logs and key storage",
         ),
         Some(name) => CheckResult::fail(
-            ID,
+            CheckId::FederationKeys,
             format!(
                 "federation traffic for {expected} reaches the homeserver of `{name}` at {} ({})",
                 target.endpoint.describe(),
@@ -818,7 +792,7 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
             ),
         ),
         None => CheckResult::fail(
-            ID,
+            CheckId::FederationKeys,
             format!(
                 "/_matrix/key/v2/server on {} has no server_name",
                 target.endpoint.describe()
@@ -864,7 +838,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
     // Step 1: an IP literal; the certificate must be for the IP, Host is the server name.
     if let NameHost::Ip(ip) = &name.host {
         out.push(CheckResult::skip(
-            "server.well-known",
+            CheckId::ServerWellKnown,
             "not consulted: the server name is an IP literal (step 1)",
         ));
         let port = name.port.map_or(FEDERATION_PORT, |p| p.get());
@@ -886,7 +860,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
     // Step 2: a host name with an explicit port: no well-known, no SRV.
     if let Some(port) = name.port {
         out.push(CheckResult::skip(
-            "server.well-known",
+            CheckId::ServerWellKnown,
             "not consulted: the server name has an explicit port (step 2)",
         ));
         let target = Target {
@@ -1020,7 +994,7 @@ async fn srv_target(
         let record = format!("{service}.{name}");
         let found = ctx.net.srv(&record).await.map_err(|reason| {
             CheckResult::fail(
-                "server.discovery",
+                CheckId::ServerDiscovery,
                 format!("SRV look-up of {record} failed: {reason}"),
                 "make DNS answer (other homeservers need SRV look-ups to succeed or to say there is no record); with a private resolver pass --dns-server ADDR:PORT",
             )
@@ -1034,7 +1008,7 @@ async fn srv_target(
                 .map(NameHost::Dns)
                 .map_err(|e: crate::setup::Invalid| {
                     CheckResult::fail(
-                        "server.discovery",
+                        CheckId::ServerDiscovery,
                         format!("SRV {record} points to `{target}`, which {}", e.reason),
                         format!("correct or delete the SRV record {record}"),
                     )
@@ -1062,11 +1036,10 @@ async fn srv_target(
 
 /// Reports which step decided and whether the target resolves.
 async fn discovery_check(ctx: &Ctx, target: &Target) -> CheckResult {
-    const ID: &str = "server.discovery";
     let endpoint = &target.endpoint;
     match ctx.net.resolve(&endpoint.connect_host, endpoint.port).await {
         Err(error) => CheckResult::fail(
-            ID,
+            CheckId::ServerDiscovery,
             format!("{}: {error}", target.how),
             target_fix(ctx, target, "its name does not resolve"),
         ),
@@ -1082,12 +1055,12 @@ async fn discovery_check(ctx: &Ctx, target: &Target) -> CheckResult {
             );
             if target.deprecated_srv {
                 CheckResult::warn(
-                    ID,
+                    CheckId::ServerDiscovery,
                     detail,
                     "_matrix._tcp is deprecated (its name is not IANA-registered): publish the same record as _matrix-fed._tcp, or better, /.well-known/matrix/server",
                 )
             } else {
-                CheckResult::pass(ID, detail)
+                CheckResult::pass(CheckId::ServerDiscovery, detail)
             }
         }
     }
@@ -1100,7 +1073,6 @@ fn server_document(
     url: &Url,
     fetched: Result<Followed, FetchError>,
 ) -> (CheckResult, Option<MatrixName>) {
-    const ID: &str = "server.well-known";
     let host = ctx.name.host.authority();
     let fix_doc = format!(
         "serve {{\"m.server\": \"<homeserver host>:443\"}} at {url} (an explicit :443 when federation rides on 443)\nor regenerate: {}",
@@ -1111,7 +1083,7 @@ fn server_document(
         Err(error) => {
             return (
                 CheckResult::fail(
-                    ID,
+                    CheckId::ServerWellKnown,
                     format!("{url}: {error}; peers fall back to SRV and port 8448"),
                     fetch_fix(ctx, &error, "/.well-known/matrix/server"),
                 ),
@@ -1123,7 +1095,7 @@ fn server_document(
     if reply.status == StatusCode::NOT_FOUND {
         return (
             CheckResult::warn(
-                ID,
+                CheckId::ServerWellKnown,
                 format!(
                     "{url} answers 404: no delegation, so peers try SRV records and then {host}:8448"
                 ),
@@ -1135,7 +1107,7 @@ fn server_document(
     if reply.status != StatusCode::OK {
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ServerWellKnown,
                 format!(
                     "{url} answers {}: peers treat it as an error and fall back to SRV and port 8448",
                     reply.status
@@ -1160,7 +1132,7 @@ fn server_document(
         };
         return (
             CheckResult::fail(
-                ID,
+                CheckId::ServerWellKnown,
                 format!("{url}: {why}; peers ignore it and fall back to SRV and port 8448"),
                 fix_doc,
             ),
@@ -1172,7 +1144,7 @@ fn server_document(
         Err(e) => {
             return (
                 CheckResult::fail(
-                    ID,
+                    CheckId::ServerWellKnown,
                     format!("{url}: m.server `{m_server}` {}", e.reason),
                     fix_doc,
                 ),
@@ -1202,7 +1174,13 @@ fn server_document(
         None => "no Cache-Control: peers cache it for the spec's default of 24 h".into(),
     };
     let detail = format!("m.server {delegated}; {cache}");
-    let content_type = content_type_check(ctx, ID, reply, Proxy::of(reply), false);
+    let content_type = content_type_check(
+        ctx,
+        CheckId::ServerWellKnown,
+        reply,
+        Proxy::of(reply),
+        false,
+    );
     let check = if content_type.status != Status::Pass {
         CheckResult {
             detail: format!("{detail}; {}", content_type.detail),
@@ -1210,7 +1188,7 @@ fn server_document(
         }
     } else if max_age.is_some_and(|secs| secs > 48 * 3600) {
         CheckResult::warn(
-            ID,
+            CheckId::ServerWellKnown,
             format!(
                 "{detail}; the spec recommends at most 48 h, so a fix takes long to reach peers"
             ),
@@ -1219,7 +1197,7 @@ fn server_document(
             ) + &ctx.generate(""),
         )
     } else {
-        CheckResult::pass(ID, detail)
+        CheckResult::pass(CheckId::ServerWellKnown, detail)
     };
     (check, Some(delegated))
 }
@@ -1240,7 +1218,7 @@ fn human_duration(secs: u64) -> String {
 /// The certificate must be valid for the name the spec says is checked (the delegated
 /// name, not the SRV target or the IP), not expire within 14 days, over TLS ≥ 1.2.
 fn tls_check(
-    id: &'static str,
+    id: CheckId,
     endpoint: &Endpoint,
     result: Result<TlsFacts, FetchError>,
     role: &str,

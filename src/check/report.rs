@@ -1,6 +1,7 @@
 //! What `check` prints: one line per check, or one JSON document whose shape is fixed by
 //! `docs/check-output.schema.json` (a test validates real output against it).
 
+use std::fmt;
 use std::io::Write;
 
 use serde::Serialize;
@@ -38,10 +39,68 @@ impl Status {
     }
 }
 
-/// One named check. `id` is stable (documented in README and the schema's description).
+/// Every check, in the order they are printed: the derived `Ord` is that order. The dotted
+/// ids are stable: docs/check-output.schema.json lists them, and `--json` users match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckId {
+    TlsServerName,
+    ClientWellKnown,
+    ClientContentType,
+    ClientCors,
+    ClientCorsPreflight,
+    TlsHomeserver,
+    ClientVersions,
+    ClientApiCors,
+    ServerWellKnown,
+    ServerDiscovery,
+    TlsFederation,
+    FederationVersion,
+    FederationKeys,
+    ProxyEncodedPath,
+    ProxyUploadLimit,
+    ProxyForwardedHeaders,
+}
+
+impl CheckId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::TlsServerName => "tls.server-name",
+            CheckId::ClientWellKnown => "client.well-known",
+            CheckId::ClientContentType => "client.content-type",
+            CheckId::ClientCors => "client.cors",
+            CheckId::ClientCorsPreflight => "client.cors-preflight",
+            CheckId::TlsHomeserver => "tls.homeserver",
+            CheckId::ClientVersions => "client.versions",
+            CheckId::ClientApiCors => "client.api-cors",
+            CheckId::ServerWellKnown => "server.well-known",
+            CheckId::ServerDiscovery => "server.discovery",
+            CheckId::TlsFederation => "tls.federation",
+            CheckId::FederationVersion => "federation.version",
+            CheckId::FederationKeys => "federation.keys",
+            CheckId::ProxyEncodedPath => "proxy.encoded-path",
+            CheckId::ProxyUploadLimit => "proxy.upload-limit",
+            CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, not `write_str`: the lines align ids with `{:width$}`.
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One named check.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: Status,
     pub detail: String,
     /// The directive or `mxproxy generate` flag that fixes a failure or warning.
@@ -49,7 +108,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    pub fn pass(id: &'static str, detail: impl Into<String>) -> Self {
+    pub fn pass(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Pass,
@@ -58,7 +117,7 @@ impl CheckResult {
         }
     }
 
-    pub fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn fail(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Fail,
@@ -67,7 +126,7 @@ impl CheckResult {
         }
     }
 
-    pub fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn warn(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Warn,
@@ -76,7 +135,7 @@ impl CheckResult {
         }
     }
 
-    pub fn skip(id: &'static str, detail: impl Into<String>) -> Self {
+    pub fn skip(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Skip,
@@ -121,7 +180,12 @@ impl Report {
     }
 
     pub fn write_lines(&self, out: &mut impl Write, colour: bool) -> std::io::Result<()> {
-        let width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+        let width = self
+            .checks
+            .iter()
+            .map(|c| c.id.as_str().len())
+            .max()
+            .unwrap_or(0);
         let (reset, dim) = if colour {
             ("\x1b[0m", "\x1b[2m")
         } else {
@@ -179,14 +243,54 @@ mod tests {
         assert!(!use_colour(false, None));
     }
 
+    /// The schema's description is where users read the ids; the enum must print the same
+    /// words in the same order.
+    #[test]
+    fn ids_match_the_schema_in_print_order() {
+        let ids = [
+            CheckId::TlsServerName,
+            CheckId::ClientWellKnown,
+            CheckId::ClientContentType,
+            CheckId::ClientCors,
+            CheckId::ClientCorsPreflight,
+            CheckId::TlsHomeserver,
+            CheckId::ClientVersions,
+            CheckId::ClientApiCors,
+            CheckId::ServerWellKnown,
+            CheckId::ServerDiscovery,
+            CheckId::TlsFederation,
+            CheckId::FederationVersion,
+            CheckId::FederationKeys,
+            CheckId::ProxyEncodedPath,
+            CheckId::ProxyUploadLimit,
+            CheckId::ProxyForwardedHeaders,
+        ];
+        assert!(ids.is_sorted_by(|a, b| a < b));
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/check-output.schema.json")).unwrap();
+        let description = schema["description"].as_str().unwrap();
+        let listed = description
+            .split_once("Check ids: ")
+            .unwrap()
+            .1
+            .trim_end_matches('.');
+        let printed: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        assert_eq!(listed, printed.join(", "));
+        assert_eq!(
+            serde_json::to_string(&CheckId::ClientCorsPreflight).unwrap(),
+            "\"client.cors-preflight\""
+        );
+        assert_eq!(format!("{:16}|", CheckId::ClientCors), "client.cors     |");
+    }
+
     #[test]
     fn lines_carry_fix_and_no_escapes_without_colour() {
         let report = Report::new(
             "example.com".into(),
             None,
             vec![
-                CheckResult::pass("client.well-known", "fine"),
-                CheckResult::fail("client.cors", "no header", "add it"),
+                CheckResult::pass(CheckId::ClientWellKnown, "fine"),
+                CheckResult::fail(CheckId::ClientCors, "no header", "add it"),
             ],
         );
         assert!(!report.ok);
