@@ -49,15 +49,19 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
             value: args.dns_server.map(|s| s.to_string()).unwrap_or_default(),
             reason,
         })?;
-        let ctx = probes::Ctx {
+        let context = probes::Context {
             net,
             name: args.server_name.clone(),
             expect_upload: args.expect_upload.bytes(),
             expect_upload_text: args.expect_upload.to_string(),
             no_federation: args.no_federation,
         };
-        let (checks, target) = probes::run_all(&ctx).await;
-        Ok::<_, Error>(report::Report::new(ctx.name.to_string(), target, checks))
+        let (checks, target) = probes::run_all(&context).await;
+        Ok::<_, Error>(report::Report::new(
+            context.name.to_string(),
+            target,
+            checks,
+        ))
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -28,7 +28,9 @@ const MIN_CERT_DAYS: i64 = 14;
 /// How long the upload probe waits for a refusal before concluding the proxy accepted.
 const UPLOAD_WINDOW: Duration = Duration::from_secs(2);
 
-pub struct Ctx {
+/// One run: the network every probe goes through, the server name under test and the flags
+/// that shape the probes.
+pub struct Context {
     pub net: Net,
     pub name: MatrixName,
     pub expect_upload: u64,
@@ -36,7 +38,7 @@ pub struct Ctx {
     pub no_federation: bool,
 }
 
-impl Ctx {
+impl Context {
     fn server_name(&self) -> String {
         self.name.to_string()
     }
@@ -46,17 +48,17 @@ impl Ctx {
     }
 }
 
-pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
+pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
     let well_known_endpoint = Endpoint {
-        connect_host: ctx.name.host.clone(),
+        connect_host: context.name.host.clone(),
         port: HTTPS_PORT,
-        tls_name: ctx.name.host.clone(),
-        host_header: ctx.name.host.authority(),
+        tls_name: context.name.host.clone(),
+        host_header: context.name.host.authority(),
     };
     let (tls, client, (federation, target)) = tokio::join!(
-        ctx.net.handshake(&well_known_endpoint),
-        client_side(ctx),
-        federation_side(ctx),
+        context.net.handshake(&well_known_endpoint),
+        client_side(context),
+        federation_side(context),
     );
     let mut checks = vec![tls_check(
         CheckId::TlsServerName,
@@ -81,16 +83,16 @@ pub async fn run_all(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
 
 /// Client-server API "Server Discovery": `GET https://<hostname>/.well-known/matrix/client`,
 /// then `GET <base_url>/_matrix/client/versions`.
-async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
+async fn client_side(context: &Context) -> Vec<CheckResult> {
     let url = Url::parse(&format!(
         "https://{}/.well-known/matrix/client",
-        ctx.name.host.authority()
+        context.name.host.authority()
     ))
     .expect("a validated host makes a valid URL");
     let endpoint = Endpoint::from_url(&url).expect("https URL");
     let (fetched, preflight) = tokio::join!(
-        ctx.net.get_following(&url, &[("origin", ORIGIN)]),
-        ctx.net.request(
+        context.net.get_following(&url, &[("origin", ORIGIN)]),
+        context.net.request(
             &endpoint,
             Method::OPTIONS,
             url.path(),
@@ -102,7 +104,7 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
     let mut proxy = Proxy::Unknown;
     match fetched {
         Err(error) => {
-            let fix = fetch_fix(ctx, &error, "/.well-known/matrix/client");
+            let fix = fetch_fix(context, &error, "/.well-known/matrix/client");
             out.push(CheckResult::fail(
                 CheckId::ClientWellKnown,
                 format!("{url}: {error}"),
@@ -118,21 +120,21 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
         Ok(followed) => {
             let reply = followed.last();
             proxy = Proxy::of(reply);
-            let (check, found) = client_document(ctx, &followed);
+            let (check, found) = client_document(context, &followed);
             out.push(check);
             base_url = found;
             out.push(content_type_check(
-                ctx,
+                context,
                 CheckId::ClientContentType,
                 reply,
                 proxy,
                 true,
             ));
-            out.push(cors_on_chain(ctx, &followed, proxy));
+            out.push(cors_on_chain(context, &followed, proxy));
         }
     }
     out.push(preflight_check(
-        ctx,
+        context,
         CheckId::ClientCorsPreflight,
         &url,
         preflight,
@@ -140,7 +142,7 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
         "/.well-known/matrix/client",
     ));
     match base_url {
-        Some(base) => out.extend(homeserver_side(ctx, &base).await),
+        Some(base) => out.extend(homeserver_side(context, &base).await),
         None => {
             for id in [
                 CheckId::TlsHomeserver,
@@ -160,13 +162,13 @@ async fn client_side(ctx: &Ctx) -> Vec<CheckResult> {
 }
 
 /// Validates the client document; returns the base URL when it is usable.
-fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>) {
+fn client_document(context: &Context, followed: &Followed) -> (CheckResult, Option<Url>) {
     let reply = followed.last();
     let at = followed.final_url();
     let fix_doc = format!(
         "serve {{\"m.homeserver\": {{\"base_url\": \"https://<homeserver host>\"}}}} at https://{}/.well-known/matrix/client\nor regenerate: {}",
-        ctx.name.host.authority(),
-        ctx.generate("--homeserver-host <homeserver host>")
+        context.name.host.authority(),
+        context.generate("--homeserver-host <homeserver host>")
     );
     if reply.status == StatusCode::NOT_FOUND {
         // "If the returned status code is 404, then IGNORE": clients then ask for the URL.
@@ -250,14 +252,14 @@ fn client_document(ctx: &Ctx, followed: &Followed) -> (CheckResult, Option<Url>)
 /// Exactly one `Content-Type`, and it is `application/json`. Required for the client
 /// document (Element X refuses others); a SHOULD for the server document.
 fn content_type_check(
-    ctx: &Ctx,
+    context: &Context,
     id: CheckId,
     reply: &Reply,
     proxy: Proxy,
     required: bool,
 ) -> CheckResult {
     let values = reply.header_values("content-type");
-    let fix = fixes::content_type(&ctx.name.host.authority()).for_proxy(proxy);
+    let fix = fixes::content_type(&context.name.host.authority()).for_proxy(proxy);
     let problem = match values.as_slice() {
         [] => Some("no Content-Type header".to_string()),
         [one] => {
@@ -296,7 +298,7 @@ fn allows_any_origin(reply: &Reply) -> bool {
 
 /// "Web Browser Clients": `Access-Control-Allow-Origin: *` on the document and, since
 /// v1.20, on every redirect on the way to it.
-fn cors_on_chain(ctx: &Ctx, followed: &Followed, proxy: Proxy) -> CheckResult {
+fn cors_on_chain(context: &Context, followed: &Followed, proxy: Proxy) -> CheckResult {
     let missing: Vec<String> = followed
         .hops
         .iter()
@@ -321,14 +323,14 @@ fn cors_on_chain(ctx: &Ctx, followed: &Followed, proxy: Proxy) -> CheckResult {
             "no Access-Control-Allow-Origin: * on {}; browser clients (Element Web) cannot read the document",
             missing.join(", ")
         ),
-        fixes::cors(&ctx.name.host.authority(), "/.well-known/matrix/*").for_proxy(proxy),
+        fixes::cors(&context.name.host.authority(), "/.well-known/matrix/*").for_proxy(proxy),
     )
 }
 
 /// The OPTIONS preflight a browser sends before a request with an `Authorization`
 /// header; "Web Browser Clients" asks servers to answer it with the CORS headers.
 fn preflight_check(
-    ctx: &Ctx,
+    context: &Context,
     id: CheckId,
     url: &Url,
     answer: Result<Reply, FetchError>,
@@ -341,7 +343,7 @@ fn preflight_check(
             return CheckResult::fail(
                 id,
                 format!("OPTIONS {url}: {error}"),
-                fetch_fix(ctx, &error, location),
+                fetch_fix(context, &error, location),
             );
         }
     };
@@ -352,7 +354,7 @@ fn preflight_check(
     let methods = reply
         .header("access-control-allow-methods")
         .unwrap_or_default();
-    let fix = fixes::cors(&ctx.name.host.authority(), location).for_proxy(proxy);
+    let fix = fixes::cors(&context.name.host.authority(), location).for_proxy(proxy);
     if !reply.status.is_success() {
         return CheckResult::fail(
             id,
@@ -388,7 +390,7 @@ fn preflight_check(
 }
 
 /// Everything behind the base URL: TLS, `/versions` with CORS, and the proxy probes.
-async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
+async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckResult> {
     let base_text = base.as_str().trim_end_matches('/');
     let versions_url =
         Url::parse(&format!("{base_text}{PROBE_PATH}")).expect("base URL plus a path");
@@ -400,7 +402,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
                 error.to_string(),
                 format!(
                     "fix m.homeserver.base_url\nor regenerate: {}",
-                    ctx.generate("")
+                    context.generate("")
                 ),
             )];
         }
@@ -408,9 +410,11 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
     let base_path = base.path().trim_end_matches('/').to_string();
     let versions_path = format!("{base_path}{PROBE_PATH}");
     let (tls, versions, preflight, encoded, upload) = tokio::join!(
-        ctx.net.handshake(&endpoint),
-        ctx.net.get_following(&versions_url, &[("origin", ORIGIN)]),
-        ctx.net.request(
+        context.net.handshake(&endpoint),
+        context
+            .net
+            .get_following(&versions_url, &[("origin", ORIGIN)]),
+        context.net.request(
             &endpoint,
             Method::OPTIONS,
             &versions_path,
@@ -420,8 +424,8 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
                 ("access-control-request-headers", "authorization"),
             ],
         ),
-        encoded_path(ctx, &endpoint, &base_path),
-        upload_limit(ctx, &endpoint, &base_path),
+        encoded_path(context, &endpoint, &base_path),
+        upload_limit(context, &endpoint, &base_path),
     );
     let mut out = vec![tls_check(
         CheckId::TlsHomeserver,
@@ -435,7 +439,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
             out.push(CheckResult::fail(
                 CheckId::ClientVersions,
                 format!("{versions_url}: {error} (clients: FAIL_ERROR)"),
-                fetch_fix(ctx, &error, "/_matrix/"),
+                fetch_fix(context, &error, "/_matrix/"),
             ));
         }
         Ok(followed) => {
@@ -461,7 +465,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
                     format!(
                         "forward /_matrix/ on {} to the homeserver\nor regenerate: {}",
                         endpoint.host_header,
-                        ctx.generate("")
+                        context.generate("")
                     ),
                 ));
             }
@@ -471,7 +475,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
                     format!("{versions_url} answers without Access-Control-Allow-Origin: *; browser clients cannot use the API"),
                     format!(
                         "the homeserver sends the CORS headers itself: do not strip them in the proxy (nginx proxy_hide_header, Apache Header unset)\n{}",
-                        fixes::cors(&ctx.name.host.authority(), "/_matrix/").for_proxy(proxy)
+                        fixes::cors(&context.name.host.authority(), "/_matrix/").for_proxy(proxy)
                     ),
                 ));
             }
@@ -479,7 +483,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
     }
     if !out.iter().any(|c| c.id == CheckId::ClientApiCors) {
         let mut check = preflight_check(
-            ctx,
+            context,
             CheckId::ClientApiCors,
             &versions_url,
             preflight,
@@ -502,7 +506,7 @@ async fn homeserver_side(ctx: &Ctx, base: &Url) -> Vec<CheckResult> {
             CheckId::ProxyUploadLimit,
             format!(
                 "not visible from outside for Caddy: it applies `request_body {{ max_size }}` while reading the body, which this probe never sends; make sure max_size is at least {} in the homeserver's site",
-                ctx.expect_upload_text
+                context.expect_upload_text
             ),
         )
     } else {
@@ -534,33 +538,33 @@ fn encode_segment(value: &str) -> String {
 /// which the spec requires for unknown endpoints). If it re-encoded `%2F` as `%252F`
 /// (Apache without `nocanon`), the alias grows past 255 bytes and a homeserver that
 /// enforces the limit (Conduit, through Ruma) refuses it as invalid (400).
-async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckResult {
+async fn encoded_path(context: &Context, endpoint: &Endpoint, base_path: &str) -> CheckResult {
     let head = "#mxproxy-check/";
-    let tail = format!(":{}", ctx.server_name());
+    let tail = format!(":{}", context.server_name());
     let padding = 255usize.saturating_sub(head.len() + tail.len()).max(1);
     let alias = format!("{head}{}{tail}", "x".repeat(padding));
     let path = format!(
         "{base_path}/_matrix/client/v3/directory/room/{}",
         encode_segment(&alias)
     );
-    let reply = match ctx.net.request(endpoint, Method::GET, &path, &[]).await {
+    let reply = match context.net.request(endpoint, Method::GET, &path, &[]).await {
         Ok(reply) => reply,
         Err(error) => {
             return CheckResult::fail(
                 CheckId::ProxyEncodedPath,
                 format!("GET {path}: {error}"),
-                fetch_fix(ctx, &error, "/_matrix/"),
+                fetch_fix(context, &error, "/_matrix/"),
             );
         }
     };
     let errcode = reply.errcode();
-    let fix = fixes::raw_path(&ctx.name.host.authority()).for_proxy(Proxy::of(&reply));
+    let fix = fixes::raw_path(&context.name.host.authority()).for_proxy(Proxy::of(&reply));
     match (reply.status, errcode.as_deref()) {
         (StatusCode::OK, _) | (StatusCode::NOT_FOUND, Some("M_NOT_FOUND")) => CheckResult::pass(
             CheckId::ProxyEncodedPath,
             format!(
                 "GET …/directory/room/%23mxproxy-check%2Fx…%3A{} reached the homeserver unchanged ({} {})",
-                ctx.server_name(),
+                context.server_name(),
                 reply.status.as_u16(),
                 errcode.unwrap_or_default()
             ),
@@ -597,19 +601,19 @@ async fn encoded_path(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
 
 /// Announces an upload of `--expect-upload` bytes (Content-Length only, no body) and tells
 /// a refusal by the proxy (413 without a Matrix errcode) from one by the homeserver.
-async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckResult {
-    let size = &ctx.expect_upload_text;
+async fn upload_limit(context: &Context, endpoint: &Endpoint, base_path: &str) -> CheckResult {
+    let size = &context.expect_upload_text;
     let path = format!("{base_path}/_matrix/media/v3/upload");
-    let answer = ctx
+    let answer = context
         .net
-        .announce_upload(endpoint, &path, ctx.expect_upload, UPLOAD_WINDOW)
+        .announce_upload(endpoint, &path, context.expect_upload, UPLOAD_WINDOW)
         .await;
     match answer {
         Ok(None) => CheckResult::pass(
             CheckId::ProxyUploadLimit,
             format!(
                 "an upload of {size} ({} bytes) was announced and not refused: the proxy waited for the body (only Content-Length was sent; the homeserver's own limit is not tested)",
-                ctx.expect_upload
+                context.expect_upload
             ),
         ),
         Ok(Some(reply)) if reply.status == StatusCode::PAYLOAD_TOO_LARGE => match reply.errcode() {
@@ -618,7 +622,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
                 format!("the homeserver refuses an upload of {size} ({code}), not the proxy"),
                 format!(
                     "raise the homeserver's limit (Conduit: CONDUIT_MAX_REQUEST_SIZE; Synapse: max_upload_size)\nor regenerate: {}",
-                    ctx.generate(&format!("--max-upload {size}"))
+                    context.generate(&format!("--max-upload {size}"))
                 ),
             ),
             None => CheckResult::fail(
@@ -626,7 +630,8 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
                 format!(
                     "the proxy refuses an upload of {size} with 413 before the homeserver sees it"
                 ),
-                fixes::body_limit(&ctx.name.host.authority(), size).for_proxy(Proxy::of(&reply)),
+                fixes::body_limit(&context.name.host.authority(), size)
+                    .for_proxy(Proxy::of(&reply)),
             ),
         },
         Ok(Some(reply)) => CheckResult::pass(
@@ -640,7 +645,7 @@ async fn upload_limit(ctx: &Ctx, endpoint: &Endpoint, base_path: &str) -> CheckR
         Err(error) => CheckResult::warn(
             CheckId::ProxyUploadLimit,
             format!("the upload probe got no answer: {error}"),
-            fetch_fix(ctx, &error, "/_matrix/"),
+            fetch_fix(context, &error, "/_matrix/"),
         ),
     }
 }
@@ -661,7 +666,7 @@ struct Target {
     deprecated_srv: bool,
 }
 
-async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
+async fn federation_side(context: &Context) -> (Vec<CheckResult>, Option<String>) {
     let ids = [
         CheckId::ServerWellKnown,
         CheckId::ServerDiscovery,
@@ -669,7 +674,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
         CheckId::FederationVersion,
         CheckId::FederationKeys,
     ];
-    if ctx.no_federation {
+    if context.no_federation {
         return (
             ids.iter()
                 .map(|id| CheckResult::skip(*id, "not checked: --no-federation"))
@@ -677,7 +682,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
             None,
         );
     }
-    let (mut out, target) = discover(ctx).await;
+    let (mut out, target) = discover(context).await;
     let Some(target) = target else {
         for id in &ids[2..] {
             out.push(CheckResult::skip(
@@ -694,14 +699,15 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
         target.endpoint.host_header
     );
     let (tls, version, keys) = tokio::join!(
-        ctx.net.handshake(&target.endpoint),
-        ctx.net.request(
+        context.net.handshake(&target.endpoint),
+        context.net.request(
             &target.endpoint,
             Method::GET,
             "/_matrix/federation/v1/version",
             &[]
         ),
-        ctx.net
+        context
+            .net
             .request(&target.endpoint, Method::GET, "/_matrix/key/v2/server", &[]),
     );
     out.push(tls_check(
@@ -714,7 +720,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
         Err(error) => CheckResult::fail(
             CheckId::FederationVersion,
             format!("{}: {error}", target.how),
-            target_fix(ctx, &target, &error.to_string()),
+            target_fix(context, &target, &error.to_string()),
         ),
         Ok(reply) => {
             let server = reply.json().and_then(|j| j.get("server").cloned());
@@ -735,7 +741,7 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
                         "/_matrix/federation/v1/version on {} answers {status} without a `server` object",
                         target.endpoint.describe()
                     ),
-                    target_fix(ctx, &target, "no homeserver answers there"),
+                    target_fix(context, &target, "no homeserver answers there"),
                 ),
             }
         }
@@ -744,21 +750,21 @@ async fn federation_side(ctx: &Ctx) -> (Vec<CheckResult>, Option<String>) {
         Err(error) => CheckResult::fail(
             CheckId::FederationKeys,
             format!("{}: {error}", target.endpoint.describe()),
-            target_fix(ctx, &target, &error.to_string()),
+            target_fix(context, &target, &error.to_string()),
         ),
-        Ok(reply) => keys_check(ctx, &target, &reply),
+        Ok(reply) => keys_check(context, &target, &reply),
     });
     (out, Some(where_to))
 }
 
-fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
+fn keys_check(context: &Context, target: &Target, reply: &Reply) -> CheckResult {
     let json = reply.json().unwrap_or_default();
     let server_name = json.get("server_name").and_then(|v| v.as_str());
     let key_count = json
         .get("verify_keys")
         .and_then(|v| v.as_object())
         .map_or(0, |keys| keys.len());
-    let expected = ctx.server_name();
+    let expected = context.server_name();
     match server_name {
         _ if reply.status != StatusCode::OK => CheckResult::fail(
             CheckId::FederationKeys,
@@ -767,7 +773,7 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
                 target.endpoint.describe(),
                 reply.status
             ),
-            target_fix(ctx, target, "no homeserver keys there"),
+            target_fix(context, target, "no homeserver keys there"),
         ),
         Some(name) if name == expected && key_count > 0 => CheckResult::pass(
             CheckId::FederationKeys,
@@ -786,7 +792,7 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
                 target.how
             ),
             target_fix(
-                ctx,
+                context,
                 target,
                 &format!("that homeserver's server_name is `{name}`"),
             ),
@@ -797,15 +803,15 @@ fn keys_check(ctx: &Ctx, target: &Target, reply: &Reply) -> CheckResult {
                 "/_matrix/key/v2/server on {} has no server_name",
                 target.endpoint.describe()
             ),
-            target_fix(ctx, target, "no Matrix key document there"),
+            target_fix(context, target, "no Matrix key document there"),
         ),
     }
 }
 
 /// The fix when federation traffic does not reach the right homeserver: the step that
 /// sent it there is what to change.
-fn target_fix(ctx: &Ctx, target: &Target, why: &str) -> String {
-    let host = ctx.name.host.authority();
+fn target_fix(context: &Context, target: &Target, why: &str) -> String {
+    let host = context.name.host.authority();
     let mut lines = vec![format!(
         "federation goes to {} because of {}; {why}",
         target.endpoint.describe(),
@@ -819,21 +825,21 @@ fn target_fix(ctx: &Ctx, target: &Target, why: &str) -> String {
     if target.default_port {
         lines.push(format!(
             "publish m.server with :443 if federation is served on 443 ({}), or listen on 8448 ({})",
-            ctx.generate(""),
-            ctx.generate("--federation-port 8448")
+            context.generate(""),
+            context.generate("--federation-port 8448")
         ));
     }
     lines.push(format!(
         "the homeserver there must answer /_matrix/federation/ and /_matrix/key/ for {}\nor regenerate: {}",
-        ctx.server_name(),
-        ctx.generate("")
+        context.server_name(),
+        context.generate("")
     ));
     lines.join("\n")
 }
 
 /// Server-server API "Resolving server names", steps 1–6.
-async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
-    let name = &ctx.name;
+async fn discover(context: &Context) -> (Vec<CheckResult>, Option<Target>) {
+    let name = &context.name;
     let mut out = Vec::new();
     // Step 1: an IP literal; the certificate must be for the IP, Host is the server name.
     if let NameHost::Ip(ip) = &name.host {
@@ -854,7 +860,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             default_port: name.port.is_none(),
             deprecated_srv: false,
         };
-        out.push(discovery_check(ctx, &target).await);
+        out.push(discovery_check(context, &target).await);
         return (out, Some(target));
     }
     // Step 2: a host name with an explicit port: no well-known, no SRV.
@@ -875,7 +881,7 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             default_port: false,
             deprecated_srv: false,
         };
-        out.push(discovery_check(ctx, &target).await);
+        out.push(discovery_check(context, &target).await);
         return (out, Some(target));
     }
     // Step 3: /.well-known/matrix/server.
@@ -884,15 +890,15 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
         name.host.authority()
     ))
     .expect("a validated host makes a valid URL");
-    let fetched = ctx.net.get_following(&url, &[]).await;
-    let (check, delegated) = server_document(ctx, &url, fetched);
+    let fetched = context.net.get_following(&url, &[]).await;
+    let (check, delegated) = server_document(context, &url, fetched);
     out.push(check);
     let target = match delegated {
-        Some(delegated) => delegated_target(ctx, &delegated).await,
+        Some(delegated) => delegated_target(context, &delegated).await,
         None => {
             let host = name.host.authority();
             // Steps 4 and 5: SRV on the server name; certificate and Host stay the name.
-            match srv_target(ctx, &host, &name.host, &host, "4", "5").await {
+            match srv_target(context, &host, &name.host, &host, "4", "5").await {
                 Ok(Some(target)) => target,
                 Ok(None) => Target {
                     endpoint: Endpoint {
@@ -913,12 +919,12 @@ async fn discover(ctx: &Ctx) -> (Vec<CheckResult>, Option<Target>) {
             }
         }
     };
-    out.push(discovery_check(ctx, &target).await);
+    out.push(discovery_check(context, &target).await);
     (out, Some(target))
 }
 
 /// Step 3's sub-steps for a valid `m.server`.
-async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
+async fn delegated_target(context: &Context, delegated: &MatrixName) -> Target {
     let m_server = delegated.to_string();
     match (&delegated.host, delegated.port) {
         // 3.1: an IP literal; certificate for the IP; Host is the IP (and port).
@@ -950,7 +956,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
         // 3.3–3.5: SRV on the delegated host, else its port 8448.
         (host, None) => {
             let name = host.authority();
-            match srv_target(ctx, &name, host, &name, "3.3", "3.4").await {
+            match srv_target(context, &name, host, &name, "3.3", "3.4").await {
                 Ok(Some(mut target)) => {
                     target.how = format!(
                         "{} after well-known m.server {m_server} without a port",
@@ -980,7 +986,7 @@ async fn delegated_target(ctx: &Ctx, delegated: &MatrixName) -> Target {
 /// `_matrix-fed._tcp.<name>`, then the deprecated `_matrix._tcp.<name>`. The certificate
 /// and `Host` stay `tls_name`/`host_header`, whatever the SRV target is.
 async fn srv_target(
-    ctx: &Ctx,
+    context: &Context,
     name: &str,
     tls_name: &NameHost,
     host_header: &str,
@@ -992,7 +998,7 @@ async fn srv_target(
         ("_matrix._tcp", deprecated_step, true),
     ] {
         let record = format!("{service}.{name}");
-        let found = ctx.net.srv(&record).await.map_err(|reason| {
+        let found = context.net.srv(&record).await.map_err(|reason| {
             CheckResult::fail(
                 CheckId::ServerDiscovery,
                 format!("SRV look-up of {record} failed: {reason}"),
@@ -1035,13 +1041,17 @@ async fn srv_target(
 }
 
 /// Reports which step decided and whether the target resolves.
-async fn discovery_check(ctx: &Ctx, target: &Target) -> CheckResult {
+async fn discovery_check(context: &Context, target: &Target) -> CheckResult {
     let endpoint = &target.endpoint;
-    match ctx.net.resolve(&endpoint.connect_host, endpoint.port).await {
+    match context
+        .net
+        .resolve(&endpoint.connect_host, endpoint.port)
+        .await
+    {
         Err(error) => CheckResult::fail(
             CheckId::ServerDiscovery,
             format!("{}: {error}", target.how),
-            target_fix(ctx, target, "its name does not resolve"),
+            target_fix(context, target, "its name does not resolve"),
         ),
         Ok(addrs) => {
             let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
@@ -1069,14 +1079,14 @@ async fn discovery_check(ctx: &Ctx, target: &Target) -> CheckResult {
 /// Step 3's document: valid means 200, a JSON object and an `m.server` in the server-name
 /// grammar (no scheme, no path). Anything else sends peers to step 4.
 fn server_document(
-    ctx: &Ctx,
+    context: &Context,
     url: &Url,
     fetched: Result<Followed, FetchError>,
 ) -> (CheckResult, Option<MatrixName>) {
-    let host = ctx.name.host.authority();
+    let host = context.name.host.authority();
     let fix_doc = format!(
         "serve {{\"m.server\": \"<homeserver host>:443\"}} at {url} (an explicit :443 when federation rides on 443)\nor regenerate: {}",
-        ctx.generate("")
+        context.generate("")
     );
     let followed = match fetched {
         Ok(followed) => followed,
@@ -1085,7 +1095,7 @@ fn server_document(
                 CheckResult::fail(
                     CheckId::ServerWellKnown,
                     format!("{url}: {error}; peers fall back to SRV and port 8448"),
-                    fetch_fix(ctx, &error, "/.well-known/matrix/server"),
+                    fetch_fix(context, &error, "/.well-known/matrix/server"),
                 ),
                 None,
             );
@@ -1175,7 +1185,7 @@ fn server_document(
     };
     let detail = format!("m.server {delegated}; {cache}");
     let content_type = content_type_check(
-        ctx,
+        context,
         CheckId::ServerWellKnown,
         reply,
         Proxy::of(reply),
@@ -1194,7 +1204,7 @@ fn server_document(
             ),
             format!(
                 "nginx: add_header Cache-Control \"max-age={WELL_KNOWN_MAX_AGE_SECONDS}\" always; or regenerate: "
-            ) + &ctx.generate(""),
+            ) + &context.generate(""),
         )
     } else {
         CheckResult::pass(CheckId::ServerWellKnown, detail)
@@ -1283,7 +1293,7 @@ fn renew_fix(name: &str) -> String {
 }
 
 /// A fix for a request that got no answer at all.
-fn fetch_fix(ctx: &Ctx, error: &FetchError, location: &str) -> String {
+fn fetch_fix(context: &Context, error: &FetchError, location: &str) -> String {
     match error {
         FetchError::Resolve { host, .. } => format!(
             "publish an A/AAAA record for {host} (or pass --resolve {host}:443:ADDR to test a host not yet in DNS)"
@@ -1293,7 +1303,7 @@ fn fetch_fix(ctx: &Ctx, error: &FetchError, location: &str) -> String {
             format!(
                 "make the proxy listen on {} (firewall, listen directive)\nor regenerate: {}",
                 tried.join(", "),
-                ctx.generate("")
+                context.generate("")
             )
         }
         FetchError::Tls { .. } => "fix the certificate first: see the tls.* checks".into(),
@@ -1305,7 +1315,7 @@ fn fetch_fix(ctx: &Ctx, error: &FetchError, location: &str) -> String {
         ),
         FetchError::Http(_) | FetchError::BadUrl(_) => format!(
             "serve {location} over HTTPS with HTTP/1.1\nor regenerate: {}",
-            ctx.generate("")
+            context.generate("")
         ),
     }
 }
