@@ -163,45 +163,21 @@ async fn client_side(context: &Context) -> Vec<CheckResult> {
 
 /// Validates the client document; returns the base URL when it is usable.
 fn client_document(context: &Context, followed: &Followed) -> (CheckResult, Option<Url>) {
-    let reply = followed.last();
     let at = followed.final_url();
     let fix_doc = format!(
         "serve {{\"m.homeserver\": {{\"base_url\": \"https://<homeserver host>\"}}}} at https://{}/.well-known/matrix/client\nor regenerate: {}",
         context.name.host.authority(),
         context.generate("--homeserver-host <homeserver host>")
     );
-    if reply.status == StatusCode::NOT_FOUND {
-        // "If the returned status code is 404, then IGNORE": clients then ask for the URL.
-        return (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!(
-                    "{at} answers 404: clients cannot find the homeserver from the user id and ask for its URL"
-                ),
-                fix_doc,
-            ),
+    let fail = |detail: String| {
+        (
+            CheckResult::fail(Reader::Clients.id(), detail, &fix_doc),
             None,
-        );
-    }
-    if reply.status != StatusCode::OK {
-        return (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!("{at} answers {} (clients: FAIL_PROMPT)", reply.status),
-                fix_doc,
-            ),
-            None,
-        );
-    }
-    let Some(json) = reply.json().filter(|j| j.is_object()) else {
-        return (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!("{at}: the body is not a JSON object (clients: FAIL_PROMPT)"),
-                fix_doc,
-            ),
-            None,
-        );
+        )
+    };
+    let json = match well_known_json(at, followed.last(), Reader::Clients, &fix_doc) {
+        Ok(json) => json,
+        Err(check) => return (check, None),
     };
     let base = json
         .get("m.homeserver")
@@ -213,40 +189,93 @@ fn client_document(context: &Context, followed: &Followed) -> (CheckResult, Opti
         } else {
             ""
         };
-        return (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!("{at}: no m.homeserver.base_url{swapped} (clients: FAIL_PROMPT)"),
-                fix_doc,
-            ),
-            None,
-        );
+        return fail(format!(
+            "{at}: no m.homeserver.base_url{swapped} (clients: FAIL_PROMPT)"
+        ));
     };
     match Url::parse(base) {
         Ok(url) if url.scheme() == "https" && url.host().is_some() => (
-            CheckResult::pass(CheckId::ClientWellKnown, format!("{at}: base_url {base}")),
+            CheckResult::pass(Reader::Clients.id(), format!("{at}: base_url {base}")),
             Some(url),
         ),
-        Ok(url) => (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!(
-                    "{at}: base_url `{base}` is not an https URL (scheme `{}`)",
-                    url.scheme()
-                ),
-                fix_doc,
-            ),
-            None,
-        ),
-        Err(e) => (
-            CheckResult::fail(
-                CheckId::ClientWellKnown,
-                format!("{at}: base_url `{base}` is no URL ({e}; clients: FAIL_ERROR)"),
-                fix_doc,
-            ),
-            None,
-        ),
+        Ok(url) => fail(format!(
+            "{at}: base_url `{base}` is not an https URL (scheme `{}`)",
+            url.scheme()
+        )),
+        Err(e) => fail(format!(
+            "{at}: base_url `{base}` is no URL ({e}; clients: FAIL_ERROR)"
+        )),
     }
+}
+
+/// Who reads a well-known document, and so what a broken one costs.
+#[derive(Clone, Copy)]
+enum Reader<'a> {
+    /// Clients, through `/.well-known/matrix/client` (client-server API "Server Discovery").
+    Clients,
+    /// Other homeservers, through `/.well-known/matrix/server` (server-server API "Resolving
+    /// server names" step 3); without it they go on to SRV and then port 8448 of `host`.
+    Peers { host: &'a str },
+}
+
+impl Reader<'_> {
+    fn id(self) -> CheckId {
+        match self {
+            Reader::Clients => CheckId::ClientWellKnown,
+            Reader::Peers { .. } => CheckId::ServerWellKnown,
+        }
+    }
+}
+
+/// What both documents must be before their keys matter: a 200 whose body is a JSON object.
+/// Otherwise the result says what the readers do instead.
+fn well_known_json(
+    at: &Url,
+    reply: &Reply,
+    reader: Reader,
+    fix: &str,
+) -> Result<serde_json::Value, CheckResult> {
+    let id = reader.id();
+    if reply.status == StatusCode::NOT_FOUND {
+        return Err(match reader {
+            // "If the returned status code is 404, then IGNORE": clients then ask for the URL.
+            Reader::Clients => CheckResult::fail(
+                id,
+                format!(
+                    "{at} answers 404: clients cannot find the homeserver from the user id and ask for its URL"
+                ),
+                fix,
+            ),
+            Reader::Peers { host } => CheckResult::warn(
+                id,
+                format!(
+                    "{at} answers 404: no delegation, so peers try SRV records and then {host}:8448"
+                ),
+                fix,
+            ),
+        });
+    }
+    if reply.status != StatusCode::OK {
+        let detail = match reader {
+            Reader::Clients => format!("{at} answers {} (clients: FAIL_PROMPT)", reply.status),
+            Reader::Peers { .. } => format!(
+                "{at} answers {}: peers treat it as an error and fall back to SRV and port 8448",
+                reply.status
+            ),
+        };
+        return Err(CheckResult::fail(id, detail, fix));
+    }
+    reply.json().filter(|j| j.is_object()).ok_or_else(|| {
+        let detail = match reader {
+            Reader::Clients => {
+                format!("{at}: the body is not a JSON object (clients: FAIL_PROMPT)")
+            }
+            Reader::Peers { .. } => format!(
+                "{at}: the body is not a JSON object; peers ignore it and fall back to SRV and port 8448"
+            ),
+        };
+        CheckResult::fail(id, detail, fix)
+    })
 }
 
 /// Exactly one `Content-Type`, and it is `application/json`. Required for the client
@@ -427,81 +456,111 @@ async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckResult> {
         encoded_path(context, &endpoint, &base_path),
         upload_limit(context, &endpoint, &base_path),
     );
-    let mut out = vec![tls_check(
-        CheckId::TlsHomeserver,
-        &endpoint,
-        tls,
-        "clients reach the homeserver's API there",
-    )];
-    let mut proxy = Proxy::Unknown;
-    match versions {
+    let proxy = match &versions {
+        Ok(followed) => Proxy::of(followed.last()),
+        Err(_) => Proxy::Unknown,
+    };
+    let versions_reply = versions.as_ref().ok().map(Followed::last);
+    vec![
+        tls_check(
+            CheckId::TlsHomeserver,
+            &endpoint,
+            tls,
+            "clients reach the homeserver's API there",
+        ),
+        versions_check(context, &versions_url, &endpoint, &versions),
+        api_cors_check(context, &versions_url, versions_reply, preflight, proxy),
+        encoded,
+        upload_check(context, upload, proxy),
+    ]
+}
+
+/// The client-server API's validation step: `GET /_matrix/client/versions` under the base
+/// URL answers with a `versions` list.
+fn versions_check(
+    context: &Context,
+    url: &Url,
+    endpoint: &Endpoint,
+    answer: &Result<Followed, FetchError>,
+) -> CheckResult {
+    let followed = match answer {
+        Ok(followed) => followed,
         Err(error) => {
-            out.push(CheckResult::fail(
+            return CheckResult::fail(
                 CheckId::ClientVersions,
-                format!("{versions_url}: {error} (clients: FAIL_ERROR)"),
-                fetch_fix(context, &error, "/_matrix/"),
-            ));
-        }
-        Ok(followed) => {
-            let reply = followed.last();
-            proxy = Proxy::of(reply);
-            let versions: Vec<String> = reply
-                .json()
-                .and_then(|j| j.get("versions").cloned())
-                .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-                .unwrap_or_default();
-            if reply.status == StatusCode::OK && !versions.is_empty() {
-                out.push(CheckResult::pass(
-                    CheckId::ClientVersions,
-                    format!("{versions_url}: {}", versions.join(", ")),
-                ));
-            } else {
-                out.push(CheckResult::fail(
-                    CheckId::ClientVersions,
-                    format!(
-                        "{versions_url} answers {} without a `versions` list (clients: FAIL_ERROR)",
-                        reply.status
-                    ),
-                    format!(
-                        "forward /_matrix/ on {} to the homeserver\nor regenerate: {}",
-                        endpoint.host_header,
-                        context.generate("")
-                    ),
-                ));
-            }
-            if !allows_any_origin(reply) {
-                out.push(CheckResult::fail(
-                    CheckId::ClientApiCors,
-                    format!("{versions_url} answers without Access-Control-Allow-Origin: *; browser clients cannot use the API"),
-                    format!(
-                        "the homeserver sends the CORS headers itself: do not strip them in the proxy (nginx proxy_hide_header, Apache Header unset)\n{}",
-                        fixes::cors(&context.name.host.authority(), "/_matrix/").for_proxy(proxy)
-                    ),
-                ));
-            }
-        }
-    }
-    if !out.iter().any(|c| c.id == CheckId::ClientApiCors) {
-        let mut check = preflight_check(
-            context,
-            CheckId::ClientApiCors,
-            &versions_url,
-            preflight,
-            proxy,
-            "/_matrix/",
-        );
-        if check.status == Status::Pass {
-            check.detail = format!(
-                "GET and OPTIONS on /_matrix/client/versions: {}",
-                check.detail
+                format!("{url}: {error} (clients: FAIL_ERROR)"),
+                fetch_fix(context, error, "/_matrix/"),
             );
         }
-        out.push(check);
+    };
+    let reply = followed.last();
+    let versions: Vec<String> = reply
+        .json()
+        .and_then(|j| j.get("versions").cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .unwrap_or_default();
+    if reply.status == StatusCode::OK && !versions.is_empty() {
+        return CheckResult::pass(
+            CheckId::ClientVersions,
+            format!("{url}: {}", versions.join(", ")),
+        );
     }
-    out.push(encoded);
-    // Caddy's `request_body { max_size }` is applied while the body is read, not to the
-    // Content-Length, so an announced upload says nothing about it (seen on Caddy 2.6).
-    let upload = if upload.status == Status::Pass && proxy == Proxy::Caddy {
+    CheckResult::fail(
+        CheckId::ClientVersions,
+        format!(
+            "{url} answers {} without a `versions` list (clients: FAIL_ERROR)",
+            reply.status
+        ),
+        format!(
+            "forward /_matrix/ on {} to the homeserver\nor regenerate: {}",
+            endpoint.host_header,
+            context.generate("")
+        ),
+    )
+}
+
+/// CORS on the API: the `GET /versions` answer carries `Access-Control-Allow-Origin`, and so
+/// does the preflight a browser sends before an authenticated request.
+fn api_cors_check(
+    context: &Context,
+    url: &Url,
+    versions: Option<&Reply>,
+    preflight: Result<Reply, FetchError>,
+    proxy: Proxy,
+) -> CheckResult {
+    if versions.is_some_and(|reply| !allows_any_origin(reply)) {
+        return CheckResult::fail(
+            CheckId::ClientApiCors,
+            format!(
+                "{url} answers without Access-Control-Allow-Origin: *; browser clients cannot use the API"
+            ),
+            format!(
+                "the homeserver sends the CORS headers itself: do not strip them in the proxy (nginx proxy_hide_header, Apache Header unset)\n{}",
+                fixes::cors(&context.name.host.authority(), "/_matrix/").for_proxy(proxy)
+            ),
+        );
+    }
+    let mut check = preflight_check(
+        context,
+        CheckId::ClientApiCors,
+        url,
+        preflight,
+        proxy,
+        "/_matrix/",
+    );
+    if check.status == Status::Pass {
+        check.detail = format!(
+            "GET and OPTIONS on /_matrix/client/versions: {}",
+            check.detail
+        );
+    }
+    check
+}
+
+/// Caddy's `request_body { max_size }` is applied while the body is read, not to the
+/// Content-Length, so an announced upload says nothing about it (seen on Caddy 2.6).
+fn upload_check(context: &Context, upload: CheckResult, proxy: Proxy) -> CheckResult {
+    if upload.status == Status::Pass && proxy == Proxy::Caddy {
         CheckResult::skip(
             CheckId::ProxyUploadLimit,
             format!(
@@ -511,9 +570,7 @@ async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckResult> {
         )
     } else {
         upload
-    };
-    out.push(upload);
-    out
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -716,36 +773,7 @@ async fn federation_side(context: &Context) -> (Vec<CheckResult>, Option<String>
         tls,
         "other homeservers connect there",
     ));
-    out.push(match version {
-        Err(error) => CheckResult::fail(
-            CheckId::FederationVersion,
-            format!("{}: {error}", target.how),
-            target_fix(context, &target, &error.to_string()),
-        ),
-        Ok(reply) => {
-            let server = reply.json().and_then(|j| j.get("server").cloned());
-            match (reply.status, server) {
-                (StatusCode::OK, Some(server)) => CheckResult::pass(
-                    CheckId::FederationVersion,
-                    format!(
-                        "{} [{}]: {} {}",
-                        target.endpoint.describe(),
-                        reply.peer,
-                        server.get("name").and_then(|v| v.as_str()).unwrap_or("?"),
-                        server.get("version").and_then(|v| v.as_str()).unwrap_or("")
-                    ),
-                ),
-                (status, _) => CheckResult::fail(
-                    CheckId::FederationVersion,
-                    format!(
-                        "/_matrix/federation/v1/version on {} answers {status} without a `server` object",
-                        target.endpoint.describe()
-                    ),
-                    target_fix(context, &target, "no homeserver answers there"),
-                ),
-            }
-        }
-    });
+    out.push(version_check(context, &target, version));
     out.push(match keys {
         Err(error) => CheckResult::fail(
             CheckId::FederationKeys,
@@ -755,6 +783,46 @@ async fn federation_side(context: &Context) -> (Vec<CheckResult>, Option<String>
         Ok(reply) => keys_check(context, &target, &reply),
     });
     (out, Some(where_to))
+}
+
+/// Server-server API "Server implementation": `GET /_matrix/federation/v1/version` at the
+/// target names the homeserver software that federation reaches.
+fn version_check(
+    context: &Context,
+    target: &Target,
+    answer: Result<Reply, FetchError>,
+) -> CheckResult {
+    let reply = match answer {
+        Ok(reply) => reply,
+        Err(error) => {
+            return CheckResult::fail(
+                CheckId::FederationVersion,
+                format!("{}: {error}", target.how),
+                target_fix(context, target, &error.to_string()),
+            );
+        }
+    };
+    let server = reply.json().and_then(|j| j.get("server").cloned());
+    match (reply.status, server) {
+        (StatusCode::OK, Some(server)) => CheckResult::pass(
+            CheckId::FederationVersion,
+            format!(
+                "{} [{}]: {} {}",
+                target.endpoint.describe(),
+                reply.peer,
+                server.get("name").and_then(|v| v.as_str()).unwrap_or("?"),
+                server.get("version").and_then(|v| v.as_str()).unwrap_or("")
+            ),
+        ),
+        (status, _) => CheckResult::fail(
+            CheckId::FederationVersion,
+            format!(
+                "/_matrix/federation/v1/version on {} answers {status} without a `server` object",
+                target.endpoint.describe()
+            ),
+            target_fix(context, target, "no homeserver answers there"),
+        ),
+    }
 }
 
 fn keys_check(context: &Context, target: &Target, reply: &Reply) -> CheckResult {
@@ -1084,16 +1152,18 @@ fn server_document(
     fetched: Result<Followed, FetchError>,
 ) -> (CheckResult, Option<MatrixName>) {
     let host = context.name.host.authority();
+    let reader = Reader::Peers { host: &host };
     let fix_doc = format!(
         "serve {{\"m.server\": \"<homeserver host>:443\"}} at {url} (an explicit :443 when federation rides on 443)\nor regenerate: {}",
         context.generate("")
     );
+    let fail = |detail: String| (CheckResult::fail(reader.id(), detail, &fix_doc), None);
     let followed = match fetched {
         Ok(followed) => followed,
         Err(error) => {
             return (
                 CheckResult::fail(
-                    CheckId::ServerWellKnown,
+                    reader.id(),
                     format!("{url}: {error}; peers fall back to SRV and port 8448"),
                     fetch_fix(context, &error, "/.well-known/matrix/server"),
                 ),
@@ -1102,80 +1172,33 @@ fn server_document(
         }
     };
     let reply = followed.last();
-    if reply.status == StatusCode::NOT_FOUND {
-        return (
-            CheckResult::warn(
-                CheckId::ServerWellKnown,
-                format!(
-                    "{url} answers 404: no delegation, so peers try SRV records and then {host}:8448"
-                ),
-                fix_doc,
-            ),
-            None,
-        );
-    }
-    if reply.status != StatusCode::OK {
-        return (
-            CheckResult::fail(
-                CheckId::ServerWellKnown,
-                format!(
-                    "{url} answers {}: peers treat it as an error and fall back to SRV and port 8448",
-                    reply.status
-                ),
-                fix_doc,
-            ),
-            None,
-        );
-    }
-    let json = reply.json().filter(|j| j.is_object());
-    let m_server = json
-        .as_ref()
-        .and_then(|j| j.get("m.server"))
-        .and_then(|v| v.as_str());
-    let Some(m_server) = m_server else {
-        let why = match &json {
-            None => "the body is not a JSON object".to_string(),
-            Some(j) if j.get("m.homeserver").is_some() => {
-                "it holds `m.homeserver` and no `m.server`: the client and server documents look swapped".to_string()
-            }
-            Some(_) => "no `m.server` key".to_string(),
+    let json = match well_known_json(url, reply, reader, &fix_doc) {
+        Ok(json) => json,
+        Err(check) => return (check, None),
+    };
+    let Some(m_server) = json.get("m.server").and_then(|v| v.as_str()) else {
+        let why = if json.get("m.homeserver").is_some() {
+            "it holds `m.homeserver` and no `m.server`: the client and server documents look swapped"
+        } else {
+            "no `m.server` key"
         };
-        return (
-            CheckResult::fail(
-                CheckId::ServerWellKnown,
-                format!("{url}: {why}; peers ignore it and fall back to SRV and port 8448"),
-                fix_doc,
-            ),
-            None,
-        );
+        return fail(format!(
+            "{url}: {why}; peers ignore it and fall back to SRV and port 8448"
+        ));
     };
-    let delegated = match m_server.parse::<MatrixName>() {
-        Ok(delegated) => delegated,
-        Err(e) => {
-            return (
-                CheckResult::fail(
-                    CheckId::ServerWellKnown,
-                    format!("{url}: m.server `{m_server}` {}", e.reason),
-                    fix_doc,
-                ),
-                None,
-            );
-        }
-    };
-    // Cached-for hint: peers honour Cache-Control, default 24 h, at most 48 h recommended.
-    let max_age = reply
-        .header_values("cache-control")
-        .iter()
-        .flat_map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .find_map(|d| {
-            d.strip_prefix("max-age=")
-                .and_then(|s| s.parse::<u64>().ok())
-        });
+    match m_server.parse::<MatrixName>() {
+        Ok(delegated) => (
+            delegation_check(context, reply, &delegated),
+            Some(delegated),
+        ),
+        Err(e) => fail(format!("{url}: m.server `{m_server}` {}", e.reason)),
+    }
+}
+
+/// A usable `m.server`: what is left to judge is how long peers cache it and its
+/// Content-Type.
+fn delegation_check(context: &Context, reply: &Reply, delegated: &MatrixName) -> CheckResult {
+    let max_age = max_age(reply);
     let cache = match max_age {
         Some(secs) => format!(
             "peers cache it for {} (Cache-Control max-age={secs})",
@@ -1191,7 +1214,7 @@ fn server_document(
         Proxy::of(reply),
         false,
     );
-    let check = if content_type.status != Status::Pass {
+    if content_type.status != Status::Pass {
         CheckResult {
             detail: format!("{detail}; {}", content_type.detail),
             ..content_type
@@ -1208,8 +1231,17 @@ fn server_document(
         )
     } else {
         CheckResult::pass(CheckId::ServerWellKnown, detail)
-    };
-    (check, Some(delegated))
+    }
+}
+
+/// Peers honour `Cache-Control: max-age` on the server document (default 24 h, at most 48 h
+/// recommended).
+fn max_age(reply: &Reply) -> Option<u64> {
+    reply
+        .header_values("cache-control")
+        .iter()
+        .flat_map(|value| value.split(','))
+        .find_map(|directive| directive.trim().strip_prefix("max-age=")?.parse().ok())
 }
 
 fn human_duration(secs: u64) -> String {
