@@ -7,9 +7,10 @@ use url::Url;
 use super::homeserver::homeserver_side;
 use super::well_known::{client_document, content_type_check};
 use super::{Context, ORIGIN, fetch_fix};
-use crate::check::fixes::{self, Proxy};
+use crate::check::fixes::{self, proxy_in_front};
 use crate::check::net::{Endpoint, FetchError, Followed, Reply};
 use crate::check::report::{CheckId, CheckResult};
+use crate::setup::Proxy;
 
 /// Client-server API "Server Discovery": `GET https://<hostname>/.well-known/matrix/client`,
 /// then `GET <base_url>/_matrix/client/versions`.
@@ -31,7 +32,7 @@ pub(super) async fn client_side(context: &Context) -> Vec<CheckResult> {
     );
     let mut out = Vec::new();
     let mut base_url = None;
-    let mut proxy = Proxy::Unknown;
+    let mut proxy = None;
     match fetched {
         Err(error) => {
             let fix = fetch_fix(context, &error, "/.well-known/matrix/client");
@@ -49,7 +50,7 @@ pub(super) async fn client_side(context: &Context) -> Vec<CheckResult> {
         }
         Ok(followed) => {
             let reply = followed.last();
-            proxy = Proxy::of(reply);
+            proxy = proxy_in_front(reply);
             let (check, found) = client_document(context, &followed);
             out.push(check);
             base_url = found;
@@ -93,7 +94,7 @@ pub(super) async fn client_side(context: &Context) -> Vec<CheckResult> {
 
 /// "Web Browser Clients": `Access-Control-Allow-Origin: *` on the document and, since
 /// v1.20, on every redirect on the way to it.
-fn cors_on_chain(context: &Context, followed: &Followed, proxy: Proxy) -> CheckResult {
+fn cors_on_chain(context: &Context, followed: &Followed, proxy: Option<Proxy>) -> CheckResult {
     let missing: Vec<String> = followed
         .hops
         .iter()
@@ -136,7 +137,7 @@ pub(super) fn preflight_check(
     id: CheckId,
     url: &Url,
     answer: Result<Reply, FetchError>,
-    known_proxy: Proxy,
+    known_proxy: Option<Proxy>,
     location: &str,
 ) -> CheckResult {
     let reply = match answer {
@@ -149,10 +150,7 @@ pub(super) fn preflight_check(
             );
         }
     };
-    let proxy = match Proxy::of(&reply) {
-        Proxy::Unknown => known_proxy,
-        found => found,
-    };
+    let proxy = proxy_in_front(&reply).or(known_proxy);
     let methods = reply
         .header("access-control-allow-methods")
         .unwrap_or_default();

@@ -9,10 +9,11 @@ use url::Url;
 use super::client::{allows_any_origin, preflight_check};
 use super::tls::tls_check;
 use super::{Context, ORIGIN, fetch_fix};
-use crate::check::fixes::{self, Proxy};
+use crate::check::fixes::{self, proxy_in_front};
 use crate::check::net::{Endpoint, FetchError, Followed, Reply};
 use crate::check::report::{CheckId, CheckResult, Status};
 use crate::matrix::PROBE_PATH;
+use crate::setup::Proxy;
 
 /// How long the upload probe waits for a refusal before concluding the proxy accepted.
 const UPLOAD_WINDOW: Duration = Duration::from_secs(2);
@@ -56,8 +57,8 @@ pub(super) async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckR
         upload_limit(context, &endpoint, &base_path),
     );
     let proxy = match &versions {
-        Ok(followed) => Proxy::of(followed.last()),
-        Err(_) => Proxy::Unknown,
+        Ok(followed) => proxy_in_front(followed.last()),
+        Err(_) => None,
     };
     let versions_reply = versions.as_ref().ok().map(Followed::last);
     vec![
@@ -125,7 +126,7 @@ fn api_cors_check(
     url: &Url,
     versions: Option<&Reply>,
     preflight: Result<Reply, FetchError>,
-    proxy: Proxy,
+    proxy: Option<Proxy>,
 ) -> CheckResult {
     if versions.is_some_and(|reply| !allows_any_origin(reply)) {
         return CheckResult::fail(
@@ -158,8 +159,8 @@ fn api_cors_check(
 
 /// Caddy's `request_body { max_size }` is applied while the body is read, not to the
 /// Content-Length, so an announced upload says nothing about it (seen on Caddy 2.6).
-fn upload_check(context: &Context, upload: CheckResult, proxy: Proxy) -> CheckResult {
-    if upload.status == Status::Pass && proxy == Proxy::Caddy {
+fn upload_check(context: &Context, upload: CheckResult, proxy: Option<Proxy>) -> CheckResult {
+    if upload.status == Status::Pass && proxy == Some(Proxy::Caddy) {
         CheckResult::skip(
             CheckId::ProxyUploadLimit,
             format!(
@@ -214,7 +215,7 @@ async fn encoded_path(context: &Context, endpoint: &Endpoint, base_path: &str) -
         }
     };
     let errcode = reply.errcode();
-    let fix = fixes::raw_path(&context.name.host.authority()).for_proxy(Proxy::of(&reply));
+    let fix = fixes::raw_path(&context.name.host.authority()).for_proxy(proxy_in_front(&reply));
     match (reply.status, errcode.as_deref()) {
         (StatusCode::OK, _) | (StatusCode::NOT_FOUND, Some("M_NOT_FOUND")) => CheckResult::pass(
             CheckId::ProxyEncodedPath,
@@ -287,7 +288,7 @@ async fn upload_limit(context: &Context, endpoint: &Endpoint, base_path: &str) -
                     "the proxy refuses an upload of {size} with 413 before the homeserver sees it"
                 ),
                 fixes::body_limit(&context.name.host.authority(), size)
-                    .for_proxy(Proxy::of(&reply)),
+                    .for_proxy(proxy_in_front(&reply)),
             ),
         },
         Ok(Some(reply)) => CheckResult::pass(

@@ -6,11 +6,12 @@ use hyper::StatusCode;
 use url::Url;
 
 use super::{Context, fetch_fix};
-use crate::check::fixes::{self, Proxy};
+use crate::check::fixes::{self, proxy_in_front};
 use crate::check::name::MatrixName;
 use crate::check::net::{FetchError, Followed, Reply};
 use crate::check::report::{CheckId, CheckResult, Status};
 use crate::defaults::WELL_KNOWN_MAX_AGE_SECONDS;
+use crate::setup::Proxy;
 
 /// Validates the client document; returns the base URL when it is usable.
 pub(super) fn client_document(
@@ -199,7 +200,7 @@ fn delegation_check(context: &Context, reply: &Reply, delegated: &MatrixName) ->
         context,
         CheckId::ServerWellKnown,
         reply,
-        Proxy::of(reply),
+        proxy_in_front(reply),
         false,
     );
     if content_type.status != Status::Pass {
@@ -248,7 +249,7 @@ pub(super) fn content_type_check(
     context: &Context,
     id: CheckId,
     reply: &Reply,
-    proxy: Proxy,
+    proxy: Option<Proxy>,
     required: bool,
 ) -> CheckResult {
     let values = reply.header_values("content-type");
