@@ -9,7 +9,7 @@ mod net;
 mod probes;
 pub mod report;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -68,11 +68,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     let written = if args.json {
         report.write_json(&mut out)
     } else {
-        let colour = report::use_colour(
-            stdout.is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        );
-        report.write_lines(&mut out, colour)
+        report.write_lines(&mut out, report::use_colour(&stdout))
     };
     let _ = written.and_then(|()| out.flush());
     Ok(if report.ok {

@@ -4,7 +4,11 @@
 use std::fmt;
 use std::io::Write;
 
+use anstyle::{AnsiColor, Effects, Style};
 use serde::Serialize;
+
+/// Skipped checks and the fix lines: present, but not what the eye should land on.
+const DIM: Style = Style::new().effects(Effects::DIMMED);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,12 +33,12 @@ impl Status {
         }
     }
 
-    fn colour(self) -> &'static str {
+    fn style(self) -> Style {
         match self {
-            Status::Pass => "\x1b[32m",
-            Status::Fail => "\x1b[31m",
-            Status::Warn => "\x1b[33m",
-            Status::Skip => "\x1b[2m",
+            Status::Pass => AnsiColor::Green.on_default(),
+            Status::Fail => AnsiColor::Red.on_default(),
+            Status::Warn => AnsiColor::Yellow.on_default(),
+            Status::Skip => DIM,
         }
     }
 }
@@ -186,21 +190,15 @@ impl Report {
             .map(|c| c.id.as_str().len())
             .max()
             .unwrap_or(0);
-        let (reset, dim) = if colour {
-            ("\x1b[0m", "\x1b[2m")
-        } else {
-            ("", "")
-        };
+        // A plain Style writes nothing, neither itself nor its reset.
+        let paint = |style: Style| if colour { style } else { Style::new() };
+        let dim = paint(DIM);
         writeln!(out, "mxproxy check {}", self.server_name)?;
         for check in &self.checks {
-            let (on, off) = if colour {
-                (check.status.colour(), reset)
-            } else {
-                ("", "")
-            };
+            let style = paint(check.status.style());
             writeln!(
                 out,
-                "{on}{}{off} {:width$}  {}",
+                "{style}{}{style:#} {:width$}  {}",
                 check.status.symbol(),
                 check.id,
                 check.detail
@@ -208,7 +206,7 @@ impl Report {
             if let Some(fix) = &check.fix {
                 for (i, line) in fix.lines().enumerate() {
                     let label = if i == 0 { "fix:" } else { "    " };
-                    writeln!(out, "  {:width$}  {dim}{label} {line}{reset}", "")?;
+                    writeln!(out, "  {:width$}  {dim}{label} {line}{dim:#}", "")?;
                 }
             }
         }
@@ -224,23 +222,65 @@ impl Report {
     }
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty
-/// (https://no-color.org).
-pub fn use_colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    is_terminal && no_color.is_none_or(|value| value.is_empty())
+/// Colour where anstream would keep it, so that `check` follows `generate`'s policy: on a
+/// terminal unless NO_COLOR is set (https://no-color.org), anywhere with CLICOLOR_FORCE.
+/// The lines are then written as they are, not through anstream, whose stripping would also
+/// take escape sequences out of what a server sent and a detail quotes.
+pub fn use_colour(stdout: &std::io::Stdout) -> bool {
+    anstream::AutoStream::choice(stdout) != anstream::ColorChoice::Never
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
+
+    /// Set for the child that `colour_with` starts.
+    const COLOUR_PROBE: &str = "MXPROXY_COLOUR_PROBE";
+
+    /// `use_colour` reads the environment, which a threaded test binary cannot change safely:
+    /// each case runs `colour_probe` in a child process of this binary, its stdout a pipe.
+    fn colour_with(env: &[(&str, &str)]) -> bool {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "check::report::tests::colour_probe",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(COLOUR_PROBE, "1");
+        for name in ["NO_COLOR", "CLICOLOR_FORCE", "CLICOLOR"] {
+            command.env_remove(name);
+        }
+        let output = command.envs(env.iter().copied()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        if stdout.contains("colour: yes") {
+            true
+        } else {
+            assert!(
+                stdout.contains("colour: no"),
+                "the probe did not run:\n{stdout}"
+            );
+            false
+        }
+    }
 
     #[test]
+    fn colour_probe() {
+        if std::env::var_os(COLOUR_PROBE).is_some() {
+            let colour = use_colour(&std::io::stdout());
+            println!("colour: {}", if colour { "yes" } else { "no" });
+        }
+    }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set to anything non-empty. The
+    /// child's stdout is a pipe, so CLICOLOR_FORCE stands in for a terminal.
+    #[test]
     fn colour_rules() {
-        assert!(use_colour(true, None));
-        assert!(use_colour(true, Some(OsStr::new(""))));
-        assert!(!use_colour(true, Some(OsStr::new("1"))));
-        assert!(!use_colour(false, None));
+        assert!(!colour_with(&[]));
+        assert!(colour_with(&[("CLICOLOR_FORCE", "1")]));
+        assert!(colour_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]));
+        assert!(!colour_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
     }
 
     /// The schema's description is where users read the ids; the enum must print the same
@@ -302,6 +342,12 @@ mod tests {
         assert!(!text.contains('\x1b'), "{text}");
         let mut out = Vec::new();
         report.write_lines(&mut out, true).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\x1b[31m✘"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\x1b[32m✔\x1b[0m client.well-known"),
+            "{text:?}"
+        );
+        assert!(text.contains("\x1b[31m✘\x1b[0m client.cors"), "{text:?}");
+        assert!(text.contains("\x1b[2mfix: add it\x1b[0m"), "{text:?}");
     }
 }
