@@ -48,6 +48,8 @@ impl Context {
     }
 }
 
+/// Every check in print order, and where federation traffic goes when discovery found a
+/// target (the report's `federation_target`).
 pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
     let well_known_endpoint = Endpoint {
         connect_host: context.name.host.clone(),
