@@ -3,31 +3,19 @@
 //! `mxproxy generate` flag that writes a config without the fault.
 
 use super::net::Reply;
+use crate::setup::Proxy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proxy {
-    Nginx,
-    Apache,
-    Caddy,
-    Unknown,
-}
-
-impl Proxy {
-    pub fn of(reply: &Reply) -> Proxy {
-        let server = reply
-            .header("server")
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if server.starts_with("nginx") {
-            Proxy::Nginx
-        } else if server.starts_with("apache") {
-            Proxy::Apache
-        } else if server.starts_with("caddy") {
-            Proxy::Caddy
-        } else {
-            Proxy::Unknown
-        }
-    }
+/// The proxy in front, as the start of its `Server` header names it (`nginx/1.26.0`,
+/// `Apache/2.4.62 (Debian)`, `Caddy`). Only these three are looked for: `Directives` has
+/// no other proxy's words. `None` makes a fix name the directive of each.
+pub fn proxy_in_front(reply: &Reply) -> Option<Proxy> {
+    let server = reply
+        .header("server")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [Proxy::Nginx, Proxy::Apache, Proxy::Caddy]
+        .into_iter()
+        .find(|proxy| server.starts_with(proxy.name()))
 }
 
 /// Per-proxy directives; `None` where a proxy has nothing to change.
@@ -40,7 +28,7 @@ pub struct Directives {
 }
 
 impl Directives {
-    pub fn for_proxy(&self, proxy: Proxy) -> String {
+    pub fn for_proxy(&self, proxy: Option<Proxy>) -> String {
         let mut lines = Vec::new();
         let mut push = |label: &str, text: &Option<String>| {
             if let Some(text) = text {
@@ -48,10 +36,12 @@ impl Directives {
             }
         };
         match proxy {
-            Proxy::Nginx => push("nginx", &self.nginx),
-            Proxy::Apache => push("Apache", &self.apache),
-            Proxy::Caddy => push("Caddy", &self.caddy),
-            Proxy::Unknown => {
+            Some(Proxy::Nginx) => push("nginx", &self.nginx),
+            Some(Proxy::Apache) => push("Apache", &self.apache),
+            Some(Proxy::Caddy) => push("Caddy", &self.caddy),
+            // `proxy_in_front` never names these two; were it to, there is no directive of
+            // theirs here, so the fix stays the one for an unknown proxy.
+            None | Some(Proxy::Traefik | Proxy::Haproxy) => {
                 push("nginx", &self.nginx);
                 push("Apache", &self.apache);
                 push("Caddy", &self.caddy);

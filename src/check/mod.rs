@@ -9,7 +9,7 @@ mod net;
 mod probes;
 pub mod report;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,26 +49,26 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
             value: args.dns_server.map(|s| s.to_string()).unwrap_or_default(),
             reason,
         })?;
-        let ctx = probes::Ctx {
+        let context = probes::Context {
             net,
             name: args.server_name.clone(),
             expect_upload: args.expect_upload.bytes(),
             expect_upload_text: args.expect_upload.to_string(),
             no_federation: args.no_federation,
         };
-        let (checks, target) = probes::run_all(&ctx).await;
-        Ok::<_, Error>(report::Report::new(ctx.name.to_string(), target, checks))
+        let (checks, target) = probes::run_all(&context).await;
+        Ok::<_, Error>(report::Report::new(
+            context.name.to_string(),
+            target,
+            checks,
+        ))
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {
         report.write_json(&mut out)
     } else {
-        let colour = report::use_colour(
-            stdout.is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        );
-        report.write_lines(&mut out, colour)
+        report.write_lines(&mut out, report::use_colour(&stdout))
     };
     let _ = written.and_then(|()| out.flush());
     Ok(if report.ok {

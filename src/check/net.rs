@@ -35,6 +35,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::name::NameHost;
+use crate::matrix::HTTPS_PORT;
 use crate::setup::DnsName;
 
 /// Documents, versions and keys are a few kB; anything past this is hostile or broken.
@@ -71,7 +72,7 @@ impl Endpoint {
             Some(url::Host::Ipv6(ip)) => NameHost::Ip(IpAddr::V6(ip)),
             None => return Err(FetchError::BadUrl(format!("`{url}` has no host"))),
         };
-        let port = url.port_or_known_default().unwrap_or(443);
+        let port = url.port_or_known_default().unwrap_or(HTTPS_PORT);
         let host_header = match url.port() {
             Some(port) => format!("{}:{port}", host.authority()),
             None => host.authority(),

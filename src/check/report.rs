@@ -1,9 +1,14 @@
 //! What `check` prints: one line per check, or one JSON document whose shape is fixed by
 //! `docs/check-output.schema.json` (a test validates real output against it).
 
+use std::fmt;
 use std::io::Write;
 
+use anstyle::{AnsiColor, Effects, Style};
 use serde::Serialize;
+
+/// Skipped checks and the fix lines: present, but not what the eye should land on.
+const DIM: Style = Style::new().effects(Effects::DIMMED);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,20 +33,78 @@ impl Status {
         }
     }
 
-    fn colour(self) -> &'static str {
+    fn style(self) -> Style {
         match self {
-            Status::Pass => "\x1b[32m",
-            Status::Fail => "\x1b[31m",
-            Status::Warn => "\x1b[33m",
-            Status::Skip => "\x1b[2m",
+            Status::Pass => AnsiColor::Green.on_default(),
+            Status::Fail => AnsiColor::Red.on_default(),
+            Status::Warn => AnsiColor::Yellow.on_default(),
+            Status::Skip => DIM,
         }
     }
 }
 
-/// One named check. `id` is stable (documented in README and the schema's description).
+/// Every check, in the order they are printed: the derived `Ord` is that order. The dotted
+/// ids are stable: docs/check-output.schema.json lists them, and `--json` users match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckId {
+    TlsServerName,
+    ClientWellKnown,
+    ClientContentType,
+    ClientCors,
+    ClientCorsPreflight,
+    TlsHomeserver,
+    ClientVersions,
+    ClientApiCors,
+    ServerWellKnown,
+    ServerDiscovery,
+    TlsFederation,
+    FederationVersion,
+    FederationKeys,
+    ProxyEncodedPath,
+    ProxyUploadLimit,
+    ProxyForwardedHeaders,
+}
+
+impl CheckId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::TlsServerName => "tls.server-name",
+            CheckId::ClientWellKnown => "client.well-known",
+            CheckId::ClientContentType => "client.content-type",
+            CheckId::ClientCors => "client.cors",
+            CheckId::ClientCorsPreflight => "client.cors-preflight",
+            CheckId::TlsHomeserver => "tls.homeserver",
+            CheckId::ClientVersions => "client.versions",
+            CheckId::ClientApiCors => "client.api-cors",
+            CheckId::ServerWellKnown => "server.well-known",
+            CheckId::ServerDiscovery => "server.discovery",
+            CheckId::TlsFederation => "tls.federation",
+            CheckId::FederationVersion => "federation.version",
+            CheckId::FederationKeys => "federation.keys",
+            CheckId::ProxyEncodedPath => "proxy.encoded-path",
+            CheckId::ProxyUploadLimit => "proxy.upload-limit",
+            CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad`, not `write_str`: the lines align ids with `{:width$}`.
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One named check.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
-    pub id: &'static str,
+    pub id: CheckId,
     pub status: Status,
     pub detail: String,
     /// The directive or `mxproxy generate` flag that fixes a failure or warning.
@@ -49,7 +112,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    pub fn pass(id: &'static str, detail: impl Into<String>) -> Self {
+    pub fn pass(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Pass,
@@ -58,7 +121,7 @@ impl CheckResult {
         }
     }
 
-    pub fn fail(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn fail(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Fail,
@@ -67,7 +130,7 @@ impl CheckResult {
         }
     }
 
-    pub fn warn(id: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn warn(id: CheckId, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Warn,
@@ -76,7 +139,7 @@ impl CheckResult {
         }
     }
 
-    pub fn skip(id: &'static str, detail: impl Into<String>) -> Self {
+    pub fn skip(id: CheckId, detail: impl Into<String>) -> Self {
         Self {
             id,
             status: Status::Skip,
@@ -121,22 +184,21 @@ impl Report {
     }
 
     pub fn write_lines(&self, out: &mut impl Write, colour: bool) -> std::io::Result<()> {
-        let width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
-        let (reset, dim) = if colour {
-            ("\x1b[0m", "\x1b[2m")
-        } else {
-            ("", "")
-        };
+        let width = self
+            .checks
+            .iter()
+            .map(|c| c.id.as_str().len())
+            .max()
+            .unwrap_or(0);
+        // A plain Style writes nothing, neither itself nor its reset.
+        let paint = |style: Style| if colour { style } else { Style::new() };
+        let dim = paint(DIM);
         writeln!(out, "mxproxy check {}", self.server_name)?;
         for check in &self.checks {
-            let (on, off) = if colour {
-                (check.status.colour(), reset)
-            } else {
-                ("", "")
-            };
+            let style = paint(check.status.style());
             writeln!(
                 out,
-                "{on}{}{off} {:width$}  {}",
+                "{style}{}{style:#} {:width$}  {}",
                 check.status.symbol(),
                 check.id,
                 check.detail
@@ -144,7 +206,7 @@ impl Report {
             if let Some(fix) = &check.fix {
                 for (i, line) in fix.lines().enumerate() {
                     let label = if i == 0 { "fix:" } else { "    " };
-                    writeln!(out, "  {:width$}  {dim}{label} {line}{reset}", "")?;
+                    writeln!(out, "  {:width$}  {dim}{label} {line}{dim:#}", "")?;
                 }
             }
         }
@@ -160,23 +222,105 @@ impl Report {
     }
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set to anything non-empty
-/// (https://no-color.org).
-pub fn use_colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    is_terminal && no_color.is_none_or(|value| value.is_empty())
+/// Colour where anstream would keep it, so that `check` follows `generate`'s policy: on a
+/// terminal unless NO_COLOR is set (https://no-color.org), anywhere with CLICOLOR_FORCE.
+/// The lines are then written as they are, not through anstream, whose stripping would also
+/// take escape sequences out of what a server sent and a detail quotes.
+pub fn use_colour(stdout: &std::io::Stdout) -> bool {
+    anstream::AutoStream::choice(stdout) != anstream::ColorChoice::Never
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsStr;
+
+    /// Set for the child that `colour_with` starts.
+    const COLOUR_PROBE: &str = "MXPROXY_COLOUR_PROBE";
+
+    /// `use_colour` reads the environment, which a threaded test binary cannot change safely:
+    /// each case runs `colour_probe` in a child process of this binary, its stdout a pipe.
+    fn colour_with(env: &[(&str, &str)]) -> bool {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "check::report::tests::colour_probe",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(COLOUR_PROBE, "1");
+        for name in ["NO_COLOR", "CLICOLOR_FORCE", "CLICOLOR"] {
+            command.env_remove(name);
+        }
+        let output = command.envs(env.iter().copied()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        if stdout.contains("colour: yes") {
+            true
+        } else {
+            assert!(
+                stdout.contains("colour: no"),
+                "the probe did not run:\n{stdout}"
+            );
+            false
+        }
+    }
 
     #[test]
+    fn colour_probe() {
+        if std::env::var_os(COLOUR_PROBE).is_some() {
+            let colour = use_colour(&std::io::stdout());
+            println!("colour: {}", if colour { "yes" } else { "no" });
+        }
+    }
+
+    /// Colour only on a terminal, and never when NO_COLOR is set to anything non-empty. The
+    /// child's stdout is a pipe, so CLICOLOR_FORCE stands in for a terminal.
+    #[test]
     fn colour_rules() {
-        assert!(use_colour(true, None));
-        assert!(use_colour(true, Some(OsStr::new(""))));
-        assert!(!use_colour(true, Some(OsStr::new("1"))));
-        assert!(!use_colour(false, None));
+        assert!(!colour_with(&[]));
+        assert!(colour_with(&[("CLICOLOR_FORCE", "1")]));
+        assert!(colour_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]));
+        assert!(!colour_with(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    }
+
+    /// The schema's description is where users read the ids; the enum must print the same
+    /// words in the same order.
+    #[test]
+    fn ids_match_the_schema_in_print_order() {
+        let ids = [
+            CheckId::TlsServerName,
+            CheckId::ClientWellKnown,
+            CheckId::ClientContentType,
+            CheckId::ClientCors,
+            CheckId::ClientCorsPreflight,
+            CheckId::TlsHomeserver,
+            CheckId::ClientVersions,
+            CheckId::ClientApiCors,
+            CheckId::ServerWellKnown,
+            CheckId::ServerDiscovery,
+            CheckId::TlsFederation,
+            CheckId::FederationVersion,
+            CheckId::FederationKeys,
+            CheckId::ProxyEncodedPath,
+            CheckId::ProxyUploadLimit,
+            CheckId::ProxyForwardedHeaders,
+        ];
+        assert!(ids.is_sorted_by(|a, b| a < b));
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/check-output.schema.json")).unwrap();
+        let description = schema["description"].as_str().unwrap();
+        let listed = description
+            .split_once("Check ids: ")
+            .unwrap()
+            .1
+            .trim_end_matches('.');
+        let printed: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        assert_eq!(listed, printed.join(", "));
+        assert_eq!(
+            serde_json::to_string(&CheckId::ClientCorsPreflight).unwrap(),
+            "\"client.cors-preflight\""
+        );
+        assert_eq!(format!("{:16}|", CheckId::ClientCors), "client.cors     |");
     }
 
     #[test]
@@ -185,8 +329,8 @@ mod tests {
             "example.com".into(),
             None,
             vec![
-                CheckResult::pass("client.well-known", "fine"),
-                CheckResult::fail("client.cors", "no header", "add it"),
+                CheckResult::pass(CheckId::ClientWellKnown, "fine"),
+                CheckResult::fail(CheckId::ClientCors, "no header", "add it"),
             ],
         );
         assert!(!report.ok);
@@ -198,6 +342,12 @@ mod tests {
         assert!(!text.contains('\x1b'), "{text}");
         let mut out = Vec::new();
         report.write_lines(&mut out, true).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\x1b[31m✘"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\x1b[32m✔\x1b[0m client.well-known"),
+            "{text:?}"
+        );
+        assert!(text.contains("\x1b[31m✘\x1b[0m client.cors"), "{text:?}");
+        assert!(text.contains("\x1b[2mfix: add it\x1b[0m"), "{text:?}");
     }
 }
