@@ -89,9 +89,7 @@ impl From<&Setup> for SetupLayer {
 }
 
 /// The flags that give `setup` back through `merge`: each setting of `SetupLayer::from`,
-/// left out where leaving it out gives the same setup (it is a default), in `FLAG_ORDER`.
-/// Each key becomes its flag (`max_upload` → `--max-upload`); `true` is the bare flag and a
-/// list is joined with commas.
+/// left out where leaving it out gives the same setup (it is a default).
 pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
     let mut layer = SetupLayer::from(setup);
     if !with_out {
@@ -109,12 +107,24 @@ pub fn to_args(setup: &Setup, with_out: bool) -> Vec<String> {
             }
         }
     }
+    flags_of(&keys)
+}
+
+/// A layer as flags, in `FLAG_ORDER`: each key becomes its flag (`max_upload` →
+/// `--max-upload`), `true` the bare flag, `false` `--flag=false`, a list one value
+/// joined with commas.
+pub fn flags(layer: &SetupLayer) -> Vec<String> {
+    flags_of(&keys_of(layer))
+}
+
+fn flags_of(keys: &serde_yaml::Mapping) -> Vec<String> {
     let mut args = Vec::new();
     for key in FLAG_ORDER {
         let flag = format!("--{}", key.replace('_', "-"));
         match keys.get(key) {
-            None | Some(Value::Bool(false)) => {}
+            None => {}
             Some(Value::Bool(true)) => args.push(flag),
+            Some(Value::Bool(false)) => args.push(format!("{flag}=false")),
             Some(Value::Sequence(items)) => {
                 let items: Vec<String> = items.iter().map(scalar).collect();
                 args.extend([flag, items.join(",")]);

@@ -7,7 +7,7 @@ mod kubernetes;
 mod layer;
 mod merge;
 
-pub use args::{FLAG_ORDER, to_args};
+pub use args::{FLAG_ORDER, flags, to_args};
 pub use layer::{FILE_ONLY_KEYS, SetupLayer, parse_file, read_file};
 pub use merge::{default_upstream, merge};
 
@@ -27,6 +27,10 @@ mod tests {
             Some(Command::Generate(command)) => command.setup,
             _ => unreachable!(),
         }
+    }
+
+    fn args_of(flags: &[String]) -> GenerateArgs {
+        args(&flags.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     fn file(yaml: &str) -> SetupLayer {
@@ -224,5 +228,83 @@ mod tests {
             let again = merge(&args(&again_refs), SetupLayer::default()).unwrap();
             assert_eq!(setup, again, "{flags:?} → {again_args:?}");
         }
+    }
+
+    /// The inverse of the layer, for every scenario: the saved YAML and the flags of its
+    /// every setting read back to the same layer, and `to_args` to the same setup.
+    #[test]
+    fn every_scenario_round_trips_through_yaml_and_flags() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+        let mut scenarios = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let setup = merge(&SetupLayer::default(), read_file(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let full = SetupLayer::from(&setup);
+
+            let yaml = serde_yaml::to_string(&full).unwrap();
+            let from_yaml = parse_file(Path::new("saved.yaml"), &yaml).unwrap();
+            assert_eq!(from_yaml, full, "{}:\n{yaml}", path.display());
+
+            let every_flag = flags(&full);
+            assert_eq!(args_of(&every_flag).layer, full, "{every_flag:?}");
+
+            let fewest = to_args(&setup, true);
+            let again = merge(&args_of(&fewest), SetupLayer::default()).unwrap();
+            assert_eq!(again, setup, "{} → {fewest:?}", path.display());
+            scenarios += 1;
+        }
+        assert!(scenarios >= 20, "only {scenarios} scenarios");
+    }
+
+    /// The one definition: every field of `SetupLayer` is a flag with its `MXPROXY_*`
+    /// variable and a YAML key of the same name, in the same order, and `to_args` knows
+    /// where to print it. Only `layout` and `templates` are file keys without a layer flag.
+    #[test]
+    fn every_setting_is_a_flag_a_variable_and_a_yaml_key() {
+        use clap::Args;
+        let command = SetupLayer::augment_args(clap::Command::new("layer"));
+        let flags: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
+            let env = format!("MXPROXY_{}", id.to_uppercase());
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()));
+        }
+
+        // serde lists every key it knows when it meets one it does not.
+        let err = serde_yaml::from_str::<SetupLayer>("not_a_key: 1").unwrap_err();
+        let message = err.to_string();
+        let known = message.split("expected one of ").nth(1).unwrap();
+        let keys: Vec<&str> = known
+            .split(", ")
+            .map(|key| key.trim_matches(|c: char| c == '`' || !c.is_ascii() || c.is_whitespace()))
+            .map(|key| key.split('`').next().unwrap())
+            .collect();
+        let mut expected = flags.clone();
+        expected.extend(FILE_ONLY_KEYS);
+        assert_eq!(keys, expected, "{message}");
+
+        let mut ordered = FLAG_ORDER.to_vec();
+        let mut all = flags.clone();
+        ordered.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(
+            ordered, all,
+            "FLAG_ORDER names every flag of the layer once"
+        );
+    }
+
+    #[test]
+    fn an_off_flag_overrides_an_on_key_in_the_file() {
+        let file = || file("server_name: example.com\ncompose: true\n");
+        assert!(merge(&args(&["--compose"]), file()).unwrap().compose);
+        assert!(merge(&args(&[]), file()).unwrap().compose);
+        assert!(!merge(&args(&["--compose=false"]), file()).unwrap().compose);
+        assert!(!merge(&args(&["--compose=no"]), file()).unwrap().compose);
+        assert!(Cli::try_parse_from(["mxproxy", "generate", "--compose", "false"]).is_err());
     }
 }
