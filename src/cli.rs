@@ -3,10 +3,8 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, Layout,
-    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
-};
+pub use crate::config::SetupLayer;
+use crate::setup::Layout;
 
 /// Reverse-proxy configs for a Matrix homeserver that work on the first try.
 ///
@@ -107,119 +105,16 @@ pub enum Format {
     Json,
 }
 
-/// The inputs of `generate`. Each field is `Option` so that `config::merge` can tell a
-/// flag that was given from one that was not, and let the config file fill the gap.
+/// The inputs of `generate` and the wizard: the setup as flags (see `SetupLayer`), the
+/// file to read the rest from, and how to write.
 #[derive(Debug, Default, Clone, Args)]
 pub struct GenerateArgs {
     /// Read the setup from a YAML file with the same keys as the flags [e.g. setup.yaml]
     #[arg(long, value_name = "FILE", env = "MXPROXY_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// The domain in your user ids: @alice:example.com -> example.com. Chosen once, forever [required]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_SERVER_NAME")]
-    pub server_name: Option<ServerName>,
-
-    /// Public host where the homeserver's APIs answer; may equal the server name [default: matrix.<server-name>]
-    #[arg(long, value_name = "HOST", env = "MXPROXY_HOMESERVER_HOST")]
-    pub homeserver_host: Option<Host>,
-
-    /// Homeserver software: conduit, synapse, continuwuity, tuwunel or dendrite; decides the default upstream port, path prefixes and upload limit [default: conduit]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_HOMESERVER")]
-    pub homeserver: Option<HomeserverName>,
-
-    // The paths come from src/homeserver.rs, so the help cannot drift from what is forwarded.
-    #[arg(
-        long,
-        env = "MXPROXY_EXPOSE_ADMIN",
-        value_parser = BoolishValueParser::new(),
-        help = format!(
-            "Also forward the homeserver's admin API ({}) to the internet; prints a warning",
-            crate::homeserver::admin_prefixes_described()
-        )
-    )]
-    pub expose_admin: bool,
-
-    /// Where the homeserver listens for the proxy [default: 127.0.0.1:<its port>, 6167 for Conduit, 8008 for the others; homeserver:<port> with --compose]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_UPSTREAM")]
-    pub upstream: Option<Upstream>,
-
-    /// Port other homeservers use to reach the homeserver host; published in /.well-known/matrix/server. Other than 443 adds a listener [default: 443]
-    #[arg(long, value_name = "PORT", env = "MXPROXY_FEDERATION_PORT")]
-    pub federation_port: Option<Port>,
-
-    /// Turn federation off everywhere: no server well-known, no federation listener
-    #[arg(long, env = "MXPROXY_NO_FEDERATION", value_parser = BoolishValueParser::new())]
-    pub no_federation: bool,
-
-    /// acme: certificates from Let's Encrypt (certbot paths for nginx/apache); files: --tls-cert/--tls-key; none: plain HTTP behind another TLS terminator [default: acme]
-    #[arg(long, value_name = "MODE", env = "MXPROXY_TLS")]
-    pub tls: Option<TlsMode>,
-
-    /// Certificate chain (PEM) for every generated site, with --tls files [e.g. /etc/ssl/matrix/fullchain.pem]
-    #[arg(long, value_name = "PATH", env = "MXPROXY_TLS_CERT")]
-    pub tls_cert: Option<SafePath>,
-
-    /// Private key (PEM) for --tls-cert, with --tls files [e.g. /etc/ssl/matrix/privkey.pem]
-    #[arg(long, value_name = "PATH", env = "MXPROXY_TLS_KEY")]
-    pub tls_key: Option<SafePath>,
-
-    /// Contact address for the ACME account, with --tls acme [e.g. admin@example.com]
-    #[arg(long, value_name = "EMAIL", env = "MXPROXY_ACME_EMAIL")]
-    pub acme_email: Option<Email>,
-
-    /// Largest request body (uploads): bytes, or K/M/G in binary units; every proxy and the homeserver enforce it [default: the homeserver's own: 20M Conduit and continuwuity, 50M Synapse, 24M tuwunel, 10M Dendrite]
-    #[arg(long, value_name = "SIZE", env = "MXPROXY_MAX_UPLOAD")]
-    pub max_upload: Option<ByteSize>,
-
-    /// Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: /var/www/mxproxy]
-    #[arg(long, value_name = "PATH", env = "MXPROXY_WEBROOT")]
-    pub webroot: Option<SafePath>,
-
-    /// Listen only on these IP addresses; repeat or separate with commas [default: every address]
-    #[arg(
-        long,
-        value_name = "IP",
-        value_delimiter = ',',
-        env = "MXPROXY_LISTEN_ADDRESS"
-    )]
-    pub listen_address: Vec<ListenAddress>,
-
-    /// Proxies to write configs for; repeat or separate with commas (nginx, apache, caddy, traefik, haproxy) [default: nginx,apache,caddy,traefik]
-    #[arg(
-        long,
-        value_name = "PROXY",
-        value_delimiter = ',',
-        env = "MXPROXY_PROXY"
-    )]
-    pub proxy: Vec<Proxy>,
-
-    /// Also write docker-compose.yml: the homeserver plus the first --proxy
-    #[arg(long, env = "MXPROXY_COMPOSE", value_parser = BoolishValueParser::new())]
-    pub compose: bool,
-
-    /// Write Kubernetes manifests (DIR/kubernetes/, for `kubectl apply -k`) instead of proxy configs; needs --ingress-class or --gateway
-    #[arg(long, env = "MXPROXY_KUBERNETES", value_parser = BoolishValueParser::new())]
-    pub kubernetes: bool,
-
-    /// With --kubernetes: the cluster's ingress controller, nginx (ingress-nginx) or traefik
-    #[arg(long, value_name = "CLASS", env = "MXPROXY_INGRESS_CLASS")]
-    pub ingress_class: Option<IngressClass>,
-
-    /// With --kubernetes: attach Gateway API HTTPRoutes to this existing Gateway instead of writing an Ingress [e.g. gateway-system/public]
-    #[arg(long, value_name = "[NAMESPACE/]NAME", env = "MXPROXY_GATEWAY")]
-    pub gateway: Option<GatewayRef>,
-
-    /// With --kubernetes and --tls acme: the cert-manager ClusterIssuer that signs the Ingress certificate [e.g. letsencrypt]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_CLUSTER_ISSUER")]
-    pub cluster_issuer: Option<KubeName>,
-
-    /// With --kubernetes: the namespace of every object [default: matrix]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_NAMESPACE")]
-    pub namespace: Option<Namespace>,
-
-    /// Output folder [default: ./mxproxy-out]
-    #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub layer: SetupLayer,
 
     /// Replace existing files whose content differs
     #[arg(long, env = "MXPROXY_FORCE", value_parser = BoolishValueParser::new())]
@@ -228,6 +123,14 @@ pub struct GenerateArgs {
     /// Print what would be written, as a diff against the files on disk, and write nothing
     #[arg(long, env = "MXPROXY_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
+}
+
+/// The flags are a layer of the setup: `config::merge(&args, file)`.
+impl std::ops::Deref for GenerateArgs {
+    type Target = SetupLayer;
+    fn deref(&self) -> &SetupLayer {
+        &self.layer
+    }
 }
 
 /// `generate`: the setup, and how to write and report it. The wizard takes only the setup.

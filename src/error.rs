@@ -2,6 +2,8 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::setup::{DnsName, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode};
+
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
 /// place that decides how the process ends.
 #[derive(Debug)]
@@ -60,7 +62,97 @@ pub enum Error {
     Runtime {
         message: String,
     },
+
+    // ---- The setup's refusals (config::merge): values each valid, not valid together.
+    // The words are in `Display`; each variant holds what its message names.
+    /// Two keys of one layer that say opposite things (`--no-federation --federation-port 8448`).
+    Contradict {
+        a: String,
+        b: String,
+        example: &'static str,
+    },
+    /// A value that only means something with another one (`--acme-email` needs `--tls acme`).
+    OnlyWith {
+        flag: String,
+        needs: String,
+        example: String,
+    },
+    /// `--tls files` without both paths.
+    TlsFilesIncomplete,
+    /// `--tls-cert`/`--tls-key` with a mode that does not read them.
+    TlsFilesOnly {
+        mode: TlsMode,
+    },
+    /// `--expose-admin` for a homeserver whose admin API mxproxy does not keep closed.
+    NoAdminApi {
+        homeserver: Homeserver,
+        display_name: &'static str,
+    },
+    /// A loopback `--upstream` (`flag`: how it was given) in the compose stack.
+    UpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
+        example: String,
+    },
+    FederationOnHttpPort,
+    NoProxy,
+    ListenAddressWithCompose,
+    /// More than one `--listen-address` for Traefik, whose entry point takes one.
+    TraefikOneAddress,
+    /// Traefik routes /.well-known/matrix/server to a homeserver that answers otherwise.
+    TraefikWellKnown {
+        server_name: ServerName,
+        delegated: bool,
+        port: Port,
+    },
+    DefaultHostTooLong {
+        server_name: DnsName,
+    },
+    /// A Kubernetes flag without `--kubernetes`.
+    KubernetesOnly {
+        flag: &'static str,
+        example: &'static str,
+    },
+    /// A value that means nothing in a cluster; `example` is the working command.
+    KubernetesRefuses {
+        flag: String,
+        why: String,
+        example: String,
+    },
+    KubernetesFederationPort {
+        port: Port,
+        server_name: ServerName,
+        example: String,
+    },
+    /// A homeserver the manifests cannot configure (it needs a generated config file).
+    KubernetesHomeserver {
+        homeserver: Homeserver,
+        display_name: &'static str,
+        example: String,
+    },
+    /// `--kubernetes` without `--ingress-class` or `--gateway`.
+    KubernetesRouting {
+        example: String,
+    },
+    TwoRoutings {
+        class: IngressClass,
+        gateway: GatewayRef,
+    },
+    /// `--kubernetes --tls acme` with an Ingress but no `--cluster-issuer`.
+    KubernetesIssuer {
+        example: String,
+    },
+    /// A certificate setting with `--gateway`, whose listener holds the certificate.
+    GatewayHoldsCertificate {
+        flag: String,
+        why: &'static str,
+        example: String,
+    },
 }
+
+/// The example for a `--tls files` refusal.
+const TLS_FILES: &str =
+    "--tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key /etc/ssl/matrix/privkey.pem";
 
 /// Also written by the wizard's SIGINT handler, which cannot format.
 pub const CANCELLED: &str = "wizard cancelled; nothing was written";
@@ -73,6 +165,26 @@ impl Error {
             | Error::Conflict { .. }
             | Error::NotATerminal { .. }
             | Error::CheckInput { .. } => 2,
+            Error::Contradict { .. }
+            | Error::OnlyWith { .. }
+            | Error::TlsFilesIncomplete
+            | Error::TlsFilesOnly { .. }
+            | Error::NoAdminApi { .. }
+            | Error::UpstreamInContainer { .. }
+            | Error::FederationOnHttpPort
+            | Error::NoProxy
+            | Error::ListenAddressWithCompose
+            | Error::TraefikOneAddress
+            | Error::TraefikWellKnown { .. }
+            | Error::DefaultHostTooLong { .. }
+            | Error::KubernetesOnly { .. }
+            | Error::KubernetesRefuses { .. }
+            | Error::KubernetesFederationPort { .. }
+            | Error::KubernetesHomeserver { .. }
+            | Error::KubernetesRouting { .. }
+            | Error::TwoRoutings { .. }
+            | Error::KubernetesIssuer { .. }
+            | Error::GatewayHoldsCertificate { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -139,6 +251,129 @@ impl fmt::Display for Error {
                 reason,
             } => write!(f, "{flag} `{value}`: {reason}"),
             Error::Runtime { message } => f.write_str(message),
+            // The setup's refusals (config::merge).
+            Error::Contradict { a, b, example } => {
+                write!(f, "{a} and {b} contradict each other, e.g. {example}")
+            }
+            Error::OnlyWith {
+                flag,
+                needs,
+                example,
+            } => write!(f, "{flag} is only used with {needs}, e.g. {example}"),
+            Error::TlsFilesIncomplete => write!(
+                f,
+                "--tls files needs both --tls-cert and --tls-key, e.g. {TLS_FILES}"
+            ),
+            Error::TlsFilesOnly { mode } => write!(
+                f,
+                "--tls-cert and --tls-key are only used with --tls files, not --tls {mode}, e.g. {TLS_FILES}"
+            ),
+            Error::NoAdminApi {
+                homeserver,
+                display_name,
+            } => write!(
+                f,
+                "--expose-admin: {display_name} has no admin API prefix that mxproxy keeps closed, \
+                 e.g. --homeserver {homeserver} without --expose-admin"
+            ),
+            Error::UpstreamInContainer {
+                flag,
+                upstream,
+                example,
+            } => write!(
+                f,
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy reaches the homeserver by its service name, e.g. {example}"
+            ),
+            Error::FederationOnHttpPort => f.write_str(
+                "--federation-port 80 is the plain-HTTP port; federation needs TLS on its own port \
+                 or 443, e.g. --federation-port 8448",
+            ),
+            Error::NoProxy => f.write_str(
+                "the `proxy` list is empty; name at least one proxy, e.g. proxy: [nginx]",
+            ),
+            Error::ListenAddressWithCompose => f.write_str(
+                "--listen-address does not apply to the compose stack: the proxy listens inside its \
+                 container and compose publishes its ports, e.g. --compose without --listen-address",
+            ),
+            Error::TraefikOneAddress => f.write_str(
+                "a Traefik entry point listens on one address; --listen-address was given more than \
+                 one, e.g. --listen-address 203.0.113.7",
+            ),
+            Error::TraefikWellKnown {
+                server_name,
+                delegated,
+                port,
+            } => write!(
+                f,
+                "--proxy traefik cannot serve /.well-known/matrix/server itself and Synapse only ever \
+                 answers it with {server_name}:443, but this setup federates on {}:{port}; use \
+                 another proxy (nginx, apache and caddy answer well-known themselves), or host \
+                 Synapse on the server name, e.g. --proxy nginx, or --homeserver-host {server_name} \
+                 --federation-port 443",
+                if *delegated {
+                    "the homeserver host"
+                } else {
+                    "port"
+                },
+            ),
+            Error::DefaultHostTooLong { server_name } => write!(
+                f,
+                "the default homeserver host matrix.{server_name} is too long for DNS; name the host \
+                 yourself, e.g. --homeserver-host {server_name}"
+            ),
+            Error::KubernetesOnly { flag, example } => write!(
+                f,
+                "{flag} only applies to Kubernetes manifests, which --kubernetes asks for, \
+                 e.g. --kubernetes {example}"
+            ),
+            Error::KubernetesRefuses { flag, why, example } => {
+                write!(f, "{flag} cannot be used with --kubernetes: {why}, e.g. {example}")
+            }
+            Error::KubernetesFederationPort {
+                port,
+                server_name,
+                example,
+            } => write!(
+                f,
+                "--federation-port {port} cannot be used with --kubernetes: an Ingress (and a Gateway's \
+                 HTTPRoute) carries HTTPS on port 443 only, so federation cannot get a port of its own there. \
+                 With --kubernetes other servers find the homeserver through \
+                 https://{server_name}/.well-known/matrix/server on port 443; leave out --federation-port, \
+                 e.g. {example}"
+            ),
+            Error::KubernetesHomeserver {
+                homeserver,
+                display_name,
+                example,
+            } => write!(
+                f,
+                "--homeserver {homeserver} cannot be used with --kubernetes yet: {display_name} needs a \
+                 generated config file with secrets before its first start, and the manifests configure \
+                 the homeserver by environment only (conduit, continuwuity, tuwunel), e.g. {example}"
+            ),
+            Error::KubernetesRouting { example } => write!(
+                f,
+                "--kubernetes needs to know how traffic enters the cluster: --ingress-class nginx \
+                 (ingress-nginx), --ingress-class traefik, or --gateway NAME for an existing Gateway API \
+                 Gateway, e.g. {example}"
+            ),
+            Error::TwoRoutings { class, gateway } => write!(
+                f,
+                "--ingress-class {class} and --gateway {gateway} are two ways to route into the \
+                 cluster; choose one, e.g. --kubernetes --gateway {gateway}"
+            ),
+            Error::KubernetesIssuer { example } => write!(
+                f,
+                "--kubernetes with --tls acme gets the certificate from cert-manager; name the \
+                 ClusterIssuer that signs it with --cluster-issuer (or use --tls files with a \
+                 Secret you create, or --tls none), e.g. {example}"
+            ),
+            Error::GatewayHoldsCertificate { flag, why, example } => write!(
+                f,
+                "{flag} cannot be used with --gateway: the Gateway's HTTPS listener holds the \
+                 certificate, {why}, e.g. {example}"
+            ),
         }
     }
 }

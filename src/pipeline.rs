@@ -17,7 +17,7 @@ use crate::setup::{Layout, Setup};
 pub fn setup_from(args: &GenerateArgs) -> Result<Setup, Error> {
     let file = match &args.config {
         Some(path) => config::read_file(path)?,
-        None => config::FileSetup::default(),
+        None => config::SetupLayer::default(),
     };
     config::merge(args, file)
 }
@@ -59,7 +59,7 @@ pub(crate) fn generate(command: &GenerateCommand) -> Result<(), Error> {
     let (args, output_args) = (&command.setup, &command.output);
     let file = match &args.config {
         Some(path) => config::read_file(path)?,
-        None => config::FileSetup::default(),
+        None => config::SetupLayer::default(),
     };
     let layout = output_args.layout.or(file.layout).unwrap_or_default();
     let templates_dir = output_args.templates.clone().or(file.templates.clone());

@@ -11,7 +11,7 @@ use expectrl::session::OsSession;
 use expectrl::{Eof, Expect, Session};
 
 use mxproxy::cli::GenerateArgs;
-use mxproxy::config::{self, FileSetup};
+use mxproxy::config::{self, SetupLayer};
 use mxproxy::setup::{ByteSize, Port, ServerName, Upstream};
 use mxproxy::wizard::{self, Decision, Prompter, Question, Stop};
 
@@ -197,18 +197,18 @@ fn flags(args: &[&str]) -> GenerateArgs {
     }
 }
 
-fn interview(prefill: &GenerateArgs, script: &mut Script) -> Result<GenerateArgs, Stop> {
+fn interview(prefill: &SetupLayer, script: &mut Script) -> Result<SetupLayer, Stop> {
     wizard::interview(script, prefill)
 }
 
-fn setup_of(answers: &GenerateArgs) -> mxproxy::setup::Setup {
-    config::merge(answers, FileSetup::default()).unwrap_or_else(|e| panic!("{e}"))
+fn setup_of(answers: &SetupLayer) -> mxproxy::setup::Setup {
+    config::merge(answers, SetupLayer::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn script_defaults_give_the_flags_setup() {
     let mut script = Script::new(&defaults_after("example.org"));
-    let answers = interview(&GenerateArgs::default(), &mut script).unwrap();
+    let answers = interview(&SetupLayer::default(), &mut script).unwrap();
     script.done();
     assert!(script.refusals().is_empty(), "{:?}", script.log);
     assert_eq!(
@@ -263,7 +263,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         ("compose", ENTER),
         ("out", ENTER),
     ]);
-    let result = interview(&GenerateArgs::default(), &mut script).unwrap();
+    let result = interview(&SetupLayer::default(), &mut script).unwrap();
     script.done();
 
     let message = |value: &str, err: String| format!("\"{value}\": {err}");
@@ -287,7 +287,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         // merge's own message, as for --federation-port 80
         config::merge(
             &flags(&["--server-name", "a.b", "--federation-port", "80"]),
-            FileSetup::default(),
+            SetupLayer::default(),
         )
         .unwrap_err()
         .to_string(),
@@ -322,7 +322,7 @@ fn script_flags_and_config_prefill_every_default() {
         "32M",
     ]);
     let file = config::read_file(&path).unwrap();
-    let prefill = wizard::prefill(&given, file);
+    let prefill = given.layer.clone().or(file);
     let mut script = Script::new(&[
         ("server_name", ENTER),
         ("homeserver_host", ENTER),
@@ -375,7 +375,7 @@ fn script_compose_with_a_loopback_upstream_asks_for_the_upstream_again() {
         ],
     );
     let mut script = Script::new(&answers);
-    let result = interview(&GenerateArgs::default(), &mut script).unwrap();
+    let result = interview(&SetupLayer::default(), &mut script).unwrap();
     script.done();
     let refusals = script.refusals();
     assert_eq!(refusals.len(), 2, "{refusals:?}");
@@ -391,7 +391,7 @@ fn script_default_upstream_follows_the_compose_answer() {
     let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
     answers[at] = ("compose", Yes);
     let mut script = Script::new(&answers);
-    let setup = setup_of(&interview(&GenerateArgs::default(), &mut script).unwrap());
+    let setup = setup_of(&interview(&SetupLayer::default(), &mut script).unwrap());
     assert_eq!(
         setup,
         setup_of(&flags(&["--server-name", "example.org", "--compose"]))
@@ -466,7 +466,7 @@ fn script_esc_stops_at_once() {
         ("homeserver_host", Esc),
     ]);
     assert!(matches!(
-        interview(&GenerateArgs::default(), &mut script),
+        interview(&SetupLayer::default(), &mut script),
         Err(Stop::Cancelled)
     ));
 }
@@ -503,10 +503,7 @@ fn review_lists_files_marks_replacements_and_saves_yaml() {
     assert!(command.ends_with(" --force"), "{command}");
 
     let file = config::read_file(&saved).unwrap();
-    assert_eq!(
-        config::merge(&GenerateArgs::default(), file).unwrap(),
-        setup
-    );
+    assert_eq!(config::merge(&SetupLayer::default(), file).unwrap(), setup);
     assert!(
         std::fs::read_to_string(out.join("caddy/Caddyfile"))
             .unwrap()
@@ -518,12 +515,12 @@ fn review_lists_files_marks_replacements_and_saves_yaml() {
 fn saved_yaml_reads_back_to_the_same_setup_for_every_scenario() {
     for name in common::scenario_names() {
         let file = config::read_file(&common::scenario_path(&name)).unwrap();
-        let setup = config::merge(&GenerateArgs::default(), file).unwrap();
+        let setup = config::merge(&SetupLayer::default(), file).unwrap();
         let yaml = wizard::saved_yaml(&setup);
         let again = config::parse_file(Path::new("saved.yaml"), &yaml)
             .unwrap_or_else(|e| panic!("{name}: {e}\n{yaml}"));
         assert_eq!(
-            config::merge(&GenerateArgs::default(), again).unwrap(),
+            config::merge(&SetupLayer::default(), again).unwrap(),
             setup,
             "{name}:\n{yaml}"
         );

@@ -1,0 +1,366 @@
+//! `SetupLayer`: every setting once, as a flag (clap), an `MXPROXY_*` variable (clap's
+//! `env`) and a YAML key (serde) alike. Each field is an `Option`, so a layer says what
+//! it gives and nothing else; `merge` combines the flags' layer with the file's.
+//!
+//! The field order is the order of `generate --help` and of the YAML the wizard saves.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use clap::builder::BoolishValueParser;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::setup::{
+    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, Layout,
+    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
+};
+
+/// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
+/// Keys are the flag names with `_` for `-`; unknown keys are errors so that a typo does
+/// not silently fall back to a default.
+///
+/// On/off settings are `Option<bool>` too: `--compose` alone is `true`, `--compose=false`
+/// and `MXPROXY_COMPOSE=0` say "off" and so override a file's `compose: true`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Args, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupLayer {
+    /// The domain in your user ids: @alice:example.com -> example.com. Chosen once, forever [required]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_SERVER_NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<ServerName>,
+
+    /// Public host where the homeserver's APIs answer; may equal the server name [default: matrix.<server-name>]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_HOMESERVER_HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homeserver_host: Option<Host>,
+
+    /// Homeserver software: conduit, synapse, continuwuity, tuwunel or dendrite; decides the default upstream port, path prefixes and upload limit [default: conduit]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_HOMESERVER")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_text")]
+    pub homeserver: Option<HomeserverName>,
+
+    // The paths come from src/homeserver.rs, so the help cannot drift from what is forwarded.
+    #[arg(
+        long,
+        env = "MXPROXY_EXPOSE_ADMIN",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new(),
+        help = format!(
+            "Also forward the homeserver's admin API ({}) to the internet; prints a warning",
+            crate::homeserver::admin_prefixes_described()
+        )
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose_admin: Option<bool>,
+
+    /// Where the homeserver listens for the proxy [default: 127.0.0.1:<its port>, 6167 for Conduit, 8008 for the others; homeserver:<port> with --compose]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
+
+    /// Port other homeservers use to reach the homeserver host; published in /.well-known/matrix/server. Other than 443 adds a listener [default: 443]
+    #[arg(long, value_name = "PORT", env = "MXPROXY_FEDERATION_PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federation_port: Option<Port>,
+
+    /// Turn federation off everywhere: no server well-known, no federation listener
+    #[arg(
+        long,
+        env = "MXPROXY_NO_FEDERATION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_federation: Option<bool>,
+
+    /// acme: certificates from Let's Encrypt (certbot paths for nginx/apache); files: --tls-cert/--tls-key; none: plain HTTP behind another TLS terminator [default: acme]
+    #[arg(long, value_name = "MODE", env = "MXPROXY_TLS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsMode>,
+
+    /// Certificate chain (PEM) for every generated site, with --tls files [e.g. /etc/ssl/matrix/fullchain.pem]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_TLS_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<SafePath>,
+
+    /// Private key (PEM) for --tls-cert, with --tls files [e.g. /etc/ssl/matrix/privkey.pem]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_TLS_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<SafePath>,
+
+    /// Contact address for the ACME account, with --tls acme [e.g. admin@example.com]
+    #[arg(long, value_name = "EMAIL", env = "MXPROXY_ACME_EMAIL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme_email: Option<Email>,
+
+    /// Largest request body (uploads): bytes, or K/M/G in binary units; every proxy and the homeserver enforce it [default: the homeserver's own: 20M Conduit and continuwuity, 50M Synapse, 24M tuwunel, 10M Dendrite]
+    #[arg(long, value_name = "SIZE", env = "MXPROXY_MAX_UPLOAD")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_upload: Option<ByteSize>,
+
+    /// Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: /var/www/mxproxy]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_WEBROOT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webroot: Option<SafePath>,
+
+    /// Listen only on these IP addresses; repeat or separate with commas [default: every address]
+    #[arg(
+        long,
+        value_name = "IP",
+        value_delimiter = ',',
+        env = "MXPROXY_LISTEN_ADDRESS"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_address: Option<Vec<ListenAddress>>,
+
+    /// Proxies to write configs for; repeat or separate with commas (nginx, apache, caddy, traefik, haproxy) [default: nginx,apache,caddy,traefik]
+    #[arg(
+        long,
+        value_name = "PROXY",
+        value_delimiter = ',',
+        env = "MXPROXY_PROXY"
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "proxy_list"
+    )]
+    pub proxy: Option<Vec<Proxy>>,
+
+    /// Also write docker-compose.yml: the homeserver plus the first --proxy
+    #[arg(
+        long,
+        env = "MXPROXY_COMPOSE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<bool>,
+
+    /// Write Kubernetes manifests (DIR/kubernetes/, for `kubectl apply -k`) instead of proxy configs; needs --ingress-class or --gateway
+    #[arg(
+        long,
+        env = "MXPROXY_KUBERNETES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<bool>,
+
+    /// With --kubernetes: the cluster's ingress controller, nginx (ingress-nginx) or traefik
+    #[arg(long, value_name = "CLASS", env = "MXPROXY_INGRESS_CLASS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_class: Option<IngressClass>,
+
+    /// With --kubernetes: attach Gateway API HTTPRoutes to this existing Gateway instead of writing an Ingress [e.g. gateway-system/public]
+    #[arg(long, value_name = "[NAMESPACE/]NAME", env = "MXPROXY_GATEWAY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayRef>,
+
+    /// With --kubernetes and --tls acme: the cert-manager ClusterIssuer that signs the Ingress certificate [e.g. letsencrypt]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_CLUSTER_ISSUER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_issuer: Option<KubeName>,
+
+    /// With --kubernetes: the namespace of every object [default: matrix]
+    #[arg(long, value_name = "NAME", env = "MXPROXY_NAMESPACE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<Namespace>,
+
+    /// Output folder [default: ./mxproxy-out]
+    #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+
+    /// File only: read by `generate`, not by `merge`, because they shape the output, not
+    /// the setup. Their flags are in `cli::OutputArgs`, which the wizard does not take.
+    #[arg(skip)]
+    #[serde(skip_serializing)]
+    pub layout: Option<Layout>,
+    #[arg(skip)]
+    #[serde(skip_serializing)]
+    pub templates: Option<PathBuf>,
+}
+
+/// The keys that are in the file only (see `SetupLayer::layout`).
+pub const FILE_ONLY_KEYS: [&str; 2] = ["layout", "templates"];
+
+impl SetupLayer {
+    /// `self` over `lower`, key by key: what the wizard offers as its defaults.
+    /// `federation_port` and `no_federation` are one setting in two keys, so a layer that
+    /// names a port or turns federation off decides both (as `merge` does).
+    pub fn or(self, lower: SetupLayer) -> SetupLayer {
+        let (federation_port, no_federation) =
+            if self.federation_port.is_some() || self.no_federation == Some(true) {
+                (self.federation_port, self.no_federation)
+            } else {
+                (
+                    lower.federation_port,
+                    self.no_federation.or(lower.no_federation),
+                )
+            };
+        SetupLayer {
+            server_name: self.server_name.or(lower.server_name),
+            homeserver_host: self.homeserver_host.or(lower.homeserver_host),
+            homeserver: self.homeserver.or(lower.homeserver),
+            expose_admin: self.expose_admin.or(lower.expose_admin),
+            upstream: self.upstream.or(lower.upstream),
+            federation_port,
+            no_federation,
+            tls: self.tls.or(lower.tls),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            acme_email: self.acme_email.or(lower.acme_email),
+            max_upload: self.max_upload.or(lower.max_upload),
+            webroot: self.webroot.or(lower.webroot),
+            listen_address: self.listen_address.or(lower.listen_address),
+            proxy: self.proxy.or(lower.proxy),
+            compose: self.compose.or(lower.compose),
+            kubernetes: self.kubernetes.or(lower.kubernetes),
+            ingress_class: self.ingress_class.or(lower.ingress_class),
+            gateway: self.gateway.or(lower.gateway),
+            cluster_issuer: self.cluster_issuer.or(lower.cluster_issuer),
+            namespace: self.namespace.or(lower.namespace),
+            out: self.out.or(lower.out),
+            layout: self.layout.or(lower.layout),
+            templates: self.templates.or(lower.templates),
+        }
+    }
+}
+
+/// Which layer a value came from: a flag (or its `MXPROXY_*` variable) or the file. A
+/// refusal names the one the user wrote (`--upstream` or `upstream:`), and two values
+/// conflict only within a layer; across layers the flag overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Flag,
+    File,
+}
+
+/// The flags' layer over the file's: the one place precedence is decided.
+pub struct Layers<'a> {
+    pub flags: &'a SetupLayer,
+    pub file: &'a SetupLayer,
+}
+
+impl Layers<'_> {
+    /// The value of one key, from the highest layer that gives it, and where it came from.
+    pub fn pick<T: Clone>(&self, key: impl Fn(&SetupLayer) -> &Option<T>) -> Option<(T, Source)> {
+        key(self.flags)
+            .clone()
+            .map(|v| (v, Source::Flag))
+            .or_else(|| key(self.file).clone().map(|v| (v, Source::File)))
+    }
+
+    /// The value of one key, wherever it came from.
+    pub fn get<T: Clone>(&self, key: impl Fn(&SetupLayer) -> &Option<T>) -> Option<T> {
+        self.pick(key).map(|(value, _)| value)
+    }
+
+    /// Whether an on/off key is on (absent is off).
+    pub fn on(&self, key: impl Fn(&SetupLayer) -> &Option<bool>) -> bool {
+        self.get(key) == Some(true)
+    }
+}
+
+/// `HomeserverName` has no `Serialize` of its own: write it as it is displayed.
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `proxy: [nginx, caddy]` or `proxy: nginx,caddy`, as on the command line.
+fn proxy_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Proxy>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<Proxy>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of proxies or a comma-separated string, e.g. [nginx, caddy]")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Proxy>, A::Error> {
+            let mut list = Vec::new();
+            while let Some(proxy) = seq.next_element::<Proxy>()? {
+                list.push(proxy);
+            }
+            Ok(list)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<Proxy>, E> {
+            v.split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<Proxy>()
+                        .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
+                })
+                .collect()
+        }
+    }
+    deserializer.deserialize_any(Visitor).map(Some)
+}
+
+pub fn read_file(path: &Path) -> Result<SetupLayer, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_file(path, &text)
+}
+
+pub fn parse_file(path: &Path, text: &str) -> Result<SetupLayer, Error> {
+    if text.trim().is_empty() {
+        return Ok(SetupLayer::default());
+    }
+    serde_yaml::from_str(text).map_err(|err| {
+        let line = err.location().map(|l| l.line());
+        let mut message = err.to_string();
+        // serde_yaml appends the location; it is already in front as file:line.
+        if let Some(at) = message.rfind(" at line ") {
+            message.truncate(at);
+        }
+        Error::Config {
+            path: path.to_path_buf(),
+            line,
+            message: config_message(message),
+        }
+    })
+}
+
+/// Points at the key and suggests the fix in the file's own syntax.
+fn config_message(message: String) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        return format!(
+            "unknown key {field}; the keys are the flag names with `_` for `-`, e.g. server_name: example.com"
+        );
+    }
+    match message.split_once(": ") {
+        Some((key, why)) if !key.contains(' ') => format!("key `{key}`: {why}"),
+        _ => message,
+    }
+}

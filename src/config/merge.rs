@@ -1,0 +1,291 @@
+//! The flags' layer over the file's over the defaults, into one valid `Setup`. Each
+//! refusal names the value as the user wrote it and ends in a working example.
+
+use std::path::PathBuf;
+
+use super::kubernetes;
+use super::layer::{Layers, SetupLayer, Source};
+use crate::defaults::{self, COMPOSE_SERVICE};
+use crate::error::Error;
+use crate::homeserver::{self, WellKnownSupport};
+use crate::matrix::HTTP_PORT;
+use crate::setup::{
+    DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
+};
+
+pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
+
+/// Flags (and their `MXPROXY_*` variables) over `file` over the defaults.
+pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
+    let layers = Layers { flags, file: &file };
+    let federation_port = federation(&layers)?;
+    let tls = tls(&layers)?;
+    let server_name = layers.get(|l| &l.server_name).ok_or(Error::Missing {
+        flag: "--server-name",
+        key: "server_name",
+        example: "example.com",
+    })?;
+    let homeserver_host = match layers.get(|l| &l.homeserver_host) {
+        Some(host) => host,
+        None => Host::from(default_host(server_name.host())?),
+    };
+    let (homeserver, expose_admin, warnings) = homeserver_and_admin(&layers)?;
+    let facts = homeserver::facts(homeserver);
+    let compose = layers.on(|l| &l.compose);
+    let kubernetes =
+        kubernetes::kubernetes(&layers, &server_name, federation_port, &tls, homeserver)?;
+    let upstream = upstream(&layers, homeserver, compose, kubernetes.is_some())?;
+    if federation_port.map(Port::get) == Some(HTTP_PORT) {
+        return Err(Error::FederationOnHttpPort);
+    }
+    let max_upload = layers
+        .get(|l| &l.max_upload)
+        .unwrap_or(facts.default_max_upload);
+    let webroot = layers
+        .get(|l| &l.webroot)
+        .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
+    let proxies = proxies(&layers, kubernetes.is_some())?;
+    let listen_addresses = listen_addresses(&layers, compose, &proxies)?;
+    if proxies.contains(&Proxy::Traefik) {
+        let delegated = server_name.host() != homeserver_host.name();
+        traefik_well_known(facts.well_known, delegated, federation_port, &server_name)?;
+    }
+    let out = layers
+        .get(|l| &l.out)
+        .unwrap_or_else(|| PathBuf::from(defaults::OUT));
+
+    Ok(Setup {
+        server_name,
+        homeserver_host,
+        homeserver,
+        upstream,
+        federation_port,
+        tls,
+        max_upload,
+        webroot,
+        listen_addresses,
+        proxies,
+        compose,
+        kubernetes,
+        expose_admin,
+        warnings,
+        out,
+    })
+}
+
+/// The homeserver (a retired name warns) and whether its admin API is forwarded (warns too).
+fn homeserver_and_admin(layers: &Layers) -> Result<(Homeserver, bool, Vec<String>), Error> {
+    let name = layers
+        .get(|l| &l.homeserver)
+        .unwrap_or_else(|| Homeserver::default().into());
+    let mut warnings: Vec<String> = name.warning().into_iter().collect();
+    let homeserver = name.homeserver;
+    let facts = homeserver::facts(homeserver);
+    let expose_admin = layers.on(|l| &l.expose_admin);
+    if expose_admin {
+        if facts.admin_prefixes.is_empty() {
+            return Err(Error::NoAdminApi {
+                homeserver,
+                display_name: facts.display_name,
+            });
+        }
+        // Synapse: "we do not recommend exposing them to the public internet without good
+        // reason" (docs/reverse_proxy.md); tuwunel: /_synapse/admin/v1/register lets anyone
+        // with the shared secret create accounts, "Restrict this path to trusted networks"
+        // (docs/deploying/generic.md).
+        warnings.push(format!(
+            "--expose-admin: {}'s admin API ({}) is reachable from the internet; anyone \
+             holding an admin access token or the registration shared secret can use it from \
+             anywhere. Prefer reaching it on the upstream, e.g. through an SSH tunnel",
+            facts.display_name,
+            facts.admin_prefixes.join(", "),
+        ));
+    }
+    Ok((homeserver, expose_admin, warnings))
+}
+
+/// The given upstream, or the homeserver's own port where it runs (`default_upstream`).
+fn upstream(
+    layers: &Layers,
+    homeserver: Homeserver,
+    compose: bool,
+    kubernetes: bool,
+) -> Result<Upstream, Error> {
+    match layers.pick(|l| &l.upstream) {
+        Some((upstream, source)) if compose && upstream.host.is_loopback() => {
+            Err(Error::UpstreamInContainer {
+                flag: match source {
+                    Source::Flag => "--upstream",
+                    Source::File => "upstream:",
+                },
+                upstream: upstream.to_string(),
+                example: format!(
+                    "--upstream {COMPOSE_SERVICE}:{}",
+                    homeserver::facts(homeserver).port
+                ),
+            })
+        }
+        Some((upstream, _)) => Ok(upstream),
+        None => Ok(default_upstream(homeserver, compose || kubernetes)),
+    }
+}
+
+/// Where the homeserver listens when `--upstream` is not given: its own port on loopback,
+/// or on the compose service inside a container network (in a cluster the Ingress reaches
+/// it through its Service, which has the same name).
+pub fn default_upstream(homeserver: Homeserver, in_container: bool) -> Upstream {
+    Upstream {
+        host: if in_container {
+            UpstreamHost::Name(
+                COMPOSE_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            )
+        } else {
+            UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST)
+        },
+        port: Port::new_unchecked(homeserver::facts(homeserver).port),
+    }
+}
+
+/// The proxies to write, each once, in the order given; none in a cluster, whose ingress
+/// controller is the proxy.
+fn proxies(layers: &Layers, kubernetes: bool) -> Result<Vec<Proxy>, Error> {
+    if kubernetes {
+        return Ok(Vec::new());
+    }
+    let given = layers
+        .get(|l| &l.proxy)
+        .unwrap_or_else(|| Proxy::DEFAULT.to_vec());
+    if given.is_empty() {
+        return Err(Error::NoProxy);
+    }
+    let mut proxies = Vec::new();
+    for proxy in given {
+        if !proxies.contains(&proxy) {
+            proxies.push(proxy);
+        }
+    }
+    Ok(proxies)
+}
+
+fn listen_addresses(
+    layers: &Layers,
+    compose: bool,
+    proxies: &[Proxy],
+) -> Result<Vec<crate::setup::ListenAddress>, Error> {
+    let mut addresses = layers.get(|l| &l.listen_address).unwrap_or_default();
+    addresses.dedup();
+    if addresses.is_empty() {
+        return Ok(addresses);
+    }
+    if compose {
+        return Err(Error::ListenAddressWithCompose);
+    }
+    traefik_one_address(&addresses, proxies)?;
+    Ok(addresses)
+}
+
+/// A Traefik entry point listens on one address.
+fn traefik_one_address(
+    addresses: &[crate::setup::ListenAddress],
+    proxies: &[Proxy],
+) -> Result<(), Error> {
+    if addresses.len() > 1 && proxies.contains(&Proxy::Traefik) {
+        return Err(Error::TraefikOneAddress);
+    }
+    Ok(())
+}
+
+/// Traefik cannot answer with a fixed body, so it routes `/.well-known/matrix/` to the
+/// homeserver; refuse where the homeserver would answer something else than the plan.
+fn traefik_well_known(
+    support: WellKnownSupport,
+    delegated: bool,
+    federation_port: Option<Port>,
+    server_name: &ServerName,
+) -> Result<(), Error> {
+    match federation_port {
+        Some(port) if !support.serves_planned_server_document(delegated, port) => {
+            Err(Error::TraefikWellKnown {
+                server_name: server_name.clone(),
+                delegated,
+                port,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {
+    server_name
+        .prefixed("matrix")
+        .map_err(|_| Error::DefaultHostTooLong {
+            server_name: server_name.clone(),
+        })
+}
+
+/// `federation_port` and `no_federation`: off and a port in one layer contradict each
+/// other; across layers the flag decides.
+fn federation(layers: &Layers) -> Result<Option<Port>, Error> {
+    let off = layers.pick(|l| &l.no_federation);
+    let port = layers.pick(|l| &l.federation_port);
+    match (off, port) {
+        (Some((true, off_source)), Some((port, port_source))) if off_source == port_source => {
+            Err(match off_source {
+                Source::Flag => Error::Contradict {
+                    a: "--no-federation".into(),
+                    b: format!("--federation-port {port}"),
+                    example: "--federation-port 8448 (or only --no-federation)",
+                },
+                Source::File => Error::Contradict {
+                    a: "`no_federation: true`".into(),
+                    b: format!("`federation_port: {port}`"),
+                    example: "federation_port: 8448 (or only no_federation: true)",
+                },
+            })
+        }
+        (Some((true, Source::Flag)), _) => Ok(None),
+        (Some((true, Source::File)), Some((port, Source::Flag))) => Ok(Some(port)),
+        (Some((true, Source::File)), _) => Ok(None),
+        (_, port) => Ok(Some(port.map_or(DEFAULT_FEDERATION_PORT, |(port, _)| port))),
+    }
+}
+
+/// The TLS mode and what it reads. A value from the same layer as the mode (or from a
+/// flag) that the mode ignores is a mistake worth stopping for; a file value overridden
+/// by a `--tls` flag is not.
+fn tls(layers: &Layers) -> Result<Tls, Error> {
+    let (mode, mode_source) = match layers.pick(|l| &l.tls) {
+        Some((mode, source)) => (mode, Some(source)),
+        None => (TlsMode::Acme, None),
+    };
+    let cert = layers.pick(|l| &l.tls_cert);
+    let key = layers.pick(|l| &l.tls_key);
+    let email = layers.pick(|l| &l.acme_email);
+    let stray = |source: Option<Source>| matches!(source, Some(source) if source == Source::Flag || mode_source != Some(Source::Flag));
+    if mode != TlsMode::Acme && stray(source_of(&email)) {
+        return Err(Error::OnlyWith {
+            flag: "--acme-email".into(),
+            needs: "--tls acme".into(),
+            example: "--tls acme --acme-email admin@example.com".into(),
+        });
+    }
+    match mode {
+        TlsMode::Files => match (cert, key) {
+            (Some((cert, _)), Some((key, _))) => Ok(Tls::Files { cert, key }),
+            _ => Err(Error::TlsFilesIncomplete),
+        },
+        TlsMode::Acme | TlsMode::None if stray(source_of(&cert)) || stray(source_of(&key)) => {
+            Err(Error::TlsFilesOnly { mode })
+        }
+        TlsMode::None => Ok(Tls::None),
+        TlsMode::Acme => Ok(Tls::Acme {
+            email: email.map(|(email, _)| email),
+        }),
+    }
+}
+
+fn source_of<T>(value: &Option<(T, Source)>) -> Option<Source> {
+    value.as_ref().map(|(_, source)| *source)
+}

@@ -1,0 +1,310 @@
+//! The setup's inputs: one `SetupLayer` type for flags, `MXPROXY_*` variables and the
+//! YAML file (layer.rs), merged into one valid `Setup`: flags > file > defaults
+//! (merge.rs, kubernetes.rs), and the way back to flags and YAML (args.rs).
+
+mod args;
+mod kubernetes;
+mod layer;
+mod merge;
+
+pub use args::{FLAG_ORDER, flags, to_args};
+pub use layer::{FILE_ONLY_KEYS, SetupLayer, parse_file, read_file};
+pub use merge::{default_upstream, merge};
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::cli::{Cli, Command, GenerateArgs};
+    use crate::setup::{Homeserver, Port, Proxy, Tls};
+
+    fn args(flags: &[&str]) -> GenerateArgs {
+        let cli = Cli::try_parse_from(["mxproxy", "generate"].iter().chain(flags)).unwrap();
+        match cli.command {
+            Some(Command::Generate(command)) => command.setup,
+            _ => unreachable!(),
+        }
+    }
+
+    fn args_of(flags: &[String]) -> GenerateArgs {
+        args(&flags.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn file(yaml: &str) -> SetupLayer {
+        parse_file(Path::new("setup.yaml"), yaml).unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let setup = merge(
+            &args(&["--federation-port", "8448"]),
+            file("server_name: example.com\nfederation_port: 8000\nmax_upload: 50M\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.federation_port, Some(Port::new_unchecked(8448)));
+        assert_eq!(setup.max_upload.bytes(), 50 << 20);
+        assert_eq!(setup.homeserver_host.to_string(), "matrix.example.com");
+        assert_eq!(setup.upstream.to_string(), "127.0.0.1:6167");
+        assert_eq!(setup.proxies, Proxy::DEFAULT);
+    }
+
+    #[test]
+    fn a_tls_flag_overrides_file_certificates_without_a_conflict() {
+        let setup = merge(
+            &args(&["--tls", "acme"]),
+            file("server_name: example.com\ntls: files\ntls_cert: /c.pem\ntls_key: /k.pem\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.tls, Tls::Acme { email: None });
+    }
+
+    #[test]
+    fn a_federation_flag_overrides_no_federation_in_the_file() {
+        let setup = merge(
+            &args(&["--federation-port", "8448"]),
+            file("server_name: example.com\nno_federation: true\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.federation_port, Some(Port::new_unchecked(8448)));
+    }
+
+    #[test]
+    fn compose_defaults_the_upstream_to_the_service() {
+        let setup = merge(
+            &args(&["--server-name", "example.com", "--compose"]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "homeserver:6167");
+    }
+
+    #[test]
+    fn the_homeserver_decides_the_default_upstream_port_and_upload_limit() {
+        let setup = merge(
+            &args(&["--compose", "--homeserver", "tuwunel"]),
+            file("server_name: example.com\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "homeserver:8008");
+        assert_eq!(setup.max_upload.bytes(), 24 << 20);
+        let setup = merge(
+            &args(&[]),
+            file("server_name: example.com\nhomeserver: synapse\nproxy: nginx\n"),
+        )
+        .unwrap();
+        assert_eq!(setup.upstream.to_string(), "127.0.0.1:8008");
+        assert_eq!(setup.max_upload.bytes(), 50 << 20);
+        assert!(setup.warnings.is_empty());
+    }
+
+    #[test]
+    fn conduwuit_becomes_tuwunel_and_the_regenerate_command_says_so() {
+        let setup = merge(
+            &args(&["--server-name", "example.com", "--homeserver", "conduwuit"]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.homeserver, Homeserver::Tuwunel);
+        assert_eq!(setup.warnings.len(), 1);
+        assert!(to_args(&setup, false).contains(&"tuwunel".to_string()));
+    }
+
+    #[test]
+    fn duplicate_proxies_are_dropped_in_order() {
+        let setup = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--proxy",
+                "caddy,nginx,caddy",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(setup.proxies, [Proxy::Caddy, Proxy::Nginx]);
+    }
+
+    /// `to_args` is what the header, the wizard and the property tests print as "the
+    /// command that reproduces this": it must give the same setup back.
+    #[test]
+    fn to_args_round_trips() {
+        for flags in [
+            &["--server-name", "example.com"][..],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver-host",
+                "example.com",
+                "--no-federation",
+            ],
+            &[
+                "--server-name",
+                "chat.example.net",
+                "--homeserver-host",
+                "hs.example.net",
+                "--upstream",
+                "[::1]:8008",
+                "--federation-port",
+                "8448",
+                "--tls",
+                "files",
+                "--tls-cert",
+                "/c.pem",
+                "--tls-key",
+                "/k.pem",
+                "--max-upload",
+                "1000000",
+                "--webroot",
+                "/srv/w",
+                "--listen-address",
+                "127.0.0.1,::1",
+                "--proxy",
+                "caddy,nginx",
+                "--out",
+                "/tmp/x",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--compose",
+                "--proxy",
+                "traefik",
+                "--tls",
+                "none",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--acme-email",
+                "a@example.com",
+                "--compose",
+                "--upstream",
+                "hs:1",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--expose-admin",
+                "--proxy",
+                "nginx",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "dendrite",
+                "--compose",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--kubernetes",
+                "--ingress-class",
+                "traefik",
+                "--cluster-issuer",
+                "letsencrypt",
+                "--namespace",
+                "chat",
+            ],
+            &[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "tuwunel",
+                "--kubernetes",
+                "--gateway",
+                "gateway-system/public",
+                "--no-federation",
+            ],
+        ] {
+            let setup = merge(&args(flags), SetupLayer::default()).unwrap();
+            let again_args = to_args(&setup, true);
+            let again_refs: Vec<&str> = again_args.iter().map(String::as_str).collect();
+            let again = merge(&args(&again_refs), SetupLayer::default()).unwrap();
+            assert_eq!(setup, again, "{flags:?} → {again_args:?}");
+        }
+    }
+
+    /// The inverse of the layer, for every scenario: the saved YAML and the flags of its
+    /// every setting read back to the same layer, and `to_args` to the same setup.
+    #[test]
+    fn every_scenario_round_trips_through_yaml_and_flags() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+        let mut scenarios = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let setup = merge(&SetupLayer::default(), read_file(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let full = SetupLayer::from(&setup);
+
+            let yaml = serde_yaml::to_string(&full).unwrap();
+            let from_yaml = parse_file(Path::new("saved.yaml"), &yaml).unwrap();
+            assert_eq!(from_yaml, full, "{}:\n{yaml}", path.display());
+
+            let every_flag = flags(&full);
+            assert_eq!(args_of(&every_flag).layer, full, "{every_flag:?}");
+
+            let fewest = to_args(&setup, true);
+            let again = merge(&args_of(&fewest), SetupLayer::default()).unwrap();
+            assert_eq!(again, setup, "{} → {fewest:?}", path.display());
+            scenarios += 1;
+        }
+        assert!(scenarios >= 20, "only {scenarios} scenarios");
+    }
+
+    /// The one definition: every field of `SetupLayer` is a flag with its `MXPROXY_*`
+    /// variable and a YAML key of the same name, in the same order, and `to_args` knows
+    /// where to print it. Only `layout` and `templates` are file keys without a layer flag.
+    #[test]
+    fn every_setting_is_a_flag_a_variable_and_a_yaml_key() {
+        use clap::Args;
+        let command = SetupLayer::augment_args(clap::Command::new("layer"));
+        let flags: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
+            let env = format!("MXPROXY_{}", id.to_uppercase());
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()));
+        }
+
+        // serde lists every key it knows when it meets one it does not.
+        let err = serde_yaml::from_str::<SetupLayer>("not_a_key: 1").unwrap_err();
+        let message = err.to_string();
+        let known = message.split("expected one of ").nth(1).unwrap();
+        let keys: Vec<&str> = known
+            .split(", ")
+            .map(|key| key.trim_matches(|c: char| c == '`' || !c.is_ascii() || c.is_whitespace()))
+            .map(|key| key.split('`').next().unwrap())
+            .collect();
+        let mut expected = flags.clone();
+        expected.extend(FILE_ONLY_KEYS);
+        assert_eq!(keys, expected, "{message}");
+
+        let mut ordered = FLAG_ORDER.to_vec();
+        let mut all = flags.clone();
+        ordered.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(
+            ordered, all,
+            "FLAG_ORDER names every flag of the layer once"
+        );
+    }
+
+    #[test]
+    fn an_off_flag_overrides_an_on_key_in_the_file() {
+        let file = || file("server_name: example.com\ncompose: true\n");
+        assert!(merge(&args(&["--compose"]), file()).unwrap().compose);
+        assert!(merge(&args(&[]), file()).unwrap().compose);
+        assert!(!merge(&args(&["--compose=false"]), file()).unwrap().compose);
+        assert!(!merge(&args(&["--compose=no"]), file()).unwrap().compose);
+        assert!(Cli::try_parse_from(["mxproxy", "generate", "--compose", "false"]).is_err());
+    }
+}
