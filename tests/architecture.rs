@@ -10,18 +10,20 @@ use syn::visit::Visit;
 /// The layers, lowest first. A module may use any module of a lower layer, and none of its
 /// own layer or above.
 const LAYERS: &[&[&str]] = &[
-    // Facts of Matrix; mxproxy's defaults and the one error type.
+    // Facts of Matrix, and mxproxy's defaults.
     &["matrix"],
-    &["defaults", "error"],
-    // Typed, validated values.
+    &["defaults"],
+    // Typed, validated values; the one error type, which names them.
     &["setup"],
+    &["error"],
     // What each homeserver and each proxy is and does.
     &["homeserver", "proxy"],
     // `mxproxy check`: a live deployment measured against the spec; see CHECK_USES.
     &["check"],
-    // The clap layer, and the merge of flags, environment and file into a setup.
-    &["cli"],
+    // The one layer of settings (flags, environment, file), its merge into a setup, and
+    // the clap commands around it.
     &["config"],
+    &["cli"],
     // What must be served.
     &["plan"],
     // Files: written, rendered, reported.
@@ -168,7 +170,10 @@ fn every_module_imports_only_the_layers_below_it() {
 }
 
 /// Functions allowed past the limit: plain data tables, each with its reason.
-const LONG_TABLES: &[(&str, &str)] = &[];
+const LONG_TABLES: &[(&str, &str)] = &[(
+    "error.rs fmt",
+    "one arm per error variant: every message's words in one Display, as STYLE.md asks",
+)];
 /// One screen, as the structure review measured: brace to brace.
 const MAX_FUNCTION_LINES: usize = 100;
 
@@ -225,7 +230,8 @@ fn every_function_reads_in_one_screen() {
         lengths.visit_file(&parse(&path));
         let relative = path.strip_prefix(src()).unwrap().display().to_string();
         for (name, line, lines) in lengths.long {
-            if !LONG_TABLES.iter().any(|(table, _)| *table == name) {
+            let table = format!("{relative} {name}");
+            if !LONG_TABLES.iter().any(|(listed, _)| *listed == table) {
                 long.insert(format!("{relative}:{line} {name}"), lines);
             }
         }
