@@ -3,6 +3,9 @@
 //! it gives and nothing else; `merge` combines the flags' layer with the file's.
 //!
 //! The field order is the order of `generate --help` and of the YAML the wizard saves.
+//! A new setting is a field here, its line in `or` and in `From<&Setup>` (the compiler
+//! asks for both) and its place in `FLAG_ORDER` (a test asks); `args.rs` derives the
+//! flags and the YAML from these.
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, Layout,
-    ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, TlsMode, Upstream,
+    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
+    Layout, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Tls, TlsMode,
+    Upstream,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -241,6 +245,83 @@ impl SetupLayer {
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
+        }
+    }
+}
+
+/// The order of the flags `to_args` prints, which every generated file's header shows:
+/// values first, then the switches with the values that only apply with them. The field
+/// order of `SetupLayer` is the order of `--help` and the saved YAML; a test checks that
+/// this names every key once.
+pub const FLAG_ORDER: [&str; 22] = [
+    "server_name",
+    "homeserver_host",
+    "homeserver",
+    "upstream",
+    "federation_port",
+    "tls",
+    "tls_cert",
+    "tls_key",
+    "acme_email",
+    "max_upload",
+    "webroot",
+    "listen_address",
+    "proxy",
+    "out",
+    "no_federation",
+    "compose",
+    "kubernetes",
+    "ingress_class",
+    "gateway",
+    "cluster_issuer",
+    "namespace",
+    "expose_admin",
+];
+
+/// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
+/// switches other than `compose`, and with Kubernetes what it refuses (the Service is the
+/// upstream, the ingress controller the proxy, and no host folder is served).
+impl From<&Setup> for SetupLayer {
+    fn from(setup: &Setup) -> SetupLayer {
+        let (tls_cert, tls_key, acme_email) = match &setup.tls {
+            Tls::Files { cert, key } => (Some(cert.clone()), Some(key.clone()), None),
+            Tls::Acme { email } => (None, None, email.clone()),
+            Tls::None => (None, None, None),
+        };
+        let kubernetes = setup.kubernetes.as_ref();
+        let (ingress_class, gateway) = match kubernetes.map(|k| &k.routing) {
+            Some(KubernetesRouting::Ingress(class)) => (Some(*class), None),
+            Some(KubernetesRouting::Gateway(gateway)) => (None, Some(gateway.clone())),
+            None => (None, None),
+        };
+        let host_install = kubernetes.is_none();
+        SetupLayer {
+            server_name: Some(setup.server_name.clone()),
+            homeserver_host: Some(setup.homeserver_host.clone()),
+            homeserver: Some(setup.homeserver.into()),
+            expose_admin: setup.expose_admin.then_some(true),
+            upstream: host_install.then(|| setup.upstream.clone()),
+            federation_port: setup.federation_port,
+            no_federation: setup.federation_port.is_none().then_some(true),
+            tls: Some(setup.tls.mode()),
+            tls_cert,
+            tls_key,
+            acme_email,
+            max_upload: Some(setup.max_upload),
+            webroot: host_install.then(|| setup.webroot.clone()),
+            listen_address: (!setup.listen_addresses.is_empty())
+                .then(|| setup.listen_addresses.clone()),
+            proxy: host_install.then(|| setup.proxies.clone()),
+            compose: Some(setup.compose),
+            kubernetes: (!host_install).then_some(true),
+            ingress_class,
+            gateway,
+            cluster_issuer: kubernetes.and_then(|k| k.cluster_issuer.clone()),
+            namespace: kubernetes.map(|k| k.namespace.clone()),
+            // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
+            out: Some(PathBuf::from(setup.out.display().to_string())),
+            layout: None,
+            templates: None,
         }
     }
 }

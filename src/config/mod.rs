@@ -7,8 +7,8 @@ mod kubernetes;
 mod layer;
 mod merge;
 
-pub use args::{FLAG_ORDER, flags, to_args};
-pub use layer::{FILE_ONLY_KEYS, SetupLayer, parse_file, read_file};
+pub use args::{flags, to_args};
+pub use layer::{FILE_ONLY_KEYS, FLAG_ORDER, SetupLayer, parse_file, read_file};
 pub use merge::{default_upstream, merge};
 
 #[cfg(test)]
