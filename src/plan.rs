@@ -10,12 +10,14 @@ use crate::defaults::{
 };
 use crate::homeserver::{self, ConfigSyntax};
 use crate::matrix::{FEDERATION_PREFIXES, HTTP_PORT, HTTPS_PORT, PROBE_PATH, WELL_KNOWN_PATH};
+use crate::proxy::{self, CertificateForm};
 use crate::setup::{
     Homeserver, IngressClass, Kubernetes, KubernetesRouting, Proxy, Setup, Tls, UpstreamHost,
 };
 
 /// Synapse's settings, written as a config file read after its own homeserver.yaml.
 pub const SYNAPSE_FRAGMENT: &str = "synapse/mxproxy.yaml";
+const SYNAPSE_FRAGMENT_NAME: &str = "mxproxy.yaml";
 /// Docker's embedded DNS server, inside every container on a user-defined network.
 const DOCKER_DNS: &str = "127.0.0.11";
 /// Certbot's standard layout; one certificate named after the homeserver host covers
@@ -49,9 +51,39 @@ pub struct Plan {
     /// Addresses to listen on; empty means every address (IPv4 and IPv6).
     pub bind: Vec<Bind>,
     pub header: Header,
-    pub proxies: Vec<String>,
+    pub proxies: Vec<Proxy>,
     pub compose: Option<Compose>,
     pub kubernetes: Option<KubernetesPlan>,
+    /// Every file to write, in order, with its template.
+    pub files: Vec<PlannedFile>,
+}
+
+/// One generated file and the template that writes it.
+#[derive(Debug, Serialize)]
+pub struct PlannedFile {
+    /// Below `--out` in the folder layout (`nginx/matrix.example.org.conf`), with `/`.
+    pub path: String,
+    /// Below `--out` in the Debian layout: where Debian's packages read the file
+    /// (`etc/nginx/sites-available/matrix.example.org.conf`); `path` where there is no such place.
+    pub debian_path: String,
+    /// The template's name (`nginx/site.conf.j2`).
+    pub template: &'static str,
+}
+
+impl PlannedFile {
+    fn new(path: String, debian_path: String, template: &'static str) -> PlannedFile {
+        PlannedFile {
+            path,
+            debian_path,
+            template,
+        }
+    }
+
+    /// A file with no Debian place: the same path in both layouts.
+    fn anywhere(path: impl Into<String>, template: &'static str) -> PlannedFile {
+        let path = path.into();
+        PlannedFile::new(path.clone(), path, template)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -280,7 +312,7 @@ pub struct Header {
 
 #[derive(Debug, Serialize)]
 pub struct Compose {
-    pub proxy: String,
+    pub proxy: Proxy,
     pub service: String,
     /// Host ports published by the proxy container.
     pub ports: Vec<u16>,
@@ -296,7 +328,7 @@ pub struct Compose {
 /// Where HAProxy's `crt` reads chain and key from, one file (the summary says how it is
 /// assembled from certbot's or the user's two files).
 fn combined_pem(homeserver_host: &str) -> String {
-    format!("/etc/haproxy/certs/{homeserver_host}.pem")
+    format!("{}/{homeserver_host}.pem", proxy::HAPROXY_CERTS)
 }
 
 pub fn plan(setup: &Setup) -> Plan {
@@ -392,20 +424,29 @@ pub fn plan(setup: &Setup) -> Plan {
                 ports.push(listener.port);
             }
         }
-        let certbot = matches!(setup.tls, Tls::Acme { .. })
-            && !matches!(proxy, Proxy::Caddy | Proxy::Traefik);
-        let certificate_files = match (&setup.tls, proxy) {
-            (Tls::Files { .. }, Proxy::Haproxy) => vec![combined_pem(&homeserver_host)],
-            (Tls::Files { cert, key }, _) => vec![cert.to_string(), key.to_string()],
+        let proxy_facts = proxy::facts(proxy);
+        let certbot = matches!(setup.tls, Tls::Acme { .. }) && !proxy_facts.obtains_certificates;
+        let certificate_files = match (&setup.tls, proxy_facts.certificate_form) {
+            (Tls::Files { .. }, CertificateForm::CombinedPem { .. }) => {
+                vec![combined_pem(&homeserver_host)]
+            }
+            (Tls::Files { cert, key }, CertificateForm::Pair) => {
+                vec![cert.to_string(), key.to_string()]
+            }
             _ => Vec::new(),
         };
         let mut volumes = vec!["homeserver-data".to_string(), "certs".to_string()];
         // certbot's deploy hook writes the one-file chain and key HAProxy reads.
-        if certbot && proxy == Proxy::Haproxy {
+        if certbot
+            && matches!(
+                proxy_facts.certificate_form,
+                CertificateForm::CombinedPem { .. }
+            )
+        {
             volumes.push("haproxy-certs".into());
         }
         Compose {
-            proxy: proxy.name().into(),
+            proxy,
             service: proxy.name().into(),
             ports,
             certbot,
@@ -428,7 +469,7 @@ pub fn plan(setup: &Setup) -> Plan {
         prefixes.extend(facts.admin_prefixes.iter().map(|p| p.to_string()));
     }
 
-    Plan {
+    let mut plan = Plan {
         header: Header {
             generated_for: server_name.clone(),
             regenerate: regenerate_command(setup),
@@ -515,13 +556,101 @@ pub fn plan(setup: &Setup) -> Plan {
                 },
             })
             .collect(),
-        proxies: setup.proxies.iter().map(|p| p.name().to_string()).collect(),
+        proxies: setup.proxies.clone(),
         compose,
         kubernetes: setup
             .kubernetes
             .as_ref()
             .map(|kubernetes| kubernetes_plan(setup, kubernetes, &sites_for_kubernetes)),
+        files: Vec::new(),
+    };
+    plan.files = match &plan.kubernetes {
+        Some(kubernetes) => kubernetes_files(kubernetes),
+        None => host_files(&plan),
+    };
+    plan
+}
+
+/// The proxies' files, the well-known documents, the homeserver's config fragment and the
+/// compose stack, each at its folder-layout path and its Debian place.
+fn host_files(plan: &Plan) -> Vec<PlannedFile> {
+    let host = &plan.homeserver_host;
+    let mut files = Vec::new();
+    for &proxy in &plan.proxies {
+        let facts = proxy::facts(proxy);
+        for file in facts.files {
+            let path = file.path_for(host);
+            files.push(PlannedFile::new(
+                format!("{proxy}/{path}"),
+                format!("{}/{path}", facts.debian_dir),
+                file.template,
+            ));
+        }
     }
+    // The webroot the Apache site serves the well-known files from.
+    let webroot = plan.webroot.trim_start_matches('/');
+    let well_known = |name: &str, template| {
+        PlannedFile::new(
+            format!("well-known/matrix/{name}"),
+            format!("{webroot}/.well-known/matrix/{name}"),
+            template,
+        )
+    };
+    if plan.well_known.server.is_some() {
+        files.push(well_known("server", "well-known/server.j2"));
+    }
+    files.push(well_known("client", "well-known/client.j2"));
+    if let Some(fragment) = &plan.homeserver.config_fragment {
+        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
+        files.push(PlannedFile::new(
+            fragment.clone(),
+            format!("etc/matrix-synapse/conf.d/{SYNAPSE_FRAGMENT_NAME}"),
+            "synapse/mxproxy.yaml.j2",
+        ));
+    }
+    // The compose stack has no Debian place; `generate` refuses that combination.
+    if let Some(compose) = &plan.compose {
+        files.push(PlannedFile::anywhere(
+            "docker-compose.yml",
+            "compose/docker-compose.yml.j2",
+        ));
+        for file in proxy::facts(compose.proxy).compose_files {
+            let path = format!("{}/{}", compose.proxy, file.path_for(host));
+            files.push(PlannedFile::anywhere(path, file.template));
+        }
+    }
+    files
+}
+
+/// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
+/// The homeserver serves both well-known documents itself (see the ingress templates), so
+/// `well-known/` is not written.
+fn kubernetes_files(kubernetes: &KubernetesPlan) -> Vec<PlannedFile> {
+    let file = |name: &str, template| PlannedFile::anywhere(format!("kubernetes/{name}"), template);
+    let route_template = if kubernetes.gateway.is_some() {
+        "kubernetes/httproute.yaml.j2"
+    } else {
+        "kubernetes/ingress.yaml.j2"
+    };
+    let mut files = vec![
+        file("kustomization.yaml", "kubernetes/kustomization.yaml.j2"),
+        file("namespace.yaml", "kubernetes/namespace.yaml.j2"),
+        file("service.yaml", "kubernetes/service.yaml.j2"),
+        file("statefulset.yaml", "kubernetes/statefulset.yaml.j2"),
+    ];
+    files.extend(
+        kubernetes
+            .routes
+            .iter()
+            .map(|route| file(&route.file, route_template)),
+    );
+    files.extend(
+        kubernetes
+            .middlewares
+            .iter()
+            .map(|middleware| file(&middleware.file, "kubernetes/middleware.yaml.j2")),
+    );
+    files
 }
 
 /// One setting: `key` is the config-file key (dotted for nested sections, empty for

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::output::{FileStatus, Rendered};
-use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
+use crate::plan::{Middleware, Plan, Route};
 use crate::setup::Layout;
 
 /// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
@@ -222,112 +222,18 @@ fn render_error(
     }
 }
 
-/// The files of the folder layout (which scripts and docs rely on: each file and its
-/// template), at the paths the chosen layout puts them.
+/// The plan's files at the paths the chosen layout puts them, each with its template.
 pub fn layout_for(plan: &Plan, layout: Layout) -> Vec<(PathBuf, &'static str)> {
-    let files = folder_layout(plan);
-    match layout {
-        Layout::Folder => files,
-        Layout::Debian => files
-            .into_iter()
-            .map(|(path, template)| (debian_path(plan, &path), template))
-            .collect(),
-    }
-}
-
-/// Where Debian's packages read each file: the site folders their main configs include,
-/// Caddy's one Caddyfile, and the webroot the Apache site serves the well-known files from.
-/// The compose stack has no Debian place; `generate` refuses that combination.
-fn debian_path(plan: &Plan, folder_path: &Path) -> PathBuf {
-    let path = folder_path.to_str().expect("layout paths are UTF-8");
-    let webroot = plan.webroot.trim_start_matches('/');
-    if let Some(rest) = path.strip_prefix("nginx/") {
-        format!("etc/nginx/sites-available/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("apache/") {
-        format!("etc/apache2/sites-available/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("caddy/") {
-        format!("etc/caddy/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("haproxy/") {
-        format!("etc/haproxy/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("traefik/") {
-        format!("etc/traefik/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("well-known/") {
-        format!("{webroot}/.well-known/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("synapse/") {
-        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
-        format!("etc/matrix-synapse/conf.d/{rest}").into()
-    } else {
-        // A file with no Debian place keeps its folder-layout path below --out.
-        folder_path.to_path_buf()
-    }
-}
-
-fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
-    if let Some(kubernetes) = &plan.kubernetes {
-        return kubernetes_layout(kubernetes);
-    }
-    let host = &plan.homeserver_host;
-    let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
-    for proxy in &plan.proxies {
-        match proxy.as_str() {
-            "nginx" => files.push((format!("nginx/{host}.conf").into(), "nginx/site.conf.j2")),
-            "apache" => files.push((format!("apache/{host}.conf").into(), "apache/site.conf.j2")),
-            "caddy" => files.push(("caddy/Caddyfile".into(), "caddy/Caddyfile.j2")),
-            "traefik" => {
-                files.push(("traefik/traefik.yml".into(), "traefik/traefik.yml.j2"));
-                files.push((
-                    format!("traefik/dynamic/{host}.yml").into(),
-                    "traefik/dynamic.yml.j2",
-                ));
-            }
-            "haproxy" => files.push(("haproxy/haproxy.cfg".into(), "haproxy/haproxy.cfg.j2")),
-            other => unreachable!("proxy `{other}` has no layout"),
-        }
-    }
-    if plan.well_known.server.is_some() {
-        files.push(("well-known/matrix/server".into(), "well-known/server.j2"));
-    }
-    files.push(("well-known/matrix/client".into(), "well-known/client.j2"));
-    if let Some(fragment) = &plan.homeserver.config_fragment {
-        files.push((fragment.into(), "synapse/mxproxy.yaml.j2"));
-    }
-    if let Some(compose) = &plan.compose {
-        files.push(("docker-compose.yml".into(), "compose/docker-compose.yml.j2"));
-        if compose.proxy == "apache" {
-            files.push(("apache/httpd.conf".into(), "apache/httpd.conf.j2"));
-        }
-    }
-    files
-}
-
-/// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
-/// The homeserver serves both well-known documents itself (see the ingress templates), so
-/// `well-known/` is not written.
-fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<(PathBuf, &'static str)> {
-    let mut files = vec![(
-        PathBuf::from("kubernetes/kustomization.yaml"),
-        "kubernetes/kustomization.yaml.j2",
-    )];
-    for resource in &kubernetes.resources {
-        let template = if kubernetes.routes.iter().any(|r| &r.file == resource) {
-            if kubernetes.gateway.is_some() {
-                "kubernetes/httproute.yaml.j2"
-            } else {
-                "kubernetes/ingress.yaml.j2"
-            }
-        } else if kubernetes.middlewares.iter().any(|m| &m.file == resource) {
-            "kubernetes/middleware.yaml.j2"
-        } else {
-            match resource.as_str() {
-                "namespace.yaml" => "kubernetes/namespace.yaml.j2",
-                "service.yaml" => "kubernetes/service.yaml.j2",
-                "statefulset.yaml" => "kubernetes/statefulset.yaml.j2",
-                other => unreachable!("kubernetes resource `{other}` has no template"),
-            }
-        };
-        files.push((PathBuf::from("kubernetes").join(resource), template));
-    }
-    files
+    plan.files
+        .iter()
+        .map(|file| {
+            let path = match layout {
+                Layout::Folder => &file.path,
+                Layout::Debian => &file.debian_path,
+            };
+            (PathBuf::from(path), file.template)
+        })
+        .collect()
 }
 
 /// What a template sees: the plan, and for a file made once per route or middleware
