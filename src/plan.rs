@@ -114,12 +114,22 @@ pub struct HomeserverPlan {
     /// How the homeserver is set up, which picks its compose service
     /// (`compose/<kind>.yml.j2`) and its summary steps (`homeserver/<kind>.txt.j2`):
     /// `environment` (Conduit family), `synapse` or `dendrite`.
-    pub kind: String,
+    pub kind: HomeserverKind,
     /// A config file mxproxy writes for the homeserver (Synapse's fragment), below `--out`.
     pub config_fragment: Option<String>,
     /// Environment variables that open token-only registration in the compose stack
     /// (Conduit family), the token read from `.env`.
     pub registration: Option<Registration>,
+}
+
+/// How a homeserver is set up; serialized as the template names use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HomeserverKind {
+    /// Configured by environment variables (Conduit family).
+    Environment,
+    Synapse,
+    Dendrite,
 }
 
 #[derive(Debug, Serialize)]
@@ -496,12 +506,11 @@ pub fn plan(setup: &Setup) -> Plan {
             settings,
             listen,
             kind: match (setup.homeserver, facts.env_prefix) {
-                (Homeserver::Synapse, _) => "synapse",
-                (Homeserver::Dendrite, _) => "dendrite",
-                (_, Some(_)) => "environment",
+                (Homeserver::Synapse, _) => HomeserverKind::Synapse,
+                (Homeserver::Dendrite, _) => HomeserverKind::Dendrite,
+                (_, Some(_)) => HomeserverKind::Environment,
                 (_, None) => unreachable!("every other homeserver reads its environment"),
-            }
-            .into(),
+            },
             config_fragment: (setup.homeserver == Homeserver::Synapse)
                 .then(|| SYNAPSE_FRAGMENT.to_string()),
             // `allow_registration` and `registration_token` (conduit-example.toml,
@@ -991,7 +1000,16 @@ pub struct Middleware {
     /// Its file below `kubernetes/`: `middleware-<name>.yaml`.
     pub file: String,
     /// `buffering` or `headers`: which middleware spec the template writes.
-    pub kind: String,
+    pub kind: MiddlewareKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MiddlewareKind {
+    /// The upload limit.
+    Buffering,
+    /// CORS and Cache-Control on the well-known documents.
+    Headers,
 }
 
 #[derive(Debug, Serialize)]
@@ -1212,12 +1230,12 @@ fn kubernetes_plan(
             Middleware {
                 name: "upload-limit".into(),
                 file: "middleware-upload-limit.yaml".into(),
-                kind: "buffering".into(),
+                kind: MiddlewareKind::Buffering,
             },
             Middleware {
                 name: "well-known-headers".into(),
                 file: "middleware-well-known-headers.yaml".into(),
-                kind: "headers".into(),
+                kind: MiddlewareKind::Headers,
             },
         ]
     } else {

@@ -292,9 +292,17 @@ pub struct Step {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepItem {
-    /// `command`: a shell command to run as it is; `note`: text for a person.
-    pub kind: &'static str,
+    pub kind: StepKind,
     pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// A shell command to run as it is.
+    Command,
+    /// Text for a person.
+    Note,
 }
 
 /// The summary templates mark their structure for `--format json` with two things a reader
@@ -348,12 +356,12 @@ fn parse_summary(raw: &str) -> Summary {
                 let command = anstream::adapter::strip_str(command).to_string();
                 continues = command.ends_with('\\');
                 step.items.push(StepItem {
-                    kind: "command",
+                    kind: StepKind::Command,
                     text: command.trim_end_matches('\\').trim().to_string(),
                 });
             }
             None => step.items.push(StepItem {
-                kind: "note",
+                kind: StepKind::Note,
                 text: plain,
             }),
         }
