@@ -60,6 +60,11 @@ pub enum Error {
     Runtime {
         message: String,
     },
+    /// A file or folder below `--templates` that cannot be read.
+    TemplateRead {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 /// Also written by the wizard's SIGINT handler, which cannot format.
@@ -81,6 +86,7 @@ impl Error {
             | Error::Render { .. }
             | Error::Terminal { .. }
             | Error::Runtime { .. } => 1,
+            Error::TemplateRead { .. } => 1,
         }
     }
 }
@@ -139,6 +145,9 @@ impl fmt::Display for Error {
                 reason,
             } => write!(f, "{flag} `{value}`: {reason}"),
             Error::Runtime { message } => f.write_str(message),
+            Error::TemplateRead { path, source } => {
+                write!(f, "--templates: cannot read `{}`: {source}", path.display())
+            }
         }
     }
 }

@@ -109,7 +109,7 @@ impl Templates {
                     ),
                 });
             }
-            let source = std::fs::read_to_string(&path).map_err(|source| Error::ConfigRead {
+            let source = std::fs::read_to_string(&path).map_err(|source| Error::TemplateRead {
                 path: path.clone(),
                 source,
             })?;
@@ -164,7 +164,7 @@ fn collect_templates(
     dir: &Path,
     found: &mut Vec<(String, PathBuf)>,
 ) -> Result<(), Error> {
-    let read_failed = |source| Error::ConfigRead {
+    let read_failed = |source| Error::TemplateRead {
         path: dir.to_path_buf(),
         source,
     };
