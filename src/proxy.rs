@@ -21,6 +21,9 @@ pub struct ProxyFacts {
     pub obtains_certificates: bool,
     /// How the proxy reads a certificate and its key.
     pub certificate_form: CertificateForm,
+    /// Where a proxy that obtains certificates itself keeps them in its container (the
+    /// compose stack's `certs` volume).
+    pub certificate_store: Option<CertificateStore>,
     /// The proxy takes one listen address, not a list (Traefik's entry point `address`).
     pub single_listen_address: bool,
     /// The proxy can answer with a fixed body, so it serves the well-known documents
@@ -46,6 +49,13 @@ impl FileSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateStore {
+    pub path: &'static str,
+    /// Mounted whatever the TLS mode, not only with `--tls acme`.
+    pub every_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateForm {
     /// A certificate chain file and a key file.
     Pair,
@@ -67,6 +77,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
     certificate_form: CertificateForm::Pair,
+    certificate_store: None,
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
@@ -86,6 +97,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
     certificate_form: CertificateForm::Pair,
+    certificate_store: None,
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
@@ -101,6 +113,11 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     debian_dir: "etc/caddy",
     obtains_certificates: true,
     certificate_form: CertificateForm::Pair,
+    certificate_store: Some(CertificateStore {
+        // Its data folder: certificates, the ACME account and the rest of its state.
+        path: "/data",
+        every_mode: true,
+    }),
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
@@ -123,6 +140,11 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     obtains_certificates: true,
     certificate_form: CertificateForm::Pair,
     // An entry point has one `address` (doc.traefik.io, "EntryPoints").
+    certificate_store: Some(CertificateStore {
+        // acme.json of the letsencrypt resolver.
+        path: "/etc/traefik/acme",
+        every_mode: false,
+    }),
     single_listen_address: true,
     // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
     serves_fixed_documents: false,
@@ -140,6 +162,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
+    certificate_store: None,
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,

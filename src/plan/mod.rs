@@ -4,6 +4,7 @@
 mod compose;
 mod homeserver;
 mod kubernetes;
+mod proxies;
 mod sites;
 mod tls;
 
@@ -19,12 +20,13 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
-pub use compose::Compose;
+pub use compose::{Certbot, Compose};
 pub use homeserver::{HomeserverListen, HomeserverPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label, Middleware,
     MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
 };
+pub use proxies::{ApachePlan, CaddyPlan, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
 
@@ -61,6 +63,12 @@ pub struct Plan {
     pub proxies: Vec<Proxy>,
     pub compose: Option<Compose>,
     pub kubernetes: Option<KubernetesPlan>,
+    /// What only Apache's files need; null unless it is asked for.
+    pub apache: Option<ApachePlan>,
+    /// What only Caddy's file needs; null unless it is asked for.
+    pub caddy: Option<CaddyPlan>,
+    /// What only Traefik's files need; null unless it is asked for.
+    pub traefik: Option<TraefikPlan>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
 }
@@ -226,6 +234,8 @@ pub fn plan(setup: &Setup) -> Plan {
         .as_ref()
         .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
     let client_base_url = format!("https://{}", decided.homeserver_host);
+    let bind = sites::bind(setup);
+    let tls = tls::tls_plan(&decided, hosts.clone());
 
     let mut plan = Plan {
         header: Header {
@@ -242,7 +252,10 @@ pub fn plan(setup: &Setup) -> Plan {
         ),
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
-        tls: tls::tls_plan(&decided, hosts),
+        apache: proxies::apache(&decided),
+        caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
+        traefik: proxies::traefik(&decided, &bind, &listeners),
+        tls,
         compose: setup
             .compose
             .then(|| compose::compose_plan(&decided, &listeners)),
@@ -262,7 +275,7 @@ pub fn plan(setup: &Setup) -> Plan {
         },
         webroot: setup.webroot.to_string(),
         forwarded_proto: "https".into(),
-        bind: sites::bind(setup),
+        bind,
         proxies: setup.proxies.clone(),
         files: Vec::new(),
     };

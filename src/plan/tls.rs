@@ -15,6 +15,8 @@ pub struct TlsPlan {
     pub mode: String,
     pub enabled: bool,
     pub acme: bool,
+    /// The proxies read certificate and key from the user's files (`--tls files`).
+    pub files: bool,
     /// Certificate and key for proxies that read files (certbot's paths with acme).
     pub cert: Option<String>,
     pub key: Option<String>,
@@ -22,6 +24,8 @@ pub struct TlsPlan {
     /// Certificate chain and key in one PEM, for proxies that read them from one file
     /// (HAProxy's `crt`); the summary says how it is assembled.
     pub combined_pem: Option<String>,
+    /// The folder `combined_pem` is in, to create before writing it.
+    pub combined_pem_dir: Option<String>,
     /// Host names one certificate must cover.
     pub names: Vec<String>,
     pub certbot_cert_name: String,
@@ -50,6 +54,7 @@ pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
         mode: setup.tls.mode().to_string(),
         enabled: decided.tls_enabled,
         acme: decided.acme,
+        files: matches!(setup.tls, Tls::Files { .. }),
         cert,
         key,
         acme_email: match &setup.tls {
@@ -57,6 +62,9 @@ pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
             _ => None,
         },
         combined_pem: decided.tls_enabled.then(|| combined_pem(homeserver_host)),
+        combined_pem_dir: decided
+            .tls_enabled
+            .then(|| proxy::HAPROXY_CERTS.to_string()),
         names,
         certbot_cert_name: homeserver_host.clone(),
     }
