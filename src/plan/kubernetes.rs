@@ -32,6 +32,9 @@ pub struct KubernetesPlan {
     pub labels: Vec<Label>,
     /// The subset that selects the homeserver's pods (name and instance never change).
     pub selector: Vec<Label>,
+    /// With IngressClass traefik: the Helm chart's entry point the routers use
+    /// (`websecure`, or `web` with `--tls none`).
+    pub traefik_entry_point: Option<String>,
     /// `nginx` or `traefik` with an Ingress; absent with a Gateway.
     pub ingress_class: Option<String>,
     pub gateway: Option<GatewayPlan>,
@@ -64,6 +67,8 @@ pub struct GatewayPlan {
 #[derive(Debug, Serialize)]
 pub struct ServicePlan {
     pub name: String,
+    /// The line that explains it, for its comment.
+    pub comment: String,
     pub port: u16,
     pub port_name: String,
 }
@@ -83,6 +88,8 @@ pub struct StatefulSetPlan {
 pub struct Route {
     /// Object name: `well-known` or `homeserver`.
     pub name: String,
+    /// The lines that explain it, for its comment.
+    pub comment: Vec<String>,
     /// Its file below `kubernetes/`: `ingress-<name>.yaml` or `httproute-<name>.yaml`.
     pub file: String,
     pub host: String,
@@ -115,8 +122,18 @@ pub struct Middleware {
     pub name: String,
     /// Its file below `kubernetes/`: `middleware-<name>.yaml`.
     pub file: String,
-    /// `buffering` or `headers`: which middleware spec the template writes.
+    /// `buffering` or `headers`.
     pub kind: MiddlewareKind,
+    /// The line that explains it, for its comment.
+    pub comment: String,
+    /// The buffering spec; null for the headers middleware, whose spec is the
+    /// well-known CORS headers and Cache-Control.
+    pub buffering: Option<Buffering>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Buffering {
+    pub max_request_body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -207,7 +224,7 @@ pub(super) fn kubernetes_plan(
     // The homeserver route lists the certificate first, so it goes first.
     routes.sort_by_key(|route| !route.issues_certificate);
     let middlewares = if ingress_class == Some(IngressClass::Traefik) {
-        traefik_middlewares()
+        traefik_middlewares(setup)
     } else {
         Vec::new()
     };
@@ -216,6 +233,8 @@ pub(super) fn kubernetes_plan(
         namespace: kubernetes.namespace.to_string(),
         labels,
         selector,
+        traefik_entry_point: (ingress_class == Some(IngressClass::Traefik))
+            .then(|| traefik_entry_point(decided.tls_enabled).0.to_string()),
         ingress_class: ingress_class.map(|class| class.name().into()),
         gateway: match &kubernetes.routing {
             KubernetesRouting::Gateway(gateway) => Some(GatewayPlan {
@@ -227,6 +246,15 @@ pub(super) fn kubernetes_plan(
         },
         service: ServicePlan {
             name: COMPOSE_SERVICE.into(),
+            comment: format!(
+                "Inside the cluster only; the {} reach {} through it.",
+                if ingress_class.is_some() {
+                    "Ingresses"
+                } else {
+                    "HTTPRoutes"
+                },
+                decided.facts.display_name
+            ),
             port: setup.upstream.port.get(),
             port_name: "http".into(),
         },
@@ -283,8 +311,19 @@ fn well_known_route(
     host: &str,
 ) -> Route {
     let cors = Cors::recommended().headers();
+    let display_name = decided.facts.display_name;
+    let mut comment = vec![
+        format!("/.well-known/matrix/ on {host}: {display_name} answers both documents itself from"),
+        match ingress_class {
+            Some(_) => "the well-known settings in statefulset.yaml, so no second server is needed.",
+            None => "the well-known settings in statefulset.yaml; the filter adds CORS and Cache-Control.",
+        }
+        .into(),
+    ];
+    comment.extend(ingress_comment(ingress_class));
     Route {
         name: "well-known".into(),
+        comment,
         file: route_file(ingress_class, "well-known"),
         host: host.into(),
         paths: vec![WELL_KNOWN_PATH.into()],
@@ -328,8 +367,23 @@ fn homeserver_route(
             ),
         );
     }
+    let display_name = decided.facts.display_name;
+    let mut comment = match ingress_class {
+        Some(_) => vec![format!("{display_name}'s API on {host}.")],
+        None => vec![
+            format!(
+                "{display_name}'s API on {host}. No URLRewrite filter: paths reach it unchanged."
+            ),
+            format!(
+                "The upload limit ({}) has no Gateway API field; see the summary.",
+                decided.setup.max_upload
+            ),
+        ],
+    };
+    comment.extend(ingress_comment(ingress_class));
     Route {
         name: "homeserver".into(),
+        comment,
         file: route_file(ingress_class, "homeserver"),
         host: host.into(),
         paths: decided.prefixes.clone(),
@@ -338,6 +392,23 @@ fn homeserver_route(
         timeout: Some(format!("{READ_TIMEOUT_SECONDS}s")),
         response_headers: Vec::new(),
     }
+}
+
+/// What an Ingress of `class` does with the request, for its comment.
+fn ingress_comment(class: Option<IngressClass>) -> Vec<String> {
+    let lines: &[&str] = match class {
+        Some(IngressClass::Nginx) => &[
+            "No rewrite-target and no use-regex: ingress-nginx then proxies without a URI part, so the",
+            "request target reaches the homeserver exactly as the client sent it, and it replaces",
+            "X-Forwarded-For with the client address unless the controller trusts forwarded headers.",
+        ],
+        Some(IngressClass::Traefik) => &[
+            "Traefik passes the path unchanged; its entry points need the settings in the summary",
+            "(encoded characters, read timeout), which an Ingress cannot carry.",
+        ],
+        None => &[],
+    };
+    lines.iter().map(|line| line.to_string()).collect()
 }
 
 /// The Ingress annotations of one route for the controller of `class`.
@@ -437,17 +508,24 @@ fn traefik_entry_point(tls_enabled: bool) -> (&'static str, &'static str) {
     }
 }
 
-fn traefik_middlewares() -> Vec<Middleware> {
+fn traefik_middlewares(setup: &Setup) -> Vec<Middleware> {
     vec![
         Middleware {
             name: "upload-limit".into(),
             file: "middleware-upload-limit.yaml".into(),
             kind: MiddlewareKind::Buffering,
+            comment: "The upload limit, as the homeserver's own setting; larger bodies get 413."
+                .into(),
+            buffering: Some(Buffering {
+                max_request_body_bytes: setup.max_upload.bytes(),
+            }),
         },
         Middleware {
             name: "well-known-headers".into(),
             file: "middleware-well-known-headers.yaml".into(),
             kind: MiddlewareKind::Headers,
+            comment: "CORS and a one-hour Cache-Control on both well-known documents.".into(),
+            buffering: None,
         },
     ]
 }

@@ -23,8 +23,8 @@ pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose};
 pub use homeserver::{HomeserverListen, HomeserverPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
-    Annotation, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label, Middleware,
-    MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
+    Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
+    Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
 };
 pub use proxies::{ApachePlan, CaddyPlan, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
