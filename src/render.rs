@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::output::{FileStatus, Rendered};
 use crate::plan::{Middleware, Plan, Route};
+use crate::proxy;
 use crate::setup::Layout;
 
 /// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
@@ -272,6 +273,52 @@ struct SummaryContext<'a> {
     /// The files were written where the servers read them (`--layout debian --out /`), so
     /// nothing needs copying.
     in_place: bool,
+    /// The files are not yet where the servers read them: the steps copy them there.
+    copy: bool,
+    /// Each written file by its template's name (`nginx/site.conf.j2`), as the steps name it.
+    written: BTreeMap<&'static str, WrittenFile>,
+}
+
+/// A generated file as the next steps name it.
+#[derive(Serialize)]
+struct WrittenFile {
+    /// Where it was written: `<out>/nginx/<host>.conf`, `<out>/etc/nginx/sites-available/<host>.conf`.
+    path: String,
+    /// The folder of `path`.
+    dir: String,
+    /// It replaces the package's whole configuration (Caddy, HAProxy in the Debian layout),
+    /// which the step's heading says.
+    replaces_package_config: bool,
+}
+
+/// Every planned file at its place in `layout`, below `out` as the summary writes it.
+fn written_files(plan: &Plan, out: &str, layout: Layout) -> BTreeMap<&'static str, WrittenFile> {
+    let whole_configs: Vec<&str> = plan
+        .proxies
+        .iter()
+        .map(|&proxy| proxy::facts(proxy))
+        .filter(|facts| facts.whole_config)
+        .flat_map(|facts| facts.files.iter().map(|file| file.template))
+        .collect();
+    plan.files
+        .iter()
+        .map(|file| {
+            // The folder layout's paths follow `--out` as given (`out//nginx` for `out/`),
+            // the Debian layout's the root without its trailing `/`.
+            let path = match layout {
+                Layout::Folder => format!("{out}/{}", file.path),
+                Layout::Debian => format!("{}/{}", out.trim_end_matches('/'), file.debian_path),
+            };
+            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
+            let written = WrittenFile {
+                path,
+                dir,
+                replaces_package_config: layout == Layout::Debian
+                    && whole_configs.contains(&file.template),
+            };
+            (file.template, written)
+        })
+        .collect()
 }
 
 /// The summary as printed, and its next steps as data for `--format json`.
@@ -380,11 +427,14 @@ impl Templates {
     ) -> Result<Summary, Error> {
         let out_text = out.display().to_string();
         let root = out_text.trim_end_matches('/').to_string();
+        let in_place = layout == Layout::Debian && root.is_empty();
         let raw = self.render(
             "summary.txt.j2",
             SummaryContext {
                 plan,
-                in_place: layout == Layout::Debian && root.is_empty(),
+                in_place,
+                copy: !in_place,
+                written: written_files(plan, &out_text, layout),
                 out: out_text,
                 files,
                 dry_run,
