@@ -12,7 +12,7 @@ use crate::plan::{self, Plan};
 use crate::proxy;
 use crate::render::{self, Summary, Templates};
 use crate::report;
-use crate::setup::{Layout, Setup};
+use crate::setup::{Layout, Proxy, Setup};
 
 /// Flags and file merged into one setup; everything is validated before anything is written.
 pub fn setup_from(args: &GenerateArgs) -> Result<Setup, Error> {
@@ -244,7 +244,8 @@ fn check_output_place(setup: &Setup, layout: Layout, allow_root: bool) -> Result
 fn output_warnings(plan: &Plan, layout: Layout, sources: &[(&'static str, String)]) -> Vec<String> {
     let mut warnings = Vec::new();
     if layout == Layout::Debian {
-        for &proxy in &plan.proxies {
+        // In the one order of Proxy::ALL, whatever order --proxy named them in.
+        for &proxy in Proxy::ALL.iter().filter(|p| plan.proxies.contains(p)) {
             let facts = proxy::facts(proxy);
             if !facts.whole_config {
                 continue;
