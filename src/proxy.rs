@@ -13,6 +13,12 @@ pub struct ProxyFacts {
     /// Files the compose stack adds for the proxy's container (Apache: the main config the
     /// official image lacks); they have no Debian place.
     pub compose_files: &'static [FileSpec],
+    /// The summary's steps for installing it on the host.
+    pub next_steps_template: &'static str,
+    /// Its service in docker-compose.yml.
+    pub compose_service_template: &'static str,
+    /// More summary lines for the compose stack (HAProxy: assembling the one-file certificate).
+    pub compose_next_steps_template: Option<&'static str>,
     /// Where Debian's package reads the files, below the root: the site folder its main
     /// config includes, or the folder of its one config file.
     pub debian_dir: &'static str,
@@ -74,6 +80,9 @@ pub const NGINX: ProxyFacts = ProxyFacts {
         template: "nginx/site.conf.j2",
     }],
     compose_files: &[],
+    next_steps_template: "nginx/next-steps.txt.j2",
+    compose_service_template: "nginx/compose-service.yml.j2",
+    compose_next_steps_template: None,
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
     certificate_form: CertificateForm::Pair,
@@ -94,6 +103,9 @@ pub const APACHE: ProxyFacts = ProxyFacts {
         path: "httpd.conf",
         template: "apache/httpd.conf.j2",
     }],
+    next_steps_template: "apache/next-steps.txt.j2",
+    compose_service_template: "apache/compose-service.yml.j2",
+    compose_next_steps_template: None,
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
     certificate_form: CertificateForm::Pair,
@@ -110,6 +122,9 @@ pub const CADDY: ProxyFacts = ProxyFacts {
         template: "caddy/Caddyfile.j2",
     }],
     compose_files: &[],
+    next_steps_template: "caddy/next-steps.txt.j2",
+    compose_service_template: "caddy/compose-service.yml.j2",
+    compose_next_steps_template: None,
     debian_dir: "etc/caddy",
     obtains_certificates: true,
     certificate_form: CertificateForm::Pair,
@@ -136,6 +151,9 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
         },
     ],
     compose_files: &[],
+    next_steps_template: "traefik/next-steps.txt.j2",
+    compose_service_template: "traefik/compose-service.yml.j2",
+    compose_next_steps_template: None,
     debian_dir: "etc/traefik",
     obtains_certificates: true,
     certificate_form: CertificateForm::Pair,
@@ -158,6 +176,9 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
         template: "haproxy/haproxy.cfg.j2",
     }],
     compose_files: &[],
+    next_steps_template: "haproxy/next-steps.txt.j2",
+    compose_service_template: "haproxy/compose-service.yml.j2",
+    compose_next_steps_template: Some("haproxy/compose-next-steps.txt.j2"),
     debian_dir: "etc/haproxy",
     obtains_certificates: false,
     // `crt` reads chain and key from one file.

@@ -50,6 +50,26 @@ pub enum HomeserverKind {
     Dendrite,
 }
 
+impl HomeserverKind {
+    /// Its service in docker-compose.yml.
+    pub fn compose_template(self) -> &'static str {
+        match self {
+            HomeserverKind::Environment => "compose/environment.yml.j2",
+            HomeserverKind::Synapse => "compose/synapse.yml.j2",
+            HomeserverKind::Dendrite => "compose/dendrite.yml.j2",
+        }
+    }
+
+    /// Its step in the summary.
+    pub fn steps_template(self) -> &'static str {
+        match self {
+            HomeserverKind::Environment => "homeserver/environment.txt.j2",
+            HomeserverKind::Synapse => "homeserver/synapse.txt.j2",
+            HomeserverKind::Dendrite => "homeserver/dendrite.txt.j2",
+        }
+    }
+}
+
 /// How a setting is written in the homeserver's config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSyntax {

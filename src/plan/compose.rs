@@ -12,6 +12,10 @@ use crate::setup::{Proxy, Tls};
 pub struct Compose {
     pub proxy: Proxy,
     pub service: String,
+    /// The template of the proxy's service.
+    pub service_template: &'static str,
+    /// Summary lines the proxy adds for the stack, or none.
+    pub next_steps_template: Option<&'static str>,
     /// Host ports published by the proxy container.
     pub ports: Vec<u16>,
     /// The proxy cannot obtain certificates itself, so the stack has a certbot service.
@@ -81,6 +85,8 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
     Compose {
         proxy,
         service: proxy.name().into(),
+        service_template: facts.compose_service_template,
+        next_steps_template: facts.compose_next_steps_template,
         ports,
         certbot,
         certificate_volume,

@@ -40,6 +40,10 @@ pub struct HomeserverPlan {
     /// (`compose/<kind>.yml.j2`) and its summary steps (`homeserver/<kind>.txt.j2`):
     /// `environment` (Conduit family), `synapse` or `dendrite`.
     pub kind: HomeserverKind,
+    /// The template of its compose service (`compose/<kind>.yml.j2`).
+    pub compose_template: &'static str,
+    /// The template of its summary step (`homeserver/<kind>.txt.j2`).
+    pub steps_template: &'static str,
     /// A config file mxproxy writes for the homeserver (Synapse's fragment), below `--out`.
     pub config_fragment: Option<String>,
     /// Environment variables that open token-only registration in the compose stack
@@ -99,6 +103,8 @@ pub(super) fn homeserver_plan(
         settings,
         listen,
         kind: facts.kind,
+        compose_template: facts.kind.compose_template(),
+        steps_template: facts.kind.steps_template(),
         config_fragment: (setup.homeserver == Homeserver::Synapse)
             .then(|| SYNAPSE_FRAGMENT.to_string()),
         // `allow_registration` and `registration_token` (conduit-example.toml,

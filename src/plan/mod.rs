@@ -61,6 +61,9 @@ pub struct Plan {
     pub bind: Vec<Bind>,
     pub header: Header,
     pub proxies: Vec<Proxy>,
+    /// The proxies installed on the host (all but the compose stack's), each with the
+    /// template of its summary step.
+    pub proxy_steps: Vec<ProxyStep>,
     pub compose: Option<Compose>,
     pub kubernetes: Option<KubernetesPlan>,
     /// What only Apache's files need; null unless it is asked for.
@@ -71,6 +74,12 @@ pub struct Plan {
     pub traefik: Option<TraefikPlan>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxyStep {
+    pub proxy: Proxy,
+    pub template: &'static str,
 }
 
 /// One generated file and the template that writes it.
@@ -277,6 +286,16 @@ pub fn plan(setup: &Setup) -> Plan {
         forwarded_proto: "https".into(),
         bind,
         proxies: setup.proxies.clone(),
+        proxy_steps: setup
+            .proxies
+            .iter()
+            // The compose stack's proxy (the first) is set up with the stack.
+            .skip(usize::from(setup.compose))
+            .map(|&proxy| ProxyStep {
+                proxy,
+                template: proxy::facts(proxy).next_steps_template,
+            })
+            .collect(),
         files: Vec::new(),
     };
     plan.files = match &plan.kubernetes {
