@@ -148,6 +148,11 @@ pub enum Error {
         why: &'static str,
         example: String,
     },
+    /// A file or folder below `--templates` that cannot be read.
+    TemplateRead {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 /// The example for a `--tls files` refusal.
@@ -192,6 +197,7 @@ impl Error {
             | Error::Write { .. }
             | Error::Render { .. }
             | Error::Terminal { .. }
+            | Error::TemplateRead { .. }
             | Error::Runtime { .. } => 1,
         }
     }
@@ -374,6 +380,9 @@ impl fmt::Display for Error {
                 "{flag} cannot be used with --gateway: the Gateway's HTTPS listener holds the \
                  certificate, {why}, e.g. {example}"
             ),
+            Error::TemplateRead { path, source } => {
+                write!(f, "--templates: cannot read `{}`: {source}", path.display())
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod proxy;
 pub mod render;
 pub mod report;
 pub mod setup;

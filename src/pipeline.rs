@@ -9,9 +9,10 @@ use crate::config;
 use crate::error::Error;
 use crate::output::{self, FileStatus, Rendered};
 use crate::plan::{self, Plan};
+use crate::proxy;
 use crate::render::{self, Summary, Templates};
 use crate::report;
-use crate::setup::{Layout, Setup};
+use crate::setup::{Layout, Proxy, Setup};
 
 /// Flags and file merged into one setup; everything is validated before anything is written.
 pub fn setup_from(args: &GenerateArgs) -> Result<Setup, Error> {
@@ -243,14 +244,18 @@ fn check_output_place(setup: &Setup, layout: Layout, allow_root: bool) -> Result
 fn output_warnings(plan: &Plan, layout: Layout, sources: &[(&'static str, String)]) -> Vec<String> {
     let mut warnings = Vec::new();
     if layout == Layout::Debian {
-        for (proxy, file) in [
-            ("caddy", "etc/caddy/Caddyfile"),
-            ("haproxy", "etc/haproxy/haproxy.cfg"),
-        ] {
-            if plan.proxies.iter().any(|p| p == proxy) {
+        // In the one order of Proxy::ALL, whatever order --proxy named them in.
+        for &proxy in Proxy::ALL.iter().filter(|p| plan.proxies.contains(p)) {
+            let facts = proxy::facts(proxy);
+            if !facts.whole_config {
+                continue;
+            }
+            for file in facts.files {
                 warnings.push(format!(
-                    "{file} is {proxy}'s whole configuration: it replaces Debian's default \
-                     one and anything else in it"
+                    "{}/{} is {proxy}'s whole configuration: it replaces Debian's default \
+                     one and anything else in it",
+                    facts.debian_dir,
+                    file.path_for(&plan.homeserver_host)
                 ));
             }
         }

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::output::{FileStatus, Rendered};
-use crate::plan::{KubernetesPlan, Middleware, Plan, Route};
+use crate::plan::{Middleware, Plan, Route};
+use crate::proxy;
 use crate::setup::Layout;
 
 /// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
@@ -109,7 +110,7 @@ impl Templates {
                     ),
                 });
             }
-            let source = std::fs::read_to_string(&path).map_err(|source| Error::ConfigRead {
+            let source = std::fs::read_to_string(&path).map_err(|source| Error::TemplateRead {
                 path: path.clone(),
                 source,
             })?;
@@ -164,7 +165,7 @@ fn collect_templates(
     dir: &Path,
     found: &mut Vec<(String, PathBuf)>,
 ) -> Result<(), Error> {
-    let read_failed = |source| Error::ConfigRead {
+    let read_failed = |source| Error::TemplateRead {
         path: dir.to_path_buf(),
         source,
     };
@@ -222,112 +223,18 @@ fn render_error(
     }
 }
 
-/// The files of the folder layout (which scripts and docs rely on: each file and its
-/// template), at the paths the chosen layout puts them.
+/// The plan's files at the paths the chosen layout puts them, each with its template.
 pub fn layout_for(plan: &Plan, layout: Layout) -> Vec<(PathBuf, &'static str)> {
-    let files = folder_layout(plan);
-    match layout {
-        Layout::Folder => files,
-        Layout::Debian => files
-            .into_iter()
-            .map(|(path, template)| (debian_path(plan, &path), template))
-            .collect(),
-    }
-}
-
-/// Where Debian's packages read each file: the site folders their main configs include,
-/// Caddy's one Caddyfile, and the webroot the Apache site serves the well-known files from.
-/// The compose stack has no Debian place; `generate` refuses that combination.
-fn debian_path(plan: &Plan, folder_path: &Path) -> PathBuf {
-    let path = folder_path.to_str().expect("layout paths are UTF-8");
-    let webroot = plan.webroot.trim_start_matches('/');
-    if let Some(rest) = path.strip_prefix("nginx/") {
-        format!("etc/nginx/sites-available/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("apache/") {
-        format!("etc/apache2/sites-available/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("caddy/") {
-        format!("etc/caddy/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("haproxy/") {
-        format!("etc/haproxy/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("traefik/") {
-        format!("etc/traefik/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("well-known/") {
-        format!("{webroot}/.well-known/{rest}").into()
-    } else if let Some(rest) = path.strip_prefix("synapse/") {
-        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
-        format!("etc/matrix-synapse/conf.d/{rest}").into()
-    } else {
-        // A file with no Debian place keeps its folder-layout path below --out.
-        folder_path.to_path_buf()
-    }
-}
-
-fn folder_layout(plan: &Plan) -> Vec<(PathBuf, &'static str)> {
-    if let Some(kubernetes) = &plan.kubernetes {
-        return kubernetes_layout(kubernetes);
-    }
-    let host = &plan.homeserver_host;
-    let mut files: Vec<(PathBuf, &'static str)> = Vec::new();
-    for proxy in &plan.proxies {
-        match proxy.as_str() {
-            "nginx" => files.push((format!("nginx/{host}.conf").into(), "nginx/site.conf.j2")),
-            "apache" => files.push((format!("apache/{host}.conf").into(), "apache/site.conf.j2")),
-            "caddy" => files.push(("caddy/Caddyfile".into(), "caddy/Caddyfile.j2")),
-            "traefik" => {
-                files.push(("traefik/traefik.yml".into(), "traefik/traefik.yml.j2"));
-                files.push((
-                    format!("traefik/dynamic/{host}.yml").into(),
-                    "traefik/dynamic.yml.j2",
-                ));
-            }
-            "haproxy" => files.push(("haproxy/haproxy.cfg".into(), "haproxy/haproxy.cfg.j2")),
-            other => unreachable!("proxy `{other}` has no layout"),
-        }
-    }
-    if plan.well_known.server.is_some() {
-        files.push(("well-known/matrix/server".into(), "well-known/server.j2"));
-    }
-    files.push(("well-known/matrix/client".into(), "well-known/client.j2"));
-    if let Some(fragment) = &plan.homeserver.config_fragment {
-        files.push((fragment.into(), "synapse/mxproxy.yaml.j2"));
-    }
-    if let Some(compose) = &plan.compose {
-        files.push(("docker-compose.yml".into(), "compose/docker-compose.yml.j2"));
-        if compose.proxy == "apache" {
-            files.push(("apache/httpd.conf".into(), "apache/httpd.conf.j2"));
-        }
-    }
-    files
-}
-
-/// `kubernetes/`: the kustomization, then one object per file in the order it lists them.
-/// The homeserver serves both well-known documents itself (see the ingress templates), so
-/// `well-known/` is not written.
-fn kubernetes_layout(kubernetes: &KubernetesPlan) -> Vec<(PathBuf, &'static str)> {
-    let mut files = vec![(
-        PathBuf::from("kubernetes/kustomization.yaml"),
-        "kubernetes/kustomization.yaml.j2",
-    )];
-    for resource in &kubernetes.resources {
-        let template = if kubernetes.routes.iter().any(|r| &r.file == resource) {
-            if kubernetes.gateway.is_some() {
-                "kubernetes/httproute.yaml.j2"
-            } else {
-                "kubernetes/ingress.yaml.j2"
-            }
-        } else if kubernetes.middlewares.iter().any(|m| &m.file == resource) {
-            "kubernetes/middleware.yaml.j2"
-        } else {
-            match resource.as_str() {
-                "namespace.yaml" => "kubernetes/namespace.yaml.j2",
-                "service.yaml" => "kubernetes/service.yaml.j2",
-                "statefulset.yaml" => "kubernetes/statefulset.yaml.j2",
-                other => unreachable!("kubernetes resource `{other}` has no template"),
-            }
-        };
-        files.push((PathBuf::from("kubernetes").join(resource), template));
-    }
-    files
+    plan.files
+        .iter()
+        .map(|file| {
+            let path = match layout {
+                Layout::Folder => &file.path,
+                Layout::Debian => &file.debian_path,
+            };
+            (PathBuf::from(path), file.template)
+        })
+        .collect()
 }
 
 /// What a template sees: the plan, and for a file made once per route or middleware
@@ -366,6 +273,52 @@ struct SummaryContext<'a> {
     /// The files were written where the servers read them (`--layout debian --out /`), so
     /// nothing needs copying.
     in_place: bool,
+    /// The files are not yet where the servers read them: the steps copy them there.
+    copy: bool,
+    /// Each written file by its template's name (`nginx/site.conf.j2`), as the steps name it.
+    written: BTreeMap<&'static str, WrittenFile>,
+}
+
+/// A generated file as the next steps name it.
+#[derive(Serialize)]
+struct WrittenFile {
+    /// Where it was written: `<out>/nginx/<host>.conf`, `<out>/etc/nginx/sites-available/<host>.conf`.
+    path: String,
+    /// The folder of `path`.
+    dir: String,
+    /// It replaces the package's whole configuration (Caddy, HAProxy in the Debian layout),
+    /// which the step's heading says.
+    replaces_package_config: bool,
+}
+
+/// Every planned file at its place in `layout`, below `out` as the summary writes it.
+fn written_files(plan: &Plan, out: &str, layout: Layout) -> BTreeMap<&'static str, WrittenFile> {
+    let whole_configs: Vec<&str> = plan
+        .proxies
+        .iter()
+        .map(|&proxy| proxy::facts(proxy))
+        .filter(|facts| facts.whole_config)
+        .flat_map(|facts| facts.files.iter().map(|file| file.template))
+        .collect();
+    plan.files
+        .iter()
+        .map(|file| {
+            // The folder layout's paths follow `--out` as given (`out//nginx` for `out/`),
+            // the Debian layout's the root without its trailing `/`.
+            let path = match layout {
+                Layout::Folder => format!("{out}/{}", file.path),
+                Layout::Debian => format!("{}/{}", out.trim_end_matches('/'), file.debian_path),
+            };
+            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string();
+            let written = WrittenFile {
+                path,
+                dir,
+                replaces_package_config: layout == Layout::Debian
+                    && whole_configs.contains(&file.template),
+            };
+            (file.template, written)
+        })
+        .collect()
 }
 
 /// The summary as printed, and its next steps as data for `--format json`.
@@ -386,9 +339,17 @@ pub struct Step {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepItem {
-    /// `command`: a shell command to run as it is; `note`: text for a person.
-    pub kind: &'static str,
+    pub kind: StepKind,
     pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// A shell command to run as it is.
+    Command,
+    /// Text for a person.
+    Note,
 }
 
 /// The summary templates mark their structure for `--format json` with two things a reader
@@ -442,12 +403,12 @@ fn parse_summary(raw: &str) -> Summary {
                 let command = anstream::adapter::strip_str(command).to_string();
                 continues = command.ends_with('\\');
                 step.items.push(StepItem {
-                    kind: "command",
+                    kind: StepKind::Command,
                     text: command.trim_end_matches('\\').trim().to_string(),
                 });
             }
             None => step.items.push(StepItem {
-                kind: "note",
+                kind: StepKind::Note,
                 text: plain,
             }),
         }
@@ -466,11 +427,14 @@ impl Templates {
     ) -> Result<Summary, Error> {
         let out_text = out.display().to_string();
         let root = out_text.trim_end_matches('/').to_string();
+        let in_place = layout == Layout::Debian && root.is_empty();
         let raw = self.render(
             "summary.txt.j2",
             SummaryContext {
                 plan,
-                in_place: layout == Layout::Debian && root.is_empty(),
+                in_place,
+                copy: !in_place,
+                written: written_files(plan, &out_text, layout),
                 out: out_text,
                 files,
                 dry_run,

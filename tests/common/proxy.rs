@@ -22,14 +22,19 @@ pub enum Proxy {
 }
 
 impl Proxy {
+    /// The proxy as mxproxy names it.
+    fn generated(self) -> mxproxy::setup::Proxy {
+        match self {
+            Proxy::Nginx => mxproxy::setup::Proxy::Nginx,
+            Proxy::Apache => mxproxy::setup::Proxy::Apache,
+            Proxy::Caddy => mxproxy::setup::Proxy::Caddy,
+            Proxy::Haproxy => mxproxy::setup::Proxy::Haproxy,
+        }
+    }
+
     /// The `--proxy` value.
     pub fn flag(self) -> &'static str {
-        match self {
-            Proxy::Nginx => "nginx",
-            Proxy::Apache => "apache",
-            Proxy::Caddy => "caddy",
-            Proxy::Haproxy => "haproxy",
-        }
+        self.generated().name()
     }
 
     /// Installed, or (outside CI) not, after `require_tool`'s loud SKIPPED line; in CI a
@@ -47,14 +52,13 @@ impl Proxy {
         }
     }
 
-    /// The generated file the server loads, relative to the output folder.
+    /// The generated file the server loads, relative to the output folder: each of these
+    /// proxies has one (the proxy facts' only file).
     pub fn config(self, homeserver_host: &str) -> String {
-        match self {
-            Proxy::Nginx => format!("nginx/{homeserver_host}.conf"),
-            Proxy::Apache => format!("apache/{homeserver_host}.conf"),
-            Proxy::Caddy => "caddy/Caddyfile".into(),
-            Proxy::Haproxy => "haproxy/haproxy.cfg".into(),
-        }
+        let [file] = mxproxy::proxy::facts(self.generated()).files else {
+            panic!("{self:?} has more than one file");
+        };
+        format!("{}/{}", self.flag(), file.path_for(homeserver_host))
     }
 }
 

@@ -1,0 +1,147 @@
+//! The homeserver's part of the plan: what the proxies forward, and the settings it needs.
+
+use serde::Serialize;
+
+use super::{Decisions, Setting};
+use crate::homeserver::HomeserverKind;
+use crate::homeserver::settings::{self, SettingsInput};
+use crate::matrix::FEDERATION_PREFIXES;
+use crate::setup::{Homeserver, Setup, UpstreamHost};
+
+/// Synapse's settings, written as a config file read after its own homeserver.yaml.
+pub const SYNAPSE_FRAGMENT: &str = "synapse/mxproxy.yaml";
+
+#[derive(Debug, Serialize)]
+pub struct HomeserverPlan {
+    pub name: String,
+    pub display_name: String,
+    /// Path prefixes every proxy forwards (the admin prefixes too with `--expose-admin`).
+    pub prefixes: Vec<String>,
+    /// Admin API prefixes; closed (never forwarded) unless `expose_admin`.
+    pub admin_prefixes: Vec<String>,
+    pub expose_admin: bool,
+    /// Prefixes inside `prefixes` that answer 404 instead: federation is off
+    /// (`--no-federation`), so other servers get nothing from the homeserver.
+    pub blocked_prefixes: Vec<String>,
+    pub image: String,
+    pub data_dir: String,
+    pub port: u16,
+    /// Where a host install sets `settings`, as the summary names it.
+    pub config_file: String,
+    /// The settings are environment variables (Conduit family): the compose stack sets
+    /// them on the service. Otherwise they are config-file lines only.
+    pub env_config: bool,
+    /// Settings the homeserver needs to match this setup: set on the compose service or
+    /// in the written config fragment, printed in the summary for a host install.
+    pub settings: Vec<Setting>,
+    /// Address and port the homeserver itself listens on.
+    pub listen: HomeserverListen,
+    /// How the homeserver is set up, which picks its compose service
+    /// (`compose/<kind>.yml.j2`) and its summary steps (`homeserver/<kind>.txt.j2`):
+    /// `environment` (Conduit family), `synapse` or `dendrite`.
+    pub kind: HomeserverKind,
+    /// The template of its compose service (`compose/<kind>.yml.j2`).
+    pub compose_template: &'static str,
+    /// The template of its summary step (`homeserver/<kind>.txt.j2`).
+    pub steps_template: &'static str,
+    /// A config file mxproxy writes for the homeserver (Synapse's fragment), below `--out`.
+    pub config_fragment: Option<String>,
+    /// Environment variables that open token-only registration in the compose stack
+    /// (Conduit family), the token read from `.env`.
+    pub registration: Option<Registration>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Registration {
+    pub allow_env: String,
+    pub token_env: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HomeserverListen {
+    /// A bare IP address (`0.0.0.0` in a container, the upstream's address otherwise).
+    pub address: String,
+    /// As it goes before `:port` (`[::1]`).
+    pub host: String,
+    pub port: u16,
+    /// Synapse listener resources: `client`, plus `federation` unless federation is off.
+    pub resources: Vec<String>,
+}
+
+pub(super) fn homeserver_plan(
+    decided: &Decisions,
+    federation_authority: Option<&str>,
+    client_base_url: &str,
+) -> HomeserverPlan {
+    let setup = decided.setup;
+    let facts = &decided.facts;
+    let listen = homeserver_listen(setup);
+    let settings = settings::settings(&SettingsInput {
+        setup,
+        listen_address: &listen.address,
+        listen_port: listen.port,
+        federation_authority,
+        client_base_url,
+        delegated: decided.delegated,
+    });
+    HomeserverPlan {
+        name: setup.homeserver.name().into(),
+        display_name: facts.display_name.into(),
+        prefixes: decided.prefixes.clone(),
+        admin_prefixes: facts.admin_prefixes.iter().map(|p| p.to_string()).collect(),
+        expose_admin: setup.expose_admin,
+        blocked_prefixes: if setup.federation_port.is_none() {
+            FEDERATION_PREFIXES.iter().map(|p| p.to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        image: facts.image.into(),
+        data_dir: facts.data_dir.into(),
+        port: facts.port,
+        config_file: facts.config_file.into(),
+        env_config: facts.env_prefix.is_some(),
+        settings,
+        listen,
+        kind: facts.kind,
+        compose_template: facts.kind.compose_template(),
+        steps_template: facts.kind.steps_template(),
+        config_fragment: (setup.homeserver == Homeserver::Synapse)
+            .then(|| SYNAPSE_FRAGMENT.to_string()),
+        // `allow_registration` and `registration_token` (conduit-example.toml,
+        // conduwuit-example.toml, tuwunel-example.toml; tuwunel's compose: "A
+        // registration token is required when registration is allowed").
+        registration: facts.env_prefix.map(|prefix| Registration {
+            allow_env: format!("{prefix}ALLOW_REGISTRATION"),
+            token_env: format!("{prefix}REGISTRATION_TOKEN"),
+        }),
+    }
+}
+
+/// The address the homeserver binds: every address in a container (else the proxy
+/// container gets 502), the upstream's own address on a host.
+fn homeserver_listen(setup: &Setup) -> HomeserverListen {
+    let address = if setup.compose || setup.kubernetes.is_some() {
+        "0.0.0.0".to_string()
+    } else {
+        match &setup.upstream.host {
+            UpstreamHost::V4(ip) => ip.to_string(),
+            UpstreamHost::V6(ip) => ip.to_string(),
+            UpstreamHost::Name(_) => "127.0.0.1".to_string(),
+        }
+    };
+    let host = if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address.clone()
+    };
+    let mut resources = vec!["client".to_string()];
+    if setup.federation_port.is_some() {
+        resources.push("federation".to_string());
+    }
+    HomeserverListen {
+        address,
+        host,
+        port: setup.upstream.port.get(),
+        resources,
+    }
+}

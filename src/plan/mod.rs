@@ -1,0 +1,410 @@
+//! The one place where decisions are made: which sites exist, which ports listen, which
+//! documents are served where, which limits apply. Templates only print this.
+
+mod compose;
+mod homeserver;
+mod kubernetes;
+mod proxies;
+mod sites;
+mod tls;
+
+use serde::Serialize;
+
+use crate::config;
+use crate::defaults::{
+    READ_TIMEOUT_SECONDS, UPSTREAM_IDLE_TIMEOUT_SECONDS, WELL_KNOWN_MAX_AGE_SECONDS,
+};
+use crate::homeserver::Facts;
+use crate::proxy;
+use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
+
+pub use crate::homeserver::HomeserverKind;
+pub use crate::homeserver::settings::Setting;
+pub use compose::{Certbot, Compose};
+pub use homeserver::{HomeserverListen, HomeserverPlan, Registration, SYNAPSE_FRAGMENT};
+pub use kubernetes::{
+    Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
+    Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
+};
+pub use proxies::{ApachePlan, CaddyPlan, TraefikPlan};
+pub use sites::{Bind, Federation, Listener, Redirect, Site};
+pub use tls::TlsPlan;
+
+/// Docker's embedded DNS server, inside every container on a user-defined network.
+const DOCKER_DNS: &str = "127.0.0.11";
+
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub server_name: String,
+    pub homeserver_host: String,
+    /// The server name differs from the homeserver host, so the well-known files carry
+    /// clients and servers from one to the other.
+    pub delegated: bool,
+    pub homeserver: HomeserverPlan,
+    pub upstream: UpstreamPlan,
+    pub tls: TlsPlan,
+    /// Port 80 when TLS is on: redirects to HTTPS, and ACME challenges.
+    pub redirect: Option<Redirect>,
+    pub federation: Option<Federation>,
+    pub sites: Vec<Site>,
+    /// Every port the sites listen on, each once, for the catch-all that refuses
+    /// requests for other host names.
+    pub listeners: Vec<Listener>,
+    pub well_known: WellKnown,
+    pub limits: Limits,
+    pub webroot: String,
+    /// `X-Forwarded-Proto` towards the homeserver: the scheme clients use, which is https
+    /// even with `--tls none`, where a terminator in front speaks TLS to them. (With
+    /// `$scheme`-style values the homeserver would build http:// URLs there.)
+    pub forwarded_proto: String,
+    /// Addresses to listen on; empty means every address (IPv4 and IPv6).
+    pub bind: Vec<Bind>,
+    pub header: Header,
+    pub proxies: Vec<Proxy>,
+    /// The proxies installed on the host (all but the compose stack's), each with the
+    /// template of its summary step.
+    pub proxy_steps: Vec<ProxyStep>,
+    pub compose: Option<Compose>,
+    pub kubernetes: Option<KubernetesPlan>,
+    /// What only Apache's files need; null unless it is asked for.
+    pub apache: Option<ApachePlan>,
+    /// What only Caddy's file needs; null unless it is asked for.
+    pub caddy: Option<CaddyPlan>,
+    /// What only Traefik's files need; null unless it is asked for.
+    pub traefik: Option<TraefikPlan>,
+    /// Every file to write, in order, with its template.
+    pub files: Vec<PlannedFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxyStep {
+    pub proxy: Proxy,
+    pub template: &'static str,
+}
+
+/// One generated file and the template that writes it.
+#[derive(Debug, Serialize)]
+pub struct PlannedFile {
+    /// Below `--out` in the folder layout (`nginx/matrix.example.org.conf`), with `/`.
+    pub path: String,
+    /// Below `--out` in the Debian layout: where Debian's packages read the file
+    /// (`etc/nginx/sites-available/matrix.example.org.conf`); `path` where there is no such place.
+    pub debian_path: String,
+    /// The template's name (`nginx/site.conf.j2`).
+    pub template: &'static str,
+}
+
+impl PlannedFile {
+    fn new(path: String, debian_path: String, template: &'static str) -> PlannedFile {
+        PlannedFile {
+            path,
+            debian_path,
+            template,
+        }
+    }
+
+    /// A file with no Debian place: the same path in both layouts.
+    fn anywhere(path: impl Into<String>, template: &'static str) -> PlannedFile {
+        let path = path.into();
+        PlannedFile::new(path.clone(), path, template)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpstreamPlan {
+    /// `host:port`, IPv6 in brackets.
+    pub address: String,
+    pub url: String,
+    /// A DNS server to resolve the upstream name with at request time rather than once at
+    /// start: in the compose stack the homeserver container may not exist yet when the
+    /// proxy starts, and gets a new address when it is recreated.
+    pub resolver: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WellKnown {
+    pub server: Option<ServerDocument>,
+    pub client: ClientDocument,
+    pub cors: Cors,
+    pub max_age_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerDocument {
+    #[serde(rename = "m.server")]
+    pub server: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientDocument {
+    #[serde(rename = "m.homeserver")]
+    pub homeserver: BaseUrl,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BaseUrl {
+    pub base_url: String,
+}
+
+/// The headers the client-server API recommends for browser clients ("Web Browser
+/// Clients"), on both well-known documents.
+#[derive(Debug, Serialize)]
+pub struct Cors {
+    pub allow_origin: String,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+}
+
+impl Cors {
+    fn recommended() -> Cors {
+        Cors {
+            allow_origin: "*".into(),
+            allow_methods: ["GET", "HEAD", "OPTIONS"].map(String::from).to_vec(),
+            allow_headers: ["X-Requested-With", "Content-Type", "Authorization"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    /// Origin, methods, headers: the three response headers with their values.
+    fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("Access-Control-Allow-Origin", self.allow_origin.clone()),
+            (
+                "Access-Control-Allow-Methods",
+                self.allow_methods.join(", "),
+            ),
+            (
+                "Access-Control-Allow-Headers",
+                self.allow_headers.join(", "),
+            ),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Limits {
+    pub max_upload_bytes: u64,
+    pub max_upload: String,
+    pub read_timeout_seconds: u32,
+    pub upstream_idle_timeout_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Header {
+    pub generated_for: String,
+    pub regenerate: String,
+}
+
+/// What several parts of the plan read, decided once.
+struct Decisions<'a> {
+    setup: &'a Setup,
+    facts: Facts,
+    server_name: String,
+    homeserver_host: String,
+    /// The server name differs from the homeserver host.
+    delegated: bool,
+    tls_enabled: bool,
+    /// Certificates come from Let's Encrypt (certbot, or the proxy itself).
+    acme: bool,
+    /// Path prefixes every proxy forwards (the admin prefixes too with `--expose-admin`).
+    prefixes: Vec<String>,
+}
+
+impl<'a> Decisions<'a> {
+    fn new(setup: &'a Setup) -> Decisions<'a> {
+        let facts = crate::homeserver::facts(setup.homeserver);
+        let server_name = setup.server_name.to_string();
+        let homeserver_host = setup.homeserver_host.to_string();
+        let mut prefixes: Vec<String> = facts.prefixes.iter().map(|p| p.to_string()).collect();
+        if setup.expose_admin {
+            prefixes.extend(facts.admin_prefixes.iter().map(|p| p.to_string()));
+        }
+        Decisions {
+            setup,
+            facts,
+            delegated: server_name != homeserver_host,
+            server_name,
+            homeserver_host,
+            tls_enabled: setup.tls != Tls::None,
+            acme: matches!(setup.tls, Tls::Acme { .. }),
+            prefixes,
+        }
+    }
+}
+
+pub fn plan(setup: &Setup) -> Plan {
+    let decided = Decisions::new(setup);
+    let federation = sites::federation(setup);
+    let listeners = sites::matrix_listeners(&decided, federation.as_ref());
+    let sites = sites::sites(&decided, &listeners);
+    let hosts: Vec<String> = sites.iter().map(|site| site.host.clone()).collect();
+    let federation_authority = federation
+        .as_ref()
+        .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
+    let client_base_url = format!("https://{}", decided.homeserver_host);
+    let bind = sites::bind(setup);
+    let tls = tls::tls_plan(&decided, hosts.clone());
+
+    let mut plan = Plan {
+        header: Header {
+            generated_for: decided.server_name.clone(),
+            regenerate: regenerate_command(setup),
+        },
+        server_name: decided.server_name.clone(),
+        homeserver_host: decided.homeserver_host.clone(),
+        delegated: decided.delegated,
+        homeserver: homeserver::homeserver_plan(
+            &decided,
+            federation_authority.as_deref(),
+            &client_base_url,
+        ),
+        upstream: upstream_plan(setup),
+        redirect: sites::redirect(&decided, &hosts),
+        apache: proxies::apache(&decided),
+        caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
+        traefik: proxies::traefik(&decided, &bind, &listeners),
+        tls,
+        compose: setup
+            .compose
+            .then(|| compose::compose_plan(&decided, &listeners)),
+        kubernetes: setup
+            .kubernetes
+            .as_ref()
+            .map(|kubernetes| kubernetes::kubernetes_plan(&decided, kubernetes, &sites)),
+        listeners,
+        federation,
+        sites,
+        well_known: well_known(federation_authority, client_base_url),
+        limits: Limits {
+            max_upload_bytes: setup.max_upload.bytes(),
+            max_upload: setup.max_upload.to_string(),
+            read_timeout_seconds: READ_TIMEOUT_SECONDS,
+            upstream_idle_timeout_seconds: UPSTREAM_IDLE_TIMEOUT_SECONDS,
+        },
+        webroot: setup.webroot.to_string(),
+        forwarded_proto: "https".into(),
+        bind,
+        proxies: setup.proxies.clone(),
+        proxy_steps: setup
+            .proxies
+            .iter()
+            // The compose stack's proxy (the first) is set up with the stack.
+            .skip(usize::from(setup.compose))
+            .map(|&proxy| ProxyStep {
+                proxy,
+                template: proxy::facts(proxy).next_steps_template,
+            })
+            .collect(),
+        files: Vec::new(),
+    };
+    plan.files = match &plan.kubernetes {
+        Some(kubernetes) => kubernetes::kubernetes_files(kubernetes),
+        None => host_files(&plan),
+    };
+    plan
+}
+
+fn upstream_plan(setup: &Setup) -> UpstreamPlan {
+    UpstreamPlan {
+        address: setup.upstream.to_string(),
+        url: format!("http://{}", setup.upstream),
+        resolver: (setup.compose && matches!(setup.upstream.host, UpstreamHost::Name(_)))
+            .then(|| DOCKER_DNS.to_string()),
+    }
+}
+
+fn well_known(federation_authority: Option<String>, client_base_url: String) -> WellKnown {
+    WellKnown {
+        server: federation_authority.map(|server| ServerDocument { server }),
+        client: ClientDocument {
+            homeserver: BaseUrl {
+                base_url: client_base_url,
+            },
+        },
+        cors: Cors::recommended(),
+        max_age_seconds: WELL_KNOWN_MAX_AGE_SECONDS,
+    }
+}
+
+/// The proxies' files, the well-known documents, the homeserver's config fragment and the
+/// compose stack, each at its folder-layout path and its Debian place.
+fn host_files(plan: &Plan) -> Vec<PlannedFile> {
+    let host = &plan.homeserver_host;
+    let mut files = Vec::new();
+    for &proxy in &plan.proxies {
+        let facts = proxy::facts(proxy);
+        for file in facts.files {
+            let path = file.path_for(host);
+            files.push(PlannedFile::new(
+                format!("{proxy}/{path}"),
+                format!("{}/{path}", facts.debian_dir),
+                file.template,
+            ));
+        }
+    }
+    // The webroot the Apache site serves the well-known files from.
+    let webroot = plan.webroot.trim_start_matches('/');
+    let well_known = |name: &str, template| {
+        PlannedFile::new(
+            format!("well-known/matrix/{name}"),
+            format!("{webroot}/.well-known/matrix/{name}"),
+            template,
+        )
+    };
+    if plan.well_known.server.is_some() {
+        files.push(well_known("server", "well-known/server.j2"));
+    }
+    files.push(well_known("client", "well-known/client.j2"));
+    if let Some(fragment) = &plan.homeserver.config_fragment {
+        // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
+        files.push(PlannedFile::new(
+            fragment.clone(),
+            "etc/matrix-synapse/conf.d/mxproxy.yaml".into(),
+            "synapse/mxproxy.yaml.j2",
+        ));
+    }
+    // The compose stack has no Debian place; `generate` refuses that combination.
+    if let Some(compose) = &plan.compose {
+        files.push(PlannedFile::anywhere(
+            "docker-compose.yml",
+            "compose/docker-compose.yml.j2",
+        ));
+        for file in proxy::facts(compose.proxy).compose_files {
+            let path = format!("{}/{}", compose.proxy, file.path_for(host));
+            files.push(PlannedFile::anywhere(path, file.template));
+        }
+    }
+    files
+}
+
+/// The flags that reproduce this setup, without `--out` (it never changes file content,
+/// and an odd path must not end up in a config comment).
+pub fn regenerate_command(setup: &Setup) -> String {
+    let args = config::to_args(setup, false);
+    let quoted =
+        shlex::try_join(args.iter().map(String::as_str)).expect("validated values have no NUL");
+    format!("mxproxy generate {quoted}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::Homeserver;
+
+    /// The proxies drop idle upstream connections before any homeserver closes them, and
+    /// before hyper's 30 s header-read timeout would.
+    #[test]
+    fn upstream_idle_timeout_ends_before_the_homeservers_own() {
+        for &homeserver in Homeserver::ALL {
+            let close = crate::homeserver::facts(homeserver)
+                .idle_close_seconds
+                .unwrap_or(30)
+                .min(30);
+            assert!(
+                UPSTREAM_IDLE_TIMEOUT_SECONDS + 5 <= close,
+                "{homeserver:?} closes idle connections after {close} s"
+            );
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! What differs between the reverse proxies: the files each one reads, where Debian's
+//! package reads them, and how it gets its certificates. One place, the mirror of
+//! `crate::homeserver`, so the plan, the renderer and the warnings never match on a
+//! proxy's name.
+
+use crate::setup::Proxy;
+
+pub struct ProxyFacts {
+    pub display_name: &'static str,
+    /// The files written for the proxy, below its folder (`nginx/`) in the folder layout
+    /// and below `debian_dir` in the Debian one.
+    pub files: &'static [FileSpec],
+    /// Files the compose stack adds for the proxy's container (Apache: the main config the
+    /// official image lacks); they have no Debian place.
+    pub compose_files: &'static [FileSpec],
+    /// The summary's steps for installing it on the host.
+    pub next_steps_template: &'static str,
+    /// Its service in docker-compose.yml.
+    pub compose_service_template: &'static str,
+    /// More summary lines for the compose stack (HAProxy: assembling the one-file certificate).
+    pub compose_next_steps_template: Option<&'static str>,
+    /// Where Debian's package reads the files, below the root: the site folder its main
+    /// config includes, or the folder of its one config file.
+    pub debian_dir: &'static str,
+    /// The proxy obtains and renews ACME certificates itself (Caddy, Traefik); the others
+    /// read certbot's files.
+    pub obtains_certificates: bool,
+    /// How the proxy reads a certificate and its key.
+    pub certificate_form: CertificateForm,
+    /// Where a proxy that obtains certificates itself keeps them in its container (the
+    /// compose stack's `certs` volume).
+    pub certificate_store: Option<CertificateStore>,
+    /// The proxy takes one listen address, not a list (Traefik's entry point `address`).
+    pub single_listen_address: bool,
+    /// The proxy can answer with a fixed body, so it serves the well-known documents
+    /// itself (all but Traefik, which routes them to the homeserver).
+    pub serves_fixed_documents: bool,
+    /// Its file is the whole configuration, not a site included by a main config (Caddy,
+    /// HAProxy): in the Debian layout it replaces the package's default one.
+    pub whole_config: bool,
+}
+
+/// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
+/// homeserver host, and the template that writes it.
+pub struct FileSpec {
+    pub path: &'static str,
+    pub template: &'static str,
+}
+
+impl FileSpec {
+    /// The path below the proxy's folder, for `homeserver_host`.
+    pub fn path_for(&self, homeserver_host: &str) -> String {
+        self.path.replace("{host}", homeserver_host)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateStore {
+    pub path: &'static str,
+    /// Mounted whatever the TLS mode, not only with `--tls acme`.
+    pub every_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateForm {
+    /// A certificate chain file and a key file.
+    Pair,
+    /// Chain and key in one PEM file, in `dir` (HAProxy's `crt`).
+    CombinedPem { dir: &'static str },
+}
+
+/// Where HAProxy reads its one-file certificates from; the plan names the file there
+/// whichever proxies are asked for, since the summary says how to assemble it.
+pub const HAPROXY_CERTS: &str = "/etc/haproxy/certs";
+
+pub const NGINX: ProxyFacts = ProxyFacts {
+    display_name: "nginx",
+    files: &[FileSpec {
+        path: "{host}.conf",
+        template: "nginx/site.conf.j2",
+    }],
+    compose_files: &[],
+    next_steps_template: "nginx/next-steps.txt.j2",
+    compose_service_template: "nginx/compose-service.yml.j2",
+    compose_next_steps_template: None,
+    debian_dir: "etc/nginx/sites-available",
+    obtains_certificates: false,
+    certificate_form: CertificateForm::Pair,
+    certificate_store: None,
+    single_listen_address: false,
+    serves_fixed_documents: true,
+    whole_config: false,
+};
+
+pub const APACHE: ProxyFacts = ProxyFacts {
+    display_name: "Apache",
+    files: &[FileSpec {
+        path: "{host}.conf",
+        template: "apache/site.conf.j2",
+    }],
+    // The official httpd image enables none of the modules a Matrix proxy needs.
+    compose_files: &[FileSpec {
+        path: "httpd.conf",
+        template: "apache/httpd.conf.j2",
+    }],
+    next_steps_template: "apache/next-steps.txt.j2",
+    compose_service_template: "apache/compose-service.yml.j2",
+    compose_next_steps_template: None,
+    debian_dir: "etc/apache2/sites-available",
+    obtains_certificates: false,
+    certificate_form: CertificateForm::Pair,
+    certificate_store: None,
+    single_listen_address: false,
+    serves_fixed_documents: true,
+    whole_config: false,
+};
+
+pub const CADDY: ProxyFacts = ProxyFacts {
+    display_name: "Caddy",
+    files: &[FileSpec {
+        path: "Caddyfile",
+        template: "caddy/Caddyfile.j2",
+    }],
+    compose_files: &[],
+    next_steps_template: "caddy/next-steps.txt.j2",
+    compose_service_template: "caddy/compose-service.yml.j2",
+    compose_next_steps_template: None,
+    debian_dir: "etc/caddy",
+    obtains_certificates: true,
+    certificate_form: CertificateForm::Pair,
+    certificate_store: Some(CertificateStore {
+        // Its data folder: certificates, the ACME account and the rest of its state.
+        path: "/data",
+        every_mode: true,
+    }),
+    single_listen_address: false,
+    serves_fixed_documents: true,
+    whole_config: true,
+};
+
+pub const TRAEFIK: ProxyFacts = ProxyFacts {
+    display_name: "Traefik",
+    files: &[
+        FileSpec {
+            path: "traefik.yml",
+            template: "traefik/traefik.yml.j2",
+        },
+        FileSpec {
+            path: "dynamic/{host}.yml",
+            template: "traefik/dynamic.yml.j2",
+        },
+    ],
+    compose_files: &[],
+    next_steps_template: "traefik/next-steps.txt.j2",
+    compose_service_template: "traefik/compose-service.yml.j2",
+    compose_next_steps_template: None,
+    debian_dir: "etc/traefik",
+    obtains_certificates: true,
+    certificate_form: CertificateForm::Pair,
+    // An entry point has one `address` (doc.traefik.io, "EntryPoints").
+    certificate_store: Some(CertificateStore {
+        // acme.json of the letsencrypt resolver.
+        path: "/etc/traefik/acme",
+        every_mode: false,
+    }),
+    single_listen_address: true,
+    // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
+    serves_fixed_documents: false,
+    whole_config: false,
+};
+
+pub const HAPROXY: ProxyFacts = ProxyFacts {
+    display_name: "HAProxy",
+    files: &[FileSpec {
+        path: "haproxy.cfg",
+        template: "haproxy/haproxy.cfg.j2",
+    }],
+    compose_files: &[],
+    next_steps_template: "haproxy/next-steps.txt.j2",
+    compose_service_template: "haproxy/compose-service.yml.j2",
+    compose_next_steps_template: Some("haproxy/compose-next-steps.txt.j2"),
+    debian_dir: "etc/haproxy",
+    obtains_certificates: false,
+    // `crt` reads chain and key from one file.
+    certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
+    certificate_store: None,
+    single_listen_address: false,
+    serves_fixed_documents: true,
+    whole_config: true,
+};
+
+pub fn facts(proxy: Proxy) -> &'static ProxyFacts {
+    match proxy {
+        Proxy::Nginx => &NGINX,
+        Proxy::Apache => &APACHE,
+        Proxy::Caddy => &CADDY,
+        Proxy::Traefik => &TRAEFIK,
+        Proxy::Haproxy => &HAPROXY,
+    }
+}
