@@ -9,6 +9,7 @@ use crate::defaults::{self, COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver::{self, WellKnownSupport};
 use crate::matrix::HTTP_PORT;
+use crate::proxy;
 use crate::setup::{
     DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
 };
@@ -46,9 +47,12 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
     let proxies = proxies(&layers, kubernetes.is_some())?;
     let listen_addresses = listen_addresses(&layers, compose, &proxies)?;
-    if proxies.contains(&Proxy::Traefik) {
+    if proxies
+        .iter()
+        .any(|p| !proxy::facts(*p).serves_fixed_documents)
+    {
         let delegated = server_name.host() != homeserver_host.name();
-        traefik_well_known(facts.well_known, delegated, federation_port, &server_name)?;
+        well_known_from_homeserver(facts.well_known, delegated, federation_port, &server_name)?;
     }
     let out = layers
         .get(|l| &l.out)
@@ -182,24 +186,28 @@ fn listen_addresses(
     if compose {
         return Err(Error::ListenAddressWithCompose);
     }
-    traefik_one_address(&addresses, proxies)?;
+    one_listen_address(&addresses, proxies)?;
     Ok(addresses)
 }
 
-/// A Traefik entry point listens on one address.
-fn traefik_one_address(
+/// A proxy that listens on one address (a Traefik entry point) cannot take several.
+fn one_listen_address(
     addresses: &[crate::setup::ListenAddress],
     proxies: &[Proxy],
 ) -> Result<(), Error> {
-    if addresses.len() > 1 && proxies.contains(&Proxy::Traefik) {
+    if addresses.len() > 1
+        && proxies
+            .iter()
+            .any(|p| proxy::facts(*p).single_listen_address)
+    {
         return Err(Error::TraefikOneAddress);
     }
     Ok(())
 }
 
-/// Traefik cannot answer with a fixed body, so it routes `/.well-known/matrix/` to the
-/// homeserver; refuse where the homeserver would answer something else than the plan.
-fn traefik_well_known(
+/// A proxy that cannot answer with a fixed body (Traefik) routes `/.well-known/matrix/` to
+/// the homeserver; refuse where the homeserver would answer something else than the plan.
+fn well_known_from_homeserver(
     support: WellKnownSupport,
     delegated: bool,
     federation_port: Option<Port>,
