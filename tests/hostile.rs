@@ -80,6 +80,10 @@ const CASES: &[(&str, &str, &str)] = &[
     ("--max-upload", "0", "below"),
     ("--max-upload", "3G", "2 GiB"),
     ("--max-upload", "99999999999999999999999", "2 GiB"),
+    ("--read-timeout", "30", "shorter than 60 seconds"),
+    ("--read-timeout", "2d", "not a duration"),
+    ("--read-timeout", "600;", "not a duration"),
+    ("--read-timeout", "25h", "longer than 86400 seconds"),
     // Paths.
     ("--webroot", "relative/path", "absolute"),
     ("--webroot", "/var/www/a b", "space"),
@@ -172,6 +176,7 @@ fn the_same_checks_apply_to_config_file_values() {
         ("tls_cert", "\"/etc/ssl/a\\nb\""),
         ("federation_port", "0"),
         ("max_upload", "-5"),
+        ("read_timeout", "\"1d\""),
     ] {
         let yaml = if key == "server_name" {
             format!("{key}: {value}\n")

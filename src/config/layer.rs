@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::setup::{
     ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Tls, TlsMode,
-    Upstream,
+    Layout, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls,
+    TlsMode, Upstream,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -110,6 +110,11 @@ pub struct SetupLayer {
     #[arg(long, value_name = "SIZE", env = "MXPROXY_MAX_UPLOAD")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_upload: Option<ByteSize>,
+
+    /// How long every proxy waits for the homeserver's answer and the client's body: seconds, or with m/h; at least 60 (/sync long-polls), at most 24h [default: 600]
+    #[arg(long, value_name = "SECONDS", env = "MXPROXY_READ_TIMEOUT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<Timeout>,
 
     /// Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: /var/www/mxproxy]
     #[arg(long, value_name = "PATH", env = "MXPROXY_WEBROOT")]
@@ -233,6 +238,7 @@ impl SetupLayer {
             tls_key: self.tls_key.or(lower.tls_key),
             acme_email: self.acme_email.or(lower.acme_email),
             max_upload: self.max_upload.or(lower.max_upload),
+            read_timeout: self.read_timeout.or(lower.read_timeout),
             webroot: self.webroot.or(lower.webroot),
             listen_address: self.listen_address.or(lower.listen_address),
             proxy: self.proxy.or(lower.proxy),
@@ -253,7 +259,7 @@ impl SetupLayer {
 /// values first, then the switches with the values that only apply with them. The field
 /// order of `SetupLayer` is the order of `--help` and the saved YAML; a test checks that
 /// this names every key once.
-pub const FLAG_ORDER: [&str; 22] = [
+pub const FLAG_ORDER: &[&str] = &[
     "server_name",
     "homeserver_host",
     "homeserver",
@@ -264,6 +270,7 @@ pub const FLAG_ORDER: [&str; 22] = [
     "tls_key",
     "acme_email",
     "max_upload",
+    "read_timeout",
     "webroot",
     "listen_address",
     "proxy",
@@ -308,6 +315,7 @@ impl From<&Setup> for SetupLayer {
             tls_key,
             acme_email,
             max_upload: Some(setup.max_upload),
+            read_timeout: Some(setup.read_timeout),
             webroot: host_install.then(|| setup.webroot.clone()),
             listen_address: (!setup.listen_addresses.is_empty())
                 .then(|| setup.listen_addresses.clone()),

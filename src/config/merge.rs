@@ -11,7 +11,8 @@ use crate::homeserver::{self, WellKnownSupport};
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Tls, TlsMode, Upstream, UpstreamHost,
+    DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
+    UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -42,6 +43,11 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let max_upload = layers
         .get(|l| &l.max_upload)
         .unwrap_or(facts.default_max_upload);
+    let read_timeout = layers
+        .get(|l| &l.read_timeout)
+        .unwrap_or(Timeout::from_seconds_unchecked(
+            defaults::READ_TIMEOUT_SECONDS,
+        ));
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
@@ -66,6 +72,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         federation_port,
         tls,
         max_upload,
+        read_timeout,
         webroot,
         listen_addresses,
         proxies,

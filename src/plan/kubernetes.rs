@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Cors, Decisions, PlannedFile, Site};
-use crate::defaults::{COMPOSE_SERVICE, READ_TIMEOUT_SECONDS, WELL_KNOWN_MAX_AGE_SECONDS};
+use crate::defaults::{COMPOSE_SERVICE, WELL_KNOWN_MAX_AGE_SECONDS};
 use crate::matrix::{PROBE_PATH, WELL_KNOWN_PATH};
 use crate::setup::{IngressClass, Kubernetes, KubernetesRouting, Setup};
 
@@ -389,7 +389,7 @@ fn homeserver_route(
         paths: decided.prefixes.clone(),
         annotations,
         issues_certificate: true,
-        timeout: Some(format!("{READ_TIMEOUT_SECONDS}s")),
+        timeout: Some(format!("{}s", decided.setup.read_timeout.seconds())),
         response_headers: Vec::new(),
     }
 }
@@ -456,12 +456,12 @@ fn annotations_for(
             ),
             annotation(
                 "nginx.ingress.kubernetes.io/proxy-read-timeout",
-                READ_TIMEOUT_SECONDS.to_string(),
+                decided.setup.read_timeout.seconds().to_string(),
                 "longer than any /sync long-poll (default 60 s)",
             ),
             annotation(
                 "nginx.ingress.kubernetes.io/proxy-send-timeout",
-                READ_TIMEOUT_SECONDS.to_string(),
+                decided.setup.read_timeout.seconds().to_string(),
                 "",
             ),
         ],

@@ -11,9 +11,7 @@ mod tls;
 use serde::Serialize;
 
 use crate::config;
-use crate::defaults::{
-    READ_TIMEOUT_SECONDS, UPSTREAM_IDLE_TIMEOUT_SECONDS, WELL_KNOWN_MAX_AGE_SECONDS,
-};
+use crate::defaults::{UPSTREAM_IDLE_TIMEOUT_SECONDS, WELL_KNOWN_MAX_AGE_SECONDS};
 use crate::homeserver::Facts;
 use crate::proxy;
 use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
@@ -279,7 +277,7 @@ pub fn plan(setup: &Setup) -> Plan {
         limits: Limits {
             max_upload_bytes: setup.max_upload.bytes(),
             max_upload: setup.max_upload.to_string(),
-            read_timeout_seconds: READ_TIMEOUT_SECONDS,
+            read_timeout_seconds: setup.read_timeout.seconds(),
             upstream_idle_timeout_seconds: UPSTREAM_IDLE_TIMEOUT_SECONDS,
         },
         webroot: setup.webroot.to_string(),

@@ -173,6 +173,7 @@ mod kube;
 mod net;
 mod path;
 mod size;
+mod time;
 
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
 pub use dns::{DnsName, Host, ServerName};
@@ -181,6 +182,7 @@ pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
 pub use size::ByteSize;
+pub use time::Timeout;
 
 /// Characters that could end a config token or start a new directive in one of the
 /// generated formats (nginx, apache, Caddyfile, YAML), or a comment.
@@ -261,6 +263,8 @@ pub struct Setup {
     pub federation_port: Option<Port>,
     pub tls: Tls,
     pub max_upload: ByteSize,
+    /// How long a proxy waits on a request in flight (`--read-timeout`).
+    pub read_timeout: Timeout,
     pub webroot: SafePath,
     /// Empty: every address of the machine.
     pub listen_addresses: Vec<ListenAddress>,

@@ -94,6 +94,15 @@ fn loopback_addresses() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
+/// Across the whole accepted range, in each unit.
+fn timeout() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (60u32..=86_400).prop_map(|n| n.to_string()),
+        (1u32..=1440).prop_map(|n| format!("{n}m")),
+        (1u32..=24).prop_map(|n| format!("{n}h")),
+    ]
+}
+
 fn case() -> impl Strategy<Value = Case> {
     (
         server_name(),
@@ -110,7 +119,7 @@ fn case() -> impl Strategy<Value = Case> {
         ],
         any::<bool>(),
         0u8..4,
-        prop::option::of(size()),
+        (prop::option::of(size()), prop::option::of(timeout())),
         loopback_addresses(),
         (1024u16..=65535, any::<bool>()),
         prop::sample::select(vec![
@@ -130,7 +139,7 @@ fn case() -> impl Strategy<Value = Case> {
                 federation,
                 no_federation,
                 tls,
-                max_upload,
+                (max_upload, read_timeout),
                 listen,
                 (port, v6),
                 homeserver,
@@ -168,6 +177,9 @@ fn case() -> impl Strategy<Value = Case> {
                 }
                 if let Some(size) = max_upload {
                     flag("--max-upload", size);
+                }
+                if let Some(timeout) = read_timeout {
+                    flag("--read-timeout", timeout);
                 }
                 flag("--listen-address", listen.join(","));
                 if compose {
