@@ -24,10 +24,32 @@ pub enum Error {
         key: &'static str,
         example: &'static str,
     },
-    /// Values that are each valid but cannot be used together.
-    Conflict {
-        message: String,
-        example: String,
+    /// `--layout debian` with output that has no Debian place.
+    DebianLayoutRefuses {
+        what: &'static str,
+        why: &'static str,
+        example: &'static str,
+    },
+    /// `--out` resolves to `/` without `--force` (a dry run may look).
+    OutIsRoot {
+        out: PathBuf,
+    },
+    /// A file below `--templates` that names no built-in template.
+    UnknownTemplate {
+        dir: PathBuf,
+        path: PathBuf,
+        name: String,
+    },
+    /// `mxproxy man NAME` for a name that is no subcommand.
+    NoManPage {
+        name: String,
+        pages: Vec<String>,
+    },
+    /// The wizard was asked for Kubernetes manifests.
+    WizardKubernetes,
+    /// A `--out` that no shell command can carry (a NUL byte).
+    OutNotShellSafe {
+        out: String,
     },
     /// Existing files with other content, left alone because `--force` was not given.
     WouldOverwrite {
@@ -167,7 +189,12 @@ impl Error {
         match self {
             Error::Config { .. }
             | Error::Missing { .. }
-            | Error::Conflict { .. }
+            | Error::DebianLayoutRefuses { .. }
+            | Error::OutIsRoot { .. }
+            | Error::UnknownTemplate { .. }
+            | Error::NoManPage { .. }
+            | Error::WizardKubernetes
+            | Error::OutNotShellSafe { .. }
             | Error::NotATerminal { .. }
             | Error::CheckInput { .. } => 2,
             Error::Contradict { .. }
@@ -223,7 +250,41 @@ impl fmt::Display for Error {
                 f,
                 "{flag} is required (or `{key}` in the --config file), e.g. {flag} {example}"
             ),
-            Error::Conflict { message, example } => write!(f, "{message}, e.g. {example}"),
+            Error::DebianLayoutRefuses { what, why, example } => write!(
+                f,
+                "--layout debian places files for the host's own servers; {what} {why}, e.g. {example}"
+            ),
+            Error::OutIsRoot { out } => write!(
+                f,
+                "--out {} writes straight into the system's /etc and webroot; check the files \
+                 under a staging prefix first, or add --force, e.g. --layout debian --out \
+                 ./staging (then --out / --force)",
+                out.display()
+            ),
+            Error::UnknownTemplate { dir, path, name } => write!(
+                f,
+                "--templates {}: `{}` replaces no built-in template ({name} is not one of them), \
+                 e.g. {} (`mxproxy templates export DIR` writes the names)",
+                dir.display(),
+                path.display(),
+                dir.join("nginx/site.conf.j2").display()
+            ),
+            Error::NoManPage { name, pages } => write!(
+                f,
+                "man: `{name}` is not a subcommand; there is a page for {}, e.g. mxproxy man generate",
+                pages.join(", ")
+            ),
+            Error::WizardKubernetes => f.write_str(
+                "the wizard asks about proxies and compose stacks, not Kubernetes; write \
+                 Kubernetes manifests with `mxproxy generate --kubernetes`, e.g. mxproxy generate \
+                 --server-name example.com --kubernetes --ingress-class nginx --cluster-issuer \
+                 letsencrypt",
+            ),
+            Error::OutNotShellSafe { out } => write!(
+                f,
+                "--out \"{out}\" contains a NUL byte, which no shell command can pass, e.g. --out {}",
+                crate::defaults::OUT
+            ),
             Error::WouldOverwrite { paths } => {
                 writeln!(
                     f,

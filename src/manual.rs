@@ -29,12 +29,9 @@ pub fn man(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), Error> {
                     .map(|c| c.get_name())
                     .filter(|n| *n != "help")
                     .collect();
-                return Err(Error::Conflict {
-                    message: format!(
-                        "man: `{name}` is not a subcommand; there is a page for {}",
-                        names.join(", ")
-                    ),
-                    example: "mxproxy man generate".into(),
+                return Err(Error::NoManPage {
+                    name: name.to_string(),
+                    pages: names.iter().map(ToString::to_string).collect(),
                 });
             };
             clap_mangen::Man::new(sub.clone()).title(format!("mxproxy-{name}"))

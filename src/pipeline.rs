@@ -206,20 +206,17 @@ fn print_json(
 /// compose stack has no Debian place.
 fn check_output_place(setup: &Setup, layout: Layout, allow_root: bool) -> Result<(), Error> {
     if layout == Layout::Debian && setup.kubernetes.is_some() {
-        return Err(Error::Conflict {
-            message: "--layout debian places files for the host's own servers; Kubernetes \
-                      manifests are applied with kubectl from one folder"
-                .into(),
-            example: "--kubernetes --layout folder".into(),
+        return Err(Error::DebianLayoutRefuses {
+            what: "Kubernetes manifests",
+            why: "are applied with kubectl from one folder",
+            example: "--kubernetes --layout folder",
         });
     }
     if layout == Layout::Debian && setup.compose {
-        return Err(Error::Conflict {
-            message:
-                "--layout debian places files for the host's own servers; the --compose stack \
-                      keeps its files together in one folder"
-                    .into(),
-            example: "--compose --layout folder --out ./matrix-stack".into(),
+        return Err(Error::DebianLayoutRefuses {
+            what: "the --compose stack",
+            why: "keeps its files together in one folder",
+            example: "--compose --layout folder --out ./matrix-stack",
         });
     }
     // `/`, `//`, `/etc/..`: whatever resolves to the root.
@@ -228,13 +225,8 @@ fn check_output_place(setup: &Setup, layout: Layout, allow_root: bool) -> Result
         .canonicalize()
         .is_ok_and(|path| path.parent().is_none());
     if is_root && !allow_root {
-        return Err(Error::Conflict {
-            message: format!(
-                "--out {} writes straight into the system's /etc and webroot; \
-                 check the files under a staging prefix first, or add --force",
-                setup.out.display()
-            ),
-            example: "--layout debian --out ./staging (then --out / --force)".into(),
+        return Err(Error::OutIsRoot {
+            out: setup.out.clone(),
         });
     }
     Ok(())

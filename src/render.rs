@@ -98,16 +98,10 @@ impl Templates {
         let mut templates = Templates::builtin();
         for (name, path) in files {
             if builtin_source(&name).is_none() {
-                return Err(Error::Conflict {
-                    message: format!(
-                        "--templates {}: `{}` replaces no built-in template ({name} is not one of them)",
-                        dir.display(),
-                        path.display()
-                    ),
-                    example: format!(
-                        "{} (`mxproxy templates export DIR` writes the names)",
-                        dir.join("nginx/site.conf.j2").display()
-                    ),
+                return Err(Error::UnknownTemplate {
+                    dir: dir.to_path_buf(),
+                    path,
+                    name,
                 });
             }
             let source = std::fs::read_to_string(&path).map_err(|source| Error::TemplateRead {

@@ -904,3 +904,61 @@ fn the_wizard_points_kubernetes_setups_to_generate() {
             "mxproxy generate --server-name example.com --kubernetes",
         ));
 }
+
+/// The refusals outside the setup's merge, each once, with its whole message: nothing is
+/// written, the exit status is 2, and the message ends in a working example.
+#[test]
+fn output_and_command_refusals_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("ngnix.j2"), "x").unwrap();
+    let templates = templates.display().to_string();
+    for (args, message) in [
+        (
+            vec!["generate", "--server-name", "example.com", "--layout", "debian", "--compose"],
+            "error: --layout debian places files for the host's own servers; the --compose stack \
+             keeps its files together in one folder, e.g. --compose --layout folder --out ./matrix-stack\n"
+                .to_string(),
+        ),
+        (
+            vec!["generate", "--server-name", "example.com", "--layout", "debian", "--out", "/"],
+            "error: --out / writes straight into the system's /etc and webroot; check the files \
+             under a staging prefix first, or add --force, e.g. --layout debian --out ./staging \
+             (then --out / --force)\n"
+                .to_string(),
+        ),
+        (
+            vec!["generate", "--server-name", "example.com", "--templates", &templates],
+            format!(
+                "error: --templates {templates}: `{templates}/ngnix.j2` replaces no built-in \
+                 template (ngnix.j2 is not one of them), e.g. {templates}/nginx/site.conf.j2 \
+                 (`mxproxy templates export DIR` writes the names)\n"
+            ),
+        ),
+        (
+            vec!["man", "nope"],
+            "error: man: `nope` is not a subcommand; there is a page for generate, wizard, check, \
+             completions, man, templates, e.g. mxproxy man generate\n"
+                .to_string(),
+        ),
+        (
+            vec!["wizard", "--kubernetes"],
+            "error: the wizard asks about proxies and compose stacks, not Kubernetes; write \
+             Kubernetes manifests with `mxproxy generate --kubernetes`, e.g. mxproxy generate \
+             --server-name example.com --kubernetes --ingress-class nginx --cluster-issuer \
+             letsencrypt\n"
+                .to_string(),
+        ),
+    ] {
+        let out = dir.path().join("out");
+        let output = mxproxy()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), message, "{args:?}");
+        assert!(!out.exists() && !dir.path().join("mxproxy-out").exists(), "{args:?}");
+    }
+}

@@ -685,14 +685,7 @@ fn flags_example(flags: &GenerateArgs) -> String {
 /// `mxproxy wizard` and bare `mxproxy` on a terminal.
 /// The questions cover proxies and compose stacks; a Kubernetes setup is given as flags.
 fn kubernetes_refused() -> Error {
-    Error::Conflict {
-        message: "the wizard asks about proxies and compose stacks, not Kubernetes; \
-                  write Kubernetes manifests with `mxproxy generate --kubernetes`"
-            .into(),
-        example: "mxproxy generate --server-name example.com --kubernetes --ingress-class nginx \
-                  --cluster-issuer letsencrypt"
-            .into(),
-    }
+    Error::WizardKubernetes
 }
 
 pub fn run(flags: &GenerateArgs) -> Result<(), Error> {

@@ -71,14 +71,11 @@ pub fn command_line(setup: &Setup, force: bool, dry_run: bool) -> Result<String,
     if dry_run {
         args.push("--dry-run".into());
     }
-    let quoted = shlex::try_join(args.iter().map(String::as_str)).map_err(|_| Error::Conflict {
-        // Every other value is validated; only a path can carry a NUL (from YAML "\0").
-        message: format!(
-            "--out \"{}\" contains a NUL byte, which no shell command can pass",
-            shown(&setup.out.display().to_string())
-        ),
-        example: format!("--out {}", defaults::OUT),
-    })?;
+    // Every other value is validated; only a path can carry a NUL (from YAML "\0").
+    let quoted =
+        shlex::try_join(args.iter().map(String::as_str)).map_err(|_| Error::OutNotShellSafe {
+            out: shown(&setup.out.display().to_string()),
+        })?;
     Ok(format!("mxproxy generate {quoted}"))
 }
 
