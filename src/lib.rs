@@ -15,6 +15,7 @@ pub mod proxy;
 pub mod render;
 pub mod report;
 pub mod setup;
+mod template_files;
 pub mod wizard;
 
 use std::ffi::OsString;

@@ -11,6 +11,7 @@ use crate::output::{FileStatus, Rendered};
 use crate::plan::{Middleware, Plan, Route};
 use crate::proxy;
 use crate::setup::Layout;
+use crate::template_files;
 
 /// The built-in templates by name (`nginx/site.conf.j2`), sorted by name: build.rs embeds
 /// `templates/`.
@@ -93,8 +94,8 @@ impl Templates {
     /// Reads every `*.j2` below `dir`. A file that names no built-in template is refused:
     /// a typo (`ngnix/site.conf.j2`) would otherwise be ignored without a word.
     pub fn with_overrides(dir: &Path) -> Result<Templates, Error> {
-        let mut files = Vec::new();
-        collect_templates(dir, dir, &mut files)?;
+        let files = template_files::collect(dir)
+            .map_err(|(path, source)| Error::TemplateRead { path, source })?;
         let mut templates = Templates::builtin();
         for (name, path) in files {
             if builtin_source(&name).is_none() {
@@ -150,42 +151,6 @@ impl Templates {
             })
             .collect()
     }
-}
-
-/// Template names are paths below the folder with `/`, as build.rs names the built-in ones;
-/// dotfiles and files other than `*.j2` are skipped, as it skips them.
-fn collect_templates(
-    root: &Path,
-    dir: &Path,
-    found: &mut Vec<(String, PathBuf)>,
-) -> Result<(), Error> {
-    let read_failed = |source| Error::TemplateRead {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(read_failed)?
-        .collect::<Result<_, _>>()
-        .map_err(read_failed)?;
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let file_name = entry.file_name();
-        if file_name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            collect_templates(root, &path, found)?;
-        } else if path.extension().is_some_and(|ext| ext == "j2") {
-            let relative = path.strip_prefix(root).expect("below the root");
-            let name: Vec<String> = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            found.push((name.join("/"), path));
-        }
-    }
-    Ok(())
 }
 
 /// Names the file and line the error is in: the user's file if it came from `--templates`,

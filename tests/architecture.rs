@@ -10,8 +10,9 @@ use syn::visit::Visit;
 /// The layers, lowest first. A module may use any module of a lower layer, and none of its
 /// own layer or above.
 const LAYERS: &[&[&str]] = &[
-    // Facts of Matrix, and mxproxy's defaults.
-    &["matrix"],
+    // Facts of Matrix, and mxproxy's defaults; which files are templates (also read by
+    // build.rs, so it imports nothing).
+    &["matrix", "template_files"],
     &["defaults"],
     // Typed, validated values; the one error type, which names them.
     &["setup"],
