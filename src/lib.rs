@@ -1,13 +1,13 @@
 //! mxproxy: reverse-proxy configs for a Matrix homeserver, from one validated setup.
 
-pub mod check;
+mod check;
 pub mod cli;
 pub mod config;
 pub mod defaults;
 pub mod error;
 pub mod homeserver;
-pub mod manual;
-pub mod matrix;
+mod manual;
+mod matrix;
 pub mod output;
 pub mod pipeline;
 pub mod plan;

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use args::{CheckArgs, ResolveEntry};
+pub use args::CheckArgs;
 
 use crate::error::Error;
 
