@@ -1,5 +1,6 @@
-//! No Traefik binary is installable here, so the dynamic file is read back as YAML and its
-//! routers checked against the plan: hosts, paths, entry points, upstream and body limit.
+//! Beside the real-traffic rules (which run real Traefik on a few setups), every scenario's
+//! dynamic file is read back as YAML and its routers checked against the plan: hosts,
+//! paths, entry points, upstream and body limit.
 
 use std::collections::BTreeSet;
 
