@@ -282,16 +282,24 @@ impl Site {
     }
 }
 
+/// The ACME directory Traefik is pointed at in the tests: a closed loopback port.
+pub const TRAEFIK_TEST_ACME_CA: &str = "https://127.0.0.1:9/directory";
+
 /// Traefik's static file reads the dynamic folder and keeps acme.json below /etc/traefik:
 /// both move to the test's folders. Traefik's version check (on by default) is turned
-/// off, so the server never even tries to leave loopback.
-fn traefik_static_here(config: &Path, dynamic: &Path, dir: &Path) {
+/// off and an ACME resolver's CA is a closed loopback port, so the server never even
+/// tries to leave loopback.
+pub fn traefik_static_here(config: &Path, dynamic: &Path, dir: &Path) {
     let text = std::fs::read_to_string(config)
         .unwrap()
         .replace("/etc/traefik/dynamic", dynamic.to_str().unwrap())
         .replace(
             "/etc/traefik/acme/acme.json",
             dir.join("acme.json").to_str().unwrap(),
+        )
+        .replace(
+            "\n    acme:\n",
+            &format!("\n    acme:\n      caServer: \"{TRAEFIK_TEST_ACME_CA}\"\n"),
         );
     // At debug level Traefik logs the routers it builds: `wait_until_routed` reads that.
     let extra = "global:\n  checkNewVersion: false\nlog:\n  level: DEBUG\n  noColor: true\n";
@@ -423,6 +431,11 @@ impl Running {
             std::thread::sleep(Duration::from_millis(25));
         }
         std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// What the server wrote to its output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
     }
 
     /// The server's error log and output.
