@@ -66,9 +66,13 @@ pub enum Answers {
     Conduit { server_name: String },
 }
 
+/// The well-known documents a homeserver serves from its settings: path and body.
+type Documents = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 pub struct Homeserver {
     pub address: SocketAddr,
     log: Arc<Mutex<Vec<Recorded>>>,
+    documents: Documents,
     connections: Arc<Mutex<Vec<Connection>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -82,7 +86,9 @@ impl Homeserver {
         let address = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let (task_log, task_connections) = (log.clone(), connections.clone());
+        let documents: Documents = Arc::new(Mutex::new(Vec::new()));
+        let (task_log, task_connections, task_documents) =
+            (log.clone(), connections.clone(), documents.clone());
         let answers = Arc::new(answers);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -94,10 +100,14 @@ impl Homeserver {
                     });
                     connections.len() - 1
                 };
-                let (log, connections, answers) =
-                    (task_log.clone(), task_connections.clone(), answers.clone());
+                let (log, connections, answers, documents) = (
+                    task_log.clone(),
+                    task_connections.clone(),
+                    answers.clone(),
+                    task_documents.clone(),
+                );
                 tokio::spawn(async move {
-                    serve(stream, &log, &answers, connection).await;
+                    serve(stream, &log, &answers, &documents, connection).await;
                     connections.lock().unwrap()[connection].closed = Some(Instant::now());
                 });
             }
@@ -105,9 +115,22 @@ impl Homeserver {
         Homeserver {
             address,
             log,
+            documents,
             connections,
             task,
         }
+    }
+
+    /// Answers `GET /.well-known/matrix/<name>` with each of `documents` (name, body) as
+    /// a homeserver does that was given them in its settings (Conduit's
+    /// `[global.well_known]`, the summary's step for Traefik, which routes the documents
+    /// to the homeserver), with the CORS headers Conduit puts on every answer; any other
+    /// `/.well-known/matrix/` path is a 404, as for a document left unset.
+    pub fn serve_documents(&self, documents: Vec<(String, Vec<u8>)>) {
+        *self.documents.lock().unwrap() = documents
+            .into_iter()
+            .map(|(name, body)| (format!("/.well-known/matrix/{name}"), body))
+            .collect();
     }
 
     /// Every connection opened so far, in order.
@@ -146,15 +169,17 @@ async fn serve(
     stream: TcpStream,
     log: &Mutex<Vec<Recorded>>,
     answers: &Answers,
+    documents: &Documents,
     connection: usize,
 ) {
-    let _ = serve_requests(BufReader::new(stream), log, answers, connection).await;
+    let _ = serve_requests(BufReader::new(stream), log, answers, documents, connection).await;
 }
 
 async fn serve_requests(
     mut reader: BufReader<TcpStream>,
     log: &Mutex<Vec<Recorded>>,
     answers: &Answers,
+    documents: &Documents,
     connection: usize,
 ) -> Option<()> {
     loop {
@@ -187,6 +212,9 @@ async fn serve_requests(
             log.len() - 1
         };
         let conduit = match answers {
+            _ if target.starts_with(b"/.well-known/matrix/") => {
+                Some(document_answer(&target, documents))
+            }
             Answers::Conduit { server_name } => Some(conduit_answer(&method, &target, server_name)),
             Answers::Echo { .. } => None,
         };
@@ -268,6 +296,18 @@ async fn write_response(
         response.extend_from_slice(body);
     }
     reader.get_mut().write_all(&response).await
+}
+
+/// A well-known document set with `serve_documents`, or Conduit's 404 for one left unset.
+fn document_answer(target: &[u8], documents: &Documents) -> (u16, Vec<u8>) {
+    let documents = documents.lock().unwrap();
+    match documents.iter().find(|(path, _)| path.as_bytes() == target) {
+        Some((_, body)) => (200, body.clone()),
+        None => (
+            404,
+            br#"{"errcode":"M_NOT_FOUND","error":"M_NOT_FOUND"}"#.to_vec(),
+        ),
+    }
 }
 
 /// What Conduit answers: OPTIONS answered without running the endpoint, 404

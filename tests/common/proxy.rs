@@ -19,6 +19,7 @@ pub enum Proxy {
     Apache,
     Caddy,
     Haproxy,
+    Traefik,
 }
 
 impl Proxy {
@@ -29,12 +30,28 @@ impl Proxy {
             Proxy::Apache => mxproxy::setup::Proxy::Apache,
             Proxy::Caddy => mxproxy::setup::Proxy::Caddy,
             Proxy::Haproxy => mxproxy::setup::Proxy::Haproxy,
+            Proxy::Traefik => mxproxy::setup::Proxy::Traefik,
         }
     }
 
     /// The `--proxy` value.
     pub fn flag(self) -> &'static str {
         self.generated().name()
+    }
+
+    /// The proxy answers the well-known documents itself; otherwise (Traefik) it routes
+    /// `/.well-known/matrix/` to the homeserver, which serves them from its settings.
+    pub fn serves_documents(self) -> bool {
+        mxproxy::proxy::facts(self.generated()).serves_fixed_documents
+    }
+
+    /// Traefik rewrites every request path into its RFC 3986 normal form before routing
+    /// (upper-case `%xx`, unreserved characters decoded: RFC 3986 §6.2.2.1 and §2.3) and
+    /// offers no setting to turn that off (doc.traefik.io/traefik/security/request-path,
+    /// "Path Normalization"; only the sanitizing step is `sanitizePath`). What arrives
+    /// is the normal form of what was sent: equivalent, but not the same bytes.
+    pub fn normalises_percent_encoding(self) -> bool {
+        self == Proxy::Traefik
     }
 
     /// Installed, or (outside CI) not, after `require_tool`'s loud SKIPPED line; in CI a
@@ -49,15 +66,15 @@ impl Proxy {
             Proxy::Apache => "apache2",
             Proxy::Caddy => "caddy",
             Proxy::Haproxy => "haproxy",
+            Proxy::Traefik => "traefik",
         }
     }
 
-    /// The generated file the server loads, relative to the output folder: each of these
-    /// proxies has one (the proxy facts' only file).
+    /// The generated file the server loads, relative to the output folder: the proxy
+    /// facts' first file (the only one, or Traefik's static traefik.yml, which names the
+    /// folder of the dynamic one).
     pub fn config(self, homeserver_host: &str) -> String {
-        let [file] = mxproxy::proxy::facts(self.generated()).files else {
-            panic!("{self:?} has more than one file");
-        };
+        let file = &mxproxy::proxy::facts(self.generated()).files[0];
         format!("{}/{}", self.flag(), file.path_for(homeserver_host))
     }
 }
@@ -208,6 +225,9 @@ impl Site {
                 cert.combined.to_str().unwrap(),
             );
         std::fs::write(&config, text).unwrap();
+        if proxy == Proxy::Traefik {
+            traefik_static_here(&config, &out.join("traefik/dynamic"), dir);
+        }
         Site {
             proxy,
             out,
@@ -225,6 +245,21 @@ impl Site {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), documents.join(entry.file_name())).unwrap();
         }
+    }
+
+    /// The generated well-known documents: name and bytes.
+    pub fn documents(&self) -> Vec<(String, Vec<u8>)> {
+        let mut documents: Vec<(String, Vec<u8>)> =
+            std::fs::read_dir(self.out.join("well-known/matrix"))
+                .unwrap()
+                .map(|entry| {
+                    let entry = entry.unwrap();
+                    let name = entry.file_name().to_str().unwrap().to_string();
+                    (name, std::fs::read(entry.path()).unwrap())
+                })
+                .collect();
+        documents.sort();
+        documents
     }
 
     /// A generated well-known document, parsed.
@@ -245,6 +280,30 @@ impl Site {
             })
             .collect()
     }
+}
+
+/// The ACME directory Traefik is pointed at in the tests: a closed loopback port.
+pub const TRAEFIK_TEST_ACME_CA: &str = "https://127.0.0.1:9/directory";
+
+/// Traefik's static file reads the dynamic folder and keeps acme.json below /etc/traefik:
+/// both move to the test's folders. Traefik's version check (on by default) is turned
+/// off and an ACME resolver's CA is a closed loopback port, so the server never even
+/// tries to leave loopback.
+pub fn traefik_static_here(config: &Path, dynamic: &Path, dir: &Path) {
+    let text = std::fs::read_to_string(config)
+        .unwrap()
+        .replace("/etc/traefik/dynamic", dynamic.to_str().unwrap())
+        .replace(
+            "/etc/traefik/acme/acme.json",
+            dir.join("acme.json").to_str().unwrap(),
+        )
+        .replace(
+            "\n    acme:\n",
+            &format!("\n    acme:\n      caServer: \"{TRAEFIK_TEST_ACME_CA}\"\n"),
+        );
+    // At debug level Traefik logs the routers it builds: `wait_until_routed` reads that.
+    let extra = "global:\n  checkNewVersion: false\nlog:\n  level: DEBUG\n  noColor: true\n";
+    std::fs::write(config, format!("{text}\n{extra}")).unwrap();
 }
 
 /// A TLS library config under which the server's own directives alone decide the TLS
@@ -307,6 +366,10 @@ impl Running {
                 // The generated file is a whole haproxy.cfg; it logs to stdout.
                 command.arg("-db").arg("-f").arg(config);
             }
+            Proxy::Traefik => {
+                // The static file; Traefik logs to stdout.
+                command.arg(format!("--configfile={}", config.display()));
+            }
         }
         let output_file = std::fs::File::create(&output).unwrap();
         command
@@ -327,6 +390,9 @@ impl Running {
             openssl_cnf,
         };
         running.wait_until_listening(listen, ports);
+        if proxy == Proxy::Traefik {
+            running.wait_until_routed();
+        }
         Some(running)
     }
 
@@ -345,6 +411,31 @@ impl Running {
                 std::thread::sleep(Duration::from_millis(25));
             }
         }
+    }
+
+    /// Traefik opens its entry points before the file provider's routers exist, and
+    /// answers 404 until then: wait (20 s at most) for the log line of the homeserver's
+    /// service being built from the dynamic file, then a little longer for the switch.
+    fn wait_until_routed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let marker = "serviceName=homeserver@file";
+        while !std::fs::read_to_string(&self.output)
+            .unwrap_or_default()
+            .contains(marker)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "Traefik built no router from the dynamic file after 20 s:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// What the server wrote to its output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
     }
 
     /// The server's error log and output.

@@ -273,14 +273,31 @@ pub fn schema_path(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// Settings the real servers accept that a vendored schema lacks, added to it here, each
+/// proven by the real server: SchemaStore's Traefik v3 static schema has no entry point
+/// `http.sanitizePath` (doc.traefik.io/traefik/routing/entrypoints, "sanitizePath",
+/// default true), which Traefik 3.7 reads (`traefik_serves` and the real-traffic rules run
+/// it on that file; the raw-target rule fails without it).
+fn fill_schema_gaps(schema_name: &str, schema: &mut serde_json::Value) {
+    if schema_name == "traefik-v3.json" {
+        let properties = &mut schema["$defs"]["staticHTTPConfig"]["properties"];
+        assert!(
+            properties.is_object() && properties.get("sanitizePath").is_none(),
+            "traefik-v3.json changed: drop or adjust the sanitizePath addition"
+        );
+        properties["sanitizePath"] = serde_json::json!({"type": "boolean"});
+    }
+}
+
 /// Validates a YAML document against a JSON schema file; the errors, if any, name the
 /// instance path.
 pub fn yaml_against_schema(yaml: &str, schema_name: &str) -> bool {
     let Some(schema_path) = schema_path(schema_name) else {
         return false;
     };
-    let schema: serde_json::Value =
+    let mut schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    fill_schema_gaps(schema_name, &mut schema);
     let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("generated YAML parses");
     let validator = jsonschema::validator_for(&schema)
         .unwrap_or_else(|e| panic!("schema {schema_name} does not compile: {e}"));
@@ -539,6 +556,57 @@ fn kubernetes_file(path: &Path, content: &str) -> bool {
         "Middleware" => custom_resource(content, "traefik-v3.7.9-middlewares.yaml"),
         _ => kubernetes_core(path),
     }
+}
+
+/// Real Traefik on the static and dynamic files `validate_all` wrote below `dir`: it
+/// must open every entry point, build the homeserver's routers from the dynamic file and
+/// log no error (an invalid rule, middleware or TLS file is an `ERR` line, not a refusal
+/// to start). Traefik has no check mode, so it is started for this: only inside a test's
+/// network namespace, on the plan's loopback address (127.0.0.1 where the plan binds every
+/// address, as the compose stack does). Nothing without Traefik in the plan.
+pub fn traefik_serves(plan: &Plan, dir: &Path) -> bool {
+    let Some(traefik) = &plan.traefik else {
+        return false;
+    };
+    if require_tool("traefik").is_none() {
+        return false;
+    }
+    let out = dir.join("out");
+    let config = out.join("traefik/traefik.yml");
+    super::proxy::traefik_static_here(&config, &out.join("traefik/dynamic"), dir);
+    let listen: std::net::IpAddr = match plan.bind.first() {
+        Some(bind) if !traefik.address_host.is_empty() => bind.ip.parse().unwrap(),
+        _ => {
+            let text = std::fs::read_to_string(&config).unwrap();
+            let here = text.replace("address: \":", "address: \"127.0.0.1:");
+            std::fs::write(&config, here).unwrap();
+            std::net::IpAddr::from([127, 0, 0, 1])
+        }
+    };
+    let ports: Vec<u16> = plan
+        .redirect
+        .iter()
+        .map(|r| r.port)
+        .chain(plan.listeners.iter().map(|l| l.port))
+        .collect();
+    let running =
+        super::proxy::Running::start(super::proxy::Proxy::Traefik, dir, &config, listen, &ports)
+            .expect("Traefik is installed");
+    let errors: Vec<String> = running
+        .output()
+        .lines()
+        .filter(|line| line.contains(" ERR ") || line.contains(" FTL "))
+        // The ACME resolver's CA is a closed port here (`traefik_static_here`).
+        .filter(|line| !line.contains(super::proxy::TRAEFIK_TEST_ACME_CA))
+        .map(String::from)
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "Traefik logged errors on the generated files:\n{}\n{}",
+        errors.join("\n"),
+        running.logs()
+    );
+    true
 }
 
 /// Every check that applies to one rendered scenario. Returns how many checks ran.

@@ -1,6 +1,6 @@
-//! Real traffic through the real servers: nginx, Apache, Caddy and HAProxy started on the
-//! generated configs, in front of a recording upstream, each test in a network namespace
-//! of its own. How to run them: README.md, "Real-traffic tests".
+//! Real traffic through the real servers: nginx, Apache, Caddy, HAProxy and Traefik
+//! started on the generated configs, in front of a recording upstream, each test in a
+//! network namespace of its own. How to run them: README.md, "Real-traffic tests".
 
 mod client;
 mod rules;

@@ -1,5 +1,6 @@
 //! Random valid setups, rendered and fed to the real validators (`validate_all`: nginx -t,
-//! apache2 -t, caddy validate, the Traefik and compose schemas). 200 cases unless
+//! apache2 -t, caddy validate, the Traefik and compose schemas; then real Traefik started
+//! on its files, `traefik_serves`). 200 cases unless
 //! `MXPROXY_PROPTEST_CASES` asks for more; a failure is shrunk and shown as the exact
 //! `mxproxy generate …` command. Runs in a network namespace of its own because
 //! `nginx -t` binds the listen addresses.
@@ -225,6 +226,7 @@ netns_test! {
             .map_err(|e| TestCaseError::fail(format!("render: {e}")))?;
             let dir = tempfile::tempdir().unwrap();
             validators::validate_all(&rendering.plan, &rendering.files, dir.path());
+            validators::traefik_serves(&rendering.plan, dir.path());
             Ok(())
         });
         if let Err(error) = result {

@@ -38,6 +38,12 @@ impl Stack {
         let cert = ca.issue(dir.path(), &options.names());
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
         site.publish_documents();
+        if !server.serves_documents() {
+            // Traefik cannot answer with a fixed body and routes /.well-known/matrix/ to
+            // the homeserver, which the summary tells to serve the generated documents:
+            // the stand-in does so, as the configured homeserver would.
+            upstream.serve_documents(site.documents());
+        }
         // Starting waits for the listeners: off the runtime's own threads.
         let running = tokio::task::block_in_place(|| {
             Running::start(

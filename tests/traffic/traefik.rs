@@ -1,16 +1,19 @@
-//! No Traefik binary is installable here, so the dynamic file is read back as YAML and its
-//! routers checked against the plan: hosts, paths, entry points, upstream and body limit.
+//! Beside the real-traffic rules (which run real Traefik on a few setups), every scenario's
+//! dynamic file is read back as YAML and its routers checked against the plan: hosts,
+//! paths, entry points, upstream and body limit.
 
 use std::collections::BTreeSet;
 
 use crate::common::{render_scenario, scenario_names};
 
-/// The matchers of a router rule: `Host(`…`)`, `PathPrefix(`…`)`, `!PathPrefix(`…`)`.
+/// The matchers of a router rule: `Host(`…`)`, `PathPrefix(`…`)`, `!PathPrefix(`…`)`,
+/// `!PathRegexp(`…`)`.
 #[derive(Debug, Default)]
 struct Rule {
     hosts: BTreeSet<String>,
     prefixes: BTreeSet<String>,
     excluded_prefixes: BTreeSet<String>,
+    excluded_regexps: BTreeSet<String>,
 }
 
 fn parse_rule(rule: &str) -> Rule {
@@ -27,6 +30,7 @@ fn parse_rule(rule: &str) -> Rule {
             "Host" => parsed.hosts.insert(value),
             "PathPrefix" => parsed.prefixes.insert(value),
             "!PathPrefix" => parsed.excluded_prefixes.insert(value),
+            "!PathRegexp" => parsed.excluded_regexps.insert(value),
             other => panic!("unexpected matcher {other} in {rule}"),
         };
         rest = &rest[close + 2..];
@@ -51,13 +55,20 @@ fn traefik_routers_cover_the_plan() {
             .values()
             .map(|router| (parse_rule(router["rule"].as_str().unwrap()), router))
             .collect();
+        let traefik = plan
+            .traefik
+            .as_ref()
+            .expect("a Traefik file, a Traefik plan");
+        // Every router refuses `..` segments: the entry points do not clean paths.
+        let dot_segment = BTreeSet::from([traefik.dot_segment_regexp.clone()]);
         for site in &plan.sites {
             let entry_points: BTreeSet<String> =
                 site.listeners.iter().map(|l| l.id.clone()).collect();
             if site.well_known {
                 assert!(
                     rules.iter().any(|(rule, _)| rule.hosts.contains(&site.host)
-                        && rule.prefixes.contains("/.well-known/matrix/")),
+                        && rule.prefixes.contains("/.well-known/matrix/")
+                        && rule.excluded_regexps == dot_segment),
                     "{name}: no router serves the well-known documents on {}",
                     site.host
                 );
@@ -80,6 +91,7 @@ fn traefik_routers_cover_the_plan() {
                     rule.excluded_prefixes, excluded,
                     "{name}: excluded prefixes"
                 );
+                assert_eq!(rule.excluded_regexps, dot_segment, "{name}: excluded paths");
                 let routed: BTreeSet<String> = router["entryPoints"]
                     .as_sequence()
                     .unwrap()
