@@ -41,16 +41,17 @@ pub struct ProxyFacts {
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
-/// homeserver host, and the template that writes it.
+/// plan's file stem (the homeserver host unless that is too long for a file name), and the
+/// template that writes it.
 pub struct FileSpec {
     pub path: &'static str,
     pub template: &'static str,
 }
 
 impl FileSpec {
-    /// The path below the proxy's folder, for `homeserver_host`.
-    pub fn path_for(&self, homeserver_host: &str) -> String {
-        self.path.replace("{host}", homeserver_host)
+    /// The path below the proxy's folder, for `file_stem`.
+    pub fn path_for(&self, file_stem: &str) -> String {
+        self.path.replace("{host}", file_stem)
     }
 }
 
