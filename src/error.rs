@@ -2,7 +2,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::setup::{DnsName, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode};
+use crate::setup::{
+    ByteSize, DnsName, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode,
+};
 
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
 /// place that decides how the process ends.
@@ -130,6 +132,20 @@ pub enum Error {
     DefaultHostTooLong {
         server_name: DnsName,
     },
+
+    // ---- Limits of a value that only one homeserver or proxy has (issue 14).
+    /// An upload limit larger than the homeserver's own setting holds.
+    UploadAboveHomeserver {
+        /// `--max-upload` or `max_upload:`, as it was given.
+        flag: &'static str,
+        value: ByteSize,
+        display_name: &'static str,
+        setting: &'static str,
+        ceiling: u64,
+        why: &'static str,
+        /// The largest whole MiB it holds, as the example.
+        example: ByteSize,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -209,6 +225,7 @@ impl Error {
             | Error::TraefikOneAddress
             | Error::TraefikWellKnown { .. }
             | Error::DefaultHostTooLong { .. }
+            | Error::UploadAboveHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -388,6 +405,19 @@ impl fmt::Display for Error {
                 f,
                 "the default homeserver host matrix.{server_name} is too long for DNS; name the host \
                  yourself, e.g. --homeserver-host {server_name}"
+            ),
+            Error::UploadAboveHomeserver {
+                flag,
+                value,
+                display_name,
+                setting,
+                ceiling,
+                why,
+                example,
+            } => write!(
+                f,
+                "{flag} {value} is above {ceiling} bytes, the most {display_name}'s {setting} \
+                 holds: it {why}; choose at most that or another homeserver, e.g. {flag} {example}"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

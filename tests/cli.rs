@@ -693,6 +693,38 @@ fn expose_admin_forwards_the_admin_prefixes_and_warns() {
     assert!(apache.contains("ProxyPass /_synapse/admin/ "), "{apache}");
 }
 
+/// Issue 14: uploads over 2 GiB reach every proxy (Apache enforces them with its `<If>` on
+/// Content-Length) and every homeserver but Conduit, whose u32 setting is refused by name.
+#[test]
+fn uploads_over_2_gib_are_refused_only_for_conduit() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "tuwunel",
+        "--max-upload",
+        "3G",
+    ])
+    .success();
+    let apache = env.read("apache/matrix.example.com.conf");
+    assert!(apache.contains("LimitRequestBody 3221225472"), "{apache}");
+    assert!(apache.contains("-gt 3221225472\""), "{apache}");
+    assert!(
+        env.read("nginx/matrix.example.com.conf")
+            .contains("client_max_body_size 3221225472;")
+    );
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com", "--max-upload", "5G"])
+        .code(2)
+        .stderr(
+            "error: --max-upload 5G is above 4294967295 bytes, the most Conduit's \
+             max_request_size holds: it is a 32-bit number, so Conduit would not start; choose at \
+             most that or another homeserver, e.g. --max-upload 4095M\n",
+        );
+    assert!(!env.out().exists());
+}
+
 #[test]
 fn synapse_gets_a_config_fragment_and_the_generate_step() {
     let env = Env::new();

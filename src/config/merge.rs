@@ -11,8 +11,8 @@ use crate::homeserver::{self, WellKnownSupport};
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
-    UpstreamHost,
+    ByteSize, DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Timeout, Tls, TlsMode,
+    Upstream, UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -40,9 +40,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let max_upload = layers
-        .get(|l| &l.max_upload)
-        .unwrap_or(facts.default_max_upload);
+    let max_upload = max_upload(&layers, &facts)?;
     let read_timeout = layers
         .get(|l| &l.read_timeout)
         .unwrap_or(Timeout::from_seconds_unchecked(
@@ -113,6 +111,29 @@ fn homeserver_and_admin(layers: &Layers) -> Result<(Homeserver, bool, Vec<String
         ));
     }
     Ok((homeserver, expose_admin, warnings))
+}
+
+/// The upload limit, or the homeserver's own default; refused above what its own setting
+/// holds (Conduit's is a u32). Every proxy enforces any size `ByteSize` accepts.
+fn max_upload(layers: &Layers, facts: &homeserver::Facts) -> Result<ByteSize, Error> {
+    let Some((value, source)) = layers.pick(|l| &l.max_upload) else {
+        return Ok(facts.default_max_upload);
+    };
+    match facts.upload_ceiling {
+        Some(ceiling) if value.bytes() > ceiling.bytes => Err(Error::UploadAboveHomeserver {
+            flag: match source {
+                Source::Flag => "--max-upload",
+                Source::File => "max_upload:",
+            },
+            value,
+            display_name: facts.display_name,
+            setting: ceiling.setting,
+            ceiling: ceiling.bytes,
+            why: ceiling.why,
+            example: ByteSize::from_bytes_unchecked(ceiling.bytes - ceiling.bytes % (1 << 20)),
+        }),
+        _ => Ok(value),
+    }
 }
 
 /// The given upstream, or the homeserver's own port where it runs (`default_upstream`).

@@ -100,6 +100,47 @@ mod tests {
         assert!(setup.warnings.is_empty());
     }
 
+    /// Uploads over 2 GiB are every homeserver's but Conduit's, whose u32 setting stops
+    /// at 4 GiB - 1; the refusal names the flag or the key as it was given.
+    #[test]
+    fn the_upload_limit_is_refused_only_above_the_homeserver_setting() {
+        for homeserver in ["synapse", "continuwuity", "tuwunel", "dendrite"] {
+            let setup = merge(
+                &args(&[
+                    "--server-name",
+                    "example.com",
+                    "--homeserver",
+                    homeserver,
+                    "--proxy",
+                    "nginx,apache,caddy,haproxy",
+                    "--max-upload",
+                    "10G",
+                ]),
+                SetupLayer::default(),
+            )
+            .unwrap();
+            assert_eq!(setup.max_upload.bytes(), 10 << 30, "{homeserver}");
+        }
+        let at_most = merge(
+            &args(&["--server-name", "example.com", "--max-upload", "4294967295"]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(at_most.max_upload.bytes(), u64::from(u32::MAX));
+        let above =
+            |flags: &[&str], yaml: &str| merge(&args(flags), file(yaml)).unwrap_err().to_string();
+        assert_eq!(
+            above(&["--server-name", "example.com", "--max-upload", "4G"], ""),
+            "--max-upload 4G is above 4294967295 bytes, the most Conduit's max_request_size holds: \
+             it is a 32-bit number, so Conduit would not start; choose at most that or another \
+             homeserver, e.g. --max-upload 4095M"
+        );
+        assert!(
+            above(&[], "server_name: example.com\nmax_upload: 5G\n")
+                .starts_with("max_upload: 5G is above 4294967295 bytes")
+        );
+    }
+
     #[test]
     fn conduwuit_becomes_tuwunel_and_the_regenerate_command_says_so() {
         let setup = merge(
