@@ -123,12 +123,6 @@ pub enum Error {
     ListenAddressWithCompose,
     /// More than one `--listen-address` for Traefik, whose entry point takes one.
     TraefikOneAddress,
-    /// Traefik routes /.well-known/matrix/server to a homeserver that answers otherwise.
-    TraefikWellKnown {
-        server_name: ServerName,
-        delegated: bool,
-        port: Port,
-    },
     DefaultHostTooLong {
         server_name: DnsName,
     },
@@ -223,7 +217,6 @@ impl Error {
             | Error::NoProxy
             | Error::ListenAddressWithCompose
             | Error::TraefikOneAddress
-            | Error::TraefikWellKnown { .. }
             | Error::DefaultHostTooLong { .. }
             | Error::UploadAboveHomeserver { .. }
             | Error::KubernetesOnly { .. }
@@ -383,23 +376,6 @@ impl fmt::Display for Error {
             Error::TraefikOneAddress => f.write_str(
                 "a Traefik entry point listens on one address; --listen-address was given more than \
                  one, e.g. --listen-address 203.0.113.7",
-            ),
-            Error::TraefikWellKnown {
-                server_name,
-                delegated,
-                port,
-            } => write!(
-                f,
-                "--proxy traefik cannot serve /.well-known/matrix/server itself and Synapse only ever \
-                 answers it with {server_name}:443, but this setup federates on {}:{port}; use \
-                 another proxy (nginx, apache and caddy answer well-known themselves), or host \
-                 Synapse on the server name, e.g. --proxy nginx, or --homeserver-host {server_name} \
-                 --federation-port 443",
-                if *delegated {
-                    "the homeserver host"
-                } else {
-                    "port"
-                },
             ),
             Error::DefaultHostTooLong { server_name } => write!(
                 f,

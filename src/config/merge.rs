@@ -7,12 +7,12 @@ use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
 use crate::defaults::{self, COMPOSE_SERVICE};
 use crate::error::Error;
-use crate::homeserver::{self, WellKnownSupport};
+use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    ByteSize, DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Timeout, Tls, TlsMode,
-    Upstream, UpstreamHost,
+    ByteSize, DnsName, Homeserver, Host, Port, Proxy, Setup, Timeout, Tls, TlsMode, Upstream,
+    UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -31,7 +31,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         Some(host) => host,
         None => Host::from(default_host(server_name.host())?),
     };
-    let (homeserver, expose_admin, warnings) = homeserver_and_admin(&layers)?;
+    let (homeserver, expose_admin, mut warnings) = homeserver_and_admin(&layers)?;
     let facts = homeserver::facts(homeserver);
     let compose = layers.on(|l| &l.compose);
     let kubernetes =
@@ -49,14 +49,12 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
-    let proxies = proxies(&layers, kubernetes.is_some())?;
-    let listen_addresses = listen_addresses(&layers, compose, &proxies)?;
-    if proxies
-        .iter()
-        .any(|p| !proxy::facts(*p).serves_fixed_documents)
-    {
-        let delegated = server_name.host() != homeserver_host.name();
-        well_known_from_homeserver(facts.well_known, delegated, federation_port, &server_name)?;
+    let (mut proxies, defaulted) = proxies(&layers, kubernetes.is_some())?;
+    let listen_addresses = listen_addresses(&layers, compose)?;
+    if listen_addresses.len() > 1 && defaulted {
+        leave_out_single_address_proxies(&mut proxies, &listen_addresses, &mut warnings);
+    } else {
+        one_listen_address(&listen_addresses, &proxies)?;
     }
     let out = layers
         .get(|l| &l.out)
@@ -181,14 +179,14 @@ pub fn default_upstream(homeserver: Homeserver, in_container: bool) -> Upstream 
 }
 
 /// The proxies to write, each once, in the order given; none in a cluster, whose ingress
-/// controller is the proxy.
-fn proxies(layers: &Layers, kubernetes: bool) -> Result<Vec<Proxy>, Error> {
+/// controller is the proxy. True with them: the list is the default one, not asked for.
+fn proxies(layers: &Layers, kubernetes: bool) -> Result<(Vec<Proxy>, bool), Error> {
     if kubernetes {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    let given = layers
-        .get(|l| &l.proxy)
-        .unwrap_or_else(|| Proxy::DEFAULT.to_vec());
+    let asked = layers.get(|l| &l.proxy);
+    let defaulted = asked.is_none();
+    let given = asked.unwrap_or_else(|| Proxy::DEFAULT.to_vec());
     if given.is_empty() {
         return Err(Error::NoProxy);
     }
@@ -198,13 +196,35 @@ fn proxies(layers: &Layers, kubernetes: bool) -> Result<Vec<Proxy>, Error> {
             proxies.push(proxy);
         }
     }
-    Ok(proxies)
+    Ok((proxies, defaulted))
+}
+
+/// Several listen addresses with the default proxy list: a proxy that listens on one
+/// address (Traefik) is left out with a note rather than the defaults failing.
+fn leave_out_single_address_proxies(
+    proxies: &mut Vec<Proxy>,
+    addresses: &[crate::setup::ListenAddress],
+    warnings: &mut Vec<String>,
+) {
+    proxies.retain(|&p| {
+        let facts = proxy::facts(p);
+        if facts.single_listen_address {
+            warnings.push(format!(
+                "{} left out of the default proxies: it listens on one address and \
+                 --listen-address gives {}; to write it, name it with one address, e.g. \
+                 --proxy {p} --listen-address {}",
+                facts.display_name,
+                addresses.len(),
+                addresses[0],
+            ));
+        }
+        !facts.single_listen_address
+    });
 }
 
 fn listen_addresses(
     layers: &Layers,
     compose: bool,
-    proxies: &[Proxy],
 ) -> Result<Vec<crate::setup::ListenAddress>, Error> {
     let mut addresses = layers.get(|l| &l.listen_address).unwrap_or_default();
     addresses.dedup();
@@ -214,7 +234,6 @@ fn listen_addresses(
     if compose {
         return Err(Error::ListenAddressWithCompose);
     }
-    one_listen_address(&addresses, proxies)?;
     Ok(addresses)
 }
 
@@ -231,26 +250,6 @@ fn one_listen_address(
         return Err(Error::TraefikOneAddress);
     }
     Ok(())
-}
-
-/// A proxy that cannot answer with a fixed body (Traefik) routes `/.well-known/matrix/` to
-/// the homeserver; refuse where the homeserver would answer something else than the plan.
-fn well_known_from_homeserver(
-    support: WellKnownSupport,
-    delegated: bool,
-    federation_port: Option<Port>,
-    server_name: &ServerName,
-) -> Result<(), Error> {
-    match federation_port {
-        Some(port) if !support.serves_planned_server_document(delegated, port) => {
-            Err(Error::TraefikWellKnown {
-                server_name: server_name.clone(),
-                delegated,
-                port,
-            })
-        }
-        _ => Ok(()),
-    }
 }
 
 pub(super) fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {

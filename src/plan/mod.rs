@@ -24,7 +24,7 @@ pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
     Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
 };
-pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, TraefikPlan};
+pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
 
@@ -220,6 +220,9 @@ struct Decisions<'a> {
     tls_enabled: bool,
     /// Certificates come from Let's Encrypt (certbot, or the proxy itself).
     acme: bool,
+    /// A proxy that cannot answer with a fixed body (Traefik) forwards
+    /// `/.well-known/matrix/` to the homeserver.
+    forwards_well_known: bool,
     /// Path prefixes every proxy forwards (the admin prefixes too with `--expose-admin`).
     prefixes: Vec<String>,
 }
@@ -242,6 +245,10 @@ impl<'a> Decisions<'a> {
             homeserver_host,
             tls_enabled: setup.tls != Tls::None,
             acme: matches!(setup.tls, Tls::Acme { .. }),
+            forwards_well_known: setup
+                .proxies
+                .iter()
+                .any(|&p| !proxy::facts(p).serves_fixed_documents),
             prefixes,
         }
     }

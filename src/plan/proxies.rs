@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Bind, Decisions, Listener};
+use crate::matrix::{FEDERATION_PREFIXES, HTTPS_PORT};
 use crate::proxy;
 use crate::setup::Proxy;
 
@@ -51,6 +52,19 @@ pub struct TraefikPlan {
     pub address_host: String,
     /// The entry point of the well-known router: the main listener (443, or 80 without TLS).
     pub well_known_entry_point: String,
+    /// Federation on the server name's host, where the homeserver's own well-known answer
+    /// sends other servers; null where that answer is the planned one.
+    pub server_name_federation: Option<ServerNameFederation>,
+}
+
+/// A router for the federation prefixes on the server name's host (as ESS and
+/// matrix-docker-ansible-deploy route a delegated Synapse): Synapse announces
+/// `<server_name>:443` whatever the plan delegates to.
+#[derive(Debug, Serialize)]
+pub struct ServerNameFederation {
+    pub host: String,
+    pub prefixes: Vec<String>,
+    pub answer: String,
 }
 
 pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
@@ -109,6 +123,22 @@ pub(super) fn traefik(
             _ => String::new(),
         },
         well_known_entry_point: listeners[0].id.clone(),
+        server_name_federation: server_name_federation(decided),
+    })
+}
+
+/// Where the homeserver's own server document (Traefik forwards well-known to it) is not
+/// the planned one, it names `<server_name>:443` (Synapse): route federation there.
+fn server_name_federation(decided: &Decisions) -> Option<ServerNameFederation> {
+    let port = decided.setup.federation_port?;
+    let answers_planned = decided
+        .facts
+        .well_known
+        .serves_planned_server_document(decided.delegated, port);
+    (decided.delegated && !answers_planned).then(|| ServerNameFederation {
+        host: decided.server_name.clone(),
+        prefixes: FEDERATION_PREFIXES.iter().map(|p| p.to_string()).collect(),
+        answer: format!("{}:{HTTPS_PORT}", decided.server_name),
     })
 }
 
