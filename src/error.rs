@@ -2,9 +2,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::setup::{
-    ByteSize, DnsName, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode,
-};
+use crate::setup::{ByteSize, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode};
 
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
 /// place that decides how the process ends.
@@ -123,9 +121,6 @@ pub enum Error {
     ListenAddressWithCompose,
     /// More than one `--listen-address` for Traefik, whose entry point takes one.
     TraefikOneAddress,
-    DefaultHostTooLong {
-        server_name: DnsName,
-    },
 
     // ---- Limits of a value that only one homeserver or proxy has (issue 14).
     /// An upload limit larger than the homeserver's own setting holds.
@@ -217,7 +212,6 @@ impl Error {
             | Error::NoProxy
             | Error::ListenAddressWithCompose
             | Error::TraefikOneAddress
-            | Error::DefaultHostTooLong { .. }
             | Error::UploadAboveHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
@@ -376,11 +370,6 @@ impl fmt::Display for Error {
             Error::TraefikOneAddress => f.write_str(
                 "a Traefik entry point listens on one address; --listen-address was given more than \
                  one, e.g. --listen-address 203.0.113.7",
-            ),
-            Error::DefaultHostTooLong { server_name } => write!(
-                f,
-                "the default homeserver host matrix.{server_name} is too long for DNS; name the host \
-                 yourself, e.g. --homeserver-host {server_name}"
             ),
             Error::UploadAboveHomeserver {
                 flag,

@@ -27,11 +27,11 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         key: "server_name",
         example: "example.com",
     })?;
+    let (homeserver, expose_admin, mut warnings) = homeserver_and_admin(&layers)?;
     let homeserver_host = match layers.get(|l| &l.homeserver_host) {
         Some(host) => host,
-        None => Host::from(default_host(server_name.host())?),
+        None => Host::from(default_host(server_name.host(), &mut warnings)),
     };
-    let (homeserver, expose_admin, mut warnings) = homeserver_and_admin(&layers)?;
     let facts = homeserver::facts(homeserver);
     let compose = layers.on(|l| &l.compose);
     let kubernetes =
@@ -252,12 +252,18 @@ fn one_listen_address(
     Ok(())
 }
 
-pub(super) fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {
-    server_name
-        .prefixed("matrix")
-        .map_err(|_| Error::DefaultHostTooLong {
-            server_name: server_name.clone(),
-        })
+/// `matrix.<server name>`, or where that passes DNS's 253 characters, the server name
+/// itself (no delegation), with a note: a valid server name never fails for want of a
+/// `--homeserver-host`.
+fn default_host(server_name: &DnsName, warnings: &mut Vec<String>) -> DnsName {
+    server_name.prefixed("matrix").unwrap_or_else(|_| {
+        warnings.push(format!(
+            "the homeserver answers on {server_name} itself: matrix.{server_name} would be \
+             longer than a DNS name may be (253 characters); to delegate, name the host, e.g. \
+             --homeserver-host hs.example.org"
+        ));
+        server_name.clone()
+    })
 }
 
 /// `federation_port` and `no_federation`: off and a port in one layer contradict each

@@ -100,6 +100,25 @@ mod tests {
         assert!(setup.warnings.is_empty());
     }
 
+    /// A server name of 247+ characters has no room for `matrix.`: the homeserver then
+    /// answers on the server name itself, with a note, instead of exit 2.
+    #[test]
+    fn a_server_name_too_long_for_the_default_host_is_the_host() {
+        let label = "a".repeat(63);
+        let name = format!("{label}.{label}.{label}.{}", "b".repeat(55));
+        assert_eq!(name.len(), 247);
+        let setup = merge(&args(&["--server-name", &name]), SetupLayer::default()).unwrap();
+        assert_eq!(setup.homeserver_host.to_string(), name);
+        assert!(setup.warnings[0].starts_with(&format!("the homeserver answers on {name} itself")));
+        let shorter = &name[..name.len() - 1];
+        let setup = merge(&args(&["--server-name", shorter]), SetupLayer::default()).unwrap();
+        assert_eq!(
+            setup.homeserver_host.to_string(),
+            format!("matrix.{shorter}")
+        );
+        assert!(setup.warnings.is_empty());
+    }
+
     /// Uploads over 2 GiB are every homeserver's but Conduit's, whose u32 setting stops
     /// at 4 GiB - 1; the refusal names the flag or the key as it was given.
     #[test]
