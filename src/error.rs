@@ -2,7 +2,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::setup::{ByteSize, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode};
+use crate::setup::{
+    ByteSize, GatewayRef, Homeserver, IngressClass, Port, Proxy, ServerName, TlsMode,
+};
 
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
 /// place that decides how the process ends.
@@ -135,6 +137,13 @@ pub enum Error {
         /// The largest whole MiB it holds, as the example.
         example: ByteSize,
     },
+    /// A host name longer than a proxy that obtains certificates itself can store one for.
+    CertificateNameTooLong {
+        proxy: Proxy,
+        display_name: &'static str,
+        host: String,
+        longest: usize,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -213,6 +222,7 @@ impl Error {
             | Error::ListenAddressWithCompose
             | Error::TraefikOneAddress
             | Error::UploadAboveHomeserver { .. }
+            | Error::CertificateNameTooLong { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -383,6 +393,20 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {value} is above {ceiling} bytes, the most {display_name}'s {setting} \
                  holds: it {why}; choose at most that or another homeserver, e.g. {flag} {example}"
+            ),
+            Error::CertificateNameTooLong {
+                proxy,
+                display_name,
+                host,
+                longest,
+            } => write!(
+                f,
+                "--proxy {proxy} cannot obtain a certificate for {host}: {display_name} stores it \
+                 under file names that hold a host name of at most {longest} characters, and this \
+                 one has {}; give it the certificate yourself, or use another proxy, e.g. \
+                 --tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key \
+                 /etc/ssl/matrix/privkey.pem",
+                host.len()
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

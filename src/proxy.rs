@@ -25,6 +25,11 @@ pub struct ProxyFacts {
     /// The proxy obtains and renews ACME certificates itself (Caddy, Traefik); the others
     /// read certbot's files.
     pub obtains_certificates: bool,
+    /// The longest host name it can obtain a certificate for, where its certificate store
+    /// puts the name in a file name: Caddy's lock file `issue_cert_<name>.lock` must fit
+    /// 255 bytes (measured: Caddy 2.6 obtains one for 239 characters and fails at 240 with
+    /// "creating lock file: ... file name too long").
+    pub longest_certificate_name: Option<usize>,
     /// How the proxy reads a certificate and its key.
     pub certificate_form: CertificateForm,
     /// Where a proxy that obtains certificates itself keeps them in its container (the
@@ -86,6 +91,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
+    longest_certificate_name: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -109,6 +115,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
+    longest_certificate_name: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -128,6 +135,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/caddy",
     obtains_certificates: true,
+    longest_certificate_name: Some(255 - "issue_cert_".len() - ".lock".len()),
     certificate_form: CertificateForm::Pair,
     certificate_store: Some(CertificateStore {
         // Its data folder: certificates, the ACME account and the rest of its state.
@@ -157,6 +165,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/traefik",
     obtains_certificates: true,
+    longest_certificate_name: None,
     certificate_form: CertificateForm::Pair,
     // An entry point has one `address` (doc.traefik.io, "EntryPoints").
     certificate_store: Some(CertificateStore {
@@ -183,6 +192,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     debian_dir: "etc/haproxy",
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
+    longest_certificate_name: None,
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
     certificate_store: None,
     single_listen_address: false,

@@ -747,6 +747,31 @@ fn the_default_proxies_leave_traefik_out_for_two_listen_addresses() {
     assert!(env.out().join("caddy/Caddyfile").exists());
 }
 
+/// Caddy keeps its certificate under file names with the host in them: for a host of more
+/// than 239 characters it cannot obtain one, and says so by name.
+#[test]
+fn caddy_refuses_a_host_too_long_for_its_certificate_store() {
+    let label = "a".repeat(63);
+    let host = format!("{label}.{label}.{label}.{}", "b".repeat(48));
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver-host",
+        &host,
+        "--proxy",
+        "caddy",
+    ])
+    .code(2)
+    .stderr(format!(
+        "error: --proxy caddy cannot obtain a certificate for {host}: Caddy stores it under file \
+         names that hold a host name of at most 239 characters, and this one has 240; give it the \
+         certificate yourself, or use another proxy, e.g. --tls files --tls-cert \
+         /etc/ssl/matrix/fullchain.pem --tls-key /etc/ssl/matrix/privkey.pem\n"
+    ));
+    assert!(!env.out().exists());
+}
+
 /// Issue 14: uploads over 2 GiB reach every proxy (Apache enforces them with its `<If>` on
 /// Content-Length) and every homeserver but Conduit, whose u32 setting is refused by name.
 #[test]

@@ -56,6 +56,10 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
+    if matches!(tls, Tls::Acme { .. }) {
+        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
+    }
     let out = layers
         .get(|l| &l.out)
         .unwrap_or_else(|| PathBuf::from(defaults::OUT));
@@ -197,6 +201,41 @@ fn proxies(layers: &Layers, kubernetes: bool) -> Result<(Vec<Proxy>, bool), Erro
         }
     }
     Ok((proxies, defaulted))
+}
+
+/// A proxy that obtains certificates itself into a store that puts the host name in a
+/// file name (Caddy) cannot for a longer name: refused when asked for by name, left out of
+/// the default list with a note.
+fn certificate_names(
+    proxies: &mut Vec<Proxy>,
+    defaulted: bool,
+    hosts: &[&str],
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let too_long = |proxy: Proxy| {
+        let longest = proxy::facts(proxy).longest_certificate_name?;
+        let host = hosts.iter().find(|host| host.len() > longest)?;
+        Some(Error::CertificateNameTooLong {
+            proxy,
+            display_name: proxy::facts(proxy).display_name,
+            host: host.to_string(),
+            longest,
+        })
+    };
+    if !defaulted {
+        return proxies
+            .iter()
+            .find_map(|&p| too_long(p))
+            .map_or(Ok(()), Err);
+    }
+    proxies.retain(|&p| match too_long(p) {
+        Some(refusal) => {
+            warnings.push(format!("left out of the default proxies: {refusal}"));
+            false
+        }
+        None => true,
+    });
+    Ok(())
 }
 
 /// Several listen addresses with the default proxy list: a proxy that listens on one

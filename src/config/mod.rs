@@ -116,7 +116,72 @@ mod tests {
             setup.homeserver_host.to_string(),
             format!("matrix.{shorter}")
         );
-        assert!(setup.warnings.is_empty());
+        assert!(
+            !setup
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("the homeserver answers on"))
+        );
+    }
+
+    /// Caddy cannot store a certificate for a host of more than 239 characters (its lock
+    /// file name): named, it is refused; in the default list it is left out with a note;
+    /// with `--tls files` it is kept.
+    #[test]
+    fn caddy_is_kept_from_names_it_cannot_obtain_a_certificate_for() {
+        let label = "a".repeat(63);
+        let host = format!("{label}.{label}.{label}.{}", "b".repeat(48));
+        assert_eq!(host.len(), 240);
+        let base = [
+            "--server-name",
+            "example.com",
+            "--homeserver-host",
+            host.as_str(),
+        ];
+        let refused = merge(
+            &args(&[&base[..], &["--proxy", "nginx,caddy"]].concat()),
+            SetupLayer::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.starts_with(&format!(
+                "--proxy caddy cannot obtain a certificate for {host}: Caddy stores it under file \
+                 names that hold a host name of at most 239 characters, and this one has 240;"
+            )),
+            "{refused}"
+        );
+        let defaults = merge(&args(&base), SetupLayer::default()).unwrap();
+        assert_eq!(
+            defaults.proxies,
+            [Proxy::Nginx, Proxy::Apache, Proxy::Traefik]
+        );
+        assert!(defaults.warnings[0].starts_with("left out of the default proxies: --proxy caddy"));
+        let files = [
+            &base[..],
+            &[
+                "--proxy",
+                "caddy",
+                "--tls",
+                "files",
+                "--tls-cert",
+                "/c.pem",
+                "--tls-key",
+                "/k.pem",
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            merge(&args(&files), SetupLayer::default()).unwrap().proxies,
+            [Proxy::Caddy]
+        );
+        let fits = &host[1..];
+        let named = [
+            &["--server-name", "example.com", "--homeserver-host", fits][..],
+            &["--proxy", "caddy"],
+        ]
+        .concat();
+        assert!(merge(&args(&named), SetupLayer::default()).is_ok());
     }
 
     /// Uploads over 2 GiB are every homeserver's but Conduit's, whose u32 setting stops
