@@ -125,12 +125,14 @@ pub enum Error {
     TraefikOneAddress,
 
     // ---- Limits of a value that only one homeserver or proxy has (issue 14).
-    /// An upload limit larger than the homeserver's own setting holds.
-    UploadAboveHomeserver {
+    /// An upload limit larger than the homeserver's own setting or a proxy's check holds.
+    UploadAboveLimit {
         /// `--max-upload` or `max_upload:`, as it was given.
         flag: &'static str,
         value: ByteSize,
         display_name: &'static str,
+        /// "homeserver" or "proxy".
+        kind: &'static str,
         setting: &'static str,
         ceiling: u64,
         why: &'static str,
@@ -221,7 +223,7 @@ impl Error {
             | Error::NoProxy
             | Error::ListenAddressWithCompose
             | Error::TraefikOneAddress
-            | Error::UploadAboveHomeserver { .. }
+            | Error::UploadAboveLimit { .. }
             | Error::CertificateNameTooLong { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
@@ -381,10 +383,11 @@ impl fmt::Display for Error {
                 "a Traefik entry point listens on one address; --listen-address was given more than \
                  one, e.g. --listen-address 203.0.113.7",
             ),
-            Error::UploadAboveHomeserver {
+            Error::UploadAboveLimit {
                 flag,
                 value,
                 display_name,
+                kind,
                 setting,
                 ceiling,
                 why,
@@ -392,7 +395,7 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{flag} {value} is above {ceiling} bytes, the most {display_name}'s {setting} \
-                 holds: it {why}; choose at most that or another homeserver, e.g. {flag} {example}"
+                 holds: it {why}; choose at most that or another {kind}, e.g. {flag} {example}"
             ),
             Error::CertificateNameTooLong {
                 proxy,

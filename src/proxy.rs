@@ -3,7 +3,7 @@
 //! `crate::homeserver`, so the plan, the renderer and the warnings never match on a
 //! proxy's name.
 
-use crate::setup::Proxy;
+use crate::setup::{Proxy, UploadCeiling};
 
 pub struct ProxyFacts {
     pub display_name: &'static str,
@@ -30,6 +30,9 @@ pub struct ProxyFacts {
     /// 255 bytes (measured: Caddy 2.6 obtains one for 239 characters and fails at 240 with
     /// "creating lock file: ... file name too long").
     pub longest_certificate_name: Option<usize>,
+    /// The largest upload limit its body check holds, where that is less than any size
+    /// mxproxy accepts; `None`: any.
+    pub upload_ceiling: Option<UploadCeiling>,
     /// How the proxy reads a certificate and its key.
     pub certificate_form: CertificateForm,
     /// Where a proxy that obtains certificates itself keeps them in its container (the
@@ -92,6 +95,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
     longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -116,6 +120,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
     longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -136,6 +141,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     debian_dir: "etc/caddy",
     obtains_certificates: true,
     longest_certificate_name: Some(255 - "issue_cert_".len() - ".lock".len()),
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: Some(CertificateStore {
         // Its data folder: certificates, the ACME account and the rest of its state.
@@ -166,6 +172,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     debian_dir: "etc/traefik",
     obtains_certificates: true,
     longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     // An entry point has one `address` (doc.traefik.io, "EntryPoints").
     certificate_store: Some(CertificateStore {
@@ -193,6 +200,13 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
     longest_certificate_name: None,
+    // `req.hdr_val` reads Content-Length with strl2ic into an int (HAProxy 2.6): measured, a
+    // Content-Length of 2147483648 or more passes its `gt` check whatever the limit.
+    upload_ceiling: Some(UploadCeiling {
+        bytes: i32::MAX as u64,
+        setting: "413 check on Content-Length (req.hdr_val)",
+        why: "reads a 32-bit number, so a larger announced body would not be refused",
+    }),
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
     certificate_store: None,
     single_listen_address: false,

@@ -772,8 +772,9 @@ fn caddy_refuses_a_host_too_long_for_its_certificate_store() {
     assert!(!env.out().exists());
 }
 
-/// Issue 14: uploads over 2 GiB reach every proxy (Apache enforces them with its `<If>` on
-/// Content-Length) and every homeserver but Conduit, whose u32 setting is refused by name.
+/// Issue 14: uploads over 2 GiB reach every proxy but HAProxy (Apache enforces them with
+/// its `<If>` on Content-Length) and every homeserver but Conduit, whose u32 setting is
+/// refused by name.
 #[test]
 fn uploads_over_2_gib_are_refused_only_for_conduit() {
     let env = Env::new();
@@ -801,6 +802,25 @@ fn uploads_over_2_gib_are_refused_only_for_conduit() {
              max_request_size holds: it is a 32-bit number, so Conduit would not start; choose at \
              most that or another homeserver, e.g. --max-upload 4095M\n",
         );
+    assert!(!env.out().exists());
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "tuwunel",
+        "--proxy",
+        "haproxy",
+        "--max-upload",
+        "3G",
+    ])
+    .code(2)
+    .stderr(
+        "error: --max-upload 3G is above 2147483647 bytes, the most HAProxy's 413 check on \
+         Content-Length (req.hdr_val) holds: it reads a 32-bit number, so a larger announced \
+         body would not be refused; choose at most that or another proxy, e.g. --max-upload \
+         2047M\n",
+    );
     assert!(!env.out().exists());
 }
 

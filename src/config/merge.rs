@@ -40,7 +40,6 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let max_upload = max_upload(&layers, &facts)?;
     let read_timeout = layers
         .get(|l| &l.read_timeout)
         .unwrap_or(Timeout::from_seconds_unchecked(
@@ -56,6 +55,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
+    let max_upload = max_upload(&layers, &facts, &proxies)?;
     if matches!(tls, Tls::Acme { .. }) {
         let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
@@ -115,27 +115,42 @@ fn homeserver_and_admin(layers: &Layers) -> Result<(Homeserver, bool, Vec<String
     Ok((homeserver, expose_admin, warnings))
 }
 
-/// The upload limit, or the homeserver's own default; refused above what its own setting
-/// holds (Conduit's is a u32). Every proxy enforces any size `ByteSize` accepts.
-fn max_upload(layers: &Layers, facts: &homeserver::Facts) -> Result<ByteSize, Error> {
+/// The upload limit, or the homeserver's own default; refused above what the homeserver's
+/// own setting (Conduit's is a u32) or a proxy's body check (HAProxy's reads an int) holds.
+/// The other proxies enforce any size `ByteSize` accepts.
+fn max_upload(
+    layers: &Layers,
+    facts: &homeserver::Facts,
+    proxies: &[Proxy],
+) -> Result<ByteSize, Error> {
     let Some((value, source)) = layers.pick(|l| &l.max_upload) else {
         return Ok(facts.default_max_upload);
     };
-    match facts.upload_ceiling {
-        Some(ceiling) if value.bytes() > ceiling.bytes => Err(Error::UploadAboveHomeserver {
+    let limits = std::iter::once((facts.display_name, "homeserver", facts.upload_ceiling)).chain(
+        proxies.iter().map(|&p| {
+            let proxy = proxy::facts(p);
+            (proxy.display_name, "proxy", proxy.upload_ceiling)
+        }),
+    );
+    for (display_name, kind, ceiling) in limits {
+        let Some(ceiling) = ceiling.filter(|c| value.bytes() > c.bytes) else {
+            continue;
+        };
+        return Err(Error::UploadAboveLimit {
             flag: match source {
                 Source::Flag => "--max-upload",
                 Source::File => "max_upload:",
             },
             value,
-            display_name: facts.display_name,
+            display_name,
+            kind,
             setting: ceiling.setting,
             ceiling: ceiling.bytes,
             why: ceiling.why,
             example: ByteSize::from_bytes_unchecked(ceiling.bytes - ceiling.bytes % (1 << 20)),
-        }),
-        _ => Ok(value),
+        });
     }
+    Ok(value)
 }
 
 /// The given upstream, or the homeserver's own port where it runs (`default_upstream`).

@@ -184,10 +184,11 @@ mod tests {
         assert!(merge(&args(&named), SetupLayer::default()).is_ok());
     }
 
-    /// Uploads over 2 GiB are every homeserver's but Conduit's, whose u32 setting stops
-    /// at 4 GiB - 1; the refusal names the flag or the key as it was given.
+    /// Uploads over 2 GiB work with every homeserver but Conduit (whose u32 setting stops
+    /// at 4 GiB - 1) and every proxy but HAProxy (whose Content-Length check reads an int);
+    /// the refusal names the flag or the key as it was given.
     #[test]
-    fn the_upload_limit_is_refused_only_above_the_homeserver_setting() {
+    fn the_upload_limit_is_refused_only_where_a_setting_cannot_hold_it() {
         for homeserver in ["synapse", "continuwuity", "tuwunel", "dendrite"] {
             let setup = merge(
                 &args(&[
@@ -196,7 +197,7 @@ mod tests {
                     "--homeserver",
                     homeserver,
                     "--proxy",
-                    "nginx,apache,caddy,haproxy",
+                    "nginx,apache,caddy",
                     "--max-upload",
                     "10G",
                 ]),
@@ -222,6 +223,25 @@ mod tests {
         assert!(
             above(&[], "server_name: example.com\nmax_upload: 5G\n")
                 .starts_with("max_upload: 5G is above 4294967295 bytes")
+        );
+        // HAProxy's Content-Length check reads an int: measured, 2147483648 passes it.
+        assert_eq!(
+            above(
+                &[
+                    "--server-name",
+                    "example.com",
+                    "--homeserver",
+                    "synapse",
+                    "--proxy",
+                    "nginx,haproxy",
+                    "--max-upload",
+                    "3G"
+                ],
+                ""
+            ),
+            "--max-upload 3G is above 2147483647 bytes, the most HAProxy's 413 check on \
+             Content-Length (req.hdr_val) holds: it reads a 32-bit number, so a larger announced \
+             body would not be refused; choose at most that or another proxy, e.g. --max-upload 2047M"
         );
     }
 

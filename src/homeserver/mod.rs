@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::setup::{ByteSize, Homeserver, Port};
+use crate::setup::{ByteSize, Homeserver, Port, UploadCeiling};
 
 pub mod settings;
 
@@ -40,16 +40,6 @@ pub struct Facts {
     /// never. A proxy must drop its idle upstream connections sooner
     /// (defaults::UPSTREAM_IDLE_TIMEOUT_SECONDS).
     pub idle_close_seconds: Option<u32>,
-}
-
-/// The most a homeserver's upload setting holds, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UploadCeiling {
-    pub bytes: u64,
-    /// The setting, as the refusal names it.
-    pub setting: &'static str,
-    /// Why it holds no more.
-    pub why: &'static str,
 }
 
 /// How a homeserver is set up; serialized as the template names use it

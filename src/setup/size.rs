@@ -16,6 +16,17 @@ use super::Invalid;
 #[serde(into = "String")]
 pub struct ByteSize(u64);
 
+/// The most a homeserver's upload setting or a proxy's body check holds, and why
+/// (`homeserver::Facts::upload_ceiling`, `proxy::ProxyFacts::upload_ceiling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadCeiling {
+    pub bytes: u64,
+    /// The setting, as the refusal names it.
+    pub setting: &'static str,
+    /// Why it holds no more.
+    pub why: &'static str,
+}
+
 impl ByteSize {
     pub const MAX: u64 = i64::MAX as u64;
     pub const MIN: u64 = 1024;
