@@ -2,7 +2,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::setup::{DnsName, GatewayRef, Homeserver, IngressClass, Port, ServerName, TlsMode};
+use crate::setup::{
+    ByteSize, GatewayRef, Homeserver, IngressClass, Port, Proxy, ServerName, TlsMode,
+};
 
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
 /// place that decides how the process ends.
@@ -121,14 +123,28 @@ pub enum Error {
     ListenAddressWithCompose,
     /// More than one `--listen-address` for Traefik, whose entry point takes one.
     TraefikOneAddress,
-    /// Traefik routes /.well-known/matrix/server to a homeserver that answers otherwise.
-    TraefikWellKnown {
-        server_name: ServerName,
-        delegated: bool,
-        port: Port,
+
+    // ---- Limits of a value that only one homeserver or proxy has (issue 14).
+    /// An upload limit larger than the homeserver's own setting or a proxy's check holds.
+    UploadAboveLimit {
+        /// `--max-upload` or `max_upload:`, as it was given.
+        flag: &'static str,
+        value: ByteSize,
+        display_name: &'static str,
+        /// "homeserver" or "proxy".
+        kind: &'static str,
+        setting: &'static str,
+        ceiling: u64,
+        why: &'static str,
+        /// The largest whole MiB it holds, as the example.
+        example: ByteSize,
     },
-    DefaultHostTooLong {
-        server_name: DnsName,
+    /// A host name longer than a proxy that obtains certificates itself can store one for.
+    CertificateNameTooLong {
+        proxy: Proxy,
+        display_name: &'static str,
+        host: String,
+        longest: usize,
     },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
@@ -207,8 +223,8 @@ impl Error {
             | Error::NoProxy
             | Error::ListenAddressWithCompose
             | Error::TraefikOneAddress
-            | Error::TraefikWellKnown { .. }
-            | Error::DefaultHostTooLong { .. }
+            | Error::UploadAboveLimit { .. }
+            | Error::CertificateNameTooLong { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -367,27 +383,33 @@ impl fmt::Display for Error {
                 "a Traefik entry point listens on one address; --listen-address was given more than \
                  one, e.g. --listen-address 203.0.113.7",
             ),
-            Error::TraefikWellKnown {
-                server_name,
-                delegated,
-                port,
+            Error::UploadAboveLimit {
+                flag,
+                value,
+                display_name,
+                kind,
+                setting,
+                ceiling,
+                why,
+                example,
             } => write!(
                 f,
-                "--proxy traefik cannot serve /.well-known/matrix/server itself and Synapse only ever \
-                 answers it with {server_name}:443, but this setup federates on {}:{port}; use \
-                 another proxy (nginx, apache and caddy answer well-known themselves), or host \
-                 Synapse on the server name, e.g. --proxy nginx, or --homeserver-host {server_name} \
-                 --federation-port 443",
-                if *delegated {
-                    "the homeserver host"
-                } else {
-                    "port"
-                },
+                "{flag} {value} is above {ceiling} bytes, the most {display_name}'s {setting} \
+                 holds: it {why}; choose at most that or another {kind}, e.g. {flag} {example}"
             ),
-            Error::DefaultHostTooLong { server_name } => write!(
+            Error::CertificateNameTooLong {
+                proxy,
+                display_name,
+                host,
+                longest,
+            } => write!(
                 f,
-                "the default homeserver host matrix.{server_name} is too long for DNS; name the host \
-                 yourself, e.g. --homeserver-host {server_name}"
+                "--proxy {proxy} cannot obtain a certificate for {host}: {display_name} stores it \
+                 under file names that hold a host name of at most {longest} characters, and this \
+                 one has {}; give it the certificate yourself, or use another proxy, e.g. \
+                 --tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key \
+                 /etc/ssl/matrix/privkey.pem",
+                host.len()
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -3,7 +3,7 @@
 //! `crate::homeserver`, so the plan, the renderer and the warnings never match on a
 //! proxy's name.
 
-use crate::setup::Proxy;
+use crate::setup::{Proxy, UploadCeiling};
 
 pub struct ProxyFacts {
     pub display_name: &'static str,
@@ -25,6 +25,14 @@ pub struct ProxyFacts {
     /// The proxy obtains and renews ACME certificates itself (Caddy, Traefik); the others
     /// read certbot's files.
     pub obtains_certificates: bool,
+    /// The longest host name it can obtain a certificate for, where its certificate store
+    /// puts the name in a file name: Caddy's lock file `issue_cert_<name>.lock` must fit
+    /// 255 bytes (measured: Caddy 2.6 obtains one for 239 characters and fails at 240 with
+    /// "creating lock file: ... file name too long").
+    pub longest_certificate_name: Option<usize>,
+    /// The largest upload limit its body check holds, where that is less than any size
+    /// mxproxy accepts; `None`: any.
+    pub upload_ceiling: Option<UploadCeiling>,
     /// How the proxy reads a certificate and its key.
     pub certificate_form: CertificateForm,
     /// Where a proxy that obtains certificates itself keeps them in its container (the
@@ -41,16 +49,17 @@ pub struct ProxyFacts {
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
-/// homeserver host, and the template that writes it.
+/// plan's file stem (the homeserver host unless that is too long for a file name), and the
+/// template that writes it.
 pub struct FileSpec {
     pub path: &'static str,
     pub template: &'static str,
 }
 
 impl FileSpec {
-    /// The path below the proxy's folder, for `homeserver_host`.
-    pub fn path_for(&self, homeserver_host: &str) -> String {
-        self.path.replace("{host}", homeserver_host)
+    /// The path below the proxy's folder, for `file_stem`.
+    pub fn path_for(&self, file_stem: &str) -> String {
+        self.path.replace("{host}", file_stem)
     }
 }
 
@@ -85,6 +94,8 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
+    longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -108,6 +119,8 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
+    longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -127,6 +140,8 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/caddy",
     obtains_certificates: true,
+    longest_certificate_name: Some(255 - "issue_cert_".len() - ".lock".len()),
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: Some(CertificateStore {
         // Its data folder: certificates, the ACME account and the rest of its state.
@@ -156,6 +171,8 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     compose_next_steps_template: None,
     debian_dir: "etc/traefik",
     obtains_certificates: true,
+    longest_certificate_name: None,
+    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     // An entry point has one `address` (doc.traefik.io, "EntryPoints").
     certificate_store: Some(CertificateStore {
@@ -182,6 +199,14 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     debian_dir: "etc/haproxy",
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
+    longest_certificate_name: None,
+    // `req.hdr_val` reads Content-Length with strl2ic into an int (HAProxy 2.6): measured, a
+    // Content-Length of 2147483648 or more passes its `gt` check whatever the limit.
+    upload_ceiling: Some(UploadCeiling {
+        bytes: i32::MAX as u64,
+        setting: "413 check on Content-Length (req.hdr_val)",
+        why: "reads a 32-bit number, so a larger announced body would not be refused",
+    }),
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
     certificate_store: None,
     single_listen_address: false,

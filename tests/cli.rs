@@ -490,22 +490,6 @@ fn conflicting_options_are_usage_errors() {
             &["--homeserver", "continuwuity", "--expose-admin"],
             "continuwuity has no admin API prefix",
         ),
-        // Synapse only announces example.com:443; this setup delegates to matrix.example.com.
-        (
-            &["--homeserver", "synapse", "--proxy", "traefik"],
-            "Synapse only ever answers it with example.com:443",
-        ),
-        (
-            &[
-                "--homeserver",
-                "synapse",
-                "--homeserver-host",
-                "example.com",
-                "--federation-port",
-                "8448",
-            ],
-            "--proxy traefik cannot serve /.well-known/matrix/server",
-        ),
     ];
     for (args, needle) in cases {
         let all = [&["--server-name", "example.com"], *args].concat();
@@ -691,6 +675,153 @@ fn expose_admin_forwards_the_admin_prefixes_and_warns() {
     let apache = dendrite.read("apache/matrix.example.com.conf");
     assert!(apache.contains("ProxyPass /_dendrite/ "), "{apache}");
     assert!(apache.contains("ProxyPass /_synapse/admin/ "), "{apache}");
+}
+
+/// Issue 14: Synapse with the default proxies. Traefik forwards well-known to Synapse,
+/// which only ever announces example.com:443, so Traefik routes the federation prefixes on
+/// example.com to Synapse as well (read back here: host, paths, entry point, service and
+/// body limit), and Synapse is told to answer.
+#[test]
+fn synapse_works_with_the_default_proxies() {
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com", "--homeserver", "synapse"])
+        .success()
+        .stdout(contains("Synapse's answer names example.com:443"));
+    let dynamic: serde_yaml::Value =
+        serde_yaml::from_str(&env.read("traefik/dynamic/matrix.example.com.yml")).unwrap();
+    let router = &dynamic["http"]["routers"]["server-name-federation"];
+    assert_eq!(
+        router["rule"].as_str(),
+        Some(
+            "Host(`example.com`) && (PathPrefix(`/_matrix/federation/`) || PathPrefix(`/_matrix/key/`))"
+        )
+    );
+    assert_eq!(router["entryPoints"][0].as_str(), Some("https"));
+    assert_eq!(router["service"].as_str(), Some("homeserver"));
+    assert_eq!(router["middlewares"][0].as_str(), Some("upload-limit"));
+    assert_eq!(router["tls"]["certResolver"].as_str(), Some("letsencrypt"));
+    assert!(
+        env.read("synapse/mxproxy.yaml")
+            .contains("serve_server_wellknown: true")
+    );
+    // On the server name with federation on 8448: Synapse's example.com:443 reaches the
+    // homeserver router, which listens on 443 as well; no extra router.
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "synapse",
+        "--homeserver-host",
+        "example.com",
+        "--federation-port",
+        "8448",
+    ])
+    .success();
+    let dynamic = env.read("traefik/dynamic/example.com.yml");
+    assert!(!dynamic.contains("server-name-federation"), "{dynamic}");
+    assert!(
+        dynamic.contains("- https\n        - federation"),
+        "{dynamic}"
+    );
+}
+
+/// With the default proxies, two listen addresses leave Traefik (one address per entry
+/// point) out with a note; asked for by name, it is still refused.
+#[test]
+fn the_default_proxies_leave_traefik_out_for_two_listen_addresses() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--listen-address",
+        "127.0.0.1,::1",
+    ])
+    .success()
+    .stderr(contains(
+        "Traefik left out of the default proxies: it listens on one address and \
+         --listen-address gives 2; to write it, name it with one address, e.g. \
+         --proxy traefik --listen-address 127.0.0.1",
+    ));
+    assert!(!env.out().join("traefik").exists());
+    assert!(env.out().join("caddy/Caddyfile").exists());
+}
+
+/// Caddy keeps its certificate under file names with the host in them: for a host of more
+/// than 239 characters it cannot obtain one, and says so by name.
+#[test]
+fn caddy_refuses_a_host_too_long_for_its_certificate_store() {
+    let label = "a".repeat(63);
+    let host = format!("{label}.{label}.{label}.{}", "b".repeat(48));
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver-host",
+        &host,
+        "--proxy",
+        "caddy",
+    ])
+    .code(2)
+    .stderr(format!(
+        "error: --proxy caddy cannot obtain a certificate for {host}: Caddy stores it under file \
+         names that hold a host name of at most 239 characters, and this one has 240; give it the \
+         certificate yourself, or use another proxy, e.g. --tls files --tls-cert \
+         /etc/ssl/matrix/fullchain.pem --tls-key /etc/ssl/matrix/privkey.pem\n"
+    ));
+    assert!(!env.out().exists());
+}
+
+/// Issue 14: uploads over 2 GiB reach every proxy but HAProxy (Apache enforces them with
+/// its `<If>` on Content-Length) and every homeserver but Conduit, whose u32 setting is
+/// refused by name.
+#[test]
+fn uploads_over_2_gib_are_refused_only_for_conduit() {
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "tuwunel",
+        "--max-upload",
+        "3G",
+    ])
+    .success();
+    let apache = env.read("apache/matrix.example.com.conf");
+    assert!(apache.contains("LimitRequestBody 3221225472"), "{apache}");
+    assert!(apache.contains("-gt 3221225472\""), "{apache}");
+    assert!(
+        env.read("nginx/matrix.example.com.conf")
+            .contains("client_max_body_size 3221225472;")
+    );
+    let env = Env::new();
+    env.generate(&["--server-name", "example.com", "--max-upload", "5G"])
+        .code(2)
+        .stderr(
+            "error: --max-upload 5G is above 4294967295 bytes, the most Conduit's \
+             max_request_size holds: it is a 32-bit number, so Conduit would not start; choose at \
+             most that or another homeserver, e.g. --max-upload 4095M\n",
+        );
+    assert!(!env.out().exists());
+    let env = Env::new();
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "tuwunel",
+        "--proxy",
+        "haproxy",
+        "--max-upload",
+        "3G",
+    ])
+    .code(2)
+    .stderr(
+        "error: --max-upload 3G is above 2147483647 bytes, the most HAProxy's 413 check on \
+         Content-Length (req.hdr_val) holds: it reads a 32-bit number, so a larger announced \
+         body would not be refused; choose at most that or another proxy, e.g. --max-upload \
+         2047M\n",
+    );
+    assert!(!env.out().exists());
 }
 
 #[test]

@@ -257,7 +257,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         ("acme_email", ENTER),
         ("max_upload", Text("20MB")),
         ("max_upload", Text(" 20M")),
-        ("max_upload", Text("2048M")),
+        ("max_upload", Text("9223372036854775808")),
         ("max_upload", Text("100M")),
         ("proxy", ENTER),
         ("compose", ENTER),
@@ -294,8 +294,11 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         message("20MB", "20MB".parse::<ByteSize>().unwrap_err().to_string()),
         message(" 20M", " 20M".parse::<ByteSize>().unwrap_err().to_string()),
         message(
-            "2048M",
-            "2048M".parse::<ByteSize>().unwrap_err().to_string(),
+            "9223372036854775808",
+            "9223372036854775808"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .to_string(),
         ),
     ];
     assert_eq!(script.refusals(), expected);

@@ -7,11 +7,11 @@ use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
 use crate::defaults::{self, COMPOSE_SERVICE};
 use crate::error::Error;
-use crate::homeserver::{self, WellKnownSupport};
+use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    DnsName, Homeserver, Host, Port, Proxy, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
+    ByteSize, DnsName, Homeserver, Host, Port, Proxy, Setup, Timeout, Tls, TlsMode, Upstream,
     UpstreamHost,
 };
 
@@ -27,11 +27,11 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         key: "server_name",
         example: "example.com",
     })?;
+    let (homeserver, expose_admin, mut warnings) = homeserver_and_admin(&layers)?;
     let homeserver_host = match layers.get(|l| &l.homeserver_host) {
         Some(host) => host,
-        None => Host::from(default_host(server_name.host())?),
+        None => Host::from(default_host(server_name.host(), &mut warnings)),
     };
-    let (homeserver, expose_admin, warnings) = homeserver_and_admin(&layers)?;
     let facts = homeserver::facts(homeserver);
     let compose = layers.on(|l| &l.compose);
     let kubernetes =
@@ -40,9 +40,6 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let max_upload = layers
-        .get(|l| &l.max_upload)
-        .unwrap_or(facts.default_max_upload);
     let read_timeout = layers
         .get(|l| &l.read_timeout)
         .unwrap_or(Timeout::from_seconds_unchecked(
@@ -51,14 +48,17 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
-    let proxies = proxies(&layers, kubernetes.is_some())?;
-    let listen_addresses = listen_addresses(&layers, compose, &proxies)?;
-    if proxies
-        .iter()
-        .any(|p| !proxy::facts(*p).serves_fixed_documents)
-    {
-        let delegated = server_name.host() != homeserver_host.name();
-        well_known_from_homeserver(facts.well_known, delegated, federation_port, &server_name)?;
+    let (mut proxies, defaulted) = proxies(&layers, kubernetes.is_some())?;
+    let listen_addresses = listen_addresses(&layers, compose)?;
+    if listen_addresses.len() > 1 && defaulted {
+        leave_out_single_address_proxies(&mut proxies, &listen_addresses, &mut warnings);
+    } else {
+        one_listen_address(&listen_addresses, &proxies)?;
+    }
+    let max_upload = max_upload(&layers, &facts, &proxies)?;
+    if matches!(tls, Tls::Acme { .. }) {
+        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
     let out = layers
         .get(|l| &l.out)
@@ -115,6 +115,44 @@ fn homeserver_and_admin(layers: &Layers) -> Result<(Homeserver, bool, Vec<String
     Ok((homeserver, expose_admin, warnings))
 }
 
+/// The upload limit, or the homeserver's own default; refused above what the homeserver's
+/// own setting (Conduit's is a u32) or a proxy's body check (HAProxy's reads an int) holds.
+/// The other proxies enforce any size `ByteSize` accepts.
+fn max_upload(
+    layers: &Layers,
+    facts: &homeserver::Facts,
+    proxies: &[Proxy],
+) -> Result<ByteSize, Error> {
+    let Some((value, source)) = layers.pick(|l| &l.max_upload) else {
+        return Ok(facts.default_max_upload);
+    };
+    let limits = std::iter::once((facts.display_name, "homeserver", facts.upload_ceiling)).chain(
+        proxies.iter().map(|&p| {
+            let proxy = proxy::facts(p);
+            (proxy.display_name, "proxy", proxy.upload_ceiling)
+        }),
+    );
+    for (display_name, kind, ceiling) in limits {
+        let Some(ceiling) = ceiling.filter(|c| value.bytes() > c.bytes) else {
+            continue;
+        };
+        return Err(Error::UploadAboveLimit {
+            flag: match source {
+                Source::Flag => "--max-upload",
+                Source::File => "max_upload:",
+            },
+            value,
+            display_name,
+            kind,
+            setting: ceiling.setting,
+            ceiling: ceiling.bytes,
+            why: ceiling.why,
+            example: ByteSize::from_bytes_unchecked(ceiling.bytes - ceiling.bytes % (1 << 20)),
+        });
+    }
+    Ok(value)
+}
+
 /// The given upstream, or the homeserver's own port where it runs (`default_upstream`).
 fn upstream(
     layers: &Layers,
@@ -160,14 +198,14 @@ pub fn default_upstream(homeserver: Homeserver, in_container: bool) -> Upstream 
 }
 
 /// The proxies to write, each once, in the order given; none in a cluster, whose ingress
-/// controller is the proxy.
-fn proxies(layers: &Layers, kubernetes: bool) -> Result<Vec<Proxy>, Error> {
+/// controller is the proxy. True with them: the list is the default one, not asked for.
+fn proxies(layers: &Layers, kubernetes: bool) -> Result<(Vec<Proxy>, bool), Error> {
     if kubernetes {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
-    let given = layers
-        .get(|l| &l.proxy)
-        .unwrap_or_else(|| Proxy::DEFAULT.to_vec());
+    let asked = layers.get(|l| &l.proxy);
+    let defaulted = asked.is_none();
+    let given = asked.unwrap_or_else(|| Proxy::DEFAULT.to_vec());
     if given.is_empty() {
         return Err(Error::NoProxy);
     }
@@ -177,13 +215,70 @@ fn proxies(layers: &Layers, kubernetes: bool) -> Result<Vec<Proxy>, Error> {
             proxies.push(proxy);
         }
     }
-    Ok(proxies)
+    Ok((proxies, defaulted))
+}
+
+/// A proxy that obtains certificates itself into a store that puts the host name in a
+/// file name (Caddy) cannot for a longer name: refused when asked for by name, left out of
+/// the default list with a note.
+fn certificate_names(
+    proxies: &mut Vec<Proxy>,
+    defaulted: bool,
+    hosts: &[&str],
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let too_long = |proxy: Proxy| {
+        let longest = proxy::facts(proxy).longest_certificate_name?;
+        let host = hosts.iter().find(|host| host.len() > longest)?;
+        Some(Error::CertificateNameTooLong {
+            proxy,
+            display_name: proxy::facts(proxy).display_name,
+            host: host.to_string(),
+            longest,
+        })
+    };
+    if !defaulted {
+        return proxies
+            .iter()
+            .find_map(|&p| too_long(p))
+            .map_or(Ok(()), Err);
+    }
+    proxies.retain(|&p| match too_long(p) {
+        Some(refusal) => {
+            warnings.push(format!("left out of the default proxies: {refusal}"));
+            false
+        }
+        None => true,
+    });
+    Ok(())
+}
+
+/// Several listen addresses with the default proxy list: a proxy that listens on one
+/// address (Traefik) is left out with a note rather than the defaults failing.
+fn leave_out_single_address_proxies(
+    proxies: &mut Vec<Proxy>,
+    addresses: &[crate::setup::ListenAddress],
+    warnings: &mut Vec<String>,
+) {
+    proxies.retain(|&p| {
+        let facts = proxy::facts(p);
+        if facts.single_listen_address {
+            warnings.push(format!(
+                "{} left out of the default proxies: it listens on one address and \
+                 --listen-address gives {}; to write it, name it with one address, e.g. \
+                 --proxy {p} --listen-address {}",
+                facts.display_name,
+                addresses.len(),
+                addresses[0],
+            ));
+        }
+        !facts.single_listen_address
+    });
 }
 
 fn listen_addresses(
     layers: &Layers,
     compose: bool,
-    proxies: &[Proxy],
 ) -> Result<Vec<crate::setup::ListenAddress>, Error> {
     let mut addresses = layers.get(|l| &l.listen_address).unwrap_or_default();
     addresses.dedup();
@@ -193,7 +288,6 @@ fn listen_addresses(
     if compose {
         return Err(Error::ListenAddressWithCompose);
     }
-    one_listen_address(&addresses, proxies)?;
     Ok(addresses)
 }
 
@@ -212,32 +306,18 @@ fn one_listen_address(
     Ok(())
 }
 
-/// A proxy that cannot answer with a fixed body (Traefik) routes `/.well-known/matrix/` to
-/// the homeserver; refuse where the homeserver would answer something else than the plan.
-fn well_known_from_homeserver(
-    support: WellKnownSupport,
-    delegated: bool,
-    federation_port: Option<Port>,
-    server_name: &ServerName,
-) -> Result<(), Error> {
-    match federation_port {
-        Some(port) if !support.serves_planned_server_document(delegated, port) => {
-            Err(Error::TraefikWellKnown {
-                server_name: server_name.clone(),
-                delegated,
-                port,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-pub(super) fn default_host(server_name: &DnsName) -> Result<DnsName, Error> {
-    server_name
-        .prefixed("matrix")
-        .map_err(|_| Error::DefaultHostTooLong {
-            server_name: server_name.clone(),
-        })
+/// `matrix.<server name>`, or where that passes DNS's 253 characters, the server name
+/// itself (no delegation), with a note: a valid server name never fails for want of a
+/// `--homeserver-host`.
+fn default_host(server_name: &DnsName, warnings: &mut Vec<String>) -> DnsName {
+    server_name.prefixed("matrix").unwrap_or_else(|_| {
+        warnings.push(format!(
+            "the homeserver answers on {server_name} itself: matrix.{server_name} would be \
+             longer than a DNS name may be (253 characters); to delegate, name the host, e.g. \
+             --homeserver-host hs.example.org"
+        ));
+        server_name.clone()
+    })
 }
 
 /// `federation_port` and `no_federation`: off and a port in one layer contradict each

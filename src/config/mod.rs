@@ -100,6 +100,151 @@ mod tests {
         assert!(setup.warnings.is_empty());
     }
 
+    /// A server name of 247+ characters has no room for `matrix.`: the homeserver then
+    /// answers on the server name itself, with a note, instead of exit 2.
+    #[test]
+    fn a_server_name_too_long_for_the_default_host_is_the_host() {
+        let label = "a".repeat(63);
+        let name = format!("{label}.{label}.{label}.{}", "b".repeat(55));
+        assert_eq!(name.len(), 247);
+        let setup = merge(&args(&["--server-name", &name]), SetupLayer::default()).unwrap();
+        assert_eq!(setup.homeserver_host.to_string(), name);
+        assert!(setup.warnings[0].starts_with(&format!("the homeserver answers on {name} itself")));
+        let shorter = &name[..name.len() - 1];
+        let setup = merge(&args(&["--server-name", shorter]), SetupLayer::default()).unwrap();
+        assert_eq!(
+            setup.homeserver_host.to_string(),
+            format!("matrix.{shorter}")
+        );
+        assert!(
+            !setup
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("the homeserver answers on"))
+        );
+    }
+
+    /// Caddy cannot store a certificate for a host of more than 239 characters (its lock
+    /// file name): named, it is refused; in the default list it is left out with a note;
+    /// with `--tls files` it is kept.
+    #[test]
+    fn caddy_is_kept_from_names_it_cannot_obtain_a_certificate_for() {
+        let label = "a".repeat(63);
+        let host = format!("{label}.{label}.{label}.{}", "b".repeat(48));
+        assert_eq!(host.len(), 240);
+        let base = [
+            "--server-name",
+            "example.com",
+            "--homeserver-host",
+            host.as_str(),
+        ];
+        let refused = merge(
+            &args(&[&base[..], &["--proxy", "nginx,caddy"]].concat()),
+            SetupLayer::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.starts_with(&format!(
+                "--proxy caddy cannot obtain a certificate for {host}: Caddy stores it under file \
+                 names that hold a host name of at most 239 characters, and this one has 240;"
+            )),
+            "{refused}"
+        );
+        let defaults = merge(&args(&base), SetupLayer::default()).unwrap();
+        assert_eq!(
+            defaults.proxies,
+            [Proxy::Nginx, Proxy::Apache, Proxy::Traefik]
+        );
+        assert!(defaults.warnings[0].starts_with("left out of the default proxies: --proxy caddy"));
+        let files = [
+            &base[..],
+            &[
+                "--proxy",
+                "caddy",
+                "--tls",
+                "files",
+                "--tls-cert",
+                "/c.pem",
+                "--tls-key",
+                "/k.pem",
+            ],
+        ]
+        .concat();
+        assert_eq!(
+            merge(&args(&files), SetupLayer::default()).unwrap().proxies,
+            [Proxy::Caddy]
+        );
+        let fits = &host[1..];
+        let named = [
+            &["--server-name", "example.com", "--homeserver-host", fits][..],
+            &["--proxy", "caddy"],
+        ]
+        .concat();
+        assert!(merge(&args(&named), SetupLayer::default()).is_ok());
+    }
+
+    /// Uploads over 2 GiB work with every homeserver but Conduit (whose u32 setting stops
+    /// at 4 GiB - 1) and every proxy but HAProxy (whose Content-Length check reads an int);
+    /// the refusal names the flag or the key as it was given.
+    #[test]
+    fn the_upload_limit_is_refused_only_where_a_setting_cannot_hold_it() {
+        for homeserver in ["synapse", "continuwuity", "tuwunel", "dendrite"] {
+            let setup = merge(
+                &args(&[
+                    "--server-name",
+                    "example.com",
+                    "--homeserver",
+                    homeserver,
+                    "--proxy",
+                    "nginx,apache,caddy",
+                    "--max-upload",
+                    "10G",
+                ]),
+                SetupLayer::default(),
+            )
+            .unwrap();
+            assert_eq!(setup.max_upload.bytes(), 10 << 30, "{homeserver}");
+        }
+        let at_most = merge(
+            &args(&["--server-name", "example.com", "--max-upload", "4294967295"]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(at_most.max_upload.bytes(), u64::from(u32::MAX));
+        let above =
+            |flags: &[&str], yaml: &str| merge(&args(flags), file(yaml)).unwrap_err().to_string();
+        assert_eq!(
+            above(&["--server-name", "example.com", "--max-upload", "4G"], ""),
+            "--max-upload 4G is above 4294967295 bytes, the most Conduit's max_request_size holds: \
+             it is a 32-bit number, so Conduit would not start; choose at most that or another \
+             homeserver, e.g. --max-upload 4095M"
+        );
+        assert!(
+            above(&[], "server_name: example.com\nmax_upload: 5G\n")
+                .starts_with("max_upload: 5G is above 4294967295 bytes")
+        );
+        // HAProxy's Content-Length check reads an int: measured, 2147483648 passes it.
+        assert_eq!(
+            above(
+                &[
+                    "--server-name",
+                    "example.com",
+                    "--homeserver",
+                    "synapse",
+                    "--proxy",
+                    "nginx,haproxy",
+                    "--max-upload",
+                    "3G"
+                ],
+                ""
+            ),
+            "--max-upload 3G is above 2147483647 bytes, the most HAProxy's 413 check on \
+             Content-Length (req.hdr_val) holds: it reads a 32-bit number, so a larger announced \
+             body would not be refused; choose at most that or another proxy, e.g. --max-upload 2047M"
+        );
+    }
+
     #[test]
     fn conduwuit_becomes_tuwunel_and_the_regenerate_command_says_so() {
         let setup = merge(

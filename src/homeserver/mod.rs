@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::setup::{ByteSize, Homeserver, Port};
+use crate::setup::{ByteSize, Homeserver, Port, UploadCeiling};
 
 pub mod settings;
 
@@ -21,6 +21,9 @@ pub struct Facts {
     pub admin_prefixes: &'static [&'static str],
     /// The homeserver's own upload limit when left unset; the proxies default to it.
     pub default_max_upload: ByteSize,
+    /// The largest upload limit its own setting holds, where that is less than any size
+    /// mxproxy accepts (`ByteSize::MAX`); `None`: any.
+    pub upload_ceiling: Option<UploadCeiling>,
     pub image: &'static str,
     /// Where the image keeps its data (the compose volume).
     pub data_dir: &'static str,
@@ -142,6 +145,13 @@ pub const CONDUIT: Facts = Facts {
     admin_prefixes: &[],
     // `max_request_size` defaults to 20 MiB (src/config/mod.rs).
     default_max_upload: ByteSize::from_bytes_unchecked(20 * 1024 * 1024),
+    // `pub max_request_size: u32` (src/config/mod.rs): a larger number fails to
+    // deserialize and Conduit does not start.
+    upload_ceiling: Some(UploadCeiling {
+        bytes: u32::MAX as u64,
+        setting: "max_request_size",
+        why: "is a 32-bit number, so Conduit would not start",
+    }),
     // Nix-built; sets no ENV, EXPOSE or VOLUME, so the compose stack sets every
     // setting (nix/pkgs/oci-image/default.nix).
     image: "registry.gitlab.com/famedly/conduit/matrix-conduit:latest",
@@ -173,6 +183,8 @@ pub const SYNAPSE: Facts = Facts {
     // (docs/usage/configuration/config_documentation.md; synapse/config/_base.py
     // `parse_size`).
     default_max_upload: ByteSize::from_bytes_unchecked(50 * 1024 * 1024),
+    // `parse_size` returns a Python int: no ceiling (synapse/config/_base.py).
+    upload_ceiling: None,
     // docker/README.md: `matrixdotorg/synapse:latest`, one volume at /data.
     image: "docker.io/matrixdotorg/synapse:latest",
     data_dir: "/data",
@@ -208,6 +220,8 @@ pub const CONTINUWUITY: Facts = Facts {
     // `#max_request_size = 20971520` "Defaults to 20MB" (conduwuit-example.toml;
     // `default_max_request_size` = 20 * 1024 * 1024).
     default_max_upload: ByteSize::from_bytes_unchecked(20 * 1024 * 1024),
+    // `pub max_request_size: usize` (src/core/config/mod.rs): 64 bits.
+    upload_ceiling: None,
     // docs/deploying/docker.mdx: forgejo.ellis.link/continuwuation/continuwuity:latest
     // "(recommended)".
     image: "forgejo.ellis.link/continuwuation/continuwuity:latest",
@@ -240,6 +254,8 @@ pub const TUWUNEL: Facts = Facts {
     // `default_max_request_size` = 24 * 1024 * 1024 (src/core/config/mod.rs;
     // tuwunel-example.toml `#max_request_size = 24 MiB`).
     default_max_upload: ByteSize::from_bytes_unchecked(24 * 1024 * 1024),
+    // `pub max_request_size: usize` (src/core/config/mod.rs): 64 bits.
+    upload_ceiling: None,
     // docs/deploying/docker.md: ghcr.io/matrix-construct/tuwunel:latest, "Most
     // recent tagged release" (also docker.io/jevolk/tuwunel:latest).
     image: "ghcr.io/matrix-construct/tuwunel:latest",
@@ -272,6 +288,9 @@ pub const DENDRITE: Facts = Facts {
     // "if max_file_size_bytes is not set, it will default to 10485760 (10MB)"
     // (setup/config/config_mediaapi.go).
     default_max_upload: ByteSize::from_bytes_unchecked(10 * 1024 * 1024),
+    // `MaxFileSizeBytes FileSizeBytes`, checked as `int64(c.MaxFileSizeBytes)`
+    // (setup/config/config_mediaapi.go): 64 bits, as ByteSize::MAX.
+    upload_ceiling: None,
     // build/docker/docker-compose.yml: ghcr.io/element-hq/dendrite-monolith:latest.
     image: "ghcr.io/element-hq/dendrite-monolith:latest",
     // generate-config -dir /var/dendrite/ (docs/installation/docker/1_docker.md).

@@ -33,6 +33,9 @@ pub struct SettingsInput<'a> {
     /// `https://<homeserver host>`, the client well-known document's base URL.
     pub client_base_url: &'a str,
     pub delegated: bool,
+    /// A proxy forwards `/.well-known/matrix/` to the homeserver (Traefik), and routes
+    /// federation to it on every host the homeserver's own answer can name.
+    pub forwards_well_known: bool,
 }
 
 pub fn settings(input: &SettingsInput) -> Vec<Setting> {
@@ -116,13 +119,15 @@ fn conduwuit_family(input: &SettingsInput, facts: &Facts) -> Vec<SettingSpec> {
 /// Written into synapse/mxproxy.yaml, which is read after homeserver.yaml; the listener is
 /// written there in full from the plan's `homeserver.listen`.
 fn synapse(input: &SettingsInput, facts: &Facts) -> Vec<SettingSpec> {
-    // Synapse only ever announces `<server_name>:443`: on only where that is the
-    // document mxproxy plans, so it can never contradict the proxy's.
+    // Synapse only ever announces `<server_name>:443`: on where that is the document
+    // mxproxy plans, or where a proxy forwards well-known to Synapse and routes federation
+    // on <server_name>:443 to it too (Traefik), so that its answer is right.
     let serves_server_document = input.federation_authority.is_some()
         && input.setup.federation_port.is_some_and(|port| {
-            facts
-                .well_known
-                .serves_planned_server_document(input.delegated, port)
+            input.forwards_well_known
+                || facts
+                    .well_known
+                    .serves_planned_server_document(input.delegated, port)
         });
     vec![
         // "If you use Synapse with a reverse proxy, this should be the URL to reach

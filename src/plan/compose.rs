@@ -58,7 +58,7 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
     let certbot = (decided.acme && !facts.obtains_certificates).then(|| certbot(decided, facts));
     let certificate_files = match (&setup.tls, facts.certificate_form) {
         (Tls::Files { .. }, CertificateForm::CombinedPem { .. }) => {
-            vec![super::tls::combined_pem(&decided.homeserver_host)]
+            vec![super::tls::combined_pem(&decided.file_stem)]
         }
         (Tls::Files { cert, key }, CertificateForm::Pair) => {
             vec![cert.to_string(), key.to_string()]
@@ -107,7 +107,7 @@ fn certbot(decided: &Decisions, facts: &ProxyFacts) -> Certbot {
             volume: Some(format!("{COMBINED_PEM_VOLUME}:{dir}")),
             deploy_hook: Some(format!(
                 "cat \"$$RENEWED_LINEAGE/fullchain.pem\" \"$$RENEWED_LINEAGE/privkey.pem\" > {}",
-                super::tls::combined_pem(&decided.homeserver_host)
+                super::tls::combined_pem(&decided.file_stem)
             )),
         },
     }

@@ -83,6 +83,7 @@ pub(super) fn homeserver_plan(
         federation_authority,
         client_base_url,
         delegated: decided.delegated,
+        forwards_well_known: decided.forwards_well_known,
     });
     HomeserverPlan {
         name: setup.homeserver.name().into(),

@@ -164,12 +164,25 @@ fn label_value(text: &str) -> String {
                 '-'
             }
         })
-        .take(63)
         .collect();
-    cleaned
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    let value = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if value.len() <= LABEL_VALUE_MAX {
+        return value.to_string();
+    }
+    // Longer than a label value may be: its start and a hash of the whole, so that two
+    // long server names never share an instance label (a cut alone would).
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(value.as_bytes())[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let start = value[..LABEL_VALUE_MAX - hash.len() - 1]
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    format!("{start}-{hash}")
 }
+
+/// A label value has at most 63 characters (Kubernetes, "Labels and Selectors").
+const LABEL_VALUE_MAX: usize = 63;
 
 fn annotation(key: &str, value: impl Into<String>, why: &str) -> Annotation {
     Annotation {
@@ -569,4 +582,24 @@ pub(super) fn kubernetes_files(kubernetes: &KubernetesPlan) -> Vec<PlannedFile> 
             .map(|middleware| file(&middleware.file, "kubernetes/middleware.yaml.j2")),
     );
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LABEL_VALUE_MAX, label_value};
+
+    /// Server names up to 63 characters are the label as they are; longer ones keep their
+    /// start and a hash, at most 63 characters, different for different names.
+    #[test]
+    fn the_instance_label_fits_and_tells_long_names_apart() {
+        assert_eq!(label_value("example.com"), "example.com");
+        let label_63 = "a".repeat(63);
+        assert_eq!(label_value(&label_63), label_63);
+        let long = format!("{label_63}.{label_63}.example.com");
+        let other = format!("{label_63}.{label_63}.example.org");
+        let value = label_value(&long);
+        assert!(value.len() <= LABEL_VALUE_MAX, "{value}");
+        assert!(value.starts_with("aaaa") && value.ends_with(|c: char| c.is_ascii_alphanumeric()));
+        assert_ne!(value, label_value(&other));
+    }
 }

@@ -24,9 +24,15 @@ pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
     Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
 };
-pub use proxies::{ApachePlan, CaddyPlan, TraefikPlan};
+pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
+
+/// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
+/// after the homeserver host in a file name (`.conf`: the nginx and Apache sites,
+/// certbot's `renewal/<name>.conf`).
+const NAME_MAX: usize = 255;
+const LONGEST_SUFFIX: &str = ".conf";
 
 /// Docker's embedded DNS server, inside every container on a user-defined network.
 const DOCKER_DNS: &str = "127.0.0.11";
@@ -35,6 +41,12 @@ const DOCKER_DNS: &str = "127.0.0.11";
 pub struct Plan {
     pub server_name: String,
     pub homeserver_host: String,
+    /// What file and certificate names are made of (`nginx/<stem>.conf`, certbot's
+    /// `--cert-name`, HAProxy's `<stem>.pem`): the homeserver host, or where that is too
+    /// long for a file name, its start and a hash of the whole name.
+    pub file_stem: String,
+    /// `file_stem` is not the homeserver host; the summary says so.
+    pub file_stem_shortened: bool,
     /// The server name differs from the homeserver host, so the well-known files carry
     /// clients and servers from one to the other.
     pub delegated: bool,
@@ -64,6 +76,8 @@ pub struct Plan {
     pub proxy_steps: Vec<ProxyStep>,
     pub compose: Option<Compose>,
     pub kubernetes: Option<KubernetesPlan>,
+    /// What only nginx's file needs; null unless it is asked for.
+    pub nginx: Option<NginxPlan>,
     /// What only Apache's files need; null unless it is asked for.
     pub apache: Option<ApachePlan>,
     /// What only Caddy's file needs; null unless it is asked for.
@@ -200,11 +214,15 @@ struct Decisions<'a> {
     facts: Facts,
     server_name: String,
     homeserver_host: String,
+    file_stem: String,
     /// The server name differs from the homeserver host.
     delegated: bool,
     tls_enabled: bool,
     /// Certificates come from Let's Encrypt (certbot, or the proxy itself).
     acme: bool,
+    /// A proxy that cannot answer with a fixed body (Traefik) forwards
+    /// `/.well-known/matrix/` to the homeserver.
+    forwards_well_known: bool,
     /// Path prefixes every proxy forwards (the admin prefixes too with `--expose-admin`).
     prefixes: Vec<String>,
 }
@@ -221,14 +239,36 @@ impl<'a> Decisions<'a> {
         Decisions {
             setup,
             facts,
+            file_stem: file_stem(&homeserver_host),
             delegated: server_name != homeserver_host,
             server_name,
             homeserver_host,
             tls_enabled: setup.tls != Tls::None,
             acme: matches!(setup.tls, Tls::Acme { .. }),
+            forwards_well_known: setup
+                .proxies
+                .iter()
+                .any(|&p| !proxy::facts(p).serves_fixed_documents),
             prefixes,
         }
     }
+}
+
+/// The homeserver host, or where `<host>.conf` would pass NAME_MAX, as much of it as fits
+/// with a hash of the whole name after it: never cut short silently (the summary names it)
+/// and never the same for two hosts.
+fn file_stem(host: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if host.len() + LONGEST_SUFFIX.len() <= NAME_MAX {
+        return host.to_string();
+    }
+    let hash: String = Sha256::digest(host.as_bytes())[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let keep = NAME_MAX - LONGEST_SUFFIX.len() - hash.len() - 1;
+    let start = host[..keep].trim_end_matches(['.', '-']);
+    format!("{start}-{hash}")
 }
 
 pub fn plan(setup: &Setup) -> Plan {
@@ -251,6 +291,8 @@ pub fn plan(setup: &Setup) -> Plan {
         },
         server_name: decided.server_name.clone(),
         homeserver_host: decided.homeserver_host.clone(),
+        file_stem: decided.file_stem.clone(),
+        file_stem_shortened: decided.file_stem != decided.homeserver_host,
         delegated: decided.delegated,
         homeserver: homeserver::homeserver_plan(
             &decided,
@@ -259,6 +301,7 @@ pub fn plan(setup: &Setup) -> Plan {
         ),
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
+        nginx: proxies::nginx(&decided, &hosts),
         apache: proxies::apache(&decided),
         caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
         traefik: proxies::traefik(&decided, &bind, &listeners),
@@ -328,7 +371,7 @@ fn well_known(federation_authority: Option<String>, client_base_url: String) -> 
 /// The proxies' files, the well-known documents, the homeserver's config fragment and the
 /// compose stack, each at its folder-layout path and its Debian place.
 fn host_files(plan: &Plan) -> Vec<PlannedFile> {
-    let host = &plan.homeserver_host;
+    let host = &plan.file_stem;
     let mut files = Vec::new();
     for &proxy in &plan.proxies {
         let facts = proxy::facts(proxy);
@@ -389,6 +432,23 @@ pub fn regenerate_command(setup: &Setup) -> String {
 mod tests {
     use super::*;
     use crate::setup::Homeserver;
+
+    /// Hosts up to 250 characters name their files; longer ones (the longest DNS name has
+    /// 253) are shortened to fit `<stem>.conf` in 255 bytes, with a hash that tells them apart.
+    #[test]
+    fn file_names_fit_the_file_system() {
+        let label = "a".repeat(63);
+        let fits = format!("{label}.{label}.{label}.{}", "b".repeat(58));
+        assert_eq!(fits.len(), 250);
+        assert_eq!(file_stem(&fits), fits);
+        let longest = format!("{label}.{label}.{label}.{}", "b".repeat(61));
+        let other = format!("{label}.{label}.{label}.{}", "c".repeat(61));
+        let stem = file_stem(&longest);
+        assert!(stem.len() + LONGEST_SUFFIX.len() <= NAME_MAX, "{stem}");
+        assert!(longest.starts_with(stem.rsplit_once('-').unwrap().0));
+        assert_ne!(stem, file_stem(&other));
+        assert_eq!(stem, file_stem(&longest), "stable");
+    }
 
     /// The proxies drop idle upstream connections before any homeserver closes them, and
     /// before hyper's 30 s header-read timeout would.

@@ -3,8 +3,34 @@
 use serde::Serialize;
 
 use super::{Bind, Decisions, Listener};
+use crate::matrix::{FEDERATION_PREFIXES, HTTPS_PORT};
 use crate::proxy;
 use crate::setup::Proxy;
+
+/// nginx's default `server_names_hash_bucket_size`: its cache line, 64 bytes on x86-64 and
+/// most arm64 (ngx_cpuinfo; `ngx_cacheline_size` is the directive's default).
+const NGINX_DEFAULT_BUCKET: usize = 64;
+/// `sizeof(void *)` on the 64-bit hosts nginx runs on.
+const POINTER: usize = 8;
+
+#[derive(Debug, Serialize)]
+pub struct NginxPlan {
+    /// Set only where a server name does not fit nginx's default bucket (a name of more
+    /// than 46 characters): then `nginx -t` fails with "could not build server_names_hash".
+    pub names_hash: Option<NamesHash>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NamesHash {
+    /// `server_names_hash_bucket_size`: the bytes the longest name takes in a bucket.
+    pub bucket_size: usize,
+    /// The longest `server_name`, and its length.
+    pub longest: String,
+    pub longest_len: usize,
+    /// The compose stack's nginx, whose main config is the image's (which leaves the
+    /// setting out); otherwise the admin's own nginx.conf may set it too.
+    pub whole_nginx: bool,
+}
 
 #[derive(Debug, Serialize)]
 pub struct ApachePlan {
@@ -33,6 +59,19 @@ pub struct TraefikPlan {
     /// count segments, so every `..` is refused, also one that would stay inside a prefix:
     /// Matrix clients and servers send none.
     pub dot_segment_regexp: String,
+    /// Federation on the server name's host, where the homeserver's own well-known answer
+    /// sends other servers; null where that answer is the planned one.
+    pub server_name_federation: Option<ServerNameFederation>,
+}
+
+/// A router for the federation prefixes on the server name's host (as ESS and
+/// matrix-docker-ansible-deploy route a delegated Synapse): Synapse announces
+/// `<server_name>:443` whatever the plan delegates to.
+#[derive(Debug, Serialize)]
+pub struct ServerNameFederation {
+    pub host: String,
+    pub prefixes: Vec<String>,
+    pub answer: String,
 }
 
 /// A `..` segment (RE2, no backslash to escape in YAML): what `TraefikPlan` refuses.
@@ -51,6 +90,29 @@ pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
             .map(|module| module.to_string())
             .collect(),
     })
+}
+
+pub(super) fn nginx(decided: &Decisions, hosts: &[String]) -> Option<NginxPlan> {
+    let longest = hosts.iter().max_by_key(|host| host.len())?;
+    let bucket_size = names_hash_bucket_size(longest.len());
+    uses(decided, Proxy::Nginx).then(|| NginxPlan {
+        names_hash: (bucket_size > NGINX_DEFAULT_BUCKET).then(|| NamesHash {
+            bucket_size,
+            longest: longest.clone(),
+            longest_len: longest.len(),
+            whole_nginx: decided.setup.compose
+                && decided.setup.proxies.first() == Some(&Proxy::Nginx),
+        }),
+    })
+}
+
+/// The bucket size nginx needs for a name of `len` bytes, as `ngx_hash_init` checks it:
+/// the element (`NGX_HASH_ELT_SIZE`: a pointer, then the length and the name padded to a
+/// pointer) and the pointer that ends the bucket; nginx rounds the setting up to its
+/// cache line, so this is written rounded up to 64 bytes.
+fn names_hash_bucket_size(len: usize) -> usize {
+    let element = POINTER + (len + 2).next_multiple_of(POINTER);
+    (element + POINTER).next_multiple_of(NGINX_DEFAULT_BUCKET)
 }
 
 pub(super) fn caddy(decided: &Decisions, acme_email: bool) -> Option<CaddyPlan> {
@@ -72,9 +134,44 @@ pub(super) fn traefik(
         },
         well_known_entry_point: listeners[0].id.clone(),
         dot_segment_regexp: DOT_SEGMENT.to_string(),
+        server_name_federation: server_name_federation(decided),
+    })
+}
+
+/// Where the homeserver's own server document (Traefik forwards well-known to it) is not
+/// the planned one, it names `<server_name>:443` (Synapse): route federation there.
+fn server_name_federation(decided: &Decisions) -> Option<ServerNameFederation> {
+    let port = decided.setup.federation_port?;
+    let answers_planned = decided
+        .facts
+        .well_known
+        .serves_planned_server_document(decided.delegated, port);
+    (decided.delegated && !answers_planned).then(|| ServerNameFederation {
+        host: decided.server_name.clone(),
+        prefixes: FEDERATION_PREFIXES.iter().map(|p| p.to_string()).collect(),
+        answer: format!("{}:{HTTPS_PORT}", decided.server_name),
     })
 }
 
 fn uses(decided: &Decisions, proxy: Proxy) -> bool {
     decided.setup.proxies.contains(&proxy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_hash_bucket_size;
+
+    /// nginx 1.22 on x86-64 loads a name of 46 characters with its default of 64 and
+    /// refuses 47 ("could not build server_names_hash, you should increase
+    /// server_names_hash_bucket_size: 64"); 253 characters, the longest DNS name, need 272
+    /// bytes, written as 320.
+    #[test]
+    fn the_bucket_fits_the_longest_name() {
+        assert_eq!(names_hash_bucket_size(18), 64);
+        assert_eq!(names_hash_bucket_size(46), 64);
+        assert_eq!(names_hash_bucket_size(47), 128);
+        assert_eq!(names_hash_bucket_size(110), 128);
+        assert_eq!(names_hash_bucket_size(111), 192);
+        assert_eq!(names_hash_bucket_size(253), 320);
+    }
 }

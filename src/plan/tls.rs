@@ -33,20 +33,19 @@ pub struct TlsPlan {
 
 /// Where HAProxy's `crt` reads chain and key from, one file (the summary says how it is
 /// assembled from certbot's or the user's two files).
-pub(super) fn combined_pem(homeserver_host: &str) -> String {
-    format!("{}/{homeserver_host}.pem", proxy::HAPROXY_CERTS)
+pub(super) fn combined_pem(file_stem: &str) -> String {
+    format!("{}/{file_stem}.pem", proxy::HAPROXY_CERTS)
 }
 
 pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
     let setup = decided.setup;
-    let homeserver_host = &decided.homeserver_host;
+    // certbot names the lineage folder and renewal/<name>.conf after --cert-name.
+    let stem = &decided.file_stem;
     let (cert, key) = match &setup.tls {
         Tls::Files { cert, key } => (Some(cert.to_string()), Some(key.to_string())),
         Tls::Acme { .. } => (
-            Some(format!(
-                "{LETSENCRYPT_LIVE}/{homeserver_host}/fullchain.pem"
-            )),
-            Some(format!("{LETSENCRYPT_LIVE}/{homeserver_host}/privkey.pem")),
+            Some(format!("{LETSENCRYPT_LIVE}/{stem}/fullchain.pem")),
+            Some(format!("{LETSENCRYPT_LIVE}/{stem}/privkey.pem")),
         ),
         Tls::None => (None, None),
     };
@@ -61,11 +60,11 @@ pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
             Tls::Acme { email } => email.as_ref().map(ToString::to_string),
             _ => None,
         },
-        combined_pem: decided.tls_enabled.then(|| combined_pem(homeserver_host)),
+        combined_pem: decided.tls_enabled.then(|| combined_pem(stem)),
         combined_pem_dir: decided
             .tls_enabled
             .then(|| proxy::HAPROXY_CERTS.to_string()),
         names,
-        certbot_cert_name: homeserver_host.clone(),
+        certbot_cert_name: stem.clone(),
     }
 }

@@ -181,7 +181,7 @@ pub use email::Email;
 pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
-pub use size::ByteSize;
+pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
 
 /// Characters that could end a config token or start a new directive in one of the

@@ -8,14 +8,27 @@ use serde::Serialize;
 use super::Invalid;
 
 /// A request body limit in bytes. Suffixes are binary, as nginx reads them: `20M` is
-/// 20 MiB. The ceiling is Apache's `LimitRequestBody` maximum, so that every proxy can
-/// enforce the same number.
+/// 20 MiB. The ceiling is the largest signed 64-bit number, what every proxy reads a size
+/// or a Content-Length into (nginx `off_t`, Apache `apr_off_t` and its `<If>` integers,
+/// Caddy and Traefik `int64`, HAProxy's 64-bit integers). A homeserver whose own setting
+/// holds less refuses more in `config::merge` (`homeserver::Facts::upload_ceiling`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(into = "String")]
 pub struct ByteSize(u64);
 
+/// The most a homeserver's upload setting or a proxy's body check holds, and why
+/// (`homeserver::Facts::upload_ceiling`, `proxy::ProxyFacts::upload_ceiling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadCeiling {
+    pub bytes: u64,
+    /// The setting, as the refusal names it.
+    pub setting: &'static str,
+    /// Why it holds no more.
+    pub why: &'static str,
+}
+
 impl ByteSize {
-    pub const MAX: u64 = 2_147_483_647;
+    pub const MAX: u64 = i64::MAX as u64;
     pub const MIN: u64 = 1024;
 
     pub const fn from_bytes_unchecked(bytes: u64) -> ByteSize {
@@ -73,10 +86,10 @@ impl FromStr for ByteSize {
         if bytes > Self::MAX {
             return Err(Invalid::new(
                 format!(
-                    "is above {} bytes (2 GiB - 1), the most Apache's LimitRequestBody can enforce",
+                    "is above {} bytes (8 EiB - 1), the most a proxy reads as a size",
                     Self::MAX
                 ),
-                "1G",
+                "10G",
             ));
         }
         Ok(ByteSize(bytes))
@@ -126,7 +139,13 @@ mod tests {
             ("1gib", 1 << 30, "1G"),
             ("2047M", 2047 << 20, "2047M"),
             ("0020M", 20 << 20, "20M"),
-            ("2147483647", ByteSize::MAX, "2147483647"),
+            ("2147483647", 2_147_483_647, "2147483647"),
+            ("2G", 2 << 30, "2G"),
+            ("3G", 3 << 30, "3G"),
+            ("4095M", 4095 << 20, "4095M"),
+            ("10G", 10 << 30, "10G"),
+            ("8589934591G", 8_589_934_591 << 30, "8589934591G"),
+            ("9223372036854775807", ByteSize::MAX, "9223372036854775807"),
         ] {
             let size: ByteSize = accepts(value);
             assert_eq!(size.bytes(), bytes, "{value:?}");
@@ -143,7 +162,7 @@ mod tests {
         const AMBIGUOUS: &str = "is ambiguous (decimal or binary?); mxproxy takes K, M and G as binary units like nginx";
         const BELOW: &str = "is below the smallest limit of 1024 bytes";
         const ABOVE: &str =
-            "is above 2147483647 bytes (2 GiB - 1), the most Apache's LimitRequestBody can enforce";
+            "is above 9223372036854775807 bytes (8 EiB - 1), the most a proxy reads as a size";
         for (value, reason, example) in [
             ("", NOT_A_SIZE, "20M"),
             ("M", NOT_A_SIZE, "20M"),
@@ -161,13 +180,11 @@ mod tests {
             ("0", BELOW, "20M"),
             ("1023", BELOW, "20M"),
             ("0G", BELOW, "20M"),
-            ("2147483648", ABOVE, "1G"),
-            ("2G", ABOVE, "1G"),
-            ("3G", ABOVE, "1G"),
-            ("2048M", ABOVE, "1G"),
+            ("9223372036854775808", ABOVE, "10G"),
+            ("8589934592G", ABOVE, "10G"),
             // Too large for u64, before and after the unit: still "above", not "not a size".
-            ("99999999999999999999999", ABOVE, "1G"),
-            ("18446744073709551615G", ABOVE, "1G"),
+            ("99999999999999999999999", ABOVE, "10G"),
+            ("18446744073709551615G", ABOVE, "10G"),
         ] {
             refuses::<ByteSize>(value, reason, example);
         }

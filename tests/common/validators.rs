@@ -619,7 +619,7 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
         let checked = if name.starts_with("nginx/") {
             nginx(&out, &path)
         } else if name == "apache/httpd.conf" {
-            let site = out.join(format!("apache/{}.conf", plan.homeserver_host));
+            let site = out.join(format!("apache/{}.conf", plan.file_stem));
             apache_image(&out, &path, &site)
         } else if name.starts_with("apache/") {
             apache(&out, &path)
