@@ -92,6 +92,8 @@ pub enum Federation {
 pub struct Options {
     pub server_name: String,
     pub homeserver_host: Option<String>,
+    /// `--homeserver`; None: the default (Conduit).
+    pub homeserver: Option<&'static str>,
     /// The one loopback address the proxy listens on.
     pub listen: IpAddr,
     pub federation: Federation,
@@ -107,6 +109,7 @@ impl Default for Options {
         Options {
             server_name: "example.com".into(),
             homeserver_host: None,
+            homeserver: None,
             listen: IpAddr::from([127, 0, 0, 1]),
             federation: Federation::OnHttps,
             max_upload: None,
@@ -179,6 +182,9 @@ impl Site {
             .arg(&out);
         if let Some(host) = &options.homeserver_host {
             generate.args(["--homeserver-host", host]);
+        }
+        if let Some(homeserver) = options.homeserver {
+            generate.args(["--homeserver", homeserver]);
         }
         if options.plain {
             generate.args(["--tls", "none"]);

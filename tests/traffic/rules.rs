@@ -58,6 +58,9 @@ per_server!(federation_listener);
 per_server!(no_federation_blocks_federation_paths);
 per_server!(same_host_serves_documents_and_api);
 per_server!(behind_a_tls_terminator);
+// Only Traefik routes well-known to the homeserver, so only it needs federation on the
+// server name for Synapse, whose own server document names `<server_name>:443`.
+per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -1079,4 +1082,60 @@ async fn idle_upstream_one(server: Proxy, listen: [u8; 4]) -> Result<(), String>
         )));
     }
     Ok(())
+}
+
+/// Synapse behind Traefik with the default delegation (`matrix.example.com`): Traefik
+/// routes `/.well-known/matrix/` to Synapse, whose server document always names
+/// `example.com:443`, so other servers send federation to the server name's host. Those
+/// requests must reach Synapse as sent; the server name's host forwards nothing else.
+pub async fn synapse_federation_on_the_server_name(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            homeserver: Some("synapse"),
+            ..Options::default()
+        },
+    )
+    .await;
+    let server_name = stack.options.server_name.clone();
+    assert_ne!(server_name, stack.homeserver_host, "the setup is delegated");
+    for target in [
+        "/_matrix/federation/v1/version",
+        "/_matrix/federation/v1/send/txn%2F1//x?a=%2F",
+        "/_matrix/key/v2/server",
+    ] {
+        let before = stack.upstream.requests().len();
+        let response = send(&stack, &Request::get(address(&stack), &server_name, target)).await;
+        assert_eq!(
+            response.status, 200,
+            "{server:?}: {target} on {server_name}: {response:?}"
+        );
+        let requests = stack.upstream.requests();
+        assert_eq!(
+            requests.len(),
+            before + 1,
+            "{server:?}: {target} reached Synapse once"
+        );
+        assert_eq!(
+            requests[before].target,
+            target.as_bytes(),
+            "{server:?}: {target} reached Synapse as sent"
+        );
+    }
+    for target in [
+        "/_matrix/client/versions",
+        "/_synapse/admin/v1/server_version",
+    ] {
+        let before = stack.upstream.requests().len();
+        let response = send(&stack, &Request::get(address(&stack), &server_name, target)).await;
+        assert_eq!(
+            response.status, 404,
+            "{server:?}: {target} on {server_name}: {response:?}"
+        );
+        assert_eq!(
+            stack.upstream.requests().len(),
+            before,
+            "{server:?}: {target} on the server name's host reached Synapse"
+        );
+    }
 }
