@@ -100,6 +100,8 @@ pub struct Options {
     pub acme: bool,
     /// `--tls none`: plain HTTP only, as behind a TLS terminator.
     pub plain: bool,
+    /// `--homeserver`, or mxproxy's default (Conduit).
+    pub homeserver: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -112,6 +114,7 @@ impl Default for Options {
             max_upload: None,
             acme: false,
             plain: false,
+            homeserver: None,
         }
     }
 }
@@ -179,6 +182,9 @@ impl Site {
             .arg(&out);
         if let Some(host) = &options.homeserver_host {
             generate.args(["--homeserver-host", host]);
+        }
+        if let Some(homeserver) = options.homeserver {
+            generate.args(["--homeserver", homeserver]);
         }
         if options.plain {
             generate.args(["--tls", "none"]);
