@@ -51,6 +51,33 @@ pub struct HomeserverPlan {
     pub registration: Option<Registration>,
 }
 
+/// How the proxies that route on the path as sent (Caddy's refusal reads the raw target,
+/// HAProxy's `path`, Traefik's `PathRegexp` with `sanitizePath` off) tell a path they must
+/// refuse. nginx and Apache match on a path they normalised themselves and resolve `..`
+/// before choosing a location.
+#[derive(Debug, Serialize)]
+pub struct PathsPlan {
+    /// A `..` segment, `%2e` spelled or not, in a path or in a whole request target (the
+    /// query, after the first `?`, is not searched): `/_matrix/../_synapse/admin/…` starts
+    /// with `/_matrix/` as sent, and names the admin API once normalised. A regular
+    /// expression cannot count segments, so every `..` is refused, also one that would
+    /// stay inside a prefix: Matrix clients and servers send none. `%2F` is no separator
+    /// here (RFC 3986 §2.2: an encoded reserved character is data), so `rooms/%2F..%2Fx`
+    /// passes, raw. The same text in RE2 (Caddy, Traefik) and PCRE (HAProxy): no
+    /// backslash (YAML would need it escaped), no `{n}` (Caddy reads `{…}` as a
+    /// placeholder).
+    pub dot_segment_regexp: String,
+}
+
+/// What `PathsPlan::dot_segment_regexp` holds.
+const DOT_SEGMENT: &str = "^[^?]*/([.]|%2[eE])([.]|%2[eE])([/?]|$)";
+
+pub(super) fn paths_plan() -> PathsPlan {
+    PathsPlan {
+        dot_segment_regexp: DOT_SEGMENT.to_string(),
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Registration {
     pub allow_env: String,

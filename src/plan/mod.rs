@@ -19,7 +19,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose};
-pub use homeserver::{HomeserverListen, HomeserverPlan, Registration, SYNAPSE_FRAGMENT};
+pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
     Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
@@ -39,6 +39,8 @@ pub struct Plan {
     /// clients and servers from one to the other.
     pub delegated: bool,
     pub homeserver: HomeserverPlan,
+    /// What the proxies that route on the path as sent refuse.
+    pub paths: PathsPlan,
     pub upstream: UpstreamPlan,
     pub tls: TlsPlan,
     /// Port 80 when TLS is on: redirects to HTTPS, and ACME challenges.
@@ -257,6 +259,7 @@ pub fn plan(setup: &Setup) -> Plan {
             federation_authority.as_deref(),
             &client_base_url,
         ),
+        paths: homeserver::paths_plan(),
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
         apache: proxies::apache(&decided),

@@ -26,17 +26,7 @@ pub struct TraefikPlan {
     pub address_host: String,
     /// The entry point of the well-known router: the main listener (443, or 80 without TLS).
     pub well_known_entry_point: String,
-    /// A `PathRegexp` no routed path may match: a `..` segment. The entry points keep
-    /// `sanitizePath` off, so `//` and `.` segments reach the homeserver as signed; Traefik
-    /// then routes on the path as sent (with `%2e` already decoded), where
-    /// `/_matrix/../_synapse/admin/…` matches `PathPrefix(`/_matrix/`)`. A rule cannot
-    /// count segments, so every `..` is refused, also one that would stay inside a prefix:
-    /// Matrix clients and servers send none.
-    pub dot_segment_regexp: String,
 }
-
-/// A `..` segment (RE2, no backslash to escape in YAML): what `TraefikPlan` refuses.
-const DOT_SEGMENT: &str = "(^|/)[.][.](/|$)";
 
 pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
     let tls_modules: &[&str] = if decided.tls_enabled {
@@ -71,7 +61,6 @@ pub(super) fn traefik(
             _ => String::new(),
         },
         well_known_entry_point: listeners[0].id.clone(),
-        dot_segment_regexp: DOT_SEGMENT.to_string(),
     })
 }
 
