@@ -39,7 +39,7 @@ pub struct Plan {
     /// clients and servers from one to the other.
     pub delegated: bool,
     pub homeserver: HomeserverPlan,
-    /// What the proxies that route on the path as sent refuse.
+    /// Paths refused although they begin with a forwarded prefix as sent.
     pub paths: PathsPlan,
     pub upstream: UpstreamPlan,
     pub tls: TlsPlan,
@@ -245,6 +245,8 @@ pub fn plan(setup: &Setup) -> Plan {
     let client_base_url = format!("https://{}", decided.homeserver_host);
     let bind = sites::bind(setup);
     let tls = tls::tls_plan(&decided, hosts.clone());
+    let homeserver =
+        homeserver::homeserver_plan(&decided, federation_authority.as_deref(), &client_base_url);
 
     let mut plan = Plan {
         header: Header {
@@ -254,12 +256,8 @@ pub fn plan(setup: &Setup) -> Plan {
         server_name: decided.server_name.clone(),
         homeserver_host: decided.homeserver_host.clone(),
         delegated: decided.delegated,
-        homeserver: homeserver::homeserver_plan(
-            &decided,
-            federation_authority.as_deref(),
-            &client_base_url,
-        ),
-        paths: homeserver::paths_plan(),
+        paths: homeserver::paths_plan(&homeserver.blocked_prefixes),
+        homeserver,
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
         apache: proxies::apache(&decided),
