@@ -88,7 +88,15 @@ fn traefik_routers_cover_the_plan() {
                     rule.excluded_prefixes, excluded,
                     "{name}: excluded prefixes"
                 );
-                assert_eq!(rule.excluded_regexps, dot_segment, "{name}: excluded paths");
+                let excluded_regexps: BTreeSet<String> = dot_segment
+                    .iter()
+                    .chain(&plan.paths.blocked_regexps)
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    rule.excluded_regexps, excluded_regexps,
+                    "{name}: excluded paths"
+                );
                 let routed: BTreeSet<String> = router["entryPoints"]
                     .as_sequence()
                     .unwrap()
