@@ -51,6 +51,69 @@ pub struct HomeserverPlan {
     pub registration: Option<Registration>,
 }
 
+/// Request paths the proxies refuse although they begin with a forwarded prefix as sent:
+/// each proxy forwards the target raw, and the homeserver may normalise it into a prefix
+/// that is closed.
+#[derive(Debug, Serialize)]
+pub struct PathsPlan {
+    /// For the proxies that route on the path as sent (Caddy's refusal reads the raw
+    /// target, HAProxy's `path`, Traefik's `PathRegexp` with `sanitizePath` off; nginx
+    /// and Apache resolve `..` before choosing a location themselves):
+    /// a `..` segment, `%2e` spelled or not, in a path or in a whole request target (the
+    /// query, after the first `?`, is not searched): `/_matrix/../_synapse/admin/…` starts
+    /// with `/_matrix/` as sent, and names the admin API once normalised. A regular
+    /// expression cannot count segments, so every `..` is refused, also one that would
+    /// stay inside a prefix: Matrix clients and servers send none. `%2F` is no separator
+    /// here (RFC 3986 §2.2: an encoded reserved character is data), so `rooms/%2F..%2Fx`
+    /// passes, raw. The same text in RE2 (Caddy, Traefik) and PCRE (HAProxy): no
+    /// backslash (YAML would need it escaped), no `{n}` (Caddy reads `{…}` as a
+    /// placeholder).
+    pub dot_segment_regexp: String,
+    /// One per `homeserver.blocked_prefixes`, in order: that prefix however else it may be
+    /// spelled, each of its `/` any run of `/`, `%2F` and `.` segments
+    /// (`/_matrix//federation/`, `/_matrix/./federation/`, `/_matrix/%2Ffederation/`,
+    /// `/_matrix/federation%2Fv1/…`): a homeserver that merges slashes, removes `.`
+    /// segments or decodes `%2F` would answer each as federation. Read against a path
+    /// whose `%2e` and encoded letters are decoded already (by nginx, Apache and Traefik
+    /// themselves; HAProxy through `url_dec`) and whose `..` segments are resolved or
+    /// refused (`dot_segment_regexp`). Same dialect rules as `dot_segment_regexp`.
+    pub blocked_regexps: Vec<String>,
+}
+
+/// What `PathsPlan::dot_segment_regexp` holds.
+const DOT_SEGMENT: &str = "^[^?]*/([.]|%2[eE])([.]|%2[eE])([/?]|$)";
+
+/// What may stand for one `/` of a blocked prefix: a slash or `%2F`, then any more of
+/// them or `.` segments.
+const ANY_SLASHES: &str = "(/|%2[fF])([.]?(/|%2[fF]))*";
+/// One `/` or `%2F`: after the last segment, where the rest of the path does not matter.
+const SLASH: &str = "(/|%2[fF])";
+
+pub(super) fn paths_plan(blocked_prefixes: &[String]) -> PathsPlan {
+    PathsPlan {
+        dot_segment_regexp: DOT_SEGMENT.to_string(),
+        blocked_regexps: blocked_prefixes
+            .iter()
+            .map(|prefix| any_spelling(prefix))
+            .collect(),
+    }
+}
+
+/// `/_matrix/federation/` → `^`, `ANY_SLASHES`, the segments joined by `ANY_SLASHES`,
+/// `SLASH`; the segments are Matrix names (letters, digits, `_`, `-`), so nothing in
+/// them needs escaping, which the assertion keeps true.
+fn any_spelling(prefix: &str) -> String {
+    let segments: Vec<&str> = prefix.trim_matches('/').split('/').collect();
+    assert!(
+        segments.iter().all(|segment| !segment.is_empty()
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')),
+        "{prefix}: not a plain prefix"
+    );
+    format!("^{ANY_SLASHES}{}{SLASH}", segments.join(ANY_SLASHES))
+}
+
 #[derive(Debug, Serialize)]
 pub struct Registration {
     pub allow_env: String,

@@ -19,7 +19,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose};
-pub use homeserver::{HomeserverListen, HomeserverPlan, Registration, SYNAPSE_FRAGMENT};
+pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
     Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
@@ -51,6 +51,8 @@ pub struct Plan {
     /// clients and servers from one to the other.
     pub delegated: bool,
     pub homeserver: HomeserverPlan,
+    /// Paths refused although they begin with a forwarded prefix as sent.
+    pub paths: PathsPlan,
     pub upstream: UpstreamPlan,
     pub tls: TlsPlan,
     /// Port 80 when TLS is on: redirects to HTTPS, and ACME challenges.
@@ -283,6 +285,8 @@ pub fn plan(setup: &Setup) -> Plan {
     let client_base_url = format!("https://{}", decided.homeserver_host);
     let bind = sites::bind(setup);
     let tls = tls::tls_plan(&decided, hosts.clone());
+    let homeserver =
+        homeserver::homeserver_plan(&decided, federation_authority.as_deref(), &client_base_url);
 
     let mut plan = Plan {
         header: Header {
@@ -294,11 +298,8 @@ pub fn plan(setup: &Setup) -> Plan {
         file_stem: decided.file_stem.clone(),
         file_stem_shortened: decided.file_stem != decided.homeserver_host,
         delegated: decided.delegated,
-        homeserver: homeserver::homeserver_plan(
-            &decided,
-            federation_authority.as_deref(),
-            &client_base_url,
-        ),
+        paths: homeserver::paths_plan(&homeserver.blocked_prefixes),
+        homeserver,
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
         nginx: proxies::nginx(&decided, &hosts),

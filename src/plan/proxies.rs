@@ -52,13 +52,6 @@ pub struct TraefikPlan {
     pub address_host: String,
     /// The entry point of the well-known router: the main listener (443, or 80 without TLS).
     pub well_known_entry_point: String,
-    /// A `PathRegexp` no routed path may match: a `..` segment. The entry points keep
-    /// `sanitizePath` off, so `//` and `.` segments reach the homeserver as signed; Traefik
-    /// then routes on the path as sent (with `%2e` already decoded), where
-    /// `/_matrix/../_synapse/admin/…` matches `PathPrefix(`/_matrix/`)`. A rule cannot
-    /// count segments, so every `..` is refused, also one that would stay inside a prefix:
-    /// Matrix clients and servers send none.
-    pub dot_segment_regexp: String,
     /// Federation on the server name's host, where the homeserver's own well-known answer
     /// sends other servers; null where that answer is the planned one.
     pub server_name_federation: Option<ServerNameFederation>,
@@ -73,9 +66,6 @@ pub struct ServerNameFederation {
     pub prefixes: Vec<String>,
     pub answer: String,
 }
-
-/// A `..` segment (RE2, no backslash to escape in YAML): what `TraefikPlan` refuses.
-const DOT_SEGMENT: &str = "(^|/)[.][.](/|$)";
 
 pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
     let tls_modules: &[&str] = if decided.tls_enabled {
@@ -133,7 +123,6 @@ pub(super) fn traefik(
             _ => String::new(),
         },
         well_known_entry_point: listeners[0].id.clone(),
-        dot_segment_regexp: DOT_SEGMENT.to_string(),
         server_name_federation: server_name_federation(decided),
     })
 }

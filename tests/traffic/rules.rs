@@ -37,12 +37,7 @@ macro_rules! per_server {
 
 per_server!(well_known_documents);
 per_server!(raw_targets_reach_the_upstream);
-// Caddy forwards `/_matrix/..` and HAProxy every target below (it routes on the raw
-// path): open findings for their templates, outside this rule's servers for now.
-per_server!(
-    dot_segments_never_leave_the_forwarded_prefixes: nginx => Nginx, apache => Apache,
-    traefik => Traefik
-);
+per_server!(dot_segments_never_leave_the_forwarded_prefixes);
 per_server!(forwarded_headers_cannot_be_spoofed);
 per_server!(body_limit);
 per_server!(plain_http_redirects_to_https);
@@ -56,6 +51,7 @@ per_server!(unknown_host_never_reaches_the_homeserver);
 per_server!(tls_versions_and_http2);
 per_server!(federation_listener);
 per_server!(no_federation_blocks_federation_paths);
+per_server!(closed_admin_api_is_unreachable);
 per_server!(same_host_serves_documents_and_api);
 per_server!(behind_a_tls_terminator);
 // Only Traefik routes well-known to the homeserver, so only it needs federation on the
@@ -814,6 +810,66 @@ pub async fn federation_listener(server: Proxy) {
     );
 }
 
+/// Other spellings of the federation prefixes: each names `/_matrix/federation/…` or
+/// `/_matrix/key/…` once its `.` and `..` segments are removed (RFC 3986 §5.2.4), its
+/// encoded unreserved characters decoded (`%2e`, `%66`: §6.2.2.2), its slashes merged (as
+/// nginx, Caddy and many frameworks do), or an encoded slash in the prefix itself read as
+/// a slash. A homeserver that normalises any of these would answer it as federation.
+fn federation_spellings() -> Vec<&'static str> {
+    vec![
+        "/_matrix/./federation/v1/version",
+        "/_matrix//federation/v1/version",
+        "//_matrix/federation/v1/version",
+        "/_matrix/.//key/v2/server",
+        "/_matrix/%2e/federation/v1/version",
+        "/_matrix/%2E/key/v2/server",
+        "/_matrix/key/../federation/v1/version",
+        "/_matrix/client/%2E%2E/federation/v1/version",
+        "/_matrix/client/.%2e/key/v2/server",
+        "/_matrix/x/%2e%2E/federation/v1/send/txn1",
+        "/_matrix/%66ederation/v1/version",
+        "/_matrix/%66ederation/v1/version%zz",
+        "/_matrix/%6Bey/v2/server",
+        "/_matrix/%2Ffederation/v1/version",
+        "/_matrix%2Ffederation/v1/version",
+        "/_matrix%2fkey/v2/server",
+        "/_matrix/federation%2Fv1/version",
+        "/_matrix/key%2fv2/server",
+    ]
+}
+
+/// Sends each target to `host` over HTTP/1.1 and HTTP/2 and returns a line for each that
+/// reached the homeserver or was not refused: with 400, 403 or 404, or on the connection
+/// (Go's HTTP/2 server resets a stream whose `:path` has an invalid escape).
+async fn refusals(stack: &Stack, host: &str, targets: &[&str]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for target in targets {
+        for h2 in [false, true] {
+            let mut request = Request::get(address(stack), host, target);
+            if h2 {
+                request = request.h2();
+            }
+            let before = stack.upstream.requests().len();
+            let result = stack.client.send(&request).await;
+            let reached = stack.upstream.requests().len() - before;
+            let refused = match &result {
+                Ok(response) => matches!(response.status, 400 | 403 | 404),
+                Err(_) => true,
+            };
+            if !refused || reached > 0 {
+                failures.push(format!(
+                    "{target} (h2: {h2}): {reached} request(s) reached the homeserver; {}",
+                    match &result {
+                        Ok(r) => format!("client got {}", r.status),
+                        Err(e) => format!("no answer: {e}"),
+                    }
+                ));
+            }
+        }
+    }
+    failures
+}
+
 pub async fn no_federation_blocks_federation_paths(server: Proxy) {
     let stack = Stack::start(
         server,
@@ -839,10 +895,19 @@ pub async fn no_federation_blocks_federation_paths(server: Proxy) {
             "{server:?} {target} with --no-federation: {result:?}"
         );
     }
+    let failures = refusals(&stack, &host, &federation_spellings()).await;
+    assert!(
+        failures.is_empty(),
+        "{server:?} with --no-federation:\n{}",
+        failures.join("\n")
+    );
     assert!(
         beyond_documents(&stack).is_empty(),
         "{server:?}: federation paths reached the homeserver with --no-federation: {:?}",
-        stack.upstream.requests()
+        beyond_documents(&stack)
+            .iter()
+            .map(|r| r.target_lossy())
+            .collect::<Vec<_>>()
     );
     let clients = "/_matrix/client/versions";
     let response = send(&stack, &Request::get(address(&stack), &host, clients)).await;
@@ -859,6 +924,69 @@ pub async fn no_federation_blocks_federation_paths(server: Proxy) {
         matches!(&server_document, Ok(r) if r.status == 404),
         "{server:?}: /.well-known/matrix/server with --no-federation: {server_document:?}"
     );
+}
+
+/// Targets that name Synapse's admin API (`/_synapse/admin/`, closed without
+/// `--expose-admin`) once normalised as in `federation_spellings`, most of them climbing
+/// out of `/_synapse/client/` or `/_matrix/`, which Synapse's proxies forward. An encoded
+/// slash is data, not a separator (RFC 3986 §2.2): `/_synapse/client/%2F..%2Fadmin` is one
+/// segment below `/_synapse/client/`, passed on raw like `raw_targets_reach_the_upstream`'s
+/// `rooms/%2F..%2Fadmin`, and Synapse routes on the raw path.
+fn admin_spellings() -> Vec<&'static str> {
+    vec![
+        "/_synapse/admin/v1/server_version",
+        "//_synapse/admin/v1/server_version",
+        "/_synapse//admin/v1/server_version",
+        "/_synapse/./admin/v1/server_version",
+        "/_synapse/%61dmin/v1/server_version",
+        "/_synapse%2Fadmin/v1/server_version",
+        "/_synapse/client/../admin/v1/server_version",
+        "/_synapse/client/./../admin/v1/server_version",
+        "/_synapse/client/%2e%2e/admin/v1/server_version",
+        "/_synapse/client/%2E%2E/admin/v1/server_version",
+        "/_synapse/client/.%2E/admin/v1/server_version",
+        "/_synapse/client/x/../../admin/v1/server_version",
+        "/_synapse/client%2F..%2Fadmin/v1/server_version",
+        "/_synapse/client/../../_synapse/admin/v1/server_version",
+        "/_matrix/../_synapse/admin/v1/server_version",
+        "/_matrix/client/%2e%2e/%2e%2e/_synapse/admin/v1/server_version",
+    ]
+}
+
+/// With the admin API closed (no `--expose-admin`), no spelling of its prefix reaches the
+/// homeserver, while the forwarded `/_synapse/client/` still does. Synapse on its server
+/// name: Traefik routes the well-known documents to it, and Synapse writes `m.server`
+/// only for its own name.
+pub async fn closed_admin_api_is_unreachable(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            server_name: "matrix.example.org".into(),
+            homeserver_host: Some("matrix.example.org".into()),
+            homeserver: Some("synapse"),
+            ..Options::default()
+        },
+    )
+    .await;
+    let host = stack.homeserver_host.clone();
+    let failures = refusals(&stack, &host, &admin_spellings()).await;
+    assert!(
+        failures.is_empty(),
+        "{server:?} with the admin API closed:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        beyond_documents(&stack).is_empty(),
+        "{server:?}: the closed admin API was reached: {:?}",
+        beyond_documents(&stack)
+            .iter()
+            .map(|r| r.target_lossy())
+            .collect::<Vec<_>>()
+    );
+    let open = "/_synapse/client/new_user_consent";
+    let response = send(&stack, &Request::get(address(&stack), &host, open)).await;
+    assert_eq!(response.status, 200, "{server:?} {open}: {response:?}");
+    assert_eq!(stack.upstream.with_target(open).len(), 1, "{server:?}");
 }
 
 /// `--tls none`: plain HTTP on port 80, both documents served, and the homeserver told

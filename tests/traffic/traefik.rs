@@ -55,12 +55,9 @@ fn traefik_routers_cover_the_plan() {
             .values()
             .map(|router| (parse_rule(router["rule"].as_str().unwrap()), router))
             .collect();
-        let traefik = plan
-            .traefik
-            .as_ref()
-            .expect("a Traefik file, a Traefik plan");
+        assert!(plan.traefik.is_some(), "a Traefik file, a Traefik plan");
         // Every router refuses `..` segments: the entry points do not clean paths.
-        let dot_segment = BTreeSet::from([traefik.dot_segment_regexp.clone()]);
+        let dot_segment = BTreeSet::from([plan.paths.dot_segment_regexp.clone()]);
         for site in &plan.sites {
             let entry_points: BTreeSet<String> =
                 site.listeners.iter().map(|l| l.id.clone()).collect();
@@ -91,7 +88,15 @@ fn traefik_routers_cover_the_plan() {
                     rule.excluded_prefixes, excluded,
                     "{name}: excluded prefixes"
                 );
-                assert_eq!(rule.excluded_regexps, dot_segment, "{name}: excluded paths");
+                let excluded_regexps: BTreeSet<String> = dot_segment
+                    .iter()
+                    .chain(&plan.paths.blocked_regexps)
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    rule.excluded_regexps, excluded_regexps,
+                    "{name}: excluded paths"
+                );
                 let routed: BTreeSet<String> = router["entryPoints"]
                     .as_sequence()
                     .unwrap()
