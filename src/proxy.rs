@@ -200,13 +200,9 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
     longest_certificate_name: None,
-    // `req.hdr_val` reads Content-Length with strl2ic into an int (HAProxy 2.6): measured, a
-    // Content-Length of 2147483648 or more passes its `gt` check whatever the limit.
-    upload_ceiling: Some(UploadCeiling {
-        bytes: i32::MAX as u64,
-        setting: "413 check on Content-Length (req.hdr_val)",
-        why: "reads a 32-bit number, so a larger announced body would not be refused",
-    }),
+    // The 413 check compares Content-Length as a 64-bit integer (`req.hdr(..) -m int`;
+    // `req.hdr_val` would read a 32-bit one), and HAProxy answers 400 to a larger one.
+    upload_ceiling: None,
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
     certificate_store: None,
     single_listen_address: false,

@@ -445,6 +445,24 @@ pub async fn body_limit(server: Proxy) {
             arrived.is_empty(),
             "{server:?}: a body over the limit reached the upstream: {arrived:?}"
         );
+
+        // Announced lengths past 32 and 2^32 bits: a check that reads Content-Length into
+        // an int (HAProxy's req.hdr_val) wraps and lets them through.
+        for announced in [1u64 << 31, (1 << 32) + 1, 99_999_999_999] {
+            let target = format!("/_matrix/media/v3/upload?announced={announced}");
+            let request = Request::get(address(&stack), host, &target).method("POST");
+            let status = stack
+                .client
+                .send_announced(&request, announced)
+                .await
+                .unwrap_or_else(|e| panic!("{server:?}: {e}"));
+            assert_eq!(status, 413, "{server:?}: Content-Length {announced}");
+            let arrived = stack.upstream.with_target(&target);
+            assert!(
+                arrived.is_empty(),
+                "{server:?}: Content-Length {announced} reached the upstream: {arrived:?}"
+            );
+        }
     }
 
     let stack = Stack::start(
