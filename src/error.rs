@@ -124,7 +124,7 @@ pub enum Error {
     /// More than one `--listen-address` for Traefik, whose entry point takes one.
     TraefikOneAddress,
 
-    // ---- Limits of a value that only one homeserver or proxy has (issue 14).
+    // ---- Limits of a value that only one homeserver or proxy has.
     /// An upload limit larger than the homeserver's own setting or a proxy's check holds.
     UploadAboveLimit {
         /// `--max-upload` or `max_upload:`, as it was given.

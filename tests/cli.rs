@@ -677,7 +677,7 @@ fn expose_admin_forwards_the_admin_prefixes_and_warns() {
     assert!(apache.contains("ProxyPass /_synapse/admin/ "), "{apache}");
 }
 
-/// Issue 14: Synapse with the default proxies. Traefik forwards well-known to Synapse,
+/// Synapse with the default proxies. Traefik forwards well-known to Synapse,
 /// which only ever announces example.com:443, so Traefik routes the federation prefixes on
 /// example.com to Synapse as well (read back here: host, paths, entry point, service and
 /// body limit), and Synapse is told to answer.
@@ -693,7 +693,8 @@ fn synapse_works_with_the_default_proxies() {
     assert_eq!(
         router["rule"].as_str(),
         Some(
-            "Host(`example.com`) && (PathPrefix(`/_matrix/federation/`) || PathPrefix(`/_matrix/key/`))"
+            "Host(`example.com`) && (PathPrefix(`/_matrix/federation/`) || PathPrefix(`/_matrix/key/`)) \
+             && !PathRegexp(`^[^?]*/([.]|%2[eE])([.]|%2[eE])([/?]|$)`)"
         )
     );
     assert_eq!(router["entryPoints"][0].as_str(), Some("https"));
@@ -772,9 +773,9 @@ fn caddy_refuses_a_host_too_long_for_its_certificate_store() {
     assert!(!env.out().exists());
 }
 
-/// Issue 14: uploads over 2 GiB reach every proxy but HAProxy (Apache enforces them with
-/// its `<If>` on Content-Length) and every homeserver but Conduit, whose u32 setting is
-/// refused by name.
+/// Uploads over 2 GiB are enforced by every proxy (Apache with its `<If>` on
+/// Content-Length, HAProxy with a 64-bit comparison) and every homeserver but Conduit, whose
+/// u32 setting is refused by name.
 #[test]
 fn uploads_over_2_gib_are_refused_only_for_conduit() {
     let env = Env::new();
