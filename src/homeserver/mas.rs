@@ -15,9 +15,9 @@ pub const COMPAT_VERSIONS: [&str; 4] = ["api/v1", "r0", "v3", "unstable"];
 /// `login/sso/redirect`, `login/sso/redirect/` (Element iOS's trailing slash),
 /// `login/sso/redirect/{idp}`, `logout`, `logout/all` and `refresh`, so a proxy matches
 /// `<endpoint>` and `<endpoint>/…`, never a longer name (`/loginx`, `/logins`).
-/// `login/get_token` (MSC3882) is a sub-path of `login` and goes to MAS too, as ESS routes
-/// it (a `Prefix` path per endpoint): MAS registers no route for it (endpoints.rs), and
-/// with MAS in charge of sessions, login tokens are MAS's business, not Synapse's.
+/// `login/get_token` (MSC3882) is specified as `/_matrix/client/v1/login/get_token`, and
+/// v1 is no compatibility version: it stays on Synapse, as in ESS; MAS registers no route
+/// for it (endpoints.rs).
 pub const COMPAT_ENDPOINTS: [&str; 3] = ["login", "logout", "refresh"];
 
 /// Synapse's internal API for MAS (provision users, upsert devices, …; synapse/rest/synapse/
