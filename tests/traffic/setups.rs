@@ -191,6 +191,13 @@ fn case() -> impl Strategy<Value = Case> {
                 } else {
                     flag("--upstream", format!("127.0.0.1:{port}"));
                 }
+                // --mas (Synapse on a host only), on its own host or below /auth.
+                if homeserver == "synapse" && !compose && port % 3 != 0 {
+                    if port % 3 == 2 {
+                        flag("--mas-path", "/auth".into());
+                    }
+                    switches.push("--mas");
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },
