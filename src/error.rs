@@ -3,7 +3,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::setup::{
-    ByteSize, GatewayRef, Homeserver, IngressClass, Port, Proxy, ServerName, TlsMode,
+    ByteSize, DnsName, GatewayRef, Homeserver, IngressClass, Port, Proxy, ServerName, TlsMode,
 };
 
 /// Every failure mxproxy reports. Printed once, in `run()`; `exit_code` is the only
@@ -146,6 +146,31 @@ pub enum Error {
         host: String,
         longest: usize,
     },
+    /// `--mas` with a homeserver other than Synapse (`why`: what it has instead).
+    MasHomeserver {
+        homeserver: Homeserver,
+        display_name: &'static str,
+        why: &'static str,
+    },
+    /// `--mas` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
+    MasNotYet {
+        with: &'static str,
+    },
+    /// `--mas-host` (`flag`: as given) naming a host the homeserver's sites already serve.
+    MasHostTaken {
+        flag: &'static str,
+        host: String,
+        taken_by: &'static str,
+    },
+    /// `auth.<server-name>` is too long for DNS.
+    MasDefaultHostTooLong {
+        server_name: DnsName,
+    },
+    /// `--mas-upstream` (`flag`: as given) on the homeserver's own address.
+    MasUpstreamIsHomeserver {
+        flag: &'static str,
+        upstream: String,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -225,6 +250,11 @@ impl Error {
             | Error::TraefikOneAddress
             | Error::UploadAboveLimit { .. }
             | Error::CertificateNameTooLong { .. }
+            | Error::MasHomeserver { .. }
+            | Error::MasNotYet { .. }
+            | Error::MasHostTaken { .. }
+            | Error::MasDefaultHostTooLong { .. }
+            | Error::MasUpstreamIsHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -410,6 +440,40 @@ impl fmt::Display for Error {
                  --tls files --tls-cert /etc/ssl/matrix/fullchain.pem --tls-key \
                  /etc/ssl/matrix/privkey.pem",
                 host.len()
+            ),
+            Error::MasHomeserver {
+                homeserver,
+                display_name,
+                why,
+            } => write!(
+                f,
+                "--mas: the Matrix Authentication Service works with Synapse only (its \
+                 matrix.kind is a Synapse), not with {display_name} (--homeserver {homeserver}){why}, \
+                 e.g. --homeserver synapse --mas"
+            ),
+            Error::MasNotYet { with } => write!(
+                f,
+                "--mas with {with} is not supported yet: mxproxy writes MAS's routing for the \
+                 proxies on a host only, e.g. --homeserver synapse --mas --proxy nginx without {with}"
+            ),
+            Error::MasHostTaken {
+                flag,
+                host,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {host}: that host is already the {taken_by}; MAS needs a host of its own \
+                 (or a path below the homeserver host), e.g. --mas-host auth.example.com or --mas-path /auth"
+            ),
+            Error::MasDefaultHostTooLong { server_name } => write!(
+                f,
+                "the default MAS host auth.{server_name} is too long for DNS; name it yourself, \
+                 e.g. --mas-host auth.example.com, or mount MAS below a path: --mas-path /auth"
+            ),
+            Error::MasUpstreamIsHomeserver { flag, upstream } => write!(
+                f,
+                "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
+                 own (8080 by default), e.g. --mas-upstream 127.0.0.1:8080"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::setup::{
     ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls,
-    TlsMode, Upstream,
+    Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
+    Tls, TlsMode, Upstream, UrlPrefix,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -193,6 +193,35 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<Namespace>,
 
+    /// Synapse only: login goes to the Matrix Authentication Service (MAS), its compatibility paths (/_matrix/client/*/login, logout, refresh) included
+    #[arg(
+        long,
+        env = "MXPROXY_MAS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mas: Option<bool>,
+
+    /// With --mas: MAS's own public host, proxied wholesale [default: auth.<server-name>]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_MAS_HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mas_host: Option<Host>,
+
+    /// With --mas: mount MAS below this path of the homeserver host instead of a host of its own (MAS's listener prefix) [e.g. /auth]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_MAS_PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mas_path: Option<UrlPrefix>,
+
+    /// With --mas: where MAS listens for the proxy [default: 127.0.0.1:8080, MAS's own port]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_MAS_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mas_upstream: Option<Upstream>,
+
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +277,10 @@ impl SetupLayer {
             gateway: self.gateway.or(lower.gateway),
             cluster_issuer: self.cluster_issuer.or(lower.cluster_issuer),
             namespace: self.namespace.or(lower.namespace),
+            mas: self.mas.or(lower.mas),
+            mas_host: self.mas_host.or(lower.mas_host),
+            mas_path: self.mas_path.or(lower.mas_path),
+            mas_upstream: self.mas_upstream.or(lower.mas_upstream),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -283,6 +316,10 @@ pub const FLAG_ORDER: &[&str] = &[
     "cluster_issuer",
     "namespace",
     "expose_admin",
+    "mas",
+    "mas_host",
+    "mas_path",
+    "mas_upstream",
 ];
 
 /// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
@@ -326,6 +363,16 @@ impl From<&Setup> for SetupLayer {
             gateway,
             cluster_issuer: kubernetes.and_then(|k| k.cluster_issuer.clone()),
             namespace: kubernetes.map(|k| k.namespace.clone()),
+            mas: setup.mas.is_some().then_some(true),
+            mas_host: setup.mas.as_ref().and_then(|mas| match &mas.public {
+                MasPublic::Host(host) => Some(host.clone()),
+                MasPublic::Path(_) => None,
+            }),
+            mas_path: setup.mas.as_ref().and_then(|mas| match &mas.public {
+                MasPublic::Path(path) => Some(path.clone()),
+                MasPublic::Host(_) => None,
+            }),
+            mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,

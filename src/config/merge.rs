@@ -11,8 +11,8 @@ use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    ByteSize, DnsName, Homeserver, Host, Port, Proxy, Setup, Timeout, Tls, TlsMode, Upstream,
-    UpstreamHost,
+    ByteSize, DnsName, Homeserver, Host, Mas, MasPublic, Port, Proxy, ServerName, Setup, Timeout,
+    Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -37,6 +37,13 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let kubernetes =
         kubernetes::kubernetes(&layers, &server_name, federation_port, &tls, homeserver)?;
     let upstream = upstream(&layers, homeserver, compose, kubernetes.is_some())?;
+    let mas = mas(
+        &layers,
+        homeserver,
+        &server_name,
+        &homeserver_host,
+        &upstream,
+    )?;
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
@@ -79,9 +86,129 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         compose,
         kubernetes,
         expose_admin,
+        mas,
         warnings,
         out,
     })
+}
+
+/// `--mas` and its values: Synapse only, on a host install only (for now), MAS's host or
+/// path (one of them; across layers the flag decides), its upstream.
+fn mas(
+    layers: &Layers,
+    homeserver: Homeserver,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+    upstream: &Upstream,
+) -> Result<Option<Mas>, Error> {
+    let host = layers.pick(|l| &l.mas_host);
+    let path = layers.pick(|l| &l.mas_path);
+    let mas_upstream = layers.pick(|l| &l.mas_upstream);
+    if !layers.on(|l| &l.mas) {
+        let stray = [
+            host.as_ref()
+                .map(|(h, s)| (named(*s, "--mas-host", "mas_host:"), h.to_string())),
+            path.as_ref()
+                .map(|(p, s)| (named(*s, "--mas-path", "mas_path:"), p.to_string())),
+            mas_upstream
+                .as_ref()
+                .map(|(u, s)| (named(*s, "--mas-upstream", "mas_upstream:"), u.to_string())),
+        ];
+        return match stray.into_iter().flatten().next() {
+            Some((flag, value)) => Err(Error::OnlyWith {
+                flag: format!("{flag} {value}"),
+                needs: "--mas".into(),
+                example: format!("--homeserver synapse --mas {flag} {value}"),
+            }),
+            None => Ok(None),
+        };
+    }
+    if homeserver != Homeserver::Synapse {
+        return Err(Error::MasHomeserver {
+            homeserver,
+            display_name: homeserver::facts(homeserver).display_name,
+            why: homeserver::mas::instead(homeserver),
+        });
+    }
+    for (on, with) in [
+        (layers.on(|l| &l.compose), "--compose"),
+        (layers.on(|l| &l.kubernetes), "--kubernetes"),
+    ] {
+        if on {
+            return Err(Error::MasNotYet { with });
+        }
+    }
+    let public = mas_public(host, path, server_name, homeserver_host)?;
+    let mas_upstream = match mas_upstream {
+        Some((given, source)) if &given == upstream => {
+            return Err(Error::MasUpstreamIsHomeserver {
+                flag: named(source, "--mas-upstream", "mas_upstream:"),
+                upstream: given.to_string(),
+            });
+        }
+        Some((given, _)) => given,
+        None => Upstream {
+            host: UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),
+        },
+    };
+    Ok(Some(Mas {
+        public,
+        upstream: mas_upstream,
+    }))
+}
+
+/// MAS's own host or its path below the homeserver host: both in one layer contradict
+/// each other, across layers the flag decides; neither gives `auth.<server-name>`.
+fn mas_public(
+    host: Option<(Host, Source)>,
+    path: Option<(crate::setup::UrlPrefix, Source)>,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+) -> Result<MasPublic, Error> {
+    let host = match (host, path) {
+        (Some((host, hs)), Some((path, ps))) if hs == ps => {
+            return Err(Error::Contradict {
+                a: format!("{} {host}", named(hs, "--mas-host", "mas_host:")),
+                b: format!("{} {path}", named(ps, "--mas-path", "mas_path:")),
+                example: "--mas --mas-host auth.example.com (or --mas --mas-path /auth)",
+            });
+        }
+        (Some((_, Source::File)), Some((path, Source::Flag))) | (None, Some((path, _))) => {
+            return Ok(MasPublic::Path(path));
+        }
+        (Some((host, source)), _) => (host, named(source, "--mas-host", "mas_host:")),
+        (None, None) => (
+            Host::from(server_name.host().prefixed("auth").map_err(|_| {
+                Error::MasDefaultHostTooLong {
+                    server_name: server_name.host().clone(),
+                }
+            })?),
+            "--mas-host (default)",
+        ),
+    };
+    let (host, flag) = host;
+    for (taken, taken_by) in [
+        (server_name.host(), "server name"),
+        (homeserver_host.name(), "homeserver host"),
+    ] {
+        if host.name() == taken {
+            return Err(Error::MasHostTaken {
+                flag,
+                host: host.to_string(),
+                taken_by,
+            });
+        }
+    }
+    Ok(MasPublic::Host(host))
+}
+
+/// A key as the user wrote it: its flag, or its YAML key.
+fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
+    match source {
+        Source::Flag => flag,
+        Source::File => key,
+    }
 }
 
 /// The homeserver (a retired name warns) and whether its admin API is forwarded (warns too).

@@ -433,4 +433,108 @@ mod tests {
         assert!(!merge(&args(&["--compose=no"]), file()).unwrap().compose);
         assert!(Cli::try_parse_from(["mxproxy", "generate", "--compose", "false"]).is_err());
     }
+
+    #[test]
+    fn mas_defaults_to_its_own_host_and_port_on_loopback() {
+        use crate::setup::MasPublic;
+        let setup = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--proxy",
+                "nginx",
+                "--mas",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        let mas = setup.mas.unwrap();
+        assert_eq!(
+            mas.public,
+            MasPublic::Host("auth.example.com".parse().unwrap())
+        );
+        assert_eq!(mas.upstream.to_string(), "127.0.0.1:8080");
+        let path = merge(
+            &args(&["--mas-path", "/auth"]),
+            file("server_name: example.com\nhomeserver: synapse\nproxy: nginx\nmas: true\nmas_host: id.example.com\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            path.mas.unwrap().public,
+            MasPublic::Path("/auth".parse().unwrap())
+        );
+        let off = merge(
+            &args(&["--server-name", "example.com"]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(off.mas, None);
+    }
+
+    #[test]
+    fn mas_contradictions_are_refused_with_the_flag_and_value() {
+        let base = [
+            "--server-name",
+            "example.com",
+            "--homeserver",
+            "synapse",
+            "--proxy",
+            "nginx",
+        ];
+        for (flags, message) in [
+            (
+                &["--mas-host", "id.example.com"][..],
+                "--mas-host id.example.com is only used with --mas, e.g. --homeserver synapse --mas --mas-host id.example.com",
+            ),
+            (
+                &[
+                    "--mas",
+                    "--mas-host",
+                    "id.example.com",
+                    "--mas-path",
+                    "/auth",
+                ][..],
+                "--mas-host id.example.com and --mas-path /auth contradict each other",
+            ),
+            (
+                &["--mas", "--compose"][..],
+                "--mas with --compose is not supported yet",
+            ),
+            (
+                &["--mas", "--mas-host", "matrix.example.com"][..],
+                "--mas-host matrix.example.com: that host is already the homeserver host",
+            ),
+            (
+                &["--mas", "--mas-upstream", "127.0.0.1:8008"][..],
+                "--mas-upstream 127.0.0.1:8008 is the homeserver's own upstream",
+            ),
+        ] {
+            let all: Vec<&str> = base.iter().chain(flags).copied().collect();
+            let error = merge(&args(&all), SetupLayer::default()).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{flags:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{flags:?}");
+        }
+        for (homeserver, message) in [
+            (
+                "tuwunel",
+                "; tuwunel has an OIDC server of its own built in, e.g.",
+            ),
+            ("conduit", "not with Conduit (--homeserver conduit), e.g."),
+        ] {
+            let error = merge(
+                &args(&[
+                    "--server-name",
+                    "example.com",
+                    "--homeserver",
+                    homeserver,
+                    "--mas",
+                ]),
+                SetupLayer::default(),
+            )
+            .unwrap_err();
+            assert!(error.to_string().contains(message), "{error}");
+        }
+    }
 }

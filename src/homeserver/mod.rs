@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::setup::{ByteSize, Homeserver, Port, UploadCeiling};
 
+pub mod mas;
 pub mod settings;
 
 pub struct Facts {

@@ -4,6 +4,7 @@
 mod compose;
 mod homeserver;
 mod kubernetes;
+mod mas;
 mod proxies;
 mod sites;
 mod tls;
@@ -24,6 +25,7 @@ pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
     Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
 };
+pub use mas::MasPlan;
 pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
@@ -80,6 +82,8 @@ pub struct Plan {
     pub kubernetes: Option<KubernetesPlan>,
     /// What only nginx's file needs; null unless it is asked for.
     pub nginx: Option<NginxPlan>,
+    /// `--mas`: what goes to the Matrix Authentication Service; null without it.
+    pub mas: Option<MasPlan>,
     /// What only Apache's files need; null unless it is asked for.
     pub apache: Option<ApachePlan>,
     /// What only Caddy's file needs; null unless it is asked for.
@@ -278,7 +282,10 @@ pub fn plan(setup: &Setup) -> Plan {
     let federation = sites::federation(setup);
     let listeners = sites::matrix_listeners(&decided, federation.as_ref());
     let sites = sites::sites(&decided, &listeners);
-    let hosts: Vec<String> = sites.iter().map(|site| site.host.clone()).collect();
+    let mas = setup.mas.as_ref().map(|mas| mas::mas_plan(&decided, mas));
+    let mut hosts: Vec<String> = sites.iter().map(|site| site.host.clone()).collect();
+    // MAS's own host: redirected to HTTPS and on the certificate like the others.
+    hosts.extend(mas.as_ref().and_then(|mas| mas.host.clone()));
     let federation_authority = federation
         .as_ref()
         .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
@@ -303,6 +310,7 @@ pub fn plan(setup: &Setup) -> Plan {
         upstream: upstream_plan(setup),
         redirect: sites::redirect(&decided, &hosts),
         nginx: proxies::nginx(&decided, &hosts),
+        mas,
         apache: proxies::apache(&decided),
         caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
         traefik: proxies::traefik(&decided, &bind, &listeners),
@@ -398,6 +406,13 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
         files.push(well_known("server", "well-known/server.j2"));
     }
     files.push(well_known("client", "well-known/client.j2"));
+    if let Some(mas) = &plan.mas {
+        // MAS has no Debian package: the same place in both layouts.
+        files.push(PlannedFile::anywhere(
+            mas.config_fragment.clone(),
+            "mas/mxproxy.yaml.j2",
+        ));
+    }
     if let Some(fragment) = &plan.homeserver.config_fragment {
         // Debian's matrix-synapse reads every file in conf.d after homeserver.yaml.
         files.push(PlannedFile::new(

@@ -170,6 +170,7 @@ mod choice;
 mod dns;
 mod email;
 mod kube;
+mod mas;
 mod net;
 mod path;
 mod size;
@@ -179,6 +180,7 @@ pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
 pub use dns::{DnsName, Host, ServerName};
 pub use email::Email;
 pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
+pub use mas::{Mas, MasPublic, UrlPrefix};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
 pub use size::{ByteSize, UploadCeiling};
@@ -274,6 +276,8 @@ pub struct Setup {
     pub kubernetes: Option<Kubernetes>,
     /// Forward the homeserver's admin API prefixes too (`--expose-admin`).
     pub expose_admin: bool,
+    /// `--mas`: login goes to the Matrix Authentication Service (Synapse only).
+    pub mas: Option<Mas>,
     /// Printed on stderr before anything is written: choices that work but deserve a
     /// second look (a retired homeserver name, an exposed admin API).
     pub warnings: Vec<String>,

@@ -102,6 +102,16 @@ pub struct Options {
     pub acme: bool,
     /// `--tls none`: plain HTTP only, as behind a TLS terminator.
     pub plain: bool,
+    /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
+    pub mas: Option<MasOptions>,
+}
+
+/// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
+/// `upstream` (set by `Stack::start` once the stand-in listens).
+#[derive(Clone, Debug, Default)]
+pub struct MasOptions {
+    pub path: Option<String>,
+    pub upstream: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -115,6 +125,7 @@ impl Default for Options {
             max_upload: None,
             acme: false,
             plain: false,
+            mas: None,
         }
     }
 }
@@ -126,12 +137,21 @@ impl Options {
             .unwrap_or_else(|| format!("matrix.{}", self.server_name))
     }
 
+    /// MAS's own host, with `--mas` and no `--mas-path`: the default, `auth.<server name>`.
+    pub fn mas_host(&self) -> Option<String> {
+        match &self.mas {
+            Some(mas) if mas.path.is_none() => Some(format!("auth.{}", self.server_name)),
+            _ => None,
+        }
+    }
+
     /// The names a certificate for this setup must cover.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec![self.server_name.clone()];
         if self.homeserver_host() != self.server_name {
             names.push(self.homeserver_host());
         }
+        names.extend(self.mas_host());
         names
     }
 
@@ -208,6 +228,15 @@ impl Site {
         }
         if let Some(size) = &options.max_upload {
             generate.args(["--max-upload", size]);
+        }
+        if let Some(mas) = &options.mas {
+            let upstream = mas.upstream.expect("Stack::start sets MAS's upstream");
+            generate
+                .args(["--homeserver", "synapse", "--mas"])
+                .args(["--mas-upstream", &upstream.to_string()]);
+            if let Some(path) = &mas.path {
+                generate.args(["--mas-path", path]);
+            }
         }
         let generated = generate.output().unwrap();
         assert!(

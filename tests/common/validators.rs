@@ -609,6 +609,51 @@ pub fn traefik_serves(plan: &Plan, dir: &Path) -> bool {
     true
 }
 
+/// The MAS fragment: YAML with the keys MAS's configuration reference names, each of the
+/// type it takes (docs/reference/configuration.md). Not yet against MAS's published JSON
+/// schema, which is not vendored.
+pub fn mas_fragment(yaml: &str) -> bool {
+    let doc: serde_yaml::Value = serde_yaml::from_str(yaml).expect("the MAS fragment parses");
+    let text = |path: &[&str]| {
+        let mut value = &doc;
+        for key in path {
+            value = &value[*key];
+        }
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("MAS fragment: {path:?} is not a string:\n{yaml}"))
+            .to_string()
+    };
+    for path in [
+        &["http", "public_base"][..],
+        &["matrix", "homeserver"],
+        &["matrix", "endpoint"],
+        &["matrix", "secret_file"],
+    ] {
+        text(path);
+    }
+    assert!(text(&["http", "public_base"]).ends_with('/'), "{yaml}");
+    assert!(
+        doc["matrix"].get("secret").is_none(),
+        "a secret in a generated file: {yaml}"
+    );
+    for network in doc["http"]["trusted_proxies"]
+        .as_sequence()
+        .expect("trusted_proxies")
+    {
+        let network = network.as_str().unwrap();
+        let (ip, bits) = network.split_once('/').expect("a CIDR network");
+        ip.parse::<std::net::IpAddr>().unwrap();
+        bits.parse::<u8>().unwrap();
+    }
+    for listener in doc["http"]["listeners"].as_sequence().expect("listeners") {
+        assert!(listener["name"].as_str().is_some(), "{yaml}");
+        assert!(listener["resources"].as_sequence().is_some(), "{yaml}");
+        assert!(listener["binds"].as_sequence().is_some(), "{yaml}");
+    }
+    true
+}
+
 /// Every check that applies to one rendered scenario. Returns how many checks ran.
 pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
     let out = materialize(plan, files, dir);
@@ -636,6 +681,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
                 && yaml_against_schema(&file.content, "compose-spec.compose-go.json")
         } else if name == "synapse/mxproxy.yaml" {
             synapse_fragment(&file.content)
+        } else if name == "mas/mxproxy.yaml" {
+            mas_fragment(&file.content)
         } else if name.starts_with("kubernetes/") {
             kubernetes_file(&path, &file.content)
         } else if name.starts_with("well-known/") {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::client::{Body, Request, Response};
 use super::stack::Stack;
 use crate::common::homeserver::{Answers, Homeserver, sync_body};
-use crate::common::proxy::{Federation, Options, Proxy};
+use crate::common::proxy::{Federation, MasOptions, Options, Proxy};
 
 /// `mod <rule> { #[test] fn nginx/apache/caddy/haproxy/traefik }`, each calling `<rule>(Proxy::…)` inside
 /// a network namespace of its own.
@@ -57,6 +57,8 @@ per_server!(behind_a_tls_terminator);
 // Only Traefik routes well-known to the homeserver, so only it needs federation on the
 // server name for Synapse, whose own server document names `<server_name>:443`.
 per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
+per_server!(mas_on_its_own_host);
+per_server!(mas_below_a_path);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -1284,4 +1286,180 @@ pub async fn synapse_federation_on_the_server_name(server: Proxy) {
             "{server:?}: {target} on the server name's host reached Synapse"
         );
     }
+}
+
+/// `--homeserver synapse --mas` on Synapse's server name itself (so that Traefik, which
+/// routes the well-known documents to Synapse, fits too), MAS below `path` or on
+/// auth.example.com.
+fn mas_options(path: Option<&str>) -> Options {
+    Options {
+        homeserver_host: Some("example.com".into()),
+        mas: Some(MasOptions {
+            path: path.map(String::from),
+            upstream: None,
+        }),
+        ..Options::default()
+    }
+}
+
+/// Sends `target` to `host` with a forged X-Forwarded-For and checks that exactly one
+/// request arrived, at MAS (`to_mas`) or at Synapse, as `expected` (Traefik: its normal
+/// form), with `X-Forwarded-For` exactly the client address; the other upstream got none.
+async fn arrives_at(stack: &Stack, host: &str, target: &str, expected: &str, to_mas: bool) {
+    let server = stack.server;
+    let mas = stack.mas.as_ref().expect("a --mas stack");
+    let (hit, miss) = if to_mas {
+        (mas, &stack.upstream)
+    } else {
+        (&stack.upstream, mas)
+    };
+    let expected = if server.normalises_percent_encoding() {
+        percent_normal_form(expected)
+    } else {
+        expected.to_string()
+    };
+    let (before_hit, before_miss) = (hit.requests().len(), miss.requests().len());
+    let request =
+        Request::get(address(stack), host, target).header("X-Forwarded-For", "203.0.113.66");
+    let response = send(stack, &request).await;
+    let what = format!(
+        "{server:?} {host}{target} (to {})",
+        if to_mas { "MAS" } else { "Synapse" }
+    );
+    assert_eq!(response.status, 200, "{what}: {response:?}");
+    let arrived = hit.requests();
+    let [one] = &arrived[before_hit..] else {
+        panic!("{what}: {} requests arrived", arrived.len() - before_hit);
+    };
+    assert_eq!(one.target_lossy(), expected, "{what}: not the same target");
+    assert_eq!(
+        one.header("x-forwarded-for"),
+        [stack.site_address().to_string()],
+        "{what}: X-Forwarded-For must be exactly the client address"
+    );
+    assert_eq!(one.header("host"), [host.to_string()], "{what}: Host");
+    assert_eq!(
+        miss.requests().len(),
+        before_miss,
+        "{what}: reached the other upstream too"
+    );
+}
+
+/// The compatibility paths and their sub-paths (MAS's crates/router/src/endpoints.rs):
+/// each version's login, logout and refresh, and the longer routes below them.
+fn compat_targets() -> Vec<String> {
+    let mut targets = Vec::new();
+    for version in ["api/v1", "r0", "v3", "unstable"] {
+        for endpoint in ["login", "logout", "refresh"] {
+            targets.push(format!("/_matrix/client/{version}/{endpoint}"));
+        }
+    }
+    targets.extend(
+        [
+            "/_matrix/client/v3/login/sso/redirect",
+            "/_matrix/client/v3/login/sso/redirect/",
+            "/_matrix/client/r0/login/sso/redirect/oidc-github?redirectUrl=https%3A%2F%2Fapp.example%2F",
+            "/_matrix/client/v3/logout/all",
+            "/_matrix/client/v3/login?x=%2F..%2F",
+        ]
+        .map(String::from),
+    );
+    targets
+}
+
+/// Paths that look like the compatibility layer but are not, and Synapse's discovery of
+/// MAS (auth_metadata, auth_issuer): all stay on Synapse.
+const NEAR_MISSES: &[&str] = &[
+    "/_matrix/client/v3/loginx",
+    "/_matrix/client/v3/logins",
+    "/_matrix/client/v3/login_token",
+    "/_matrix/client/r0/refreshed",
+    "/_matrix/client/v3/Login",
+    "/_matrix/client/v4/login",
+    // The spec's login/get_token is under v1, which is no compatibility version.
+    "/_matrix/client/v1/login/get_token",
+    "/_matrix/client/v3/logoutall",
+    "/_matrix/client/v1/auth_metadata",
+    "/_matrix/client/unstable/org.matrix.msc2965/auth_issuer",
+    "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+    "/_matrix/client/versions",
+    "/_matrix/client/v3/sync?since=s1",
+    "/_matrix/federation/v1/version",
+    "/_synapse/client/rendezvous",
+];
+
+/// The homeserver host's half: the compatibility layer to MAS (with `prefix` in front),
+/// everything else to Synapse, Synapse's API for MAS to nobody.
+async fn homeserver_host_splits_login_from_the_rest(stack: &Stack, prefix: &str) {
+    let host = stack.homeserver_host.clone();
+    for target in compat_targets() {
+        arrives_at(stack, &host, &target, &format!("{prefix}{target}"), true).await;
+    }
+    for target in NEAR_MISSES {
+        arrives_at(stack, &host, target, target, false).await;
+    }
+    let mas = stack.mas.as_ref().unwrap();
+    let before = (stack.upstream.requests().len(), mas.requests().len());
+    for target in [
+        "/_synapse/mas/upsert_device",
+        "/_synapse/mas/",
+        "/_synapse/mas",
+    ] {
+        let response = send(stack, &Request::get(address(stack), &host, target)).await;
+        // Refused as any unlisted path is (Apache: 403, "Require all denied").
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{:?} {target}: {response:?}",
+            stack.server
+        );
+    }
+    assert_eq!(
+        (stack.upstream.requests().len(), mas.requests().len()),
+        before,
+        "{:?}: /_synapse/mas/ reached an upstream from outside",
+        stack.server
+    );
+}
+
+pub async fn mas_on_its_own_host(server: Proxy) {
+    let stack = Stack::start(server, mas_options(None)).await;
+    homeserver_host_splits_login_from_the_rest(&stack, "").await;
+    let host = stack.options.mas_host().unwrap();
+    for target in [
+        "/",
+        "/.well-known/openid-configuration",
+        "/oauth2/token?a=%2F",
+        "/assets/app.js",
+        "/_matrix/client/v3/login",
+        "/_synapse/mas/upsert_device",
+        "/complete-compat-sso/01J",
+    ] {
+        arrives_at(&stack, &host, target, target, true).await;
+    }
+}
+
+pub async fn mas_below_a_path(server: Proxy) {
+    let stack = Stack::start(server, mas_options(Some("/auth"))).await;
+    homeserver_host_splits_login_from_the_rest(&stack, "/auth").await;
+    let host = stack.homeserver_host.clone();
+    for target in [
+        "/auth/",
+        "/auth/.well-known/openid-configuration",
+        "/auth/oauth2/token?a=%2F",
+        "/auth/assets/app.js",
+    ] {
+        arrives_at(&stack, &host, target, target, true).await;
+    }
+    let mas = stack.mas.as_ref().unwrap();
+    let before = mas.requests().len();
+    let response = send(&stack, &Request::get(address(&stack), &host, "/authx/")).await;
+    assert!(
+        matches!(response.status, 403 | 404),
+        "{server:?} /authx/: {response:?}"
+    );
+    assert_eq!(
+        mas.requests().len(),
+        before,
+        "{server:?}: /authx/ reached MAS"
+    );
 }

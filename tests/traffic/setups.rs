@@ -265,6 +265,13 @@ fn case() -> impl Strategy<Value = Case> {
                     }
                     flag("--upstream", format!("{upstream_host}:{port}"));
                 }
+                // --mas (Synapse on a host only), on its own host or below /auth.
+                if homeserver == "synapse" && !compose && port % 3 != 0 {
+                    if port % 3 == 2 {
+                        flag("--mas-path", "/auth".into());
+                    }
+                    switches.push("--mas");
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },

@@ -16,6 +16,9 @@ pub struct Stack {
     pub options: Options,
     pub homeserver_host: String,
     pub upstream: Homeserver,
+    /// With `--mas`: the second recording upstream, MAS's stand-in (MAS itself is in no
+    /// package registry, so its routing is proven on what reaches this address).
+    pub mas: Option<Homeserver>,
     pub client: Client,
     pub site: Site,
     running: Running,
@@ -30,10 +33,28 @@ impl Stack {
     }
 
     /// The same, with a stand-in homeserver that answers `/sync` after `sync_delay`.
-    pub async fn with_sync_delay(server: Proxy, options: Options, sync_delay: Duration) -> Stack {
+    pub async fn with_sync_delay(
+        server: Proxy,
+        mut options: Options,
+        sync_delay: Duration,
+    ) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let upstream =
             Homeserver::start("127.0.0.1:0".parse().unwrap(), Answers::Echo { sync_delay }).await;
+        let mas = match &mut options.mas {
+            Some(mas_options) => {
+                let mas = Homeserver::start(
+                    "127.0.0.1:0".parse().unwrap(),
+                    Answers::Echo {
+                        sync_delay: Duration::ZERO,
+                    },
+                )
+                .await;
+                mas_options.upstream = Some(mas.address);
+                Some(mas)
+            }
+            None => None,
+        };
         let ca = TestCa::new();
         let cert = ca.issue(dir.path(), &options.names());
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
@@ -60,6 +81,7 @@ impl Stack {
             homeserver_host: options.homeserver_host(),
             options,
             upstream,
+            mas,
             client: Client::new(&ca.cert_der),
             site,
             running,

@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 use crate::common::{render_scenario, scenario_names};
 
 /// The matchers of a router rule: `Host(`…`)`, `PathPrefix(`…`)`, `!PathPrefix(`…`)`,
-/// `!PathRegexp(`…`)`.
+/// `PathRegexp(`…`)` (MAS's compatibility paths), `!PathRegexp(`…`)`.
 #[derive(Debug, Default)]
 struct Rule {
     hosts: BTreeSet<String>,
     prefixes: BTreeSet<String>,
     excluded_prefixes: BTreeSet<String>,
+    regexps: BTreeSet<String>,
     excluded_regexps: BTreeSet<String>,
 }
 
@@ -30,6 +31,7 @@ fn parse_rule(rule: &str) -> Rule {
             "Host" => parsed.hosts.insert(value),
             "PathPrefix" => parsed.prefixes.insert(value),
             "!PathPrefix" => parsed.excluded_prefixes.insert(value),
+            "PathRegexp" => parsed.regexps.insert(value),
             "!PathRegexp" => parsed.excluded_regexps.insert(value),
             other => panic!("unexpected matcher {other} in {rule}"),
         };
@@ -131,6 +133,18 @@ fn traefik_routers_cover_the_plan() {
                     plan.limits.max_upload_bytes
                 );
             }
+        }
+        if let Some(mas) = &plan.mas {
+            let (_, router) = rules
+                .iter()
+                .find(|(rule, _)| rule.regexps.contains(&mas.compat_regex))
+                .unwrap_or_else(|| panic!("{name}: no router sends login to MAS"));
+            let service = router["service"].as_str().unwrap();
+            assert_eq!(
+                yaml["http"]["services"][service]["loadBalancer"]["servers"][0]["url"].as_str(),
+                Some(mas.url.as_str()),
+                "{name}: MAS upstream"
+            );
         }
         checked += 1;
     }
