@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Decisions;
+use super::sites::Listener;
 use crate::homeserver::mas;
 use crate::setup::{Mas, MasPublic, UpstreamHost};
 
@@ -21,6 +22,9 @@ const TRAEFIK_COMPAT_PRIORITY: u32 = 100_000;
 pub struct MasPlan {
     /// Own-host mode: MAS's public host, every path of it to MAS.
     pub host: Option<String>,
+    /// The listener MAS is reached on, its own host and the compatibility paths alike:
+    /// the main one (443, or 80 without TLS).
+    pub listener: Listener,
     /// Path mode: the prefix MAS is mounted under on the homeserver host (`/auth`), and
     /// the same with a trailing slash (`/auth/`), which the proxies forward as a prefix.
     pub path: Option<String>,
@@ -56,7 +60,7 @@ pub struct MasPlan {
     pub traefik_compat_priority: u32,
 }
 
-pub(super) fn mas_plan(decided: &Decisions, mas: &Mas) -> MasPlan {
+pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> MasPlan {
     let setup = decided.setup;
     let url = format!("http://{}", mas.upstream);
     let (host, path) = match &mas.public {
@@ -73,6 +77,7 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas) -> MasPlan {
     };
     let compat_add_prefix = path.clone().unwrap_or_default();
     MasPlan {
+        listener: listener.clone(),
         path_prefix: path.as_ref().map(|path| format!("{path}/")),
         endpoint: format!("{url}{compat_add_prefix}/"),
         host,

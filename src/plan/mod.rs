@@ -282,7 +282,11 @@ pub fn plan(setup: &Setup) -> Plan {
     let federation = sites::federation(setup);
     let listeners = sites::matrix_listeners(&decided, federation.as_ref());
     let sites = sites::sites(&decided, &listeners);
-    let mas = setup.mas.as_ref().map(|mas| mas::mas_plan(&decided, mas));
+    let main_listener = listeners.first().expect("every setup has a main listener");
+    let mas = setup
+        .mas
+        .as_ref()
+        .map(|mas| mas::mas_plan(&decided, mas, main_listener));
     let mut hosts: Vec<String> = sites.iter().map(|site| site.host.clone()).collect();
     // MAS's own host: redirected to HTTPS and on the certificate like the others.
     hosts.extend(mas.as_ref().and_then(|mas| mas.host.clone()));
