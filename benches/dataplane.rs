@@ -1,6 +1,6 @@
 //! What a generated config costs every request (issue 9): requests/s, p50/p99 latency,
 //! a 10 MiB upload and the upstream connections opened, through each generated config
-//! (nginx, Apache, Caddy, HAProxy), next to the homeserver docs' own config for the same
+//! (nginx, Apache, Caddy, HAProxy, Traefik), next to the homeserver docs' own config for the same
 //! proxy (benches/reference/) and the upstream asked directly.
 //!
 //! `sudo -E cargo bench --bench dataplane` (root: it runs in a private network namespace).
@@ -146,6 +146,7 @@ enum Proxy {
     Apache,
     Caddy,
     Haproxy,
+    Traefik,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,7 +163,8 @@ struct Target {
     name: String,
     proxy: Option<Proxy>,
     role: Role,
-    /// The config the server runs (site file for nginx/Apache, whole file otherwise).
+    /// The config the server runs (site file for nginx/Apache, Traefik's static file,
+    /// whole file otherwise).
     config: PathBuf,
 }
 
@@ -295,12 +297,12 @@ fn write_certificate(dir: &Path) -> Files {
     }
 }
 
-/// `mxproxy generate` for the four proxies, as a user would run it with `--tls files`.
+/// `mxproxy generate` for the five proxies, as a user would run it with `--tls files`.
 fn generate(files: &Files, out: &Path, templates: Option<&Path>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mxproxy"));
     command
         .args(["generate", "--server-name", "example.com", "--quiet"])
-        .args(["--proxy", "nginx,apache,caddy,haproxy"])
+        .args(["--proxy", "nginx,apache,caddy,haproxy,traefik"])
         .args(["--upstream", UPSTREAM, "--tls", "files", "--tls-cert"])
         .arg(&files.cert)
         .arg("--tls-key")
@@ -325,6 +327,26 @@ fn generate(files: &Files, out: &Path, templates: Option<&Path>) {
         files.pem.to_str().unwrap(),
     );
     std::fs::write(haproxy, text).unwrap();
+    // Traefik's static file reads the dynamic one from where the summary copies it.
+    traefik_static(
+        &out.join("traefik/traefik.yml"),
+        &out.join("traefik/dynamic"),
+    );
+}
+
+/// What every Traefik here runs with, generated or reference, beside its static file:
+/// the folder of its dynamic file, and no version check (it would try to leave loopback).
+/// Logging stays at Traefik's default (ERROR, to stdout), and there is no access log.
+fn traefik_static(config: &Path, dynamic: &Path) {
+    let text = std::fs::read_to_string(config)
+        .unwrap()
+        .replace("/etc/traefik/dynamic", dynamic.to_str().unwrap())
+        .replace("@DYNAMIC@", dynamic.to_str().unwrap());
+    std::fs::write(
+        config,
+        format!("{text}\nglobal:\n  checkNewVersion: false\n"),
+    )
+    .unwrap();
 }
 
 fn generated_targets(out: &Path, role: Role, suffix: &str) -> Vec<Target> {
@@ -339,6 +361,7 @@ fn generated_targets(out: &Path, role: Role, suffix: &str) -> Vec<Target> {
         target(Proxy::Apache, "apache", format!("apache/{HOST}.conf")),
         target(Proxy::Caddy, "caddy", "caddy/Caddyfile".into()),
         target(Proxy::Haproxy, "haproxy", "haproxy/haproxy.cfg".into()),
+        target(Proxy::Traefik, "traefik", "traefik/traefik.yml".into()),
     ]
 }
 
@@ -350,6 +373,7 @@ fn reference_targets(files: &Files) -> Vec<Target> {
         (Proxy::Apache, "Conduit", "apache-conduit.conf"),
         (Proxy::Caddy, "Conduit", "caddy-conduit.Caddyfile"),
         (Proxy::Haproxy, "Synapse", "haproxy-synapse.cfg"),
+        (Proxy::Traefik, "Conduit", "traefik-conduit.yml"),
     ];
     let dir = files.dir.join("reference");
     std::fs::create_dir_all(&dir).unwrap();
@@ -362,8 +386,19 @@ fn reference_targets(files: &Files) -> Vec<Target> {
                 .replace("@KEY@", files.key.to_str().unwrap())
                 .replace("@PEM_DIR@", files.pem_dir.to_str().unwrap())
                 .replace("@PEM@", files.pem.to_str().unwrap());
-            let config = dir.join(file);
-            std::fs::write(&config, text).unwrap();
+            let mut config = dir.join(file);
+            if proxy == Proxy::Traefik {
+                // The docs' routers are a dynamic file, alone in the folder the static
+                // file (benches/reference/traefik-static.yml) names; Traefik runs that.
+                let dynamic = dir.join("traefik-dynamic");
+                std::fs::create_dir_all(&dynamic).unwrap();
+                std::fs::write(dynamic.join(file), text).unwrap();
+                config = dir.join("traefik-static.yml");
+                std::fs::copy(source.join("traefik-static.yml"), &config).unwrap();
+                traefik_static(&config, &dynamic);
+            } else {
+                std::fs::write(&config, text).unwrap();
+            }
             let name = file.split('-').next().unwrap();
             Target {
                 name: format!("{name} {} docs", docs),
@@ -472,6 +507,11 @@ fn start(target: &Target, files: &Files) -> Server {
             command.arg("-db").arg("-f").arg(&target.config);
             command
         }
+        Proxy::Traefik => {
+            let mut command = Command::new(find_tool("traefik").unwrap());
+            command.arg(format!("--configfile={site}"));
+            command
+        }
     };
     // Server output (HAProxy's request log included) goes to a file, as to a journal.
     let output = std::fs::File::create(dir.join("output.log")).unwrap();
@@ -496,7 +536,33 @@ fn start(target: &Target, files: &Files) -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    if proxy == Proxy::Traefik {
+        // Traefik opens its entry points before the file provider's routers exist and
+        // answers 404 until then: wait for a 2xx, 20 s at most.
+        let url = format!("https://{HOST}{VERSIONS_PATH}");
+        while !answers(&url) {
+            assert!(
+                Instant::now() < deadline,
+                "{} routes nothing after 20 s:\n{}",
+                target.name,
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     server
+}
+
+/// One request (wrk, one connection, one thread, a few ms) answered with a 2xx.
+fn answers(url: &str) -> bool {
+    let output = Command::new(find_tool("wrk").unwrap())
+        .args(["-t", "1", "-c", "1", "-d", "1s", "--timeout", "1s"])
+        .arg(url)
+        .output();
+    output.is_ok_and(|o| {
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        o.status.success() && stdout.contains("Requests/sec") && !stdout.contains("Non-2xx")
+    })
 }
 
 impl Drop for Server {
@@ -705,8 +771,10 @@ fn inside() {
                 Proxy::Apache => "apache/site.conf.j2",
                 Proxy::Caddy => "caddy/Caddyfile.j2",
                 Proxy::Haproxy => "haproxy/haproxy.cfg.j2",
+                Proxy::Traefik => "traefik/dynamic.yml.j2",
             };
-            dir.join(file).is_file()
+            let file2 = (proxy == Proxy::Traefik).then(|| dir.join("traefik/traefik.yml.j2"));
+            dir.join(file).is_file() || file2.is_some_and(|f| f.is_file())
         };
         for target in generated_targets(&out, Role::Variant, &format!("mxproxy {label}")) {
             if changed(target.proxy.unwrap()) {

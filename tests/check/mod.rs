@@ -1,4 +1,4 @@
-//! `mxproxy check` against real nginx, Apache and Caddy running configs from
+//! `mxproxy check` against real nginx, Apache, Caddy, HAProxy and Traefik running configs from
 //! `mxproxy generate --tls files --listen-address 127.0.0.1`, with a stand-in homeserver
 //! behind them, certificates from a throwaway CA and a local DNS server; plus broken
 //! variants (each flagged by the right check with the right fix) and a hostile endpoint.
@@ -176,7 +176,12 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     }
     site.publish_documents();
     let background = Background::start();
-    let _homeserver = background.homeserver(UPSTREAM, SERVER_NAME);
+    let homeserver = background.homeserver(UPSTREAM, SERVER_NAME);
+    if !variant.proxy.serves_documents() {
+        // Traefik routes /.well-known/matrix/ to the homeserver, which serves the generated
+        // documents from its settings, as the summary tells: the stand-in does so.
+        homeserver.serve_documents(site.documents());
+    }
     background.dns(DNS, variant.dns);
     let _proxy = Running::start(
         variant.proxy,
@@ -382,6 +387,14 @@ netns_test! {
 netns_test! {
     fn haproxy_good_deployment_passes() {
         if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy)) {
+            outcome.expect_all_pass();
+        }
+    }
+}
+
+netns_test! {
+    fn traefik_good_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Traefik).lines()) {
             outcome.expect_all_pass();
         }
     }
