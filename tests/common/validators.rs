@@ -208,15 +208,17 @@ pub fn caddy(caddyfile: &Path) -> bool {
     caddy_home(&mut command, caddyfile.parent().unwrap());
     run_checker(command, "caddy validate");
     // Caddy warns "Caddyfile input is not formatted" on every start otherwise.
-    let formatted = Command::new(caddy)
-        .arg("fmt")
-        .arg(caddyfile)
-        .output()
-        .unwrap();
+    // Its own HOME as for `validate`: two caddy processes of parallel tests must not share
+    // the invoking user's config and data folders.
+    let mut fmt = Command::new(caddy);
+    fmt.arg("fmt").arg(caddyfile);
+    caddy_home(&mut fmt, caddyfile.parent().unwrap());
+    let formatted = fmt.output().unwrap();
     assert!(
         formatted.status.success(),
-        "caddy fmt {}",
-        caddyfile.display()
+        "caddy fmt {}: {}",
+        caddyfile.display(),
+        String::from_utf8_lossy(&formatted.stderr)
     );
     let text = std::fs::read(caddyfile).unwrap();
     if formatted.stdout != text {
