@@ -125,14 +125,12 @@ pub enum Error {
     TraefikOneAddress,
 
     // ---- Limits of a value that only one homeserver or proxy has.
-    /// An upload limit larger than the homeserver's own setting or a proxy's check holds.
+    /// An upload limit larger than the homeserver's own setting holds.
     UploadAboveLimit {
         /// `--max-upload` or `max_upload:`, as it was given.
         flag: &'static str,
         value: ByteSize,
         display_name: &'static str,
-        /// "homeserver" or "proxy".
-        kind: &'static str,
         setting: &'static str,
         ceiling: u64,
         why: &'static str,
@@ -417,7 +415,6 @@ impl fmt::Display for Error {
                 flag,
                 value,
                 display_name,
-                kind,
                 setting,
                 ceiling,
                 why,
@@ -425,7 +422,7 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{flag} {value} is above {ceiling} bytes, the most {display_name}'s {setting} \
-                 holds: it {why}; choose at most that or another {kind}, e.g. {flag} {example}"
+                 holds: it {why}; choose at most that or another homeserver, e.g. {flag} {example}"
             ),
             Error::CertificateNameTooLong {
                 proxy,

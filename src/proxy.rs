@@ -3,7 +3,7 @@
 //! `crate::homeserver`, so the plan, the renderer and the warnings never match on a
 //! proxy's name.
 
-use crate::setup::{Proxy, UploadCeiling};
+use crate::setup::Proxy;
 
 pub struct ProxyFacts {
     pub display_name: &'static str,
@@ -30,9 +30,6 @@ pub struct ProxyFacts {
     /// 255 bytes (measured: Caddy 2.6 obtains one for 239 characters and fails at 240 with
     /// "creating lock file: ... file name too long").
     pub longest_certificate_name: Option<usize>,
-    /// The largest upload limit its body check holds, where that is less than any size
-    /// mxproxy accepts; `None`: any.
-    pub upload_ceiling: Option<UploadCeiling>,
     /// How the proxy reads a certificate and its key.
     pub certificate_form: CertificateForm,
     /// Where a proxy that obtains certificates itself keeps them in its container (the
@@ -95,7 +92,6 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     debian_dir: "etc/nginx/sites-available",
     obtains_certificates: false,
     longest_certificate_name: None,
-    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -120,7 +116,6 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     debian_dir: "etc/apache2/sites-available",
     obtains_certificates: false,
     longest_certificate_name: None,
-    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: None,
     single_listen_address: false,
@@ -141,7 +136,6 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     debian_dir: "etc/caddy",
     obtains_certificates: true,
     longest_certificate_name: Some(255 - "issue_cert_".len() - ".lock".len()),
-    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     certificate_store: Some(CertificateStore {
         // Its data folder: certificates, the ACME account and the rest of its state.
@@ -172,7 +166,6 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     debian_dir: "etc/traefik",
     obtains_certificates: true,
     longest_certificate_name: None,
-    upload_ceiling: None,
     certificate_form: CertificateForm::Pair,
     // An entry point has one `address` (doc.traefik.io, "EntryPoints").
     certificate_store: Some(CertificateStore {
@@ -200,9 +193,6 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     obtains_certificates: false,
     // `crt` reads chain and key from one file.
     longest_certificate_name: None,
-    // The 413 check compares Content-Length as a 64-bit integer (`req.hdr(..) -m int`;
-    // `req.hdr_val` would read a 32-bit one), and HAProxy answers 400 to a larger one.
-    upload_ceiling: None,
     certificate_form: CertificateForm::CombinedPem { dir: HAPROXY_CERTS },
     certificate_store: None,
     single_listen_address: false,

@@ -62,7 +62,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
-    let max_upload = max_upload(&layers, &facts, &proxies)?;
+    let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
         let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
@@ -243,34 +243,17 @@ fn homeserver_and_admin(layers: &Layers) -> Result<(Homeserver, bool, Vec<String
 }
 
 /// The upload limit, or the homeserver's own default; refused above what the homeserver's
-/// own setting (Conduit's is a u32) or a proxy's body check (HAProxy's reads an int) holds.
-/// The other proxies enforce any size `ByteSize` accepts.
-fn max_upload(
-    layers: &Layers,
-    facts: &homeserver::Facts,
-    proxies: &[Proxy],
-) -> Result<ByteSize, Error> {
+/// own setting holds (Conduit's is a u32). Every proxy enforces any size `ByteSize`
+/// accepts (measured: nginx, Apache, Caddy, HAProxy with its 64-bit comparison, Traefik).
+fn max_upload(layers: &Layers, facts: &homeserver::Facts) -> Result<ByteSize, Error> {
     let Some((value, source)) = layers.pick(|l| &l.max_upload) else {
         return Ok(facts.default_max_upload);
     };
-    let limits = std::iter::once((facts.display_name, "homeserver", facts.upload_ceiling)).chain(
-        proxies.iter().map(|&p| {
-            let proxy = proxy::facts(p);
-            (proxy.display_name, "proxy", proxy.upload_ceiling)
-        }),
-    );
-    for (display_name, kind, ceiling) in limits {
-        let Some(ceiling) = ceiling.filter(|c| value.bytes() > c.bytes) else {
-            continue;
-        };
+    if let Some(ceiling) = facts.upload_ceiling.filter(|c| value.bytes() > c.bytes) {
         return Err(Error::UploadAboveLimit {
-            flag: match source {
-                Source::Flag => "--max-upload",
-                Source::File => "max_upload:",
-            },
+            flag: named(source, "--max-upload", "max_upload:"),
             value,
-            display_name,
-            kind,
+            display_name: facts.display_name,
             setting: ceiling.setting,
             ceiling: ceiling.bytes,
             why: ceiling.why,
@@ -290,10 +273,7 @@ fn upstream(
     match layers.pick(|l| &l.upstream) {
         Some((upstream, source)) if compose && upstream.host.is_loopback() => {
             Err(Error::UpstreamInContainer {
-                flag: match source {
-                    Source::Flag => "--upstream",
-                    Source::File => "upstream:",
-                },
+                flag: named(source, "--upstream", "upstream:"),
                 upstream: upstream.to_string(),
                 example: format!(
                     "--upstream {COMPOSE_SERVICE}:{}",
