@@ -337,7 +337,7 @@ pub fn traefik_static_here(config: &Path, dynamic: &Path, dir: &Path) {
             &format!("\n    acme:\n      caServer: \"{TRAEFIK_TEST_ACME_CA}\"\n"),
         );
     // At debug level Traefik logs the routers it builds: `wait_until_routed` reads that.
-    let extra = "global:\n  checkNewVersion: false\nlog:\n  level: DEBUG\n  noColor: true\n";
+    let extra = "log:\n  level: DEBUG\n  noColor: true\n";
     std::fs::write(config, format!("{text}\n{extra}")).unwrap();
 }
 
