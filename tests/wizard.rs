@@ -646,6 +646,32 @@ fn script_mas_answered_no_and_prefilled_values_are_offered() {
 }
 
 #[test]
+fn script_mas_refused_with_a_prefilled_compose_stack_is_asked_again() {
+    // --compose --mas is refused by merge (not yet supported): the refusal comes at the
+    // MAS question, where "no" is the way on, and the compose answer stands.
+    let prefill = flags(&["--compose"]);
+    let mut script = Script::new(&synapse_with(&[("mas", Yes), ("mas", No)]));
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
+    let refused = config::merge(
+        &flags(&[
+            "--server-name",
+            "example.org",
+            "--homeserver",
+            "synapse",
+            "--compose",
+            "--mas",
+        ]),
+        SetupLayer::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(script.refusals(), [refused]);
+    assert!(setup.compose);
+    assert_eq!(setup.mas, None);
+}
+
+#[test]
 fn script_mas_is_not_asked_for_other_homeservers() {
     // Every homeserver but Synapse: the script has no MAS answer, so a MAS question would
     // meet the federation answer and fail.

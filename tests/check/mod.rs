@@ -754,6 +754,50 @@ netns_test! {
 }
 
 netns_test! {
+    fn caddy_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &["proxy.upload-limit"]);
+        }
+    }
+}
+
+netns_test! {
+    fn haproxy_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn traefik_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Traefik).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn mas_only_unstable_auth_metadata_warns() {
+        let variant = Variant::new(Proxy::Nginx).mas(None).edit(
+            "    location /_synapse/client/ {",
+            "    location = /_matrix/client/v1/auth_metadata {\n        return 404;\n    }\n\n    location /_synapse/client/ {",
+        );
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.auth-metadata",
+                "warn",
+                "only the unstable /_matrix/client/unstable/org.matrix.msc2965/auth_metadata names the issuer (https://auth.example.test/); /_matrix/client/v1/auth_metadata: 404",
+                "forward all of /_matrix/ on matrix.example.test to Synapse",
+            );
+            // A warning: the rest still runs and passes, and the exit code is 0.
+            outcome.expect("mas.compat-login", "pass", "answered by MAS", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
     fn mas_compat_path_to_synapse_fails_with_the_route() {
         let variant = Variant::new(Proxy::Nginx)
             .mas(None)

@@ -1,6 +1,7 @@
 //! A homeserver that hands login to the Matrix Authentication Service (MAS, MSC3861): what
 //! clients see of it through the proxy. Sources:
-//! - client-server API "OAuth 2.0 API › Server metadata discovery" (v1.15):
+//! - client-server API "OAuth 2.0 API › Server metadata discovery" (added in v1.15,
+//!   spec.matrix.org/v1.15/client-server-api/#get_matrixclientv1auth_metadata; MSC2965):
 //!   `GET /_matrix/client/v1/auth_metadata`; Synapse serves it, and the unstable
 //!   `org.matrix.msc2965/auth_metadata` and `auth_issuer`, only when it delegates auth, else
 //!   no servlet answers (element-hq/synapse synapse/rest/client/auth_metadata.py);
@@ -36,7 +37,8 @@ const METADATA_PATHS: [&str; 3] = [
 /// One compatibility path; the proxies route the whole family by one rule.
 const COMPAT_LOGIN_PATH: &str = "/_matrix/client/v3/login";
 
-/// MAS's mark on the SSO flow (MSC3824), and the name the spec gave it in v1.18.
+/// MAS's mark on the SSO flow (MSC3824's unstable name, which MAS sends), and the stable
+/// name clients also read (`oauth_aware_preferred`), should MAS move to it.
 const MAS_FLOW_MARKS: [&str; 2] = [
     "org.matrix.msc3824.delegated_oidc_compatibility",
     "oauth_aware_preferred",
@@ -105,7 +107,7 @@ pub(super) async fn mas_side(
                 "only the unstable {path} names the issuer ({issuer}); {v1}: clients of Matrix v1.15 and later ask there first"
             ),
             format!(
-                "forward all of /_matrix/ on {} to Synapse (1.136 or later answers v1/auth_metadata)\nor regenerate: {generate}",
+                "forward all of /_matrix/ on {} to Synapse, which answers v1/auth_metadata with the unstable paths (one servlet, synapse/rest/client/auth_metadata.py); upgrade a Synapse that does not\nor regenerate: {generate}",
                 endpoint.host_header
             ),
         ),
