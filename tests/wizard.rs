@@ -646,14 +646,12 @@ fn script_mas_answered_no_and_prefilled_values_are_offered() {
 }
 
 #[test]
-fn script_mas_refused_with_a_prefilled_compose_stack_is_asked_again() {
-    // --compose --mas is refused by merge (not yet supported): the refusal comes at the
-    // MAS question, where "no" is the way on, and the compose answer stands.
+fn script_mas_with_a_prefilled_compose_stack_follows_merge() {
+    // Whatever merge says of --compose --mas, the wizard says at the MAS question: a
+    // refusal there (where "no" is the way on, the compose answer standing), or the same
+    // setup as the flags, MAS's upstream following the compose answer.
     let prefill = flags(&["--compose"]);
-    let mut script = Script::new(&synapse_with(&[("mas", Yes), ("mas", No)]));
-    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
-    script.done();
-    let refused = config::merge(
+    let same = config::merge(
         &flags(&[
             "--server-name",
             "example.org",
@@ -663,12 +661,30 @@ fn script_mas_refused_with_a_prefilled_compose_stack_is_asked_again() {
             "--mas",
         ]),
         SetupLayer::default(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert_eq!(script.refusals(), [refused]);
+    );
+    let mas_answers: &[(&'static str, Answer)] = match &same {
+        Err(_) => &[("mas", Yes), ("mas", No)],
+        Ok(_) => &[
+            ("mas", Yes),
+            ("mas_public", ENTER),
+            ("mas_host", ENTER),
+            ("mas_upstream", ENTER),
+        ],
+    };
+    let mut script = Script::new(&synapse_with(mas_answers));
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
     assert!(setup.compose);
-    assert_eq!(setup.mas, None);
+    match same {
+        Err(refused) => {
+            assert_eq!(script.refusals(), [refused.to_string()]);
+            assert_eq!(setup.mas, None);
+        }
+        Ok(same) => {
+            assert!(script.refusals().is_empty(), "{:?}", script.log);
+            assert_eq!(setup, same);
+        }
+    }
 }
 
 #[test]

@@ -450,13 +450,15 @@ fn ask_mas(
         }
         let mut trial = answers.clone();
         trial.mas = Some(true);
-        // Refusals that no host, path or upstream can answer (--mas with --compose from the
-        // flags or file) belong to this question; the others come with the answer they are on.
-        match config::merge(&trial, SetupLayer::default()) {
-            Err(err @ (Error::MasNotYet { .. } | Error::MasHomeserver { .. })) => {
-                prompter.refuse(&err.to_string());
-            }
-            _ => {
+        // Checked with MAS below a path, which no host question follows: a refusal then is
+        // of MAS itself with the answers so far (as --mas with --compose, where that is not
+        // supported), and belongs to this question. Refusals of MAS's host or upstream come
+        // with those answers.
+        let mut placed = trial.clone();
+        placed.mas_path = MAS_PATH_OFFERED.parse().ok();
+        match config::merge(&placed, SetupLayer::default()) {
+            Err(err) => prompter.refuse(&err.to_string()),
+            Ok(_) => {
                 *answers = trial;
                 ask_mas_public(prompter, answers, prefill)?;
                 return ask_mas_upstream(prompter, answers, prefill.mas_upstream.as_ref());
