@@ -360,15 +360,23 @@ async fn internal_api(
                 reply.status.as_u16()
             ),
         ),
-        errcode => CheckResult::fail(
-            id,
-            format!(
-                "GET /_synapse/mas/… reaches Synapse ({} {}): its internal API for MAS is public, guarded by the shared secret alone",
-                reply.status.as_u16(),
-                errcode.unwrap_or_default()
-            ),
-            fixes::mas_internal(generate.to_string()).for_proxy(proxy_in_front(&reply)),
-        ),
+        errcode => {
+            let seen = match errcode {
+                Some(code) => format!(
+                    "reaches Synapse ({} {code}): its internal API for MAS is public, guarded by the shared secret alone",
+                    reply.status.as_u16()
+                ),
+                None => format!(
+                    "answers {}: something behind the proxy serves Synapse's internal API path",
+                    reply.status.as_u16()
+                ),
+            };
+            CheckResult::fail(
+                id,
+                format!("GET /_synapse/mas/… {seen}"),
+                fixes::mas_internal(generate.to_string()).for_proxy(proxy_in_front(&reply)),
+            )
+        }
     }
 }
 
