@@ -34,3 +34,28 @@ fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
         assert!(refused, "accepted: {bad}");
     }
 }
+
+/// The MAS check refuses what MAS's schema refuses: an unknown key, a resource MAS does not
+/// have, a port that is no number, a public base that is no URL, and a key that is missing.
+#[test]
+fn the_mas_fragment_check_refuses_what_mas_would_refuse() {
+    use crate::common::validators::mas_fragment;
+    let good = "http:\n  public_base: https://auth.example.com/\n  trusted_proxies: [127.0.0.1/32]\n  listeners:\n    - name: web\n      resources:\n        - name: compat\n      binds:\n        - host: 127.0.0.1\n          port: 8080\nmatrix:\n  homeserver: example.com\n  endpoint: http://127.0.0.1:8008/\n";
+    assert!(mas_fragment(good));
+    for (from, to) in [
+        ("public_base:", "public_bse:"),
+        ("name: compat", "name: admin"),
+        ("port: 8080", "port: eighty"),
+        ("https://auth.example.com/", "auth example"),
+        ("  endpoint:", "  endpiont:"),
+        (
+            "      binds:\n        - host: 127.0.0.1\n          port: 8080\n",
+            "",
+        ),
+    ] {
+        let bad = good.replace(from, to);
+        assert_ne!(bad, good, "{from}");
+        let refused = std::panic::catch_unwind(|| mas_fragment(&bad)).is_err();
+        assert!(refused, "accepted: {bad}");
+    }
+}
