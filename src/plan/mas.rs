@@ -45,6 +45,11 @@ pub struct MasPlan {
     pub compat_add_prefix: String,
     /// Synapse's API for MAS: answered 404 from outside; MAS reaches it on the upstream.
     pub internal_prefix: String,
+    /// MAS's admin API and GraphQL playground as the proxy sees them (below `path` in path
+    /// mode): refused, never forwarded.
+    pub refused_prefixes: Vec<String>,
+    /// The body limit on MAS's own host: what MAS reads at most.
+    pub max_body_bytes: u64,
     /// `http.trusted_proxies`: the addresses the proxy connects to MAS from (loopback for a
     /// loopback upstream); empty (trust none) where mxproxy cannot know them.
     pub trusted_proxies: Vec<String>,
@@ -100,6 +105,10 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         ),
     };
     let compat_add_prefix = path.clone().unwrap_or_default();
+    let refused_prefixes = mas::REFUSED_PREFIXES
+        .iter()
+        .map(|prefix| format!("{compat_add_prefix}{prefix}"))
+        .collect();
     MasPlan {
         listener: listener.clone(),
         path_prefix: path.as_ref().map(|path| format!("{path}/")),
@@ -113,6 +122,8 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         compat_regex: mas::compat_regex(),
         compat_add_prefix,
         internal_prefix: mas::SYNAPSE_INTERNAL_PREFIX.into(),
+        refused_prefixes,
+        max_body_bytes: mas::MAX_BODY_BYTES,
         trusted_proxies: if compose {
             // The proxy's fixed address on the stack's network (plan/compose.rs).
             vec![format!("{}/32", super::compose::MAS_PROXY_ADDRESS)]
