@@ -44,7 +44,9 @@ pub struct ComposeMas {
     /// release `X.Y.Z` (docker/metadata-action `type=semver,pattern={{version}}`); v1.22.0
     /// is tagged f28451c4 (2026-08-04). Its runtime stage is distroless (no shell, no HTTP
     /// client, Dockerfile `FROM gcr.io/distroless/cc-debian12:nonroot`), so the service has
-    /// no health check: nothing inside the image could ask /health.
+    /// no health check: nothing inside the image could ask /health (the `health` resource,
+    /// crates/router/src/endpoints.rs `Healthcheck`, mounted by crates/cli/src/server.rs
+    /// `HttpResource::Health`; the MAS fragment puts it on the internal listener).
     pub image: String,
     /// Where the stack mounts MAS's config.yaml (the file `mas-cli config generate` writes,
     /// with the fragment's sections in it), and the host file.
