@@ -14,6 +14,9 @@ pub const WEBROOT: &str = "/var/www/mxproxy";
 pub const FEDERATION_PORT: u16 = matrix::HTTPS_PORT;
 /// The compose service the proxy reaches the homeserver by; also the Kubernetes Service.
 pub const COMPOSE_SERVICE: &str = "homeserver";
+/// The compose service of the Matrix Authentication Service (`--mas --compose`): the
+/// proxy and Synapse reach MAS by this name.
+pub const MAS_COMPOSE_SERVICE: &str = "mas";
 /// The Kubernetes namespace of every object.
 pub const NAMESPACE: &str = "matrix";
 /// Where the wizard offers to save the answers.

@@ -150,15 +150,17 @@ pub enum Error {
         display_name: &'static str,
         why: &'static str,
     },
-    /// `--mas` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
-    MasNotYet {
-        with: &'static str,
-    },
     /// `--mas-host` (`flag`: as given) naming a host the homeserver's sites already serve.
     MasHostTaken {
         flag: &'static str,
         host: String,
         taken_by: &'static str,
+    },
+    /// `--mas-upstream` on loopback in the compose stack, where loopback is the proxy's
+    /// own container.
+    MasUpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
     },
     /// `auth.<server-name>` is too long for DNS.
     MasDefaultHostTooLong {
@@ -249,7 +251,7 @@ impl Error {
             | Error::UploadAboveLimit { .. }
             | Error::CertificateNameTooLong { .. }
             | Error::MasHomeserver { .. }
-            | Error::MasNotYet { .. }
+            | Error::MasUpstreamInContainer { .. }
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
@@ -448,10 +450,12 @@ impl fmt::Display for Error {
                  matrix.kind is a Synapse), not with {display_name} (--homeserver {homeserver}){why}, \
                  e.g. --homeserver synapse --mas"
             ),
-            Error::MasNotYet { with } => write!(
+            Error::MasUpstreamInContainer { flag, upstream } => write!(
                 f,
-                "--mas with {with} is not supported yet: mxproxy writes MAS's routing for the \
-                 proxies on a host only, e.g. --homeserver synapse --mas --proxy nginx without {with}"
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy and Synapse reach MAS by its service name, e.g. {flag} {}:{}",
+                crate::defaults::MAS_COMPOSE_SERVICE,
+                crate::homeserver::mas::LISTENER_PORT
             ),
             Error::MasHostTaken {
                 flag,

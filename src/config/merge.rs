@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
-use crate::defaults::{self, COMPOSE_SERVICE};
+use crate::defaults::{self, COMPOSE_SERVICE, MAS_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
 use crate::matrix::HTTP_PORT;
@@ -92,7 +92,8 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     })
 }
 
-/// `--mas` and its values: Synapse only, on a host install only (for now), MAS's host or
+/// `--mas` and its values: Synapse only (so never in a cluster: `kubernetes::kubernetes`
+/// refuses Synapse there first), MAS's host or
 /// path (one of them; across layers the flag decides), its upstream.
 fn mas(
     layers: &Layers,
@@ -130,14 +131,7 @@ fn mas(
             why: homeserver::mas::instead(homeserver),
         });
     }
-    for (on, with) in [
-        (layers.on(|l| &l.compose), "--compose"),
-        (layers.on(|l| &l.kubernetes), "--kubernetes"),
-    ] {
-        if on {
-            return Err(Error::MasNotYet { with });
-        }
-    }
+    let compose = layers.on(|l| &l.compose);
     let public = mas_public(host, path, server_name, homeserver_host)?;
     let mas_upstream = match mas_upstream {
         Some((given, source)) if &given == upstream => {
@@ -146,7 +140,22 @@ fn mas(
                 upstream: given.to_string(),
             });
         }
+        Some((given, source)) if compose && given.host.is_loopback() => {
+            return Err(Error::MasUpstreamInContainer {
+                flag: named(source, "--mas-upstream", "mas_upstream:"),
+                upstream: given.to_string(),
+            });
+        }
         Some((given, _)) => given,
+        // In the compose stack MAS is a service of its own, reached by its name.
+        None if compose => Upstream {
+            host: UpstreamHost::Name(
+                MAS_COMPOSE_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            ),
+            port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),
+        },
         None => Upstream {
             host: UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
             port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),

@@ -1421,6 +1421,73 @@ async fn homeserver_host_splits_login_from_the_rest(stack: &Stack, prefix: &str)
     );
 }
 
+/// MAS's admin API and GraphQL playground (`prefix` in front in path mode) reach no upstream,
+/// however MAS's config.yaml is set: refused as any unlisted path is (Apache: 403). The
+/// GraphQL API itself, which MAS's web frontend uses, reaches MAS.
+async fn mas_admin_and_playground_are_refused(stack: &Stack, host: &str, prefix: &str) {
+    let server = stack.server;
+    let mas = stack.mas.as_ref().unwrap();
+    let before = (stack.upstream.requests().len(), mas.requests().len());
+    for target in [
+        "/api/admin/v1/users",
+        "/api/admin/v1/users?page[first]=10",
+        "/api/spec.json",
+        "/api/doc/",
+        "/graphql/playground",
+    ] {
+        let target = format!("{prefix}{target}");
+        let response = send(stack, &Request::get(address(stack), host, &target)).await;
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{server:?} {host}{target}: {response:?}"
+        );
+    }
+    assert_eq!(
+        (stack.upstream.requests().len(), mas.requests().len()),
+        before,
+        "{server:?}: MAS's admin API or playground reached an upstream"
+    );
+    let graphql = format!("{prefix}/graphql");
+    arrives_at(stack, host, &graphql, &graphql, true).await;
+}
+
+/// The body limit on MAS's own host is what MAS reads at most (axum's 2 MiB): a body of
+/// exactly that reaches MAS whole, one byte more is refused (413) before it is sent on.
+async fn mas_host_takes_bodies_up_to_mas_limit(stack: &Stack, host: &str) {
+    let server = stack.server;
+    let mas = stack.mas.as_ref().unwrap();
+    let limit = 2 * 1024 * 1024;
+    let exact = "/oauth2/token?size=exact";
+    let response = send(
+        stack,
+        &Request::get(address(stack), host, exact)
+            .method("POST")
+            .body(Body::Bytes(vec![b'b'; limit])),
+    )
+    .await;
+    assert_eq!(
+        response.status, 200,
+        "{server:?}: {limit} bytes: {response:?}"
+    );
+    let arrived = mas.with_target(exact);
+    assert!(
+        arrived.len() == 1 && arrived[0].body_len == limit as u64 && arrived[0].body_complete,
+        "{server:?}: {limit} bytes arrived as {arrived:?}"
+    );
+    let over = "/oauth2/token?size=over";
+    let request = Request::get(address(stack), host, over).method("POST");
+    let status = stack
+        .client
+        .send_announced(&request, limit as u64 + 1)
+        .await
+        .unwrap_or_else(|e| panic!("{server:?}: {e}"));
+    assert_eq!(status, 413, "{server:?}: {} bytes to MAS", limit + 1);
+    assert!(
+        mas.with_target(over).is_empty(),
+        "{server:?}: a body over MAS's limit reached MAS"
+    );
+}
+
 pub async fn mas_on_its_own_host(server: Proxy) {
     let stack = Stack::start(server, mas_options(None)).await;
     homeserver_host_splits_login_from_the_rest(&stack, "").await;
@@ -1436,6 +1503,8 @@ pub async fn mas_on_its_own_host(server: Proxy) {
     ] {
         arrives_at(&stack, &host, target, target, true).await;
     }
+    mas_admin_and_playground_are_refused(&stack, &host, "").await;
+    mas_host_takes_bodies_up_to_mas_limit(&stack, &host).await;
 }
 
 pub async fn mas_below_a_path(server: Proxy) {
@@ -1462,4 +1531,5 @@ pub async fn mas_below_a_path(server: Proxy) {
         before,
         "{server:?}: /authx/ reached MAS"
     );
+    mas_admin_and_playground_are_refused(&stack, &host, "/auth").await;
 }
