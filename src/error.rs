@@ -166,10 +166,12 @@ pub enum Error {
     MasDefaultHostTooLong {
         server_name: DnsName,
     },
-    /// `--mas-upstream` (`flag`: as given) on the homeserver's own address.
+    /// MAS's upstream (`flag`: as given, or its default) on the homeserver's own address;
+    /// `example` is a free address to offer instead.
     MasUpstreamIsHomeserver {
         flag: &'static str,
         upstream: String,
+        example: String,
     },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
@@ -471,10 +473,14 @@ impl fmt::Display for Error {
                 "the default MAS host auth.{server_name} is too long for DNS; name it yourself, \
                  e.g. --mas-host auth.example.com, or mount MAS below a path: --mas-path /auth"
             ),
-            Error::MasUpstreamIsHomeserver { flag, upstream } => write!(
+            Error::MasUpstreamIsHomeserver {
+                flag,
+                upstream,
+                example,
+            } => write!(
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
-                 own (8080 by default), e.g. --mas-upstream 127.0.0.1:8080"
+                 own, e.g. --mas-upstream {example}"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -133,16 +133,15 @@ fn mas(
     }
     let compose = layers.on(|l| &l.compose);
     let public = mas_public(host, path, server_name, homeserver_host)?;
+    let flag = mas_upstream
+        .as_ref()
+        .map_or("--mas-upstream (default)", |(_, source)| {
+            named(*source, "--mas-upstream", "mas_upstream:")
+        });
     let mas_upstream = match mas_upstream {
-        Some((given, source)) if &given == upstream => {
-            return Err(Error::MasUpstreamIsHomeserver {
-                flag: named(source, "--mas-upstream", "mas_upstream:"),
-                upstream: given.to_string(),
-            });
-        }
-        Some((given, source)) if compose && given.host.is_loopback() => {
+        Some((given, _)) if compose && given.host.is_loopback() => {
             return Err(Error::MasUpstreamInContainer {
-                flag: named(source, "--mas-upstream", "mas_upstream:"),
+                flag,
                 upstream: given.to_string(),
             });
         }
@@ -161,6 +160,21 @@ fn mas(
             port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),
         },
     };
+    // The default too: `--upstream 127.0.0.1:8080` would otherwise send login and
+    // everything else to the same process.
+    if &mas_upstream == upstream {
+        let free = if upstream.port.get() == homeserver::mas::LISTENER_PORT {
+            // 8081 is the internal listener (health, metrics) of the config mas-cli writes.
+            homeserver::mas::LISTENER_PORT + 2
+        } else {
+            homeserver::mas::LISTENER_PORT
+        };
+        return Err(Error::MasUpstreamIsHomeserver {
+            flag,
+            upstream: mas_upstream.to_string(),
+            example: format!("{}:{free}", mas_upstream.host),
+        });
+    }
     Ok(Some(Mas {
         public,
         upstream: mas_upstream,

@@ -525,7 +525,11 @@ mod tests {
             ),
             (
                 &["--mas", "--mas-upstream", "127.0.0.1:8008"][..],
-                "--mas-upstream 127.0.0.1:8008 is the homeserver's own upstream",
+                "--mas-upstream 127.0.0.1:8008 is the homeserver's own upstream; MAS listens on a port of its own, e.g. --mas-upstream 127.0.0.1:8080",
+            ),
+            (
+                &["--mas", "--upstream", "127.0.0.1:8080"][..],
+                "--mas-upstream (default) 127.0.0.1:8080 is the homeserver's own upstream; MAS listens on a port of its own, e.g. --mas-upstream 127.0.0.1:8082",
             ),
         ] {
             let all: Vec<&str> = base.iter().chain(flags).copied().collect();
