@@ -44,6 +44,15 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         &homeserver_host,
         &upstream,
     )?;
+    if expose_admin && mas.is_some() {
+        // MAS: "It is considered safe to expose the API to the public, as access to it is
+        // gated by the `urn:mas:admin` scope" (docs/topics/admin-api.md); still a door more.
+        warnings.push(format!(
+            "--expose-admin with --mas: MAS's admin API ({}admin/v1/) is reachable from the \
+             internet too; it answers only tokens with the urn:mas:admin scope",
+            homeserver::mas::ADMIN_API_PREFIX
+        ));
+    }
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }

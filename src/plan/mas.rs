@@ -45,9 +45,12 @@ pub struct MasPlan {
     pub compat_add_prefix: String,
     /// Synapse's API for MAS: answered 404 from outside; MAS reaches it on the upstream.
     pub internal_prefix: String,
-    /// MAS's admin API and GraphQL playground as the proxy sees them (below `path` in path
-    /// mode): refused, never forwarded.
+    /// MAS's admin API (unless `--expose-admin`) and GraphQL playground as the proxy sees
+    /// them (below `path` in path mode): refused, never forwarded.
     pub refused_prefixes: Vec<String>,
+    /// `--expose-admin`: MAS's listener serves its admin API (`adminapi`) and the proxy
+    /// forwards it, as it does the homeserver's.
+    pub admin_api: bool,
     /// The body limit on MAS's own host: what MAS reads at most.
     pub max_body_bytes: u64,
     /// `http.trusted_proxies`: the addresses the proxy connects to MAS from (loopback for a
@@ -105,10 +108,15 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         ),
     };
     let compat_add_prefix = path.clone().unwrap_or_default();
-    let refused_prefixes = mas::REFUSED_PREFIXES
-        .iter()
-        .map(|prefix| format!("{compat_add_prefix}{prefix}"))
-        .collect();
+    let admin_api = setup.expose_admin;
+    let refused_prefixes = [
+        (!admin_api).then_some(mas::ADMIN_API_PREFIX),
+        Some(mas::PLAYGROUND_PREFIX),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|prefix| format!("{compat_add_prefix}{prefix}"))
+    .collect();
     MasPlan {
         listener: listener.clone(),
         path_prefix: path.as_ref().map(|path| format!("{path}/")),
@@ -123,6 +131,7 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         compat_add_prefix,
         internal_prefix: mas::SYNAPSE_INTERNAL_PREFIX.into(),
         refused_prefixes,
+        admin_api,
         max_body_bytes: mas::MAX_BODY_BYTES,
         trusted_proxies: if compose {
             // The proxy's fixed address on the stack's network (plan/compose.rs).

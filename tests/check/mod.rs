@@ -190,6 +190,7 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
         mas: variant.mas.map(|path| MasOptions {
             path: path.map(String::from),
             upstream: Some(MAS_UPSTREAM.parse().unwrap()),
+            expose_admin: false,
         }),
         ..Options::default()
     };

@@ -59,6 +59,7 @@ per_server!(behind_a_tls_terminator);
 per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 per_server!(mas_on_its_own_host);
 per_server!(mas_below_a_path);
+per_server!(mas_admin_api_with_expose_admin);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -1296,7 +1297,7 @@ fn mas_options(path: Option<&str>) -> Options {
         homeserver_host: Some("example.com".into()),
         mas: Some(MasOptions {
             path: path.map(String::from),
-            upstream: None,
+            ..MasOptions::default()
         }),
         ..Options::default()
     }
@@ -1532,4 +1533,40 @@ pub async fn mas_below_a_path(server: Proxy) {
         "{server:?}: /authx/ reached MAS"
     );
     mas_admin_and_playground_are_refused(&stack, &host, "/auth").await;
+}
+
+/// `--expose-admin` asks for MAS's admin API as for the homeserver's: it reaches MAS as sent,
+/// on its own host and below `/auth`; the GraphQL playground stays refused.
+pub async fn mas_admin_api_with_expose_admin(server: Proxy) {
+    for path in [None, Some("/auth")] {
+        let mut options = mas_options(path);
+        options.mas.as_mut().unwrap().expose_admin = true;
+        let stack = Stack::start(server, options).await;
+        let host = stack
+            .options
+            .mas_host()
+            .unwrap_or_else(|| stack.homeserver_host.clone());
+        let prefix = path.unwrap_or_default();
+        for target in [
+            "/api/admin/v1/users?page[first]=10",
+            "/api/admin/v1/users/01J%2F",
+            "/api/spec.json",
+        ] {
+            let target = format!("{prefix}{target}");
+            arrives_at(&stack, &host, &target, &target, true).await;
+        }
+        let mas = stack.mas.as_ref().unwrap();
+        let before = mas.requests().len();
+        let playground = format!("{prefix}/graphql/playground");
+        let response = send(&stack, &Request::get(address(&stack), &host, &playground)).await;
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{server:?} {host}{playground}: {response:?}"
+        );
+        assert_eq!(
+            mas.requests().len(),
+            before,
+            "{server:?}: the playground reached MAS"
+        );
+    }
 }
