@@ -75,6 +75,10 @@ struct Generated {
     healthcheck: Vec<String>,
     /// The `certbot renew` line of the certbot service's loop.
     renew: String,
+    /// The certbot service's `sh -c` loop, `$$` read back as `$`.
+    certbot_loop: String,
+    /// The first-certificate service's certbot arguments, `$$` read back as `$`.
+    first_certificate: Vec<String>,
     /// HAProxy's deploy hook, `$$` read back as `$`.
     deploy_hook: Option<String>,
     /// The proxy's volumes.
@@ -116,7 +120,13 @@ fn generate(dir: &Path, proxy: Proxy) -> Generated {
     let deploy_hook = renew
         .split_once("--deploy-hook '")
         .map(|(_, hook)| hook.trim_end().trim_end_matches('\'').to_string());
+    let first_certificate = strings(&compose["services"]["first-certificate"]["command"])
+        .iter()
+        .map(|arg| arg.replace("$$", "$"))
+        .collect();
     Generated {
+        certbot_loop: certbot[2].replace("$$", "$"),
+        first_certificate,
         config: out.join(proxy.config(HOMESERVER_HOST)),
         script: command[2].replace("$$", "$"),
         healthcheck: strings(&service["healthcheck"]["test"]),
@@ -133,10 +143,7 @@ impl Moves {
     fn new(dir: &Path, generated: &Generated) -> Moves {
         let at = |name: &str| dir.join(name).to_str().unwrap().to_string();
         Moves(vec![
-            (
-                format!("/etc/letsencrypt/live/{HOMESERVER_HOST}"),
-                at("live"),
-            ),
+            ("/etc/letsencrypt".into(), at("letsencrypt")),
             ("/etc/haproxy/certs".into(), at("haproxy-certs")),
             (
                 "/usr/local/etc/haproxy/haproxy.cfg".into(),
@@ -431,7 +438,7 @@ async fn renewal(proxy: Proxy) {
     let (first_ca, next_ca) = (TestCa::new(), TestCa::new());
     let first = first_ca.leaf(dir, "first", &names, Validity::Current);
     let next = next_ca.leaf(dir, "next", &names, Validity::Current);
-    let live = dir.join("live");
+    let live = dir.join("letsencrypt/live").join(HOMESERVER_HOST);
     install_lineage(&live, &first);
     if let Some(hook) = &generated.deploy_hook {
         std::fs::create_dir_all(dir.join("haproxy-certs")).unwrap();
@@ -515,4 +522,275 @@ async fn renewal(proxy: Proxy) {
         !healthy(&generated.healthcheck),
         "{proxy:?}: the health check passes with the server stopped"
     );
+}
+
+/// The whole way, with the real certbot (Debian's) against Pebble, Let's Encrypt's ACME
+/// test server, with its DNS stand-in answering 127.0.0.1 for every name: the
+/// first-certificate service's command on a free port 80, then the proxy service's
+/// command, then the certbot service's loop, whose first `certbot renew` (the lineage
+/// made due by its `renew_before_expiry`) must pass Pebble's real HTTP-01 validation
+/// through the running proxy, after which the proxy presents the new certificate.
+mod acme_end_to_end {
+    use super::*;
+
+    netns_test! {
+        fn nginx() {
+            if Proxy::Nginx.installed() {
+                end_to_end(Proxy::Nginx)
+            }
+        }
+    }
+
+    netns_test! {
+        fn apache() {
+            if Proxy::Apache.installed() {
+                end_to_end(Proxy::Apache)
+            }
+        }
+    }
+
+    netns_test! {
+        fn haproxy() {
+            if Proxy::Haproxy.installed() {
+                end_to_end(Proxy::Haproxy)
+            }
+        }
+    }
+}
+
+/// Pebble and its DNS stand-in, stopped when dropped.
+struct Acme {
+    children: Vec<Child>,
+    /// Pebble's directory URL, and the CA file its HTTPS API is trusted by.
+    directory: String,
+    ca_file: PathBuf,
+}
+
+const PEBBLE_PORT: u16 = 14000;
+const PEBBLE_DNS: &str = "127.0.0.1:8053";
+
+impl Acme {
+    fn start(dir: &Path) -> Option<Acme> {
+        let pebble = require_tool("pebble")?;
+        let dns = require_tool("pebble-challtestsrv")?;
+        let ca = TestCa::new();
+        let api = ca.leaf(dir, "pebble", &["localhost"], Validity::Current);
+        let config = dir.join("pebble.json");
+        let settings = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{PEBBLE_PORT}"),
+            "managementListenAddress": "127.0.0.1:15000",
+            "certificate": api.cert, "privateKey": api.key,
+            // Where its validation connects: the proxy's port 80.
+            "httpPort": 80, "tlsPort": 5001,
+        }});
+        std::fs::write(&config, settings.to_string()).unwrap();
+        let quiet = |command: &mut Command| {
+            let log = std::fs::File::create(dir.join("acme.log")).unwrap();
+            command
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        };
+        let mut children = vec![quiet(
+            Command::new(dns)
+                .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                .args(["-dns01", PEBBLE_DNS, "-management", "127.0.0.1:8055"])
+                .args(["-http01", "", "-https01", "", "-tlsalpn01", ""]),
+        )];
+        children.push(quiet(
+            Command::new(pebble)
+                .arg("-config")
+                .arg(&config)
+                .args(["-dnsserver", PEBBLE_DNS])
+                // Validate at once, never reuse an authorization (a renewal must be
+                // validated again), never reject a nonce at random.
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_AUTHZREUSE", "0")
+                .env("PEBBLE_WFE_NONCEREJECT", "0"),
+        ));
+        let acme = Acme {
+            children,
+            directory: format!("https://localhost:{PEBBLE_PORT}/dir"),
+            ca_file: ca.write_pem(dir),
+        };
+        let address = SocketAddr::new(LOOPBACK, PEBBLE_PORT);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Pebble does not listen after 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(acme)
+    }
+}
+
+impl Drop for Acme {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A `certbot` on PATH that is Debian's, on Pebble, with its folders in the test's.
+/// Without a terminal `certbot renew` first sleeps up to 8 minutes at random, which the
+/// stack keeps (it spreads the load on Let's Encrypt) and the test skips.
+fn certbot_command(bin: &Path, dir: &Path, acme: &Acme) {
+    let certbot = require_tool("certbot").unwrap();
+    let body = format!(
+        "#!/bin/sh\nexport REQUESTS_CA_BUNDLE={ca}\nexec {certbot} --server {server} \
+         --no-random-sleep-on-renew --config-dir {dir}/letsencrypt --work-dir {dir}/certbot-work --logs-dir {dir}/certbot-logs \"$@\"\n",
+        ca = acme.ca_file.display(),
+        certbot = certbot.display(),
+        server = acme.directory,
+        dir = dir.display(),
+    );
+    let path = bin.join("certbot");
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// SHA-256 fingerprint of the certificate the server presents for the homeserver host,
+/// or of a PEM file, by the real openssl.
+fn fingerprint(source: Result<SocketAddr, &Path>) -> String {
+    let openssl = require_tool("openssl").unwrap();
+    let script = match source {
+        Ok(address) => format!(
+            "{o} s_client -connect {address} -servername {HOMESERVER_HOST} </dev/null 2>/dev/null | {o} x509 -noout -fingerprint -sha256",
+            o = openssl.display()
+        ),
+        Err(file) => format!(
+            "{} x509 -noout -fingerprint -sha256 -in {}",
+            openssl.display(),
+            file.display()
+        ),
+    };
+    let output = Command::new("sh").arg("-c").arg(script).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn run_ok(command: &mut Command, what: &str) {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn end_to_end(proxy: Proxy) {
+    let (Some(_), Some(_)) = (require_tool("certbot"), require_tool("openssl")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let Some(acme) = Acme::start(dir) else {
+        return;
+    };
+    let generated = generate(dir, proxy);
+    let moves = Moves::new(dir, &generated);
+    let config = moves.apply(&std::fs::read_to_string(&generated.config).unwrap());
+    std::fs::write(&generated.config, config).unwrap();
+    // The volumes, as Docker creates them.
+    for volume in ["www/.well-known/acme-challenge", "haproxy-certs"] {
+        std::fs::create_dir_all(dir.join(volume)).unwrap();
+    }
+    let log = dir.join("error.log");
+    let bin = image_commands(dir, proxy, &generated.config, &log);
+    certbot_command(&bin, dir, &acme);
+    let path = format!("{}:/usr/bin:/bin:/usr/sbin:/sbin", bin.display());
+
+    // docker compose run --rm --service-ports first-certificate
+    let first: Vec<String> = generated
+        .first_certificate
+        .iter()
+        .map(|a| moves.apply(a))
+        .collect();
+    run_ok(
+        Command::new(bin.join("certbot"))
+            .args(&first)
+            .env("PATH", &path),
+        "the first-certificate command",
+    );
+    let live = dir.join("letsencrypt/live").join(HOMESERVER_HOST);
+    let issued = fingerprint(Err(&live.join("cert.pem")));
+    // Due for renewal now, as it would be two months on.
+    let renewal = dir.join(format!("letsencrypt/renewal/{HOMESERVER_HOST}.conf"));
+    let conf = std::fs::read_to_string(&renewal).unwrap();
+    std::fs::write(
+        &renewal,
+        format!("renew_before_expiry = 36500 days\n{conf}"),
+    )
+    .unwrap();
+
+    let service = Service::start(&moves.apply(&generated.script), &bin, dir, &log);
+    let served = || fingerprint(Ok(SocketAddr::new(LOOPBACK, 443)));
+    assert_eq!(served(), issued, "{proxy:?}: the first certificate");
+
+    // The certbot service's loop: its first `certbot renew` runs at once.
+    let mut renewer = Command::new("sh")
+        .arg("-c")
+        .arg(moves.apply(&generated.certbot_loop))
+        .env("PATH", &path)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let renewed = loop {
+        let current = fingerprint(Err(&live.join("cert.pem")));
+        if current != issued && served() == current {
+            break current;
+        }
+        if Instant::now() > deadline {
+            let _ = renewer.kill();
+            panic!(
+                "{proxy:?}: no renewed certificate presented after 90 s (issued {issued}, \
+                 live {current}):\n{}\n{}",
+                std::fs::read_to_string(dir.join("certbot-logs/letsencrypt.log"))
+                    .unwrap_or_default(),
+                service.logs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_ne!(renewed, issued);
+
+    // `docker compose stop certbot`: SIGTERM, and the loop ends at once, mid-sleep.
+    let _ = Command::new("kill")
+        .args(["-TERM", &renewer.id().to_string()])
+        .status();
+    let stopped = Instant::now();
+    while renewer.try_wait().unwrap().is_none() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "the certbot loop ignores SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // In a container the stopped PID 1 takes its `sleep` with it; here its group does.
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", renewer.id())])
+        .status();
+    // The renewal recorded how it answered, for every renewal after it.
+    let conf = std::fs::read_to_string(&renewal).unwrap();
+    let expected = match proxy {
+        Proxy::Haproxy => "http01_port = 8888",
+        _ => "authenticator = webroot",
+    };
+    assert!(conf.contains(expected), "{proxy:?}: {conf}");
+    drop(service);
+    drop(acme);
 }
