@@ -124,7 +124,10 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     serves_fixed_documents: true,
     whole_config: false,
     // docker-nginx stable/debian/Dockerfile: CMD ["nginx", "-g", "daemon off;"]. `-s reload`
-    // signals the master named in the image's nginx.conf `pid` file.
+    // signals the master named in the image's nginx.conf `pid` file. A command that starts
+    // with `sh` skips the entrypoint's /docker-entrypoint.d scripts; none acts on this
+    // stack (they need a templates folder or an NGINX_ENTRYPOINT_* variable, or edit the
+    // image's default.conf, which the stack replaces).
     compose_runtime: Some(ComposeRuntime {
         foreground: "nginx -g 'daemon off;'",
         reload: "nginx -s reload",
