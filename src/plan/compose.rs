@@ -4,9 +4,20 @@
 use serde::Serialize;
 
 use super::{Decisions, Listener};
+use crate::defaults::{
+    CERTBOT_RENEW_INTERVAL_SECONDS, CERTBOT_SERVICE, CERTBOT_STANDALONE_PORT,
+    CERTIFICATE_CHECK_SECONDS,
+};
 use crate::matrix::HTTP_PORT;
-use crate::proxy::{self, CertificateForm, ProxyFacts};
+use crate::proxy::{self, CertificateForm, Challenge, ComposeRuntime, ProxyFacts};
 use crate::setup::{Proxy, Tls};
+
+/// certbot's official image, pinned: a new release is taken on purpose, not on restart
+/// (hub.docker.com/r/certbot/certbot; tags `v<version>`, tools/docker/deploy_images.sh).
+const CERTBOT_IMAGE: &str = "docker.io/certbot/certbot:v5.6.0";
+/// The named volume certbot's webroot plugin writes challenge files to and the proxy
+/// serves them from.
+const CHALLENGE_VOLUME: &str = "acme-challenge";
 
 #[derive(Debug, Serialize)]
 pub struct Compose {
@@ -32,6 +43,15 @@ pub struct Compose {
     pub proxy_depends_on: Vec<String>,
     /// `--mas`: MAS and its database in the stack; null without it.
     pub mas: Option<ComposeMas>,
+    /// With certbot: the script of the proxy's service command (`sh -c`), one line each,
+    /// as written in docker-compose.yml (`$$` is a `$` to compose). It starts the server
+    /// and reloads it whenever certbot renewed the certificate it reads.
+    pub proxy_script: Option<Vec<String>>,
+    /// With certbot and a proxy that serves the challenge files: the volume certbot writes
+    /// them to, mounted read-only where the proxy serves `/.well-known/acme-challenge/`.
+    pub challenge_volume: Option<String>,
+    /// The proxy's health check, where its image has the tools: it answers HTTP on port 80.
+    pub proxy_healthcheck: Option<Healthcheck>,
 }
 
 /// The Matrix Authentication Service in the stack, with the PostgreSQL it needs
@@ -111,6 +131,30 @@ pub struct Certbot {
     /// `--deploy-hook` command that assembles that file after each issue or renewal,
     /// as written in docker-compose.yml (`$$` is a `$` to compose).
     pub deploy_hook: Option<String>,
+    pub image: &'static str,
+    /// The long-running service's name.
+    pub service: &'static str,
+    /// The long-running service's volumes (`volume:path`): certbot's state, then the
+    /// one-file certificates' and the challenge files' volumes where there are.
+    pub volumes: Vec<String>,
+    /// How `certbot renew` answers the challenges. The first certificate was obtained in
+    /// standalone mode on port 80; "the same plugin and options that were used at the time
+    /// the certificate was originally issued will be used for the renewal attempt, unless
+    /// you specify other plugins or options" (certbot/docs/using.rst, "Renewing
+    /// certificates"; certbot/_internal/renewal.py restores a value only if not
+    /// `set_by_user`).
+    pub renew_args: Vec<String>,
+    /// The script of the service's entrypoint (`sh -c`; the image's own is `certbot`),
+    /// one line each, as written in docker-compose.yml: `certbot renew` now and every
+    /// `CERTBOT_RENEW_INTERVAL_SECONDS`.
+    pub script: Vec<String>,
+}
+
+/// A compose `healthcheck`: `test` is `command` followed by `script`.
+#[derive(Debug, Serialize)]
+pub struct Healthcheck {
+    pub command: Vec<&'static str>,
+    pub script: String,
 }
 
 /// The volume certbot writes HAProxy's one-file certificates to.
@@ -127,7 +171,11 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
             ports.push(listener.port);
         }
     }
-    let certbot = (decided.acme && !facts.obtains_certificates).then(|| certbot(decided, facts));
+    let runtime = facts
+        .compose_runtime
+        .as_ref()
+        .filter(|_| decided.acme && !facts.obtains_certificates);
+    let certbot = runtime.map(|runtime| certbot(decided, facts, runtime));
     let certificate_files = match (&setup.tls, facts.certificate_form) {
         (Tls::Files { .. }, CertificateForm::CombinedPem { .. }) => {
             vec![super::tls::combined_pem(&decided.file_stem)]
@@ -150,6 +198,12 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
     {
         volumes.push(COMBINED_PEM_VOLUME.into());
     }
+    let challenge_volume = runtime
+        .filter(|runtime| runtime.challenge == Challenge::Webroot)
+        .map(|_| format!("{}:ro", challenge_mount(decided)));
+    if challenge_volume.is_some() {
+        volumes.push(CHALLENGE_VOLUME.into());
+    }
     let certificate_volume = match (facts.certificate_store, &certbot) {
         (Some(store), _) => {
             (store.every_mode || decided.acme).then(|| format!("certs:{}", store.path))
@@ -170,6 +224,9 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         certificate_volume,
         certificate_files,
         volumes,
+        proxy_script: runtime.map(|runtime| reload_on_renewal(decided, facts, runtime)),
+        challenge_volume,
+        proxy_healthcheck: facts.compose_runtime.as_ref().map(|_| http_probe()),
         proxy_depends_on,
         mas,
     }
@@ -212,20 +269,117 @@ pub(super) fn mas_database() -> super::mas::MasDatabase {
     }
 }
 
+/// Where certbot writes challenge files and the proxy serves them (`volume:path`):
+/// `<webroot>/.well-known/acme-challenge`, so `certbot --webroot -w <webroot>` writes into
+/// the volume and the proxies' existing webroot locations serve it unchanged.
+fn challenge_mount(decided: &Decisions) -> String {
+    format!(
+        "{CHALLENGE_VOLUME}:{}/.well-known/acme-challenge",
+        decided.setup.webroot
+    )
+}
+
+/// A compose file reads `$` as the start of a variable; `$$` is a literal one.
+fn compose_literal(lines: &[String]) -> Vec<String> {
+    lines.iter().map(|line| line.replace('$', "$$")).collect()
+}
+
+/// The proxy cannot see certbot renew a file in another container, and no tool of its
+/// image watches files: a background loop compares the certificate every
+/// `CERTIFICATE_CHECK_SECONDS` with what it was and reloads the server when it changed,
+/// then the shell execs into the image's own foreground command. certbot points the
+/// chain's link at the new file last (storage.py `ALL_FOUR`: cert, privkey, chain,
+/// fullchain), so a changed chain comes with its key already in place.
+fn reload_on_renewal(
+    decided: &Decisions,
+    facts: &ProxyFacts,
+    runtime: &ComposeRuntime,
+) -> Vec<String> {
+    let watched = match facts.certificate_form {
+        CertificateForm::Pair => super::tls::letsencrypt_fullchain(&decided.file_stem),
+        CertificateForm::CombinedPem { .. } => super::tls::combined_pem(&decided.file_stem),
+    };
+    compose_literal(&[
+        format!("cert={watched}"),
+        "seen=$(cksum < \"$cert\")".into(),
+        format!("while sleep {CERTIFICATE_CHECK_SECONDS}; do"),
+        "  now=$(cksum < \"$cert\")".into(),
+        format!(
+            "  if [ \"$now\" != \"$seen\" ]; then {} && seen=$now; fi",
+            runtime.reload
+        ),
+        "done &".into(),
+        format!("exec {}", runtime.foreground),
+    ])
+}
+
+/// The official nginx, httpd and haproxy images are Debian-based: bash (whose
+/// /dev/tcp opens a connection), head and grep are there, curl and wget are not in all
+/// of them (docker-library/httpd and haproxy Dockerfiles purge their build tools).
+/// Healthy means an HTTP status line comes back on port 80, whatever the status.
+fn http_probe() -> Healthcheck {
+    Healthcheck {
+        command: vec!["CMD", "bash", "-c"],
+        script: format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{HTTP_PORT} && printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1'"
+        ),
+    }
+}
+
 /// certbot writes to the `certs` volume; for a proxy that reads one file, its deploy
 /// hook also writes chain and key into that file on a volume of its own.
-fn certbot(decided: &Decisions, facts: &ProxyFacts) -> Certbot {
-    match facts.certificate_form {
-        CertificateForm::Pair => Certbot {
-            volume: None,
-            deploy_hook: None,
-        },
-        CertificateForm::CombinedPem { dir } => Certbot {
-            volume: Some(format!("{COMBINED_PEM_VOLUME}:{dir}")),
-            deploy_hook: Some(format!(
-                "cat \"$$RENEWED_LINEAGE/fullchain.pem\" \"$$RENEWED_LINEAGE/privkey.pem\" > {}",
-                super::tls::combined_pem(&decided.file_stem)
+fn certbot(decided: &Decisions, facts: &ProxyFacts, runtime: &ComposeRuntime) -> Certbot {
+    let (volume, hook) = match facts.certificate_form {
+        CertificateForm::Pair => (None, None),
+        CertificateForm::CombinedPem { dir } => (
+            Some(format!("{COMBINED_PEM_VOLUME}:{dir}")),
+            // Written aside and renamed: HAProxy, reloading, never reads half a file.
+            Some(format!(
+                "cat \"$RENEWED_LINEAGE/fullchain.pem\" \"$RENEWED_LINEAGE/privkey.pem\" > {pem}.new && mv {pem}.new {pem}",
+                pem = super::tls::combined_pem(&decided.file_stem)
             )),
-        },
+        ),
+    };
+    let mut volumes = vec!["certs:/etc/letsencrypt".to_string()];
+    volumes.extend(volume.clone());
+    let renew_args: Vec<String> = match runtime.challenge {
+        Challenge::Webroot => {
+            volumes.push(challenge_mount(decided));
+            vec![
+                "--webroot".into(),
+                "-w".into(),
+                decided.setup.webroot.to_string(),
+            ]
+        }
+        Challenge::Standalone => vec![
+            "--standalone".into(),
+            "--http-01-port".into(),
+            CERTBOT_STANDALONE_PORT.to_string(),
+        ],
+    };
+    let hook_arg = hook
+        .as_ref()
+        .map(|hook| format!(" --deploy-hook '{hook}'"))
+        .unwrap_or_default();
+    // `trap`: as PID 1 the shell ignores SIGTERM unless it handles it, and `docker compose
+    // stop` would wait 10 s and kill it; `wait` returns as soon as the signal arrives.
+    let script = compose_literal(&[
+        "trap exit TERM".into(),
+        "while :; do".into(),
+        format!(
+            "  certbot renew --non-interactive {}{hook_arg}",
+            renew_args.join(" ")
+        ),
+        format!("  sleep {CERTBOT_RENEW_INTERVAL_SECONDS} & wait $!"),
+        "done".into(),
+    ]);
+    Certbot {
+        volume,
+        deploy_hook: hook.map(|hook| hook.replace('$', "$$")),
+        image: CERTBOT_IMAGE,
+        service: CERTBOT_SERVICE,
+        volumes,
+        renew_args,
+        script,
     }
 }
