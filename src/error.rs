@@ -213,6 +213,14 @@ pub enum Error {
         why: &'static str,
         example: String,
     },
+    /// A `--worker` (`given`: as written, flag or key) that cannot work: another
+    /// homeserver, a second worker for a group Synapse cannot shard, SSO with MAS, an
+    /// output that cannot route to workers yet.
+    WorkerRefused {
+        given: String,
+        why: String,
+        example: String,
+    },
     /// A file or folder below `--templates` that cannot be read.
     TemplateRead {
         path: PathBuf,
@@ -264,7 +272,8 @@ impl Error {
             | Error::KubernetesRouting { .. }
             | Error::TwoRoutings { .. }
             | Error::KubernetesIssuer { .. }
-            | Error::GatewayHoldsCertificate { .. } => 2,
+            | Error::GatewayHoldsCertificate { .. }
+            | Error::WorkerRefused { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -534,6 +543,11 @@ impl fmt::Display for Error {
                 "{flag} cannot be used with --gateway: the Gateway's HTTPS listener holds the \
                  certificate, {why}, e.g. {example}"
             ),
+            Error::WorkerRefused {
+                given,
+                why,
+                example,
+            } => write!(f, "{given}: {why}, e.g. {example}"),
             Error::TemplateRead { path, source } => {
                 write!(f, "--templates: cannot read `{}`: {source}", path.display())
             }

@@ -5,7 +5,7 @@
 
 use serde_yaml::Value;
 
-use super::layer::{FLAG_ORDER, SetupLayer};
+use super::layer::{FLAG_ORDER, SetupLayer, flag_of};
 use super::merge::merge;
 use crate::setup::Setup;
 
@@ -41,11 +41,27 @@ pub fn flags(layer: &SetupLayer) -> Vec<String> {
 fn flags_of(keys: &serde_yaml::Mapping) -> Vec<String> {
     let mut args = Vec::new();
     for key in FLAG_ORDER {
-        let flag = format!("--{}", key.replace('_', "-"));
+        let flag = flag_of(key);
         match keys.get(key) {
             None => {}
             Some(Value::Bool(true)) => args.push(flag),
             Some(Value::Bool(false)) => args.push(format!("{flag}=false")),
+            // `workers: {GROUP: [HOST:PORT, …]}`: one `--worker GROUP=HOST:PORT` each
+            // (the flag is singular, the key plural: see `flag_of`).
+            Some(Value::Mapping(groups)) => {
+                for (group, addresses) in groups {
+                    let addresses = match addresses {
+                        Value::Sequence(items) => items.clone(),
+                        one => vec![one.clone()],
+                    };
+                    for address in &addresses {
+                        args.extend([
+                            flag.clone(),
+                            format!("{}={}", scalar(group), scalar(address)),
+                        ]);
+                    }
+                }
+            }
             Some(Value::Sequence(items)) => {
                 let items: Vec<String> = items.iter().map(scalar).collect();
                 args.extend([flag, items.join(",")]);

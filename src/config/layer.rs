@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::setup::{
     ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
     Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UrlPrefix,
+    Tls, TlsMode, Upstream, UrlPrefix, WorkerAddress,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -222,6 +222,18 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
+    /// Synapse only: send a group of requests to a worker process, GROUP=HOST:PORT; repeat for more workers and groups (sync, client-reader, event-creator, federation-inbound, federation-reader, media, user-directory, sso-login, typing, to-device, account-data, receipts, presence, push-rules, device-lists); the rest stays on --upstream [e.g. sync=127.0.0.1:8083]
+    // YAML: `workers: {sync: [127.0.0.1:8083, 127.0.0.1:8084]}`, one key per group (see
+    // `workers_map`); the flag is singular because each one names one worker.
+    #[arg(
+        long = "worker",
+        value_name = "GROUP=HOST:PORT",
+        value_delimiter = ',',
+        env = "MXPROXY_WORKER"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "workers_map")]
+    pub workers: Option<Vec<WorkerAddress>>,
+
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +293,7 @@ impl SetupLayer {
             mas_host: self.mas_host.or(lower.mas_host),
             mas_path: self.mas_path.or(lower.mas_path),
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
+            workers: self.workers.or(lower.workers),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -320,7 +333,18 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_host",
     "mas_path",
     "mas_upstream",
+    "workers",
 ];
+
+/// The flag of a key: the key with `-` for `_`, but singular where each flag gives one
+/// of the key's values (`--worker` per worker, `workers:` for all of them).
+pub fn flag_of(key: &str) -> String {
+    let flag = match key {
+        "workers" => "worker",
+        key => key,
+    };
+    format!("--{}", flag.replace('_', "-"))
+}
 
 /// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
 /// switches other than `compose`, and with Kubernetes what it refuses (the Service is the
@@ -373,6 +397,7 @@ impl From<&Setup> for SetupLayer {
                 MasPublic::Host(_) => None,
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
+            workers: (!setup.workers.is_empty()).then(|| setup.workers.addresses()),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,
@@ -498,5 +523,69 @@ fn config_message(message: String) -> String {
     match message.split_once(": ") {
         Some((key, why)) if !key.contains(' ') => format!("key `{key}`: {why}"),
         _ => message,
+    }
+}
+
+/// `workers:` in the file: `{GROUP: [HOST:PORT, …]}` (one address may be written without
+/// the list), read into the same `GROUP=HOST:PORT` values the flag gives, so that both
+/// pass through `WorkerAddress`'s one `FromStr`.
+mod workers_map {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::setup::{WorkerAddress, WorkerGroup};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<serde_yaml::Value>),
+        One(serde_yaml::Value),
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Vec<WorkerAddress>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut groups: BTreeMap<WorkerGroup, Vec<String>> = BTreeMap::new();
+        for worker in value.iter().flatten() {
+            groups
+                .entry(worker.group)
+                .or_default()
+                .push(worker.address.to_string());
+        }
+        serializer.collect_map(groups.iter().map(|(group, list)| (group.name(), list)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<WorkerAddress>>, D::Error> {
+        use serde::de::Error;
+        let map: BTreeMap<String, Option<OneOrMany>> = BTreeMap::deserialize(deserializer)?;
+        let mut workers = Vec::new();
+        for (group, addresses) in map {
+            let addresses = match addresses {
+                None => vec![serde_yaml::Value::Null],
+                Some(OneOrMany::One(one)) => vec![one],
+                Some(OneOrMany::Many(many)) if many.is_empty() => vec![serde_yaml::Value::Null],
+                Some(OneOrMany::Many(many)) => many,
+            };
+            for address in addresses {
+                let address = match address {
+                    serde_yaml::Value::String(text) => text,
+                    serde_yaml::Value::Null => String::new(),
+                    other => serde_yaml::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                let text = format!("{group}={address}");
+                let worker = text.parse::<WorkerAddress>().map_err(|e| {
+                    D::Error::custom(format!("\"{}\" {e}", crate::setup::shown(&text)))
+                })?;
+                workers.push(worker);
+            }
+        }
+        Ok(Some(workers))
     }
 }

@@ -65,6 +65,15 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
     let (mut proxies, defaulted) = proxies(&layers, kubernetes.is_some())?;
+    let context = super::workers::Context {
+        homeserver,
+        upstream: &upstream,
+        mas: mas.is_some(),
+        compose,
+        kubernetes: kubernetes.is_some(),
+    };
+    let workers =
+        super::workers::workers(&layers, &context, &mut proxies, defaulted, &mut warnings)?;
     let listen_addresses = listen_addresses(&layers, compose)?;
     if listen_addresses.len() > 1 && defaulted {
         leave_out_single_address_proxies(&mut proxies, &listen_addresses, &mut warnings);
@@ -96,6 +105,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         kubernetes,
         expose_admin,
         mas,
+        workers,
         warnings,
         out,
     })

@@ -6,6 +6,7 @@ mod args;
 mod kubernetes;
 mod layer;
 mod merge;
+mod workers;
 
 pub use args::{flags, to_args};
 pub use layer::{FILE_ONLY_KEYS, FLAG_ORDER, SetupLayer, parse_file, read_file};
@@ -396,8 +397,10 @@ mod tests {
             .collect();
         for arg in command.get_arguments() {
             let id = arg.get_id().as_str();
-            assert_eq!(arg.get_long(), Some(id.replace('_', "-").as_str()));
-            let env = format!("MXPROXY_{}", id.to_uppercase());
+            let flag = layer::flag_of(id);
+            let long = flag.trim_start_matches("--");
+            assert_eq!(arg.get_long(), Some(long));
+            let env = format!("MXPROXY_{}", long.replace('-', "_").to_uppercase());
             assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()));
         }
 

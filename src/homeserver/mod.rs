@@ -11,6 +11,7 @@ use crate::setup::{ByteSize, Homeserver, Port, UploadCeiling};
 
 pub mod mas;
 pub mod settings;
+pub mod workers;
 
 pub struct Facts {
     pub display_name: &'static str,
