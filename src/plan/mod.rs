@@ -8,6 +8,7 @@ mod mas;
 mod proxies;
 mod sites;
 mod tls;
+mod workers;
 
 use serde::Serialize;
 
@@ -29,6 +30,7 @@ pub use mas::MasPlan;
 pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
+pub use workers::{WorkerGroupPlan, WorkersPlan};
 
 /// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
 /// after the homeserver host in a file name (`.conf`: the nginx and Apache sites,
@@ -84,6 +86,8 @@ pub struct Plan {
     pub nginx: Option<NginxPlan>,
     /// `--mas`: what goes to the Matrix Authentication Service; null without it.
     pub mas: Option<MasPlan>,
+    /// `--worker`: which requests go to Synapse's workers; null without.
+    pub workers: Option<WorkersPlan>,
     /// What only Apache's files need; null unless it is asked for.
     pub apache: Option<ApachePlan>,
     /// What only Caddy's file needs; null unless it is asked for.
@@ -315,6 +319,7 @@ pub fn plan(setup: &Setup) -> Plan {
         redirect: sites::redirect(&decided, &hosts),
         nginx: proxies::nginx(&decided, &hosts),
         mas,
+        workers: workers::workers_plan(&decided),
         apache: proxies::apache(&decided),
         caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
         traefik: proxies::traefik(&decided, &bind, &listeners),
