@@ -586,6 +586,9 @@ mod workers_map {
                 workers.push(worker);
             }
         }
+        // In table order, as `Setup::workers` gives them back (a stable sort keeps each
+        // group's addresses as written).
+        workers.sort_by_key(|worker: &WorkerAddress| worker.group);
         Ok(Some(workers))
     }
 }
