@@ -104,6 +104,9 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--homeserver synapse --worker GROUP=HOST:PORT`, one entry per worker: its group
+    /// and its address (set by `Stack::start`, which starts a recording upstream for each).
+    pub workers: Vec<(&'static str, Option<SocketAddr>)>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -128,6 +131,7 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            workers: Vec::new(),
         }
     }
 }
@@ -242,6 +246,13 @@ impl Site {
             if mas.expose_admin {
                 generate.arg("--expose-admin");
             }
+        }
+        if !options.workers.is_empty() && options.homeserver.is_none() && options.mas.is_none() {
+            generate.args(["--homeserver", "synapse"]);
+        }
+        for (group, address) in &options.workers {
+            let address = address.expect("Stack::start sets each worker's address");
+            generate.args(["--worker", &format!("{group}={address}")]);
         }
         let generated = generate.output().unwrap();
         assert!(

@@ -19,6 +19,9 @@ pub struct Stack {
     /// With `--mas`: the second recording upstream, MAS's stand-in (MAS itself is in no
     /// package registry, so its routing is proven on what reaches this address).
     pub mas: Option<Homeserver>,
+    /// With `--worker`: one recording upstream per worker, with its group, in the order
+    /// of `Options::workers`.
+    pub workers: Vec<(&'static str, Homeserver)>,
     pub client: Client,
     pub site: Site,
     running: Running,
@@ -55,6 +58,18 @@ impl Stack {
             }
             None => None,
         };
+        let mut workers = Vec::new();
+        for (group, address) in &mut options.workers {
+            let worker = Homeserver::start(
+                "127.0.0.1:0".parse().unwrap(),
+                Answers::Echo {
+                    sync_delay: Duration::ZERO,
+                },
+            )
+            .await;
+            *address = Some(worker.address);
+            workers.push((*group, worker));
+        }
         let ca = TestCa::new();
         let cert = ca.issue(dir.path(), &options.names());
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
@@ -82,6 +97,7 @@ impl Stack {
             options,
             upstream,
             mas,
+            workers,
             client: Client::new(&ca.cert_der),
             site,
             running,

@@ -1,0 +1,334 @@
+//! `--worker`: real traffic through nginx and HAProxy to one recording upstream per
+//! worker. Every group's sample paths (Synapse v1.157.1 docs/workers.md) reach that
+//! group's workers, near misses the main process, and the hashed groups stick: one
+//! token, one room, one federation origin, one worker. `traffic::workers::<rule>::<server>`.
+
+use super::client::{Request, Response};
+use super::stack::Stack;
+use crate::common::homeserver::Homeserver;
+use crate::common::proxy::{Options, Proxy};
+
+/// `mod <rule> { #[test] fn nginx, haproxy }`: the proxies that route to workers.
+macro_rules! worker_servers {
+    ($rule:ident) => {
+        mod $rule {
+            use crate::common::netns::netns_test;
+            netns_test! {
+                fn nginx() {
+                    let server = crate::common::proxy::Proxy::Nginx;
+                    if server.installed() {
+                        crate::traffic::block_on(super::$rule(server))
+                    }
+                }
+            }
+            netns_test! {
+                fn haproxy() {
+                    let server = crate::common::proxy::Proxy::Haproxy;
+                    if server.installed() {
+                        crate::traffic::block_on(super::$rule(server))
+                    }
+                }
+            }
+        }
+    };
+}
+
+worker_servers!(each_group_reaches_its_workers_and_near_misses_the_main_process);
+worker_servers!(one_token_one_sync_worker);
+worker_servers!(one_room_one_client_reader_and_one_origin_one_inbound_worker);
+
+/// A worker for every group, two for the groups that hash.
+fn every_group() -> Options {
+    let groups = [
+        "typing",
+        "to-device",
+        "account-data",
+        "receipts",
+        "presence",
+        "push-rules",
+        "device-lists",
+        "user-directory",
+        "sso-login",
+        "media",
+        "sync",
+        "sync",
+        "event-creator",
+        "client-reader",
+        "client-reader",
+        "federation-inbound",
+        "federation-inbound",
+        "federation-reader",
+    ];
+    Options {
+        workers: groups.iter().map(|group| (*group, None)).collect(),
+        ..Options::default()
+    }
+}
+
+/// Paths from Synapse's docs/workers.md (and the client-server spec's shapes of them),
+/// each with the group that must take it.
+const SAMPLES: &[(&str, &str)] = &[
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/typing/@a:example.org",
+        "typing",
+    ),
+    (
+        "/_matrix/client/v3/sendToDevice/m.room.encrypted/txn1",
+        "to-device",
+    ),
+    (
+        "/_matrix/client/v3/user/@a:example.org/rooms/!r:example.org/tags",
+        "account-data",
+    ),
+    (
+        "/_matrix/client/v3/user/@a:example.org/account_data/m.direct",
+        "account-data",
+    ),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/receipt/m.read/$e",
+        "receipts",
+    ),
+    (
+        "/_matrix/client/r0/rooms/!r:example.org/read_markers",
+        "receipts",
+    ),
+    (
+        "/_matrix/client/v3/presence/@a:example.org/status",
+        "presence",
+    ),
+    (
+        "/_matrix/client/v3/pushrules/global/override/rule",
+        "push-rules",
+    ),
+    ("/_matrix/client/v3/delete_devices", "device-lists"),
+    ("/_matrix/client/v3/devices/ABCDEF", "device-lists"),
+    ("/_matrix/client/v3/keys/upload", "device-lists"),
+    ("/_matrix/client/v3/user_directory/search", "user-directory"),
+    (
+        "/_matrix/client/v3/login/sso/redirect/oidc-github",
+        "sso-login",
+    ),
+    ("/_synapse/client/oidc/callback", "sso-login"),
+    ("/_synapse/client/pick_idp", "sso-login"),
+    ("/_matrix/media/v3/download/example.org/abc", "media"),
+    ("/_matrix/client/v1/media/download/example.org/abc", "media"),
+    ("/_matrix/federation/v1/media/download/abc", "media"),
+    ("/_matrix/client/v3/sync", "sync"),
+    ("/_matrix/client/r0/sync", "sync"),
+    ("/_matrix/client/v3/events", "sync"),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/initialSync",
+        "sync",
+    ),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/send/m.room.message/txn1",
+        "event-creator",
+    ),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/state/m.room.name/",
+        "event-creator",
+    ),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/join",
+        "event-creator",
+    ),
+    (
+        "/_matrix/client/v3/profile/@a:example.org/displayname",
+        "event-creator",
+    ),
+    ("/_matrix/client/v3/createRoom", "client-reader"),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/messages",
+        "client-reader",
+    ),
+    (
+        "/_matrix/client/v3/rooms/!r:example.org/state",
+        "client-reader",
+    ),
+    ("/_matrix/client/versions", "client-reader"),
+    ("/_matrix/client/v3/login", "client-reader"),
+    ("/_matrix/client/v3/keys/query", "client-reader"),
+    ("/_matrix/federation/v1/send/txn1", "federation-inbound"),
+    ("/_matrix/federation/v1/version", "federation-reader"),
+    (
+        "/_matrix/federation/v1/state_ids/!r:example.org",
+        "federation-reader",
+    ),
+    (
+        "/_matrix/federation/v2/send_join/!r:example.org/$e",
+        "federation-reader",
+    ),
+    ("/_matrix/key/v2/query", "federation-reader"),
+];
+
+/// One character or one segment away from a pattern: the main process keeps them.
+const NEAR_MISSES: &[&str] = &[
+    "/_matrix/client/v3/syncx",
+    "/_matrix/client/unstable/sync",
+    "/_matrix/client/v3/sync/",
+    "/_matrix/client/v3/createRoomx",
+    "/_matrix/client/v3/versions",
+    "/_matrix/client/v3/logout",
+    "/_matrix/client/v3/user_directory/searchx",
+    "/_matrix/federation/v2/send/txn1",
+    "/_matrix/federation/v1/versionx",
+    "/_matrix/key/v2/server",
+    "/_matrix/client/v3/media/download/example.org/abc",
+    "/_synapse/client/oidc/callbackx",
+];
+
+async fn send(stack: &Stack, request: &Request) -> Response {
+    stack
+        .client
+        .send(request)
+        .await
+        .unwrap_or_else(|e| panic!("{:?}: {e}", stack.server))
+}
+
+fn request(stack: &Stack, target: &str) -> Request {
+    Request::get(stack.site_address(), &stack.homeserver_host, target)
+}
+
+/// Which upstream recorded `marker` (exactly one must): a worker's group and index, or
+/// `main`.
+fn receiver(stack: &Stack, marker: &str) -> String {
+    let mut hits: Vec<String> = stack
+        .workers
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, worker))| !worker.with_target(marker).is_empty())
+        .map(|(index, (group, _))| format!("{group}#{index}"))
+        .collect();
+    if !stack.upstream.with_target(marker).is_empty() {
+        hits.push("main".into());
+    }
+    assert_eq!(hits.len(), 1, "{marker} reached {hits:?}\n{}", stack.logs());
+    hits.remove(0)
+}
+
+fn group_of(receiver: &str) -> &str {
+    receiver.split('#').next().unwrap()
+}
+
+pub async fn each_group_reaches_its_workers_and_near_misses_the_main_process(server: Proxy) {
+    let stack = Stack::start(server, every_group()).await;
+    let cases = SAMPLES
+        .iter()
+        .copied()
+        .chain(NEAR_MISSES.iter().map(|path| (*path, "main")));
+    for (index, (path, group)) in cases.enumerate() {
+        let marker = format!("mxproxy-sample-{index}");
+        for method in ["GET", "POST"] {
+            let target = format!("{path}?m={marker}-{method}");
+            let response = send(&stack, &request(&stack, &target).method(method)).await;
+            assert_eq!(response.status, 200, "{server:?} {method} {target}");
+            let reached = receiver(&stack, &format!("{marker}-{method}"));
+            assert_eq!(group_of(&reached), group, "{server:?} {method} {path}");
+        }
+    }
+}
+
+/// The worker indices of `group`'s workers in `stack.workers`.
+fn workers_of<'a>(stack: &'a Stack, group: &str) -> Vec<(usize, &'a Homeserver)> {
+    stack
+        .workers
+        .iter()
+        .enumerate()
+        .filter(|(_, (g, _))| *g == group)
+        .map(|(index, (_, worker))| (index, worker))
+        .collect()
+}
+
+pub async fn one_token_one_sync_worker(server: Proxy) {
+    let stack = Stack::start(server, every_group()).await;
+    assert_eq!(workers_of(&stack, "sync").len(), 2);
+    // One token, 100 requests, in each of the two forms a client may send it.
+    for form in ["header", "query"] {
+        let mut reached = std::collections::BTreeSet::new();
+        for round in 0..100 {
+            let marker = format!("mxproxy-{form}-{round}-");
+            let token = "mct_0123456789abcdefABCDEF_token";
+            let mut target = format!("/_matrix/client/v3/sync?since=s{round}&m={marker}");
+            let mut sent = request(&stack, &target);
+            if form == "header" {
+                sent = sent.header("Authorization", &format!("Bearer {token}"));
+            } else {
+                target = format!("{target}&access_token={token}");
+                sent = request(&stack, &target);
+            }
+            assert_eq!(send(&stack, &sent).await.status, 200);
+            reached.insert(receiver(&stack, &marker));
+        }
+        assert_eq!(
+            reached.len(),
+            1,
+            "{server:?} {form}: one token reached {reached:?}"
+        );
+        assert_eq!(group_of(reached.first().unwrap()), "sync");
+    }
+    // 50 users' tokens, twice each: every token keeps its worker, and the tokens spread
+    // over both workers.
+    let mut used = std::collections::BTreeSet::new();
+    for user in 0..50 {
+        let token = format!("syt_dXNlcg{user}_ABCDEFGHIJKLMNOPQRST_{user:04}");
+        let mut reached = std::collections::BTreeSet::new();
+        for round in 0..2 {
+            let marker = format!("mxproxy-user-{user}-{round}-");
+            let sent = request(&stack, &format!("/_matrix/client/v3/sync?m={marker}"))
+                .header("Authorization", &format!("Bearer {token}"));
+            assert_eq!(send(&stack, &sent).await.status, 200);
+            reached.insert(receiver(&stack, &marker));
+        }
+        assert_eq!(
+            reached.len(),
+            1,
+            "{server:?} token {token} reached {reached:?}"
+        );
+        used.extend(reached);
+    }
+    assert_eq!(used.len(), 2, "{server:?}: 50 tokens reached {used:?}");
+}
+
+pub async fn one_room_one_client_reader_and_one_origin_one_inbound_worker(server: Proxy) {
+    let stack = Stack::start(server, every_group()).await;
+    // Pagination: "all requests for a given room must be routed to the same instance",
+    // whatever the page (the `from` token changes with every page).
+    let mut rooms_used = std::collections::BTreeSet::new();
+    for room in 0..20 {
+        let mut reached = std::collections::BTreeSet::new();
+        for page in 0..5 {
+            let marker = format!("mxproxy-room-{room}-{page}-");
+            let target = format!(
+                "/_matrix/client/v3/rooms/!room{room}:example.org/messages?from=t{page}&m={marker}"
+            );
+            assert_eq!(send(&stack, &request(&stack, &target)).await.status, 200);
+            reached.insert(receiver(&stack, &marker));
+        }
+        assert_eq!(
+            reached.len(),
+            1,
+            "{server:?} room {room} reached {reached:?}"
+        );
+        rooms_used.extend(reached);
+    }
+    assert_eq!(
+        rooms_used.len(),
+        2,
+        "{server:?}: 20 rooms reached {rooms_used:?}"
+    );
+    // One origin server (one source address here), 100 transactions: one inbound worker.
+    let mut reached = std::collections::BTreeSet::new();
+    for transaction in 0..100 {
+        let marker = format!("mxproxy-txn-{transaction}-");
+        let target = format!("/_matrix/federation/v1/send/{marker}");
+        let sent = request(&stack, &target).method("PUT");
+        assert_eq!(send(&stack, &sent).await.status, 200);
+        reached.insert(receiver(&stack, &marker));
+    }
+    assert_eq!(
+        reached.len(),
+        1,
+        "{server:?}: one origin reached {reached:?}"
+    );
+    assert_eq!(group_of(reached.first().unwrap()), "federation-inbound");
+}
