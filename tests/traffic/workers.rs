@@ -332,3 +332,57 @@ pub async fn one_room_one_client_reader_and_one_origin_one_inbound_worker(server
     );
     assert_eq!(group_of(reached.first().unwrap()), "federation-inbound");
 }
+
+worker_servers!(the_main_process_takes_over_where_it_can);
+
+/// A group whose workers are all down: sync falls back to the main process, media does
+/// not (with workers the main process does not serve media: `enable_media_repo: false`).
+/// HAProxy notices a dead worker by its health check (`check`: 3 failed checks 2 s apart
+/// by default), so its first requests may fail; the loop waits at most 20 s for it.
+pub async fn the_main_process_takes_over_where_it_can(server: Proxy) {
+    let options = Options {
+        workers: vec![("sync", None), ("media", None)],
+        ..Options::default()
+    };
+    let mut stack = Stack::start(server, options).await;
+    // Stopped before any request: no connection to them is open or pooled.
+    stack.workers.clear();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut attempt = 0;
+    let sync_status = loop {
+        attempt += 1;
+        let marker = format!("mxproxy-fallback-{attempt}-");
+        let target = format!("/_matrix/client/v3/sync?m={marker}");
+        let response = send(&stack, &request(&stack, &target)).await;
+        if response.status == 200 || std::time::Instant::now() > deadline {
+            if response.status == 200 {
+                assert_eq!(stack.upstream.with_target(&marker).len(), 1);
+            }
+            break response.status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        sync_status,
+        200,
+        "{server:?}: sync with its worker down\n{}",
+        stack.logs()
+    );
+    if server == Proxy::Nginx {
+        assert_eq!(attempt, 1, "nginx falls back on the first request");
+    }
+    for attempt in 0..5 {
+        let marker = format!("mxproxy-media-{attempt}-");
+        let target = format!("/_matrix/client/v1/media/download/example.org/abc?m={marker}");
+        let response = send(&stack, &request(&stack, &target)).await;
+        assert!(
+            response.status == 502 || response.status == 503,
+            "{server:?}: media with its worker down answered {}",
+            response.status
+        );
+        assert!(
+            stack.upstream.with_target(&marker).is_empty(),
+            "{server:?}: media reached main"
+        );
+    }
+}
