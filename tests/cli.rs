@@ -1093,3 +1093,59 @@ fn output_and_command_refusals_name_the_fix() {
         assert!(!out.exists() && !dir.path().join("mxproxy-out").exists(), "{args:?}");
     }
 }
+
+/// `--worker` refusals, from the value (clap, through `WorkerAddress`) and from the setup
+/// (merge): exit 2, the flag and value named, a working example, nothing written.
+#[test]
+fn worker_refusals_are_usage_errors_with_an_example() {
+    let env = Env::new();
+    let base = [
+        "--server-name",
+        "example.com",
+        "--homeserver",
+        "synapse",
+        "--proxy",
+        "nginx",
+    ];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--worker", "synchrotron=127.0.0.1:8083"],
+            "is not a worker group (groups: typing,",
+        ),
+        (
+            &["--worker", "sync="],
+            "gives group sync no address, e.g. sync=127.0.0.1:8083",
+        ),
+        (
+            &[
+                "--worker",
+                "typing=127.0.0.1:8083",
+                "--worker",
+                "typing=127.0.0.1:8084",
+            ],
+            "--worker typing=127.0.0.1:8084: typing has one worker only (127.0.0.1:8083)",
+        ),
+        (
+            &["--worker", "sso-login=127.0.0.1:8083", "--mas"],
+            "with --mas, MAS handles every login",
+        ),
+    ];
+    for (flags, message) in cases {
+        env.generate(&[&base[..], flags].concat())
+            .code(2)
+            .stderr(contains(*message));
+        assert!(!env.out().exists(), "{flags:?} wrote files");
+    }
+    env.generate(&[
+        "--server-name",
+        "example.com",
+        "--proxy",
+        "nginx",
+        "--worker",
+        "sync=127.0.0.1:8083",
+    ])
+    .code(2)
+    .stderr(contains(
+        "--homeserver conduit has none, e.g. --homeserver synapse --worker sync=127.0.0.1:8083",
+    ));
+}
