@@ -6,10 +6,9 @@ use crate::error::Error;
 use crate::homeserver::workers;
 use crate::setup::{Homeserver, Proxy, Upstream, WorkerAddress, WorkerGroup, Workers};
 
-/// The proxies that route to workers: each hashes on a request header or query parameter,
-/// the client's address and the URI (see `plan::workers`). Caddy can too (`lb_policy
-/// header`, `query`, `ip_hash`, `uri_hash`) but not on the room id: not yet.
-pub const WORKER_PROXIES: [Proxy; 2] = [Proxy::Nginx, Proxy::Haproxy];
+/// The proxies that route to workers: each hashes on the access token, the room id, the
+/// client's address and the URI (see `plan::workers`).
+pub const WORKER_PROXIES: [Proxy; 3] = [Proxy::Nginx, Proxy::Haproxy, Proxy::Caddy];
 
 /// What the rest of the setup that the workers depend on says.
 pub struct Context<'a> {
@@ -176,7 +175,7 @@ fn worker_proxies(
     let named: Vec<&str> = cannot.iter().map(|proxy| proxy.name()).collect();
     let why = format!(
         "mxproxy cannot route to workers with {} (Apache and Traefik have no consistent \
-         hash on the access token to keep a user's /sync on one worker); nginx and haproxy can",
+         hash on the access token to keep a user's /sync on one worker); nginx, haproxy and caddy can",
         named.join(", ")
     );
     if defaulted {
@@ -184,7 +183,7 @@ fn worker_proxies(
         warnings.push(format!("--worker: no config for {why}"));
         return Ok(());
     }
-    Err((why, format!("--proxy nginx,haproxy --worker {first}")))
+    Err((why, format!("--proxy nginx,haproxy,caddy --worker {first}")))
 }
 
 #[cfg(test)]
@@ -255,13 +254,8 @@ mod tests {
     fn the_default_proxies_leave_out_those_that_cannot_hash_on_the_token() {
         let setup =
             merged(&["--homeserver", "synapse", "--worker", "sync=127.0.0.1:8083"]).unwrap();
-        assert_eq!(setup.proxies, [Proxy::Nginx]);
-        assert!(
-            setup
-                .warnings
-                .iter()
-                .any(|w| w.contains("apache, caddy, traefik"))
-        );
+        assert_eq!(setup.proxies, [Proxy::Nginx, Proxy::Caddy]);
+        assert!(setup.warnings.iter().any(|w| w.contains("apache, traefik")));
     }
 
     #[test]
@@ -280,7 +274,7 @@ mod tests {
                     "--worker",
                     "sync=127.0.0.1:8083",
                 ],
-                "--worker sync=127.0.0.1:8083: mxproxy cannot route to workers with apache (Apache and Traefik have no consistent hash on the access token to keep a user's /sync on one worker); nginx and haproxy can, e.g. --proxy nginx,haproxy --worker sync=127.0.0.1:8083",
+                "--worker sync=127.0.0.1:8083: mxproxy cannot route to workers with apache (Apache and Traefik have no consistent hash on the access token to keep a user's /sync on one worker); nginx, haproxy and caddy can, e.g. --proxy nginx,haproxy,caddy --worker sync=127.0.0.1:8083",
             ),
             (
                 &[

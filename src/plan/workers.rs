@@ -36,6 +36,11 @@ pub struct WorkerGroupPlan {
     pub nginx_hash: Option<&'static str>,
     /// HAProxy: the backend's `balance` algorithm.
     pub haproxy_balance: &'static str,
+    /// Caddy: `patterns` as one regular expression (a matcher takes one `path_regexp`).
+    pub caddy_pattern: String,
+    /// Caddy: the `lb_policy` (2.6 hashes a header, the client's address or the URI; the
+    /// token and the room id are copied into headers first).
+    pub caddy_lb_policy: &'static str,
 }
 
 /// The nginx variables and HAProxy transaction variables the hash keys are read from;
@@ -44,6 +49,8 @@ pub const NGINX_TOKEN: &str = "$mxproxy_token";
 pub const NGINX_ROOM: &str = "$mxproxy_room";
 pub const HAPROXY_TOKEN: &str = "hash var(txn.mxproxy_token)";
 pub const HAPROXY_ROOM: &str = "hash var(txn.mxproxy_room)";
+pub const CADDY_TOKEN: &str = "header X-Mxproxy-Token";
+pub const CADDY_ROOM: &str = "header X-Mxproxy-Room";
 
 pub(super) fn workers_plan(decided: &Decisions) -> Option<WorkersPlan> {
     let workers = &decided.setup.workers;
@@ -67,44 +74,51 @@ fn group_plan(group: WorkerGroup, servers: &[Upstream], prefixes: &[String]) -> 
             .iter()
             .any(|prefix| path.starts_with(prefix.as_str()))
     };
-    let (nginx_hash, haproxy_balance, balance_why) = match route.balance {
+    let (nginx_hash, haproxy_balance, caddy_lb_policy, balance_why) = match route.balance {
         Balance::Token => (
             Some(NGINX_TOKEN),
             HAPROXY_TOKEN,
+            CADDY_TOKEN,
             "one user's device stays on one worker: a hash of its whole access token",
         ),
         Balance::Source => (
             Some("$remote_addr"),
             "source",
+            "ip_hash",
             "one server's transactions stay on one worker: a hash of its address",
         ),
         Balance::Uri => (
             Some("$request_uri"),
             "uri whole",
+            "uri_hash",
             "identical requests meet one worker's cache: a hash of the URI",
         ),
         Balance::Room => (
             Some(NGINX_ROOM),
             HAPROXY_ROOM,
+            CADDY_ROOM,
             "one room's requests stay on one worker (pagination must): a hash of the room id",
         ),
-        Balance::RoundRobin => (None, "roundrobin", "any of its workers"),
-        Balance::Single => (None, "roundrobin", "one worker"),
+        Balance::RoundRobin => (None, "roundrobin", "round_robin", "any of its workers"),
+        Balance::Single => (None, "roundrobin", "first", "one worker"),
     };
+    let patterns: Vec<String> = route
+        .patterns
+        .iter()
+        .filter(forwarded)
+        .map(|pattern| pattern.to_string())
+        .collect();
     WorkerGroupPlan {
         name: group.name(),
         ident: group.ident(),
         servers: servers.iter().map(ToString::to_string).collect(),
-        patterns: route
-            .patterns
-            .iter()
-            .filter(forwarded)
-            .map(|pattern| pattern.to_string())
-            .collect(),
+        caddy_pattern: patterns.join("|"),
+        patterns,
         balance: route.balance,
         balance_why,
         falls_back_to_main: route.falls_back_to_main,
         nginx_hash: nginx_hash.filter(|_| servers.len() > 1),
         haproxy_balance,
+        caddy_lb_policy,
     }
 }

@@ -1,4 +1,4 @@
-//! `--worker`: real traffic through nginx and HAProxy to one recording upstream per
+//! `--worker`: real traffic through nginx, HAProxy and Caddy to one recording upstream per
 //! worker. Every group's sample paths (Synapse v1.157.1 docs/workers.md) reach that
 //! group's workers, near misses the main process, and the hashed groups stick: one
 //! token, one room, one federation origin, one worker. `traffic::workers::<rule>::<server>`.
@@ -8,7 +8,7 @@ use super::stack::Stack;
 use crate::common::homeserver::Homeserver;
 use crate::common::proxy::{Options, Proxy};
 
-/// `mod <rule> { #[test] fn nginx, haproxy }`: the proxies that route to workers.
+/// `mod <rule> { #[test] fn nginx, haproxy, caddy }`: the proxies that route to workers.
 macro_rules! worker_servers {
     ($rule:ident) => {
         mod $rule {
@@ -24,6 +24,14 @@ macro_rules! worker_servers {
             netns_test! {
                 fn haproxy() {
                     let server = crate::common::proxy::Proxy::Haproxy;
+                    if server.installed() {
+                        crate::traffic::block_on(super::$rule(server))
+                    }
+                }
+            }
+            netns_test! {
+                fn caddy() {
+                    let server = crate::common::proxy::Proxy::Caddy;
                     if server.installed() {
                         crate::traffic::block_on(super::$rule(server))
                     }
