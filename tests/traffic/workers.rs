@@ -394,3 +394,43 @@ pub async fn the_main_process_takes_over_where_it_can(server: Proxy) {
         );
     }
 }
+
+worker_servers!(with_mas_login_goes_to_mas_not_to_a_client_reader);
+
+/// `--mas` with a client reader: the compatibility login paths, which the table gives the
+/// client reader, stay MAS's (each proxy tries MAS's routes first); the rest of the
+/// client reader's paths reach it.
+pub async fn with_mas_login_goes_to_mas_not_to_a_client_reader(server: Proxy) {
+    let options = Options {
+        mas: Some(crate::common::proxy::MasOptions::default()),
+        workers: vec![("client-reader", None), ("sync", None)],
+        ..Options::default()
+    };
+    let stack = Stack::start(server, options).await;
+    let mas = stack.mas.as_ref().expect("a --mas stack");
+    for (index, (path, to_mas)) in [
+        ("/_matrix/client/v3/login", true),
+        ("/_matrix/client/r0/login", true),
+        ("/_matrix/client/v3/login/sso/redirect", true),
+        ("/_matrix/client/v3/account/whoami", false),
+        ("/_matrix/client/v3/sync", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let marker = format!("mxproxy-mas-{index}-");
+        let target = format!("{path}?m={marker}");
+        assert_eq!(send(&stack, &request(&stack, &target)).await.status, 200);
+        let at_mas = mas.with_target(&marker).len();
+        if to_mas {
+            assert_eq!(at_mas, 1, "{server:?} {path}: not at MAS\n{}", stack.logs());
+        } else {
+            assert_eq!(at_mas, 0, "{server:?} {path} reached MAS");
+            let reached = receiver(&stack, &marker);
+            assert_ne!(
+                reached, "main",
+                "{server:?} {path} stayed on the main process"
+            );
+        }
+    }
+}
