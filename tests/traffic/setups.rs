@@ -265,12 +265,18 @@ fn case() -> impl Strategy<Value = Case> {
                     }
                     flag("--upstream", format!("{upstream_host}:{port}"));
                 }
-                // --mas (Synapse on a host only), on its own host or below /auth.
-                if homeserver == "synapse" && !compose && port % 3 != 0 {
+                // --mas (Synapse only), on its own host or below /auth, on a host or in
+                // the compose stack.
+                if homeserver == "synapse" && port % 3 != 0 {
                     if port % 3 == 2 {
                         flag("--mas-path", "/auth".into());
                     }
                     switches.push("--mas");
+                }
+                // The admin APIs forwarded (MAS's too with --mas); refused, so filtered out
+                // below, for a homeserver without one.
+                if port % 5 == 0 {
+                    switches.push("--expose-admin");
                 }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
