@@ -169,6 +169,38 @@ pub enum Error {
         flag: &'static str,
         upstream: String,
     },
+    /// `--rtc` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
+    RtcNotYet {
+        with: &'static str,
+    },
+    /// `--rtc` with a proxy whose templates do not write the RTC host yet.
+    RtcProxyNotYet {
+        proxy: Proxy,
+    },
+    /// `--rtc-host` (`flag`: as given) naming a host another site of the setup serves.
+    RtcHostTaken {
+        flag: &'static str,
+        host: String,
+        taken_by: &'static str,
+    },
+    /// `rtc.<server-name>` is too long for DNS.
+    RtcDefaultHostTooLong {
+        server_name: DnsName,
+    },
+    /// `--livekit-upstream` or `--rtc-auth-upstream` (`flag`) on an address another
+    /// service of the setup answers on.
+    RtcUpstreamTaken {
+        flag: &'static str,
+        upstream: String,
+        taken_by: &'static str,
+    },
+    /// `--rtc` with a proxy that forwards the well-known to a homeserver mxproxy cannot
+    /// make announce the focus.
+    RtcWellKnownFromHomeserver {
+        proxy: Proxy,
+        homeserver: Homeserver,
+        display_name: &'static str,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -253,6 +285,12 @@ impl Error {
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
+            | Error::RtcNotYet { .. }
+            | Error::RtcHostTaken { .. }
+            | Error::RtcProxyNotYet { .. }
+            | Error::RtcDefaultHostTooLong { .. }
+            | Error::RtcUpstreamTaken { .. }
+            | Error::RtcWellKnownFromHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -471,6 +509,52 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
                  own (8080 by default), e.g. --mas-upstream 127.0.0.1:8080"
+            ),
+            Error::RtcNotYet { with } => write!(
+                f,
+                "--rtc with {with} is not supported yet: mxproxy writes the calls routing for \
+                 the proxies on a host only, e.g. --rtc --proxy nginx without {with}"
+            ),
+            Error::RtcProxyNotYet { proxy } => write!(
+                f,
+                "--rtc with --proxy {proxy} is not supported yet: mxproxy writes the calls host \
+                 for nginx only so far, e.g. --rtc --proxy nginx"
+            ),
+            Error::RtcHostTaken {
+                flag,
+                host,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {host}: that host is already the {taken_by}; LiveKit takes every path \
+                 of the RTC host but the authorization service's, so it needs a host of its \
+                 own, e.g. --rtc-host rtc.example.com"
+            ),
+            Error::RtcDefaultHostTooLong { server_name } => write!(
+                f,
+                "the default RTC host rtc.{server_name} is too long for DNS; name it yourself, \
+                 e.g. --rtc-host rtc.example.com"
+            ),
+            Error::RtcUpstreamTaken {
+                flag,
+                upstream,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {upstream} is {taken_by}; LiveKit and its authorization service each \
+                 listen on a port of their own, e.g. --livekit-upstream 127.0.0.1:7880 \
+                 --rtc-auth-upstream 127.0.0.1:8070"
+            ),
+            Error::RtcWellKnownFromHomeserver {
+                proxy,
+                homeserver,
+                display_name,
+            } => write!(
+                f,
+                "--rtc with --proxy {proxy}: {proxy} forwards /.well-known/matrix/client to \
+                 {display_name} (--homeserver {homeserver}), and mxproxy does not write its \
+                 setting for the calls focus yet; use a proxy that serves the document \
+                 itself, e.g. --rtc --proxy nginx"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,
