@@ -3,6 +3,7 @@
 //! network namespace of its own. How to run them: README.md, "Real-traffic tests".
 
 mod client;
+mod rtc;
 mod rules;
 mod setups;
 mod stack;

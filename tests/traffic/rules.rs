@@ -59,6 +59,15 @@ per_server!(behind_a_tls_terminator);
 per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 per_server!(mas_on_its_own_host);
 per_server!(mas_below_a_path);
+// --rtc (super::rtc): nginx writes the RTC host so far; the other proxies refuse --rtc.
+use super::rtc::{
+    rtc_auth_service_paths, rtc_focus_in_the_client_well_known, rtc_livekit_websocket,
+    rtc_openid_userinfo_without_federation,
+};
+per_server!(rtc_auth_service_paths: nginx => Nginx);
+per_server!(rtc_livekit_websocket: nginx => Nginx);
+per_server!(rtc_focus_in_the_client_well_known: nginx => Nginx);
+per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
