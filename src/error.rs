@@ -518,7 +518,7 @@ impl fmt::Display for Error {
             Error::RtcProxyNotYet { proxy } => write!(
                 f,
                 "--rtc with --proxy {proxy} is not supported yet: mxproxy writes the calls host \
-                 for nginx only so far, e.g. --rtc --proxy nginx"
+                 for nginx, Apache, Caddy and HAProxy so far, e.g. --rtc --proxy nginx"
             ),
             Error::RtcHostTaken {
                 flag,

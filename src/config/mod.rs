@@ -575,7 +575,14 @@ mod rtc_tests {
         assert_eq!(merged(&[]).unwrap().rtc, None);
         // The default proxy list keeps what writes the RTC host, and says what it left out.
         let defaulted = merged(&["--rtc"]).unwrap();
-        assert_eq!(defaulted.proxies, [crate::setup::Proxy::Nginx]);
+        assert_eq!(
+            defaulted.proxies,
+            [
+                crate::setup::Proxy::Nginx,
+                crate::setup::Proxy::Apache,
+                crate::setup::Proxy::Caddy
+            ]
+        );
         assert!(defaulted.warnings.iter().any(|w| w.contains("--rtc")));
     }
 
@@ -591,8 +598,8 @@ mod rtc_tests {
                 "--rtc with --compose is not supported yet",
             ),
             (
-                &["--rtc", "--proxy", "caddy"][..],
-                "--rtc with --proxy caddy is not supported yet",
+                &["--rtc", "--proxy", "traefik"][..],
+                "--rtc with --proxy traefik is not supported yet",
             ),
             (
                 &["--rtc", "--proxy", "nginx", "--rtc-host", "example.com"][..],

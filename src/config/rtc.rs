@@ -87,7 +87,7 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
 
 /// The proxies whose templates write the RTC host so far; the others are refused when
 /// named, left out of the default list with a warning.
-const PROXIES: [Proxy; 1] = [Proxy::Nginx];
+const PROXIES: [Proxy; 4] = [Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Haproxy];
 
 fn proxies_done(taken: &mut Taken) -> Result<(), Error> {
     let Some(&proxy) = taken.proxies.iter().find(|p| !PROXIES.contains(p)) else {

@@ -64,10 +64,10 @@ use super::rtc::{
     rtc_auth_service_paths, rtc_focus_in_the_client_well_known, rtc_livekit_websocket,
     rtc_openid_userinfo_without_federation,
 };
-per_server!(rtc_auth_service_paths: nginx => Nginx);
-per_server!(rtc_livekit_websocket: nginx => Nginx);
-per_server!(rtc_focus_in_the_client_well_known: nginx => Nginx);
-per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx);
+per_server!(rtc_auth_service_paths: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
+per_server!(rtc_livekit_websocket: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
+per_server!(rtc_focus_in_the_client_well_known: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
+per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
