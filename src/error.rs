@@ -173,10 +173,6 @@ pub enum Error {
     RtcNotYet {
         with: &'static str,
     },
-    /// `--rtc` with a proxy whose templates do not write the RTC host yet.
-    RtcProxyNotYet {
-        proxy: Proxy,
-    },
     /// `--rtc-host` (`flag`: as given) naming a host another site of the setup serves.
     RtcHostTaken {
         flag: &'static str,
@@ -200,6 +196,7 @@ pub enum Error {
         proxy: Proxy,
         homeserver: Homeserver,
         display_name: &'static str,
+        why: &'static str,
     },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
@@ -287,7 +284,6 @@ impl Error {
             | Error::MasUpstreamIsHomeserver { .. }
             | Error::RtcNotYet { .. }
             | Error::RtcHostTaken { .. }
-            | Error::RtcProxyNotYet { .. }
             | Error::RtcDefaultHostTooLong { .. }
             | Error::RtcUpstreamTaken { .. }
             | Error::RtcWellKnownFromHomeserver { .. }
@@ -515,11 +511,6 @@ impl fmt::Display for Error {
                 "--rtc with {with} is not supported yet: mxproxy writes the calls routing for \
                  the proxies on a host only, e.g. --rtc --proxy nginx without {with}"
             ),
-            Error::RtcProxyNotYet { proxy } => write!(
-                f,
-                "--rtc with --proxy {proxy} is not supported yet: mxproxy writes the calls host \
-                 for nginx, Apache, Caddy and HAProxy so far, e.g. --rtc --proxy nginx"
-            ),
             Error::RtcHostTaken {
                 flag,
                 host,
@@ -549,12 +540,12 @@ impl fmt::Display for Error {
                 proxy,
                 homeserver,
                 display_name,
+                why,
             } => write!(
                 f,
-                "--rtc with --proxy {proxy}: {proxy} forwards /.well-known/matrix/client to \
-                 {display_name} (--homeserver {homeserver}), and mxproxy does not write its \
-                 setting for the calls focus yet; use a proxy that serves the document \
-                 itself, e.g. --rtc --proxy nginx"
+                "--rtc with --proxy {proxy}: {proxy} forwards /.well-known/matrix/ to \
+                 {display_name} (--homeserver {homeserver}), {why}; use a proxy that serves \
+                 the documents itself, e.g. --rtc --proxy nginx"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -73,6 +73,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
             mas: mas.as_ref(),
             proxies: &mut proxies,
             defaulted,
+            federates: federation_port.is_some(),
             warnings: &mut warnings,
         },
     )?;

@@ -20,6 +20,8 @@ pub(super) struct Taken<'a> {
     /// the focus is left out with a warning instead of refused).
     pub proxies: &'a mut Vec<Proxy>,
     pub defaulted: bool,
+    /// Federation is on (`--no-federation` not given).
+    pub federates: bool,
     pub warnings: &'a mut Vec<String>,
 }
 
@@ -61,7 +63,6 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
             return Err(Error::RtcNotYet { with });
         }
     }
-    proxies_done(taken)?;
     well_known_from_homeserver(taken)?;
     let host = rtc_host(host, taken)?;
     let livekit = upstream(
@@ -85,31 +86,6 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
     }))
 }
 
-/// The proxies whose templates write the RTC host so far; the others are refused when
-/// named, left out of the default list with a warning.
-const PROXIES: [Proxy; 4] = [Proxy::Nginx, Proxy::Apache, Proxy::Caddy, Proxy::Haproxy];
-
-fn proxies_done(taken: &mut Taken) -> Result<(), Error> {
-    let Some(&proxy) = taken.proxies.iter().find(|p| !PROXIES.contains(p)) else {
-        return Ok(());
-    };
-    if taken.defaulted && taken.proxies.iter().any(|p| PROXIES.contains(p)) {
-        let left_out: Vec<String> = taken
-            .proxies
-            .iter()
-            .filter(|p| !PROXIES.contains(p))
-            .map(|p| p.to_string())
-            .collect();
-        taken.proxies.retain(|p| PROXIES.contains(p));
-        taken.warnings.push(format!(
-            "left out {}: mxproxy does not write the calls host (--rtc) for them yet",
-            left_out.join(", ")
-        ));
-        return Ok(());
-    }
-    Err(Error::RtcProxyNotYet { proxy })
-}
-
 /// Traefik cannot answer with a fixed document, so it forwards `/.well-known/matrix/` to
 /// the homeserver, whose own answer must then carry the focus. mxproxy writes that
 /// setting for Synapse only (`extra_well_known_client_content`, its fragment); the
@@ -117,9 +93,17 @@ fn proxies_done(taken: &mut Taken) -> Result<(), Error> {
 /// `well_known.rtc_focus_server_urls` for `matrix_rtc.foci`, its CHANGELOG), so they are
 /// refused there rather than announced wrongly.
 fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
-    if taken.homeserver == Homeserver::Synapse {
+    let why = if taken.homeserver != Homeserver::Synapse {
+        "and mxproxy does not write its setting for the calls focus yet"
+    } else if !taken.federates {
+        // The authorization service finds the homeserver for openid/userinfo by the
+        // server well-known (plan::well_known), which Synapse serves with federation only
+        // (`serve_server_wellknown` names `<server_name>:443`, a federation listener).
+        "which serves no /.well-known/matrix/server with federation off, and the calls \
+         authorization service finds the homeserver by it"
+    } else {
         return Ok(());
-    }
+    };
     let forwards = |p: &Proxy| !crate::proxy::facts(*p).serves_fixed_documents;
     let Some(&proxy) = taken.proxies.iter().find(|p| forwards(p)) else {
         return Ok(());
@@ -128,8 +112,7 @@ fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
     if taken.defaulted && taken.proxies.len() > 1 {
         taken.proxies.retain(|p| !forwards(p));
         taken.warnings.push(format!(
-            "left out {proxy}: it forwards /.well-known/matrix/ to {display_name}, whose \
-             answer would lack the calls focus (--rtc)"
+            "left out {proxy} for --rtc: it forwards /.well-known/matrix/ to {display_name}, {why}"
         ));
         return Ok(());
     }
@@ -137,6 +120,7 @@ fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
         proxy,
         homeserver: taken.homeserver,
         display_name,
+        why,
     })
 }
 

@@ -107,7 +107,7 @@ pub(super) fn rtc_plan(decided: &Decisions, rtc: &Rtc, listener: &Listener) -> R
                 .collect::<Vec<_>>()
                 .join("|")
         ),
-        timeout_seconds: setup.read_timeout.seconds().max(facts::MIN_TIMEOUT_SECONDS),
+        timeout_seconds: timeout_seconds(setup),
         media_ports: media_ports(),
         service_url: service_url.clone(),
         openid_userinfo: setup
@@ -138,6 +138,11 @@ fn synapse(service_url: &str) -> SynapseRtc {
             .into_iter()
             .collect(),
     }
+}
+
+/// The read and send timeout on LiveKit's connection.
+pub(super) fn timeout_seconds(setup: &crate::setup::Setup) -> u32 {
+    setup.read_timeout.seconds().max(facts::MIN_TIMEOUT_SECONDS)
 }
 
 /// The focus the client well-known names: LiveKit through its authorization service.

@@ -15,8 +15,12 @@ use super::client::{Body, Request};
 use super::stack::Stack;
 use crate::common::proxy::{Federation, Options, Proxy, RtcOptions};
 
+/// `--rtc` with Synapse: Traefik forwards the well-known to the homeserver, and mxproxy
+/// writes the focus into Synapse's settings only (the stand-in serves the generated
+/// documents there, as Synapse would with them).
 fn rtc_options(federation: Federation) -> Options {
     Options {
+        homeserver: Some("synapse"),
         federation,
         rtc: Some(RtcOptions::default()),
         ..Options::default()
