@@ -56,8 +56,9 @@ pub struct TraefikPlan {
     /// sends other servers; null where that answer is the planned one.
     pub server_name_federation: Option<ServerNameFederation>,
     /// The entry points' `readTimeout`: the read timeout, or with `--rtc` LiveKit's
-    /// (which is never shorter): Go's server keeps that deadline on a connection Traefik
-    /// hands over to a WebSocket, so it would end a quiet signalling socket.
+    /// (which is never shorter). Traefik 2.11.1 and 3.0.0-rc4 ended upgraded WebSocket
+    /// connections at this deadline (traefik/traefik#10598, fixed after); never below
+    /// LiveKit's, no release cuts a quiet signalling socket short by it.
     pub read_timeout_seconds: u32,
 }
 
