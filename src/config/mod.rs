@@ -563,6 +563,9 @@ mod rtc_tests {
         assert_eq!(rtc.host.to_string(), "rtc.example.com");
         assert_eq!(rtc.livekit.to_string(), "127.0.0.1:7880");
         assert_eq!(rtc.auth.to_string(), "127.0.0.1:8070");
+        // tuwunel names the focus itself (well_known.livekit_url): Traefik may forward to it.
+        let tuwunel = merged(&["--rtc", "--homeserver", "tuwunel", "--proxy", "traefik"]);
+        assert!(tuwunel.is_ok(), "{tuwunel:?}");
         let both = merged(&[
             "--rtc",
             "--homeserver",
@@ -598,9 +601,15 @@ mod rtc_tests {
                 "--rtc with --compose is not supported yet",
             ),
             (
-                &["--rtc", "--proxy", "traefik", "--homeserver", "tuwunel"][..],
-                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to tuwunel \
-                 (--homeserver tuwunel), and mxproxy does not write its setting for the calls focus yet",
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "traefik",
+                    "--homeserver",
+                    "continuwuity",
+                ][..],
+                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to continuwuity \
+                 (--homeserver continuwuity), and mxproxy does not write its setting for the calls focus yet",
             ),
             (
                 &[

@@ -93,12 +93,12 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
 /// `well_known.rtc_focus_server_urls` for `matrix_rtc.foci`, its CHANGELOG), so they are
 /// refused there rather than announced wrongly.
 fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
-    let why = if taken.homeserver != Homeserver::Synapse {
+    let why = if !facts::ANNOUNCES_FOCUS.contains(&taken.homeserver) {
         "and mxproxy does not write its setting for the calls focus yet"
     } else if !taken.federates {
         // The authorization service finds the homeserver for openid/userinfo by the
-        // server well-known (plan::well_known), which Synapse serves with federation only
-        // (`serve_server_wellknown` names `<server_name>:443`, a federation listener).
+        // server well-known (plan::well_known), which mxproxy has the homeserver serve with
+        // federation only (Synapse's `serve_server_wellknown`, the others' well_known.server).
         "which serves no /.well-known/matrix/server with federation off, and the calls \
          authorization service finds the homeserver by it"
     } else {

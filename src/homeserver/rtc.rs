@@ -8,6 +8,8 @@
 //! (synapse/config/experimental.py, synapse/config/matrixrtc.py,
 //! synapse/rest/client/matrixrtc.py, docs/usage/configuration/config_documentation.md).
 
+use crate::setup::Homeserver;
+
 /// The authorization service's client paths: handler.go `prepareMux` registers each with
 /// Go's `http.ServeMux` without a trailing slash, which matches that exact path only, so
 /// the proxies match them exactly too. `/sfu/get` is the legacy one ("Deprecated:
@@ -80,10 +82,24 @@ pub const MAX_EVENT_DELAY: &str = "24h";
 pub const RC_MESSAGE: (f64, u32) = (0.5, 30);
 pub const RC_DELAYED_EVENT_MGMT: (f64, u32) = (1.0, 20);
 
+/// `livekit_service_url`: the RTC host itself, no path, as every authorization service
+/// path is routed at its root (ESS's layout: templates/well-known/_helpers.tpl).
+pub fn service_url(host: &crate::setup::Host) -> String {
+    format!("https://{host}")
+}
+
+/// The homeservers whose own client well-known mxproxy makes name the focus (a proxy
+/// that forwards `/.well-known/matrix/` to the homeserver needs it): Synapse by
+/// `extra_well_known_client_content` (config_documentation.md), tuwunel by
+/// `[global.well_known] livekit_url` ("3.1 .well-known served by Tuwunel",
+/// matrix-construct/tuwunel docs/calls/matrix_rtc.md). Not continuwuity (its setting was
+/// renamed between releases: `well_known.rtc_focus_server_urls`, removed for
+/// `matrix_rtc.foci`, CHANGELOG), Conduit or Dendrite.
+pub const ANNOUNCES_FOCUS: [Homeserver; 2] = [Homeserver::Synapse, Homeserver::Tuwunel];
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::Homeserver;
 
     /// Every default port of an optional service differs from every other default and
     /// from every homeserver's, so turning on `--mas` and `--rtc` together with any

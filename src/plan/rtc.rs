@@ -90,7 +90,7 @@ pub struct Focus {
 pub(super) fn rtc_plan(decided: &Decisions, rtc: &Rtc, listener: &Listener) -> RtcPlan {
     let setup = decided.setup;
     let host = rtc.host.to_string();
-    let service_url = format!("https://{host}");
+    let service_url = facts::service_url(&rtc.host);
     RtcPlan {
         host,
         listener: listener.clone(),
