@@ -26,8 +26,6 @@ pub struct RtcPlan {
     pub auth_url: String,
     /// The authorization service's exact paths; everything else on the host is LiveKit's.
     pub auth_paths: Vec<String>,
-    /// The same as one anchored regular expression (PCRE and RE2 alike).
-    pub auth_regex: String,
     /// Read and send timeout on the LiveKit connection: at least the 120 s Element Call's
     /// guide sets, the setup's read timeout where that is longer.
     pub timeout_seconds: u32,
@@ -99,14 +97,6 @@ pub(super) fn rtc_plan(decided: &Decisions, rtc: &Rtc, listener: &Listener) -> R
         auth_address: rtc.auth.to_string(),
         auth_url: format!("http://{}", rtc.auth),
         auth_paths: facts::AUTH_PATHS.iter().map(|p| p.to_string()).collect(),
-        auth_regex: format!(
-            "^({})$",
-            facts::AUTH_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("|")
-        ),
         timeout_seconds: timeout_seconds(setup),
         media_ports: media_ports(),
         service_url: service_url.clone(),
@@ -199,10 +189,6 @@ mod tests {
             let rtc = plan.rtc.expect("--rtc plans the RTC host");
             assert!(rtc.timeout_seconds >= 120, "{read_timeout}");
             assert!(rtc.timeout_seconds >= setup.read_timeout.seconds());
-            assert_eq!(
-                rtc.auth_regex,
-                "^(/sfu/get|/get_token|/delegate_delayed_leave)$"
-            );
             assert_eq!(rtc.service_url, "https://rtc.example.com");
         }
     }
