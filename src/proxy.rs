@@ -43,6 +43,32 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
+    /// How its official image runs in the compose stack where certbot renews the
+    /// certificate it reads; None for a proxy that renews its own.
+    pub compose_runtime: Option<ComposeRuntime>,
+}
+
+/// What the compose stack needs to know of a proxy's official image to reload it when
+/// certbot renews its certificate. Every command is one the image itself ships.
+pub struct ComposeRuntime {
+    /// The image's own foreground command, which the service's command ends with (`exec`,
+    /// so the server stays PID 1 and receives the image's STOPSIGNAL).
+    pub foreground: &'static str,
+    /// A graceful reload run inside the container: open connections finish on the old
+    /// workers, new ones get the new certificate.
+    pub reload: &'static str,
+    /// How certbot's ACME HTTP-01 challenges are answered through it.
+    pub challenge: Challenge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// The proxy serves `<webroot>/.well-known/acme-challenge/` as files, which certbot's
+    /// webroot plugin writes.
+    Webroot,
+    /// The proxy serves no files: it forwards `/.well-known/acme-challenge/` to certbot's
+    /// own standalone server.
+    Standalone,
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
@@ -97,6 +123,16 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    // docker-nginx stable/debian/Dockerfile: CMD ["nginx", "-g", "daemon off;"]. `-s reload`
+    // signals the master named in the image's nginx.conf `pid` file. A command that starts
+    // with `sh` skips the entrypoint's /docker-entrypoint.d scripts; none acts on this
+    // stack (they need a templates folder or an NGINX_ENTRYPOINT_* variable, or edit the
+    // image's default.conf, which the stack replaces).
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "nginx -g 'daemon off;'",
+        reload: "nginx -s reload",
+        challenge: Challenge::Webroot,
+    }),
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -121,6 +157,14 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    // docker-library/httpd 2.4/Dockerfile: CMD ["httpd-foreground"] (which runs
+    // `httpd -DFOREGROUND`), and $HTTPD_PREFIX/bin, apachectl's folder, is on PATH.
+    // `-k graceful` signals the parent named in the PidFile (logs/httpd.pid by default).
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "httpd-foreground",
+        reload: "apachectl -k graceful",
+        challenge: Challenge::Webroot,
+    }),
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -145,6 +189,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    compose_runtime: None,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -177,6 +222,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
     serves_fixed_documents: false,
     whole_config: false,
+    compose_runtime: None,
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -198,6 +244,15 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    // docker-library/haproxy docker-entrypoint.sh turns `haproxy …` into
+    // `haproxy -W -db …`: master-worker mode, where SIGUSR2 to the master reloads
+    // ("allows for reload via SIGUSR2"). `$$` is the shell that execs into that master
+    // (a background subshell's `$$` is its parent's), so no PID is assumed.
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg",
+        reload: "kill -USR2 $$",
+        challenge: Challenge::Standalone,
+    }),
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

@@ -63,6 +63,10 @@ pub enum CheckId {
     ProxyEncodedPath,
     ProxyUploadLimit,
     ProxyForwardedHeaders,
+    MasAuthMetadata,
+    MasOpenidConfiguration,
+    MasCompatLogin,
+    MasInternalApi,
 }
 
 impl CheckId {
@@ -84,6 +88,10 @@ impl CheckId {
             CheckId::ProxyEncodedPath => "proxy.encoded-path",
             CheckId::ProxyUploadLimit => "proxy.upload-limit",
             CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
+            CheckId::MasAuthMetadata => "mas.auth-metadata",
+            CheckId::MasOpenidConfiguration => "mas.openid-configuration",
+            CheckId::MasCompatLogin => "mas.compat-login",
+            CheckId::MasInternalApi => "mas.internal-api",
         }
     }
 }
@@ -304,6 +312,10 @@ mod tests {
             CheckId::ProxyEncodedPath,
             CheckId::ProxyUploadLimit,
             CheckId::ProxyForwardedHeaders,
+            CheckId::MasAuthMetadata,
+            CheckId::MasOpenidConfiguration,
+            CheckId::MasCompatLogin,
+            CheckId::MasInternalApi,
         ];
         assert!(ids.is_sorted_by(|a, b| a < b));
         let schema: serde_json::Value =

@@ -122,6 +122,8 @@ pub struct RtcOptions {
 pub struct MasOptions {
     pub path: Option<String>,
     pub upstream: Option<SocketAddr>,
+    /// `--expose-admin`: MAS's admin API forwarded too.
+    pub expose_admin: bool,
 }
 
 impl Default for Options {
@@ -255,6 +257,9 @@ impl Site {
                 .args(["--mas-upstream", &upstream.to_string()]);
             if let Some(path) = &mas.path {
                 generate.args(["--mas-path", path]);
+            }
+            if mas.expose_admin {
+                generate.arg("--expose-admin");
             }
         }
         if let Some(rtc) = &options.rtc {
