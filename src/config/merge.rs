@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
+use super::rtc;
 use crate::defaults::{self, COMPOSE_SERVICE, MAS_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
@@ -71,9 +72,25 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
+    let rtc = rtc::rtc(
+        &layers,
+        &mut rtc::Taken {
+            homeserver,
+            server_name: &server_name,
+            homeserver_host: &homeserver_host,
+            upstream: &upstream,
+            mas: mas.as_ref(),
+            proxies: &mut proxies,
+            defaulted,
+            federates: federation_port.is_some(),
+            warnings: &mut warnings,
+        },
+    )?;
     let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
-        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
+        // The RTC host is on the certificate too.
+        hosts.extend(rtc.as_ref().map(|rtc| rtc.host.name().as_str()));
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
     let out = layers
@@ -96,6 +113,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         kubernetes,
         expose_admin,
         mas,
+        rtc,
         warnings,
         out,
     })
@@ -236,7 +254,7 @@ fn mas_public(
 }
 
 /// A key as the user wrote it: its flag, or its YAML key.
-fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
+pub(super) fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
     match source {
         Source::Flag => flag,
         Source::File => key,

@@ -173,6 +173,7 @@ mod kube;
 mod mas;
 mod net;
 mod path;
+mod rtc;
 mod size;
 mod time;
 
@@ -183,6 +184,7 @@ pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use mas::{Mas, MasPublic, UrlPrefix};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
+pub use rtc::Rtc;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
 
@@ -278,6 +280,8 @@ pub struct Setup {
     pub expose_admin: bool,
     /// `--mas`: login goes to the Matrix Authentication Service (Synapse only).
     pub mas: Option<Mas>,
+    /// `--rtc`: the MatrixRTC backend (LiveKit, its authorization service) on its own host.
+    pub rtc: Option<Rtc>,
     /// Printed on stderr before anything is written: choices that work but deserve a
     /// second look (a retired homeserver name, an exposed admin API).
     pub warnings: Vec<String>,

@@ -104,6 +104,16 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--rtc`, in front of the stand-ins for LiveKit and its authorization service.
+    pub rtc: Option<RtcOptions>,
+}
+
+/// `--rtc` on `rtc.<server name>`: LiveKit's and the authorization service's addresses,
+/// set by `Stack::start` once the stand-ins listen.
+#[derive(Clone, Debug, Default)]
+pub struct RtcOptions {
+    pub livekit: Option<SocketAddr>,
+    pub auth: Option<SocketAddr>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -128,6 +138,7 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            rtc: None,
         }
     }
 }
@@ -147,6 +158,13 @@ impl Options {
         }
     }
 
+    /// The RTC host with `--rtc`: the default, `rtc.<server name>`.
+    pub fn rtc_host(&self) -> Option<String> {
+        self.rtc
+            .as_ref()
+            .map(|_| format!("rtc.{}", self.server_name))
+    }
+
     /// The names a certificate for this setup must cover.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec![self.server_name.clone()];
@@ -154,6 +172,7 @@ impl Options {
             names.push(self.homeserver_host());
         }
         names.extend(self.mas_host());
+        names.extend(self.rtc_host());
         names
     }
 
@@ -242,6 +261,16 @@ impl Site {
             if mas.expose_admin {
                 generate.arg("--expose-admin");
             }
+        }
+        if let Some(rtc) = &options.rtc {
+            let livekit = rtc.livekit.expect("Stack::start sets LiveKit's upstream");
+            let auth = rtc
+                .auth
+                .expect("Stack::start sets the auth service's upstream");
+            generate
+                .arg("--rtc")
+                .args(["--livekit-upstream", &livekit.to_string()])
+                .args(["--rtc-auth-upstream", &auth.to_string()]);
         }
         let generated = generate.output().unwrap();
         assert!(

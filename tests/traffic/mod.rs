@@ -4,6 +4,7 @@
 
 mod client;
 mod renewal;
+mod rtc;
 mod rules;
 mod setups;
 mod stack;

@@ -278,6 +278,11 @@ fn case() -> impl Strategy<Value = Case> {
                 if port % 5 == 0 {
                     switches.push("--expose-admin");
                 }
+                // --rtc (host installs): LiveKit and its authorization service on
+                // rtc.<server name>, with the focus in the well-known.
+                if !compose && port % 2 == 1 {
+                    switches.push("--rtc");
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },
