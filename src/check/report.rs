@@ -67,6 +67,11 @@ pub enum CheckId {
     MasOpenidConfiguration,
     MasCompatLogin,
     MasInternalApi,
+    RtcFocus,
+    TlsRtc,
+    RtcAuthCors,
+    RtcWebsocket,
+    RtcOpenidUserinfo,
 }
 
 impl CheckId {
@@ -92,6 +97,11 @@ impl CheckId {
             CheckId::MasOpenidConfiguration => "mas.openid-configuration",
             CheckId::MasCompatLogin => "mas.compat-login",
             CheckId::MasInternalApi => "mas.internal-api",
+            CheckId::RtcFocus => "rtc.focus",
+            CheckId::TlsRtc => "tls.rtc",
+            CheckId::RtcAuthCors => "rtc.auth-cors",
+            CheckId::RtcWebsocket => "rtc.websocket",
+            CheckId::RtcOpenidUserinfo => "rtc.openid-userinfo",
         }
     }
 }
@@ -316,6 +326,11 @@ mod tests {
             CheckId::MasOpenidConfiguration,
             CheckId::MasCompatLogin,
             CheckId::MasInternalApi,
+            CheckId::RtcFocus,
+            CheckId::TlsRtc,
+            CheckId::RtcAuthCors,
+            CheckId::RtcWebsocket,
+            CheckId::RtcOpenidUserinfo,
         ];
         assert!(ids.is_sorted_by(|a, b| a < b));
         let schema: serde_json::Value =

@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::common::homeserver::{Answers, Homeserver};
+use crate::common::livekit::LiveKit;
 use crate::common::pki::TestCert;
 
 pub struct Background {
@@ -78,6 +79,18 @@ impl Background {
         };
         self.runtime
             .block_on(Homeserver::start(addr.parse().unwrap(), answers))
+    }
+
+    /// The stand-ins behind `--rtc` on free loopback ports: LiveKit's WebSocket port (an
+    /// echo that accepts any upgrade) and lk-jwt-service with its own CORS headers. Neither
+    /// is in a package registry this environment installs from.
+    pub fn rtc(&self) -> (LiveKit, Homeserver) {
+        self.runtime.block_on(async {
+            (
+                LiveKit::start().await,
+                Homeserver::start("127.0.0.1:0".parse().unwrap(), Answers::AuthService).await,
+            )
+        })
     }
 
     /// An authoritative DNS server for the zone `test.` on `addr` (UDP and TCP).

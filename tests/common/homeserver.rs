@@ -385,6 +385,11 @@ fn conduit_answer(method: &str, target: &[u8], server_name: &str) -> (u16, Vec<u
                 error(400, "M_INVALID_PARAM")
             }
         }
+        // The OpenID userinfo lookup without a token, as Synapse's `openid` resource answers
+        // it (synapse/federation/transport/server/federation.py `OpenIdUserInfo`).
+        ("GET", ["", "_matrix", "federation", "v1", "openid", "userinfo"]) => {
+            error(401, "M_MISSING_TOKEN")
+        }
         // Refused before the body is read, as an unauthenticated upload is.
         ("POST", ["", "_matrix", "media", "v3", "upload"]) => error(401, "M_MISSING_TOKEN"),
         _ => error(404, "M_UNRECOGNIZED"),
