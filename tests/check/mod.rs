@@ -54,6 +54,8 @@ struct Variant {
     rtc: bool,
     /// `generate --no-federation`, checked with `--no-federation`.
     no_federation: bool,
+    /// LiveKit answers as a real one does without a token, instead of the WebSocket echo.
+    livekit_without_token: bool,
 }
 
 impl Variant {
@@ -68,7 +70,13 @@ impl Variant {
             check_args: Vec::new(),
             rtc: false,
             no_federation: false,
+            livekit_without_token: false,
         }
+    }
+
+    fn livekit_without_token(mut self) -> Variant {
+        self.livekit_without_token = true;
+        self
     }
 
     fn no_federation(mut self) -> Variant {
@@ -232,7 +240,11 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
             Federation::OnHttps
         },
         rtc: rtc.as_ref().map(|(livekit, auth)| RtcOptions {
-            livekit: Some(livekit.address),
+            livekit: Some(if variant.livekit_without_token {
+                background.livekit_without_token()
+            } else {
+                livekit.address
+            }),
             auth: Some(auth.address),
         }),
         ..Options::default()
@@ -1015,6 +1027,36 @@ netns_test! {
             outcome.expect("rtc.openid-userinfo", "pass", "matrix.example.test:443/_matrix/federation/v1/openid/userinfo: 401 M_MISSING_TOKEN", "");
             outcome.expect("rtc.websocket", "pass", "101", "");
             assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn livekit_refusing_a_tokenless_upgrade_passes() {
+        // What a real LiveKit answers without credentials: 401 proves the upgrade got there.
+        let variant = Variant::new(Proxy::Nginx).rtc(true).livekit_without_token();
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect("rtc.websocket", "pass", "wss://rtc.example.test/rtc: 401 without an access token", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn upgrade_lost_before_livekit_fails() {
+        // Without `Connection: upgrade` nginx sends `Connection: close`: LiveKit sees no
+        // upgrade and answers its empty 404.
+        let variant = Variant::new(Proxy::Nginx)
+            .rtc(true)
+            .livekit_without_token()
+            .edit("        proxy_set_header Connection \"upgrade\";\n", "");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "rtc.websocket",
+                "fail",
+                "an empty 404, LiveKit's answer to a request that arrives without its Upgrade header",
+                "nginx: in the RTC host's `location /`",
+            );
         }
     }
 }
