@@ -6,7 +6,12 @@
 //!   Synapse's `GET /_matrix/client/unstable/org.matrix.msc4143/rtc/transports`
 //!   (synapse/rest/client/matrixrtc.py: registered only with `msc4143_enabled`, it calls
 //!   `get_user_by_req` first, so without a login it answers 401 M_MISSING_TOKEN and the list,
-//!   `{"transports": …}`, stays unseen);
+//!   `{"transports": …}`, stays unseen; ruma's `rtc::transports` marks it AccessToken too).
+//!   Element Call (src/state/CallViewModel/localMember/RtcTransportAutoDiscovery.ts) asks
+//!   that endpoint first when it runs standalone with an access token, and reads the
+//!   well-known's foci only when the endpoint is missing (404 M_UNRECOGNIZED) or, embedded
+//!   as a widget, has no token: the well-known focus is what embedded calls use. It takes
+//!   the list's first entry; `check` looks for the first `livekit` one;
 //! - the authorization service (element-hq/lk-jwt-service): `/sfu/get` and `/get_token`
 //!   answer the OPTIONS preflight themselves with `Access-Control-Allow-Origin: *`
 //!   (handler.go `corsJSON`), so a proxy adding its own makes two, which browsers refuse;
@@ -213,7 +218,7 @@ fn transports_note(
         }
         StatusCode::UNAUTHORIZED => (
             format!(
-                "the homeserver's MSC4143 transports endpoint is on ({answer}: it lists them to logged-in clients only)"
+                "the homeserver's MSC4143 transports endpoint is on ({answer}: it lists them to logged-in clients only; standalone Element Call asks it first, embedded calls read the well-known)"
             ),
             None,
         ),
@@ -238,7 +243,7 @@ fn missing_focus(context: &Context, url: &Url, transports: &str) -> CheckResult 
     CheckResult::fail(
         CheckId::RtcFocus,
         format!(
-            "MISSING_MATRIX_RTC_FOCUS: {url} names no {FOCI_KEY} with a livekit focus ({transports}); Element Call and Element X cannot start calls"
+            "MISSING_MATRIX_RTC_FOCUS: {url} names no {FOCI_KEY} with a livekit focus ({transports}); a client that finds no focus cannot start calls"
         ),
         format!(
             "add to the server name's client well-known (https://{host}/.well-known/matrix/client, not the homeserver host's): \"{FOCI_KEY}\": [{{\"type\": \"livekit\", \"livekit_service_url\": \"https://rtc.{host}\"}}]\nor regenerate: {}",
