@@ -425,28 +425,46 @@ async fn openid_userinfo(context: &Context, generate: &str) -> CheckResult {
             );
         }
     };
-    match (reply.status, reply.errcode()) {
-        (StatusCode::UNAUTHORIZED, Some(code)) => CheckResult::pass(
+    match userinfo_verdict(reply.status, reply.errcode()) {
+        Userinfo::Reached(seen) => CheckResult::pass(id, format!("{at}: {seen}")),
+        Userinfo::NotServed(seen) => CheckResult::fail(
             id,
-            format!("{at}: 401 {code} without a token, the homeserver's answer"),
-        ),
-        (status, Some(code)) if code == "M_UNRECOGNIZED" => CheckResult::fail(
-            id,
-            format!(
-                "{at}: {} {code}: the homeserver does not serve OpenID userinfo on the listener behind the proxy; every call join fails",
-                status.as_u16()
-            ),
+            format!("{at}: {seen}"),
             "Synapse: add `openid` (or `federation`) to the `resources` of the listener the proxy forwards to",
         ),
-        (status, code) => CheckResult::fail(
+        Userinfo::Refused(seen) => CheckResult::fail(
             id,
-            format!(
-                "{at}: {status}{}; lk-jwt-service cannot check OpenID tokens, every call join fails",
-                code.map(|c| format!(" {c}"))
-                    .unwrap_or_else(|| " without a Matrix error body: the proxy refuses it".into())
-            ),
+            format!("{at}: {seen}"),
             fixes::rtc_openid(generate.to_string()).for_proxy(proxy_in_front(&reply)),
         ),
+    }
+}
+
+/// Who answered the token-less userinfo lookup.
+#[derive(Debug, PartialEq)]
+enum Userinfo {
+    /// The homeserver, refusing the missing token: the endpoint is there.
+    Reached(String),
+    /// The homeserver, without the endpoint on that listener.
+    NotServed(String),
+    /// The proxy itself, or something else that is no homeserver's answer.
+    Refused(String),
+}
+
+fn userinfo_verdict(status: StatusCode, errcode: Option<String>) -> Userinfo {
+    const JOINS_FAIL: &str = "lk-jwt-service cannot check OpenID tokens, every call join fails";
+    match (status, errcode) {
+        (StatusCode::UNAUTHORIZED, Some(code)) => Userinfo::Reached(format!(
+            "401 {code} without a token, the homeserver's answer"
+        )),
+        (status, Some(code)) if code == "M_UNRECOGNIZED" => Userinfo::NotServed(format!(
+            "{} {code}: the homeserver does not serve OpenID userinfo on the listener behind the proxy; {JOINS_FAIL}",
+            status.as_u16()
+        )),
+        (status, Some(code)) => Userinfo::Refused(format!("{status} {code}; {JOINS_FAIL}")),
+        (status, None) => Userinfo::Refused(format!(
+            "{status} without a Matrix error body: the proxy refuses it; {JOINS_FAIL}"
+        )),
     }
 }
 
@@ -507,5 +525,35 @@ mod tests {
         let proxy = judge_upgrade(StatusCode::NOT_FOUND, false).unwrap_err();
         assert_eq!(proxy, "404 Not Found, no upgrade");
         assert!(judge_upgrade(StatusCode::BAD_GATEWAY, false).is_err());
+    }
+
+    /// Synapse's answers (federation.py `OpenIdUserInfo`) pass; a body without errcode is
+    /// the proxy's own refusal.
+    #[test]
+    fn userinfo_counts_only_the_homeservers_answer() {
+        for code in ["M_MISSING_TOKEN", "M_UNKNOWN_TOKEN"] {
+            assert!(matches!(
+                userinfo_verdict(StatusCode::UNAUTHORIZED, Some(code.into())),
+                Userinfo::Reached(_)
+            ));
+        }
+        assert!(matches!(
+            userinfo_verdict(StatusCode::NOT_FOUND, Some("M_UNRECOGNIZED".into())),
+            Userinfo::NotServed(_)
+        ));
+        for status in [
+            StatusCode::NOT_FOUND,
+            StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
+        ] {
+            assert!(matches!(
+                userinfo_verdict(status, None),
+                Userinfo::Refused(_)
+            ));
+        }
+        assert!(matches!(
+            userinfo_verdict(StatusCode::FORBIDDEN, Some("M_FORBIDDEN".into())),
+            Userinfo::Refused(_)
+        ));
     }
 }
