@@ -214,6 +214,22 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// `--cdn` with a federation port the CDN does not forward.
+    CdnFederationPort {
+        /// `--federation-port` or `federation_port:`, as it was given.
+        flag: &'static str,
+        port: Port,
+        cdn: &'static str,
+        ports: String,
+    },
+    /// `--trusted-proxy` or `--cdn` for a proxy that cannot recover the client's address
+    /// without letting a client choose it.
+    ClientAddressUnsupported {
+        flag: &'static str,
+        proxy: &'static str,
+        why: &'static str,
+        example: String,
+    },
 }
 
 /// The example for a `--tls files` refusal.
@@ -260,7 +276,9 @@ impl Error {
             | Error::KubernetesRouting { .. }
             | Error::TwoRoutings { .. }
             | Error::KubernetesIssuer { .. }
-            | Error::GatewayHoldsCertificate { .. } => 2,
+            | Error::GatewayHoldsCertificate { .. }
+            | Error::CdnFederationPort { .. }
+            | Error::ClientAddressUnsupported { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -527,6 +545,26 @@ impl fmt::Display for Error {
             Error::TemplateRead { path, source } => {
                 write!(f, "--templates: cannot read `{}`: {source}", path.display())
             }
+            Error::CdnFederationPort {
+                flag,
+                port,
+                cdn,
+                ports,
+            } => write!(
+                f,
+                "{flag} {port}: {cdn} does not forward port {port} (its proxy takes HTTPS on \
+                 {ports} only), so other servers could not reach federation; let federation \
+                 ride on 443 with the clients, e.g. leave out {flag} (or use --federation-port 443)"
+            ),
+            Error::ClientAddressUnsupported {
+                flag,
+                proxy,
+                why,
+                example,
+            } => write!(
+                f,
+                "{flag} cannot be used with {proxy}: {why}; choose another proxy, e.g. {example}"
+            ),
         }
     }
 }

@@ -43,6 +43,9 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
+    /// Why the proxy cannot recover the client's address from a trusted front
+    /// (`--trusted-proxy`, `--cdn`) without a client choosing it; `None` where it can.
+    pub cannot_recover_client_address: Option<&'static str>,
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
@@ -97,6 +100,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    cannot_recover_client_address: None,
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -121,6 +125,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    cannot_recover_client_address: None,
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -145,6 +150,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    cannot_recover_client_address: None,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -177,6 +183,16 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
     serves_fixed_documents: false,
     whole_config: false,
+    // forwardedHeaders.trustedIPs keeps the X-Forwarded-For a trusted peer sent and
+    // appends the peer ("Trust only forwarded headers from selected IPs",
+    // doc.traefik.io/traefik/routing/entrypoints/#forwarded-headers); no setting or
+    // middleware of Traefik 3.7 replaces it with one recovered address, and Synapse takes
+    // the leftmost entry, which the client wrote (matrix-org/synapse#9471).
+    cannot_recover_client_address: Some(
+        "Traefik keeps the X-Forwarded-For a trusted front sent and appends to it, and \
+         Synapse reads the leftmost entry, which the client wrote; Traefik 3.7 has no \
+         setting that replaces the chain with the one recovered address",
+    ),
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -198,6 +214,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    cannot_recover_client_address: None,
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UrlPrefix,
+    ByteSize, Cdn, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
+    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
+    ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -222,6 +222,21 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
+    /// Proxies or load balancers in front, allowed to tell the client's address in X-Forwarded-For (the rightmost address not listed is the client's); repeat or separate with commas [e.g. 10.0.0.0/8]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        value_delimiter = ',',
+        env = "MXPROXY_TRUSTED_PROXY"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<Vec<TrustedProxy>>,
+
+    /// A CDN in front: its published ranges may tell the client's address in its own header (cloudflare: CF-Connecting-IP); federation must then use a port it forwards (443)
+    #[arg(long, value_name = "CDN", env = "MXPROXY_CDN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<Cdn>,
+
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +296,8 @@ impl SetupLayer {
             mas_host: self.mas_host.or(lower.mas_host),
             mas_path: self.mas_path.or(lower.mas_path),
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
+            trusted_proxy: self.trusted_proxy.or(lower.trusted_proxy),
+            cdn: self.cdn.or(lower.cdn),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -320,6 +337,8 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_host",
     "mas_path",
     "mas_upstream",
+    "trusted_proxy",
+    "cdn",
 ];
 
 /// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
@@ -373,6 +392,9 @@ impl From<&Setup> for SetupLayer {
                 MasPublic::Host(_) => None,
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
+            trusted_proxy: (!setup.trusted_proxies.is_empty())
+                .then(|| setup.trusted_proxies.clone()),
+            cdn: setup.cdn,
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,

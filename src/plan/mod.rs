@@ -2,6 +2,7 @@
 //! documents are served where, which limits apply. Templates only print this.
 
 mod compose;
+mod front;
 mod homeserver;
 mod kubernetes;
 mod mas;
@@ -20,6 +21,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose};
+pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
@@ -90,6 +92,9 @@ pub struct Plan {
     pub caddy: Option<CaddyPlan>,
     /// What only Traefik's files need; null unless it is asked for.
     pub traefik: Option<TraefikPlan>,
+    /// `--trusted-proxy`, `--cdn`: where the client's address is recovered from; null
+    /// without them (the address the proxy sees is the client's).
+    pub client_address: Option<ClientAddressPlan>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
 }
@@ -350,6 +355,7 @@ pub fn plan(setup: &Setup) -> Plan {
                 template: proxy::facts(proxy).next_steps_template,
             })
             .collect(),
+        client_address: front::client_address(setup),
         files: Vec::new(),
     };
     plan.files = match &plan.kubernetes {

@@ -104,6 +104,10 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--trusted-proxy`, each block.
+    pub trusted_proxies: Vec<&'static str>,
+    /// `--cdn`.
+    pub cdn: Option<&'static str>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -126,6 +130,8 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            trusted_proxies: Vec::new(),
+            cdn: None,
         }
     }
 }
@@ -225,6 +231,12 @@ impl Site {
             Federation::Off => {
                 generate.arg("--no-federation");
             }
+        }
+        for block in &options.trusted_proxies {
+            generate.args(["--trusted-proxy", block]);
+        }
+        if let Some(cdn) = options.cdn {
+            generate.args(["--cdn", cdn]);
         }
         if let Some(size) = &options.max_upload {
             generate.args(["--max-upload", size]);

@@ -140,7 +140,21 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
             }
         }
     }
-    for module in APACHE_SITE_MODULES {
+    // And what the site's `a2enmod` line asks for beyond them (remoteip with
+    // --trusted-proxy): a module the site needs but does not name fails here.
+    let text = std::fs::read_to_string(site).unwrap_or_default();
+    let asked = text
+        .lines()
+        .find_map(|line| line.split_once("a2enmod "))
+        .map(|(_, rest)| rest.split("&&").next().unwrap_or_default())
+        .unwrap_or_default();
+    let mut modules: Vec<&str> = APACHE_SITE_MODULES.to_vec();
+    modules.extend(
+        asked
+            .split_whitespace()
+            .filter(|m| !APACHE_SITE_MODULES.contains(m)),
+    );
+    for module in modules {
         main.push_str(&format!(
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
