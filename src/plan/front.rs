@@ -31,6 +31,10 @@ pub struct ClientAddressPlan {
     /// HAProxy: the occurrences of the header, counted from the right (-1 the last), that
     /// are taken one after the other while the address so far is trusted.
     pub haproxy_occurrences: Vec<i32>,
+    /// Caddy 2.6 (Debian 12's) has no trusted_proxies server option: its file matches the
+    /// last entry of the header with this expression (capture 1) when the peer is trusted.
+    /// Quoted in the Caddyfile, and free of backslashes, which its lexer would keep or eat.
+    pub last_entry_regexp: String,
 }
 
 pub(super) fn client_address(setup: &Setup) -> Option<ClientAddressPlan> {
@@ -58,5 +62,6 @@ pub(super) fn client_address(setup: &Setup) -> Option<ClientAddressPlan> {
         cdn_ranges,
         cdn: setup.cdn.map(|cdn| cdn.display_name().into()),
         haproxy_occurrences: (1..=hops).map(|hop| -hop).collect(),
+        last_entry_regexp: "([0-9A-Fa-f:.]+) *$".into(),
     })
 }
