@@ -222,14 +222,6 @@ pub enum Error {
         cdn: &'static str,
         ports: String,
     },
-    /// `--trusted-proxy` or `--cdn` for a proxy that cannot recover the client's address
-    /// without letting a client choose it.
-    ClientAddressUnsupported {
-        flag: &'static str,
-        proxy: &'static str,
-        why: &'static str,
-        example: String,
-    },
 }
 
 /// The example for a `--tls files` refusal.
@@ -277,8 +269,7 @@ impl Error {
             | Error::TwoRoutings { .. }
             | Error::KubernetesIssuer { .. }
             | Error::GatewayHoldsCertificate { .. }
-            | Error::CdnFederationPort { .. }
-            | Error::ClientAddressUnsupported { .. } => 2,
+            | Error::CdnFederationPort { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -555,15 +546,6 @@ impl fmt::Display for Error {
                 "{flag} {port}: {cdn} does not forward port {port} (its proxy takes HTTPS on \
                  {ports} only), so other servers could not reach federation; let federation \
                  ride on 443 with the clients, e.g. leave out {flag} (or use --federation-port 443)"
-            ),
-            Error::ClientAddressUnsupported {
-                flag,
-                proxy,
-                why,
-                example,
-            } => write!(
-                f,
-                "{flag} cannot be used with {proxy}: {why}; choose another proxy, e.g. {example}"
             ),
         }
     }

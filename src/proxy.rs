@@ -43,9 +43,9 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
-    /// Why the proxy cannot recover the client's address from a trusted front
-    /// (`--trusted-proxy`, `--cdn`) without a client choosing it; `None` where it can.
-    pub cannot_recover_client_address: Option<&'static str>,
+    /// More files, written only with a trusted front (`--trusted-proxy`, `--cdn`): what
+    /// the proxy needs to recover the client's address (Traefik: its plugin).
+    pub client_address_files: &'static [FileSpec],
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
@@ -100,7 +100,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
-    cannot_recover_client_address: None,
+    client_address_files: &[],
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -125,7 +125,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
-    cannot_recover_client_address: None,
+    client_address_files: &[],
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -150,7 +150,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
-    cannot_recover_client_address: None,
+    client_address_files: &[],
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -184,15 +184,27 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     serves_fixed_documents: false,
     whole_config: false,
     // forwardedHeaders.trustedIPs keeps the X-Forwarded-For a trusted peer sent and
-    // appends the peer ("Trust only forwarded headers from selected IPs",
-    // doc.traefik.io/traefik/routing/entrypoints/#forwarded-headers); no setting or
-    // middleware of Traefik 3.7 replaces it with one recovered address, and Synapse takes
-    // the leftmost entry, which the client wrote (matrix-org/synapse#9471).
-    cannot_recover_client_address: Some(
-        "Traefik keeps the X-Forwarded-For a trusted front sent and appends to it, and \
-         Synapse reads the leftmost entry, which the client wrote; Traefik 3.7 has no \
-         setting that replaces the chain with the one recovered address",
-    ),
+    // appends the peer (measured with Traefik 3.7: "203.0.113.66, 198.51.100.7,
+    // 127.0.0.2"), and Synapse takes the leftmost entry, which the client wrote
+    // (matrix-org/synapse#9471). No setting or built-in middleware replaces the chain with
+    // one address, so a local plugin (Go, run by Traefik's Yaegi interpreter) sets the
+    // request's remote address to the recovered one; Traefik's proxy then writes
+    // X-Forwarded-For from it. Traefik reads local plugins from ./plugins-local below its
+    // working directory (traefik/plugindemo README, "Local Mode").
+    client_address_files: &[
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/clientaddress.go",
+            template: "traefik/clientaddress.go.j2",
+        },
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/go.mod",
+            template: "traefik/go.mod.j2",
+        },
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/.traefik.yml",
+            template: "traefik/plugin.traefik.yml.j2",
+        },
+    ],
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -214,7 +226,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
-    cannot_recover_client_address: None,
+    client_address_files: &[],
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

@@ -494,10 +494,6 @@ fn conflicting_options_are_usage_errors() {
             &["--cdn", "cloudflare", "--federation-port", "8448"],
             "Cloudflare does not forward port 8448",
         ),
-        (
-            &["--proxy", "traefik", "--cdn", "cloudflare"],
-            "--cdn cannot be used with Traefik",
-        ),
         (&["--trusted-proxy", "0.0.0.0/0"], "trusts every address"),
         (
             &["--trusted-proxy", "10.1.2.3/8"],

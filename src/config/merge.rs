@@ -62,13 +62,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
-    let (trusted_proxies, cdn) = front(
-        &layers,
-        federation_port,
-        &mut proxies,
-        defaulted,
-        &mut warnings,
-    )?;
+    let (trusted_proxies, cdn) = front(&layers, federation_port)?;
     let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
         let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
@@ -102,19 +96,15 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
 }
 
 /// `--trusted-proxy` and `--cdn`: who may tell the client's address. A CDN's federation
-/// must use a port it forwards; a proxy that cannot recover the address without letting
-/// the client choose it is refused when named, and left out of the default list with a note.
+/// must use a port it forwards.
 fn front(
     layers: &Layers,
     federation_port: Option<Port>,
-    proxies: &mut Vec<Proxy>,
-    defaulted: bool,
-    warnings: &mut Vec<String>,
 ) -> Result<(Vec<crate::setup::TrustedProxy>, Option<crate::setup::Cdn>), Error> {
     let mut trusted = layers.get(|l| &l.trusted_proxy).unwrap_or_default();
     trusted.dedup();
-    let cdn = layers.pick(|l| &l.cdn);
-    if let (Some((cdn, _)), Some(port)) = (&cdn, federation_port)
+    let cdn = layers.get(|l| &l.cdn);
+    if let (Some(cdn), Some(port)) = (cdn, federation_port)
         && !cdn.https_ports().contains(&port.get())
     {
         let source = layers
@@ -132,33 +122,7 @@ fn front(
                 .join(", "),
         });
     }
-    let (flag, example, given) = match (&cdn, trusted.first()) {
-        (Some((cdn, source)), _) => (named(*source, "--cdn", "cdn:"), "--cdn", cdn.to_string()),
-        (None, Some(first)) => ("--trusted-proxy", "--trusted-proxy", first.to_string()),
-        (None, None) => return Ok((trusted, None)),
-    };
-    if let Some(&refused) = proxies
-        .iter()
-        .find(|&&p| proxy::facts(p).cannot_recover_client_address.is_some())
-    {
-        let facts = proxy::facts(refused);
-        let why = facts.cannot_recover_client_address.unwrap_or_default();
-        if !defaulted {
-            return Err(Error::ClientAddressUnsupported {
-                flag,
-                proxy: facts.display_name,
-                why,
-                example: format!("--proxy nginx {example} {given}"),
-            });
-        }
-        warnings.push(format!(
-            "{} left out of the default proxies: with {flag} {given} it cannot recover the \
-             client's address: {why}",
-            facts.display_name
-        ));
-        proxies.retain(|&p| p != refused);
-    }
-    Ok((trusted, cdn.map(|(cdn, _)| cdn)))
+    Ok((trusted, cdn))
 }
 
 /// `--mas` and its values: Synapse only, on a host install only (for now), MAS's host or

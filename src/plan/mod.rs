@@ -394,7 +394,11 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
     let mut files = Vec::new();
     for &proxy in &plan.proxies {
         let facts = proxy::facts(proxy);
-        for file in facts.files {
+        let client_address_files = match plan.client_address {
+            Some(_) => facts.client_address_files,
+            None => &[],
+        };
+        for file in facts.files.iter().chain(client_address_files) {
             let path = file.path_for(host);
             files.push(PlannedFile::new(
                 format!("{proxy}/{path}"),

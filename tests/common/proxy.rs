@@ -414,8 +414,11 @@ impl Running {
                 command.arg("-db").arg("-f").arg(config);
             }
             Proxy::Traefik => {
-                // The static file; Traefik logs to stdout.
-                command.arg(format!("--configfile={}", config.display()));
+                // The static file; Traefik logs to stdout. It runs where the summary
+                // says, in the static file's folder, which holds plugins-local/.
+                command
+                    .arg(format!("--configfile={}", config.display()))
+                    .current_dir(config.parent().expect("traefik.yml's folder"));
             }
         }
         let output_file = std::fs::File::create(&output).unwrap();

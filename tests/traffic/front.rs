@@ -13,10 +13,10 @@ use super::rules::per_server;
 use super::stack::Stack;
 use crate::common::proxy::{Options, Proxy};
 
-per_server!(client_address_from_trusted_proxies: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
-per_server!(client_address_over_ipv6: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
-per_server!(client_address_from_a_cdn: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
-per_server!(client_address_behind_a_tls_terminator: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
+per_server!(client_address_from_trusted_proxies);
+per_server!(client_address_over_ipv6);
+per_server!(client_address_from_a_cdn);
+per_server!(client_address_behind_a_tls_terminator);
 
 const TRUSTED: &str = "127.0.0.2";
 const SECOND_TRUSTED: &str = "127.0.0.4";
