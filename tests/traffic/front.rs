@@ -11,12 +11,14 @@ use std::net::IpAddr;
 use super::client::Request;
 use super::rules::per_server;
 use super::stack::Stack;
-use crate::common::proxy::{Options, Proxy};
+use crate::common::homeserver::Homeserver;
+use crate::common::proxy::{MasOptions, Options, Proxy};
 
 per_server!(client_address_from_trusted_proxies);
 per_server!(client_address_over_ipv6);
 per_server!(client_address_from_a_cdn);
 per_server!(client_address_behind_a_tls_terminator);
+per_server!(client_address_reaches_mas);
 
 const TRUSTED: &str = "127.0.0.2";
 const SECOND_TRUSTED: &str = "127.0.0.4";
@@ -29,10 +31,22 @@ fn ip(text: &str) -> IpAddr {
 /// Sends `request` (as HTTP/1.1 and, over TLS, as HTTP/2) and checks that the homeserver
 /// got exactly one `X-Forwarded-For`, `expected`.
 async fn arrives_as(stack: &Stack, request: Request, expected: &str, what: &str) {
+    let path = "/_matrix/client/versions";
+    arrives_at(stack, &stack.upstream, path, request, expected, what).await;
+}
+
+/// The same for `path` on `upstream` (the homeserver's or MAS's stand-in).
+async fn arrives_at(
+    stack: &Stack,
+    upstream: &Homeserver,
+    path: &str,
+    request: Request,
+    expected: &str,
+    what: &str,
+) {
     let h2_too = request.tls.is_some();
     for h2 in [false, true].into_iter().filter(|&h2| !h2 || h2_too) {
-        let marker =
-            format!("/_matrix/client/versions?client-address={what}-{h2}").replace(' ', "-");
+        let marker = format!("{path}?client-address={what}-{h2}").replace(' ', "-");
         let mut request = request.clone();
         request.target = marker.clone();
         if h2 {
@@ -50,7 +64,7 @@ async fn arrives_as(stack: &Stack, request: Request, expected: &str, what: &str)
             "{what}: {response:?}\n{}",
             stack.logs()
         );
-        let arrived = stack.upstream.with_target(&marker);
+        let arrived = upstream.with_target(&marker);
         assert_eq!(arrived.len(), 1, "{what}: arrived {arrived:?}");
         assert_eq!(
             arrived[0].header("x-forwarded-for"),
@@ -172,4 +186,37 @@ pub async fn client_address_behind_a_tls_terminator(server: Proxy) {
         .plain_http()
         .header("X-Forwarded-For", "198.51.100.7");
     arrives_as(&stack, request, UNTRUSTED, "past the terminator").await;
+}
+
+/// `--mas`: MAS gets the recovered address too, on its own host and on the compatibility
+/// paths of the homeserver host. (MAS itself trusts X-Forwarded-For from the proxy's own
+/// address only: http.trusted_proxies in the MAS fragment.)
+pub async fn client_address_reaches_mas(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            // The server name as homeserver host: Traefik routes well-known to Synapse.
+            homeserver_host: Some("example.com".into()),
+            mas: Some(MasOptions::default()),
+            trusted_proxies: vec!["127.0.0.2/32"],
+            ..Options::default()
+        },
+    )
+    .await;
+    let mas = stack.mas.as_ref().expect("a --mas stack");
+    let forged = "203.0.113.66, 198.51.100.7";
+    for (host, path) in [
+        ("auth.example.com", "/oauth2/token"),
+        ("example.com", "/_matrix/client/v3/login"),
+    ] {
+        let get = |source: &str| {
+            Request::get(stack.site_address(), host, "/")
+                .from(ip(source))
+                .header("X-Forwarded-For", forged)
+        };
+        let what = format!("{host} trusted");
+        arrives_at(&stack, mas, path, get(TRUSTED), "198.51.100.7", &what).await;
+        let what = format!("{host} untrusted");
+        arrives_at(&stack, mas, path, get(UNTRUSTED), UNTRUSTED, &what).await;
+    }
 }
