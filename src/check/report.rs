@@ -63,6 +63,7 @@ pub enum CheckId {
     ProxyEncodedPath,
     ProxyUploadLimit,
     ProxyForwardedHeaders,
+    ProxyCdn,
 }
 
 impl CheckId {
@@ -84,6 +85,7 @@ impl CheckId {
             CheckId::ProxyEncodedPath => "proxy.encoded-path",
             CheckId::ProxyUploadLimit => "proxy.upload-limit",
             CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
+            CheckId::ProxyCdn => "proxy.cdn",
         }
     }
 }
@@ -304,6 +306,7 @@ mod tests {
             CheckId::ProxyEncodedPath,
             CheckId::ProxyUploadLimit,
             CheckId::ProxyForwardedHeaders,
+            CheckId::ProxyCdn,
         ];
         assert!(ids.is_sorted_by(|a, b| a < b));
         let schema: serde_json::Value =

@@ -106,6 +106,16 @@ impl Cdn {
         }
     }
 
+    /// Response headers by which the CDN shows itself, as (name, value): any value where
+    /// the value is `None`. Cloudflare adds CF-Ray to every response it proxies and says
+    /// `Server: cloudflare` (developers.cloudflare.com/fundamentals/reference/http-headers/,
+    /// "CF-Ray").
+    pub fn response_marks(self) -> &'static [(&'static str, Option<&'static str>)] {
+        match self {
+            Cdn::Cloudflare => &[("cf-ray", None), ("server", Some("cloudflare"))],
+        }
+    }
+
     /// The HTTPS ports the CDN forwards; federation must use one of them. Cloudflare
     /// proxies 443, 2053, 2083, 2087, 2096 and 8443 over HTTPS, not 8448
     /// (developers.cloudflare.com/fundamentals/reference/network-ports/; element-hq/synapse#16228).
