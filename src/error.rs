@@ -545,7 +545,7 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {port}: {cdn} does not forward port {port} (its proxy takes HTTPS on \
                  {ports} only), so other servers could not reach federation; let federation \
-                 ride on 443 with the clients, e.g. leave out {flag} (or use --federation-port 443)"
+                 ride on 443 with the clients, e.g. {flag} 443 (or leave it out)"
             ),
         }
     }

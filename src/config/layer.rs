@@ -229,7 +229,11 @@ pub struct SetupLayer {
         value_delimiter = ',',
         env = "MXPROXY_TRUSTED_PROXY"
     )]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "trusted_list"
+    )]
     pub trusted_proxy: Option<Vec<TrustedProxy>>,
 
     /// A CDN in front: its published ranges may tell the client's address in its own header (cloudflare: CF-Connecting-IP); federation must then use a port it forwards (443)
@@ -475,6 +479,40 @@ fn proxy_list<'de, D: serde::Deserializer<'de>>(
                     p.trim()
                         .parse::<Proxy>()
                         .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
+                })
+                .collect()
+        }
+    }
+    deserializer.deserialize_any(Visitor).map(Some)
+}
+
+/// `trusted_proxy: [10.0.0.0/8, 192.0.2.10]` or `trusted_proxy: 10.0.0.0/8,192.0.2.10`, as
+/// on the command line.
+fn trusted_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<TrustedProxy>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<TrustedProxy>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of address blocks or a comma-separated string, e.g. [10.0.0.0/8]")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<TrustedProxy>, A::Error> {
+            let mut list = Vec::new();
+            while let Some(block) = seq.next_element::<TrustedProxy>()? {
+                list.push(block);
+            }
+            Ok(list)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<TrustedProxy>, E> {
+            v.split(',')
+                .map(|b| {
+                    b.trim().parse::<TrustedProxy>().map_err(|e| {
+                        E::custom(format!("\"{}\" {e}", crate::setup::shown(b.trim())))
+                    })
                 })
                 .collect()
         }

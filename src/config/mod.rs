@@ -561,6 +561,29 @@ mod tests {
             yaml.contains("trusted_proxy:\n- 10.0.0.0/8\n- 2001:db8::/32\n"),
             "{yaml}"
         );
+        // The file takes a comma list as a string too, as the flag does.
+        let as_string = file("server_name: example.com\ntrusted_proxy: 10.0.0.0/8, ::1\n");
+        assert_eq!(
+            merge(&SetupLayer::default(), as_string)
+                .unwrap()
+                .trusted_proxies,
+            [
+                "10.0.0.0/8".parse().unwrap(),
+                "::1/128".parse::<crate::setup::TrustedProxy>().unwrap()
+            ]
+        );
+        let refused = parse_file(
+            Path::new("setup.yaml"),
+            "trusted_proxy: 10.0.0.0/8, 10.1.0.0/8\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains(
+                "key `trusted_proxy`: \"10.1.0.0/8\" has bits set past the prefix length"
+            ),
+            "{refused}"
+        );
 
         for (extra, key_file, message) in [
             (
