@@ -14,6 +14,11 @@ pub const WEBROOT: &str = "/var/www/mxproxy";
 pub const FEDERATION_PORT: u16 = matrix::HTTPS_PORT;
 /// The compose service the proxy reaches the homeserver by; also the Kubernetes Service.
 pub const COMPOSE_SERVICE: &str = "homeserver";
+/// The compose service of the Matrix Authentication Service (`--mas --compose`): the
+/// proxy and Synapse reach MAS by this name.
+pub const MAS_COMPOSE_SERVICE: &str = "mas";
+/// The compose service that renews certificates, which HAProxy reaches by this name.
+pub const CERTBOT_SERVICE: &str = "certbot";
 /// The Kubernetes namespace of every object.
 pub const NAMESPACE: &str = "matrix";
 /// Where the wizard offers to save the answers.
@@ -32,3 +37,16 @@ pub const UPSTREAM_IDLE_TIMEOUT_SECONDS: u32 = 20;
 /// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
 /// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
 pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
+/// The port certbot's standalone server answers ACME challenges on behind a proxy that
+/// serves no files (HAProxy): any free port above 1024, so certbot needs no privilege.
+pub const CERTBOT_STANDALONE_PORT: u16 = 8888;
+/// How often the compose stack's certbot service runs `certbot renew`, which renews only
+/// what is due (since certbot 4.0, "when less than 1/3rd of its lifetime remains"): twice
+/// a day, as certbot's docs set it up (certbot/docs/using.rst, "Setting up automated
+/// renewal": cron `0 0,12 * * *`).
+pub const CERTBOT_RENEW_INTERVAL_SECONDS: u32 = 12 * 60 * 60;
+/// How often a compose stack's proxy compares the certificate certbot renews with the one
+/// it loaded, to reload once it changed: renewal is due weeks ahead of the end (a third
+/// of a 90-day lifetime), so minutes are plenty, and a check is one `cksum` of a few
+/// kilobytes.
+pub const CERTIFICATE_CHECK_SECONDS: u32 = 5 * 60;

@@ -150,24 +150,28 @@ pub enum Error {
         display_name: &'static str,
         why: &'static str,
     },
-    /// `--mas` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
-    MasNotYet {
-        with: &'static str,
-    },
     /// `--mas-host` (`flag`: as given) naming a host the homeserver's sites already serve.
     MasHostTaken {
         flag: &'static str,
         host: String,
         taken_by: &'static str,
     },
+    /// `--mas-upstream` on loopback in the compose stack, where loopback is the proxy's
+    /// own container.
+    MasUpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
+    },
     /// `auth.<server-name>` is too long for DNS.
     MasDefaultHostTooLong {
         server_name: DnsName,
     },
-    /// `--mas-upstream` (`flag`: as given) on the homeserver's own address.
+    /// MAS's upstream (`flag`: as given, or its default) on the homeserver's own address;
+    /// `example` is a free address to offer instead.
     MasUpstreamIsHomeserver {
         flag: &'static str,
         upstream: String,
+        example: String,
     },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
@@ -257,7 +261,7 @@ impl Error {
             | Error::UploadAboveLimit { .. }
             | Error::CertificateNameTooLong { .. }
             | Error::MasHomeserver { .. }
-            | Error::MasNotYet { .. }
+            | Error::MasUpstreamInContainer { .. }
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
@@ -457,10 +461,12 @@ impl fmt::Display for Error {
                  matrix.kind is a Synapse), not with {display_name} (--homeserver {homeserver}){why}, \
                  e.g. --homeserver synapse --mas"
             ),
-            Error::MasNotYet { with } => write!(
+            Error::MasUpstreamInContainer { flag, upstream } => write!(
                 f,
-                "--mas with {with} is not supported yet: mxproxy writes MAS's routing for the \
-                 proxies on a host only, e.g. --homeserver synapse --mas --proxy nginx without {with}"
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy and Synapse reach MAS by its service name, e.g. {flag} {}:{}",
+                crate::defaults::MAS_COMPOSE_SERVICE,
+                crate::homeserver::mas::LISTENER_PORT
             ),
             Error::MasHostTaken {
                 flag,
@@ -476,10 +482,14 @@ impl fmt::Display for Error {
                 "the default MAS host auth.{server_name} is too long for DNS; name it yourself, \
                  e.g. --mas-host auth.example.com, or mount MAS below a path: --mas-path /auth"
             ),
-            Error::MasUpstreamIsHomeserver { flag, upstream } => write!(
+            Error::MasUpstreamIsHomeserver {
+                flag,
+                upstream,
+                example,
+            } => write!(
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
-                 own (8080 by default), e.g. --mas-upstream 127.0.0.1:8080"
+                 own, e.g. --mas-upstream {example}"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -46,6 +46,32 @@ pub struct ProxyFacts {
     /// More files, written only with a trusted front (`--trusted-proxy`, `--cdn`): what
     /// the proxy needs to recover the client's address (Traefik: its plugin).
     pub client_address_files: &'static [FileSpec],
+    /// How its official image runs in the compose stack where certbot renews the
+    /// certificate it reads; None for a proxy that renews its own.
+    pub compose_runtime: Option<ComposeRuntime>,
+}
+
+/// What the compose stack needs to know of a proxy's official image to reload it when
+/// certbot renews its certificate. Every command is one the image itself ships.
+pub struct ComposeRuntime {
+    /// The image's own foreground command, which the service's command ends with (`exec`,
+    /// so the server stays PID 1 and receives the image's STOPSIGNAL).
+    pub foreground: &'static str,
+    /// A graceful reload run inside the container: open connections finish on the old
+    /// workers, new ones get the new certificate.
+    pub reload: &'static str,
+    /// How certbot's ACME HTTP-01 challenges are answered through it.
+    pub challenge: Challenge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// The proxy serves `<webroot>/.well-known/acme-challenge/` as files, which certbot's
+    /// webroot plugin writes.
+    Webroot,
+    /// The proxy serves no files: it forwards `/.well-known/acme-challenge/` to certbot's
+    /// own standalone server.
+    Standalone,
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
@@ -101,6 +127,16 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     serves_fixed_documents: true,
     whole_config: false,
     client_address_files: &[],
+    // docker-nginx stable/debian/Dockerfile: CMD ["nginx", "-g", "daemon off;"]. `-s reload`
+    // signals the master named in the image's nginx.conf `pid` file. A command that starts
+    // with `sh` skips the entrypoint's /docker-entrypoint.d scripts; none acts on this
+    // stack (they need a templates folder or an NGINX_ENTRYPOINT_* variable, or edit the
+    // image's default.conf, which the stack replaces).
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "nginx -g 'daemon off;'",
+        reload: "nginx -s reload",
+        challenge: Challenge::Webroot,
+    }),
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -126,6 +162,14 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     serves_fixed_documents: true,
     whole_config: false,
     client_address_files: &[],
+    // docker-library/httpd 2.4/Dockerfile: CMD ["httpd-foreground"] (which runs
+    // `httpd -DFOREGROUND`), and $HTTPD_PREFIX/bin, apachectl's folder, is on PATH.
+    // `-k graceful` signals the parent named in the PidFile (logs/httpd.pid by default).
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "httpd-foreground",
+        reload: "apachectl -k graceful",
+        challenge: Challenge::Webroot,
+    }),
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -151,6 +195,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     serves_fixed_documents: true,
     whole_config: true,
     client_address_files: &[],
+    compose_runtime: None,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -205,6 +250,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
             template: "traefik/plugin.traefik.yml.j2",
         },
     ],
+    compose_runtime: None,
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -227,6 +273,15 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     serves_fixed_documents: true,
     whole_config: true,
     client_address_files: &[],
+    // docker-library/haproxy docker-entrypoint.sh turns `haproxy …` into
+    // `haproxy -W -db …`: master-worker mode, where SIGUSR2 to the master reloads
+    // ("allows for reload via SIGUSR2"). `$$` is the shell that execs into that master
+    // (a background subshell's `$$` is its parent's), so no PID is assumed.
+    compose_runtime: Some(ComposeRuntime {
+        foreground: "haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg",
+        reload: "kill -USR2 $$",
+        challenge: Challenge::Standalone,
+    }),
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

@@ -34,3 +34,148 @@ fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
         assert!(refused, "accepted: {bad}");
     }
 }
+
+/// The MAS check refuses what MAS's schema refuses: an unknown key, a resource MAS does not
+/// have, a port that is no number, a public base that is no URL, and a key that is missing.
+#[test]
+fn the_mas_fragment_check_refuses_what_mas_would_refuse() {
+    use crate::common::validators::mas_fragment;
+    let good = "http:\n  public_base: https://auth.example.com/\n  trusted_proxies: [127.0.0.1/32]\n  listeners:\n    - name: web\n      resources:\n        - name: compat\n      binds:\n        - host: 127.0.0.1\n          port: 8080\nmatrix:\n  homeserver: example.com\n  endpoint: http://127.0.0.1:8008/\n";
+    assert!(mas_fragment(good));
+    for (from, to) in [
+        ("public_base:", "public_bse:"),
+        ("name: compat", "name: admin"),
+        ("port: 8080", "port: eighty"),
+        ("https://auth.example.com/", "auth example"),
+        ("  endpoint:", "  endpiont:"),
+        (
+            "      binds:\n        - host: 127.0.0.1\n          port: 8080\n",
+            "",
+        ),
+    ] {
+        let bad = good.replace(from, to);
+        assert_ne!(bad, good, "{from}");
+        let refused = std::panic::catch_unwind(|| mas_fragment(&bad)).is_err();
+        assert!(refused, "accepted: {bad}");
+    }
+}
+
+/// What no validator sees in a compose stack with MAS, checked across its files: MAS trusts
+/// exactly the proxy's fixed address, which lies in the network's subnet and outside the
+/// range Docker hands out; the services wait for what they need; every secret is a `.env`
+/// variable that stops compose when unset; Synapse and MAS reach each other by service name.
+#[test]
+fn the_compose_stack_with_mas_fits_together() {
+    let mut checked = 0;
+    for name in crate::common::scenario_names() {
+        let (plan, files) = render_scenario(&name);
+        let (Some(compose), Some(mas)) = (&plan.compose, &plan.mas) else {
+            continue;
+        };
+        let yaml = |path: &str| -> serde_yaml::Value {
+            let file = files
+                .iter()
+                .find(|f| f.path.to_str() == Some(path))
+                .unwrap();
+            serde_yaml::from_str(&file.content).unwrap()
+        };
+        let stack = yaml("docker-compose.yml");
+        let fragment = yaml("mas/mxproxy.yaml");
+        let synapse = yaml("synapse/mxproxy.yaml");
+        let services = &stack["services"];
+        let proxy = &services[compose.service.as_str()];
+        let address: std::net::Ipv4Addr = proxy["networks"]["default"]["ipv4_address"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ipam = &stack["networks"]["default"]["ipam"]["config"][0];
+        let within = |network: &str| {
+            let (base, bits) = network.split_once('/').unwrap();
+            let (base, bits): (std::net::Ipv4Addr, u32) =
+                (base.parse().unwrap(), bits.parse().unwrap());
+            let mask = u32::MAX << (32 - bits);
+            u32::from(address) & mask == u32::from(base) & mask
+        };
+        assert!(within(ipam["subnet"].as_str().unwrap()), "{name}");
+        assert!(!within(ipam["ip_range"].as_str().unwrap()), "{name}");
+        assert_eq!(
+            fragment["http"]["trusted_proxies"],
+            serde_yaml::Value::from(vec![format!("{address}/32")]),
+            "{name}"
+        );
+        // Ordering: the proxy after the homeserver and MAS, MAS after a healthy database.
+        let depends: Vec<&str> = proxy["depends_on"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert_eq!(depends, ["homeserver", "mas"], "{name}");
+        let mas_service = &services["mas"];
+        let database = mas_service["depends_on"].as_mapping().unwrap();
+        assert_eq!(database.len(), 1, "{name}");
+        let (database, condition) = database.iter().next().unwrap();
+        assert_eq!(condition["condition"], "service_healthy", "{name}");
+        assert!(
+            services[database.as_str().unwrap()]["healthcheck"]["test"].is_sequence(),
+            "{name}"
+        );
+        assert_eq!(
+            fragment["database"]["host"], *database,
+            "{name}: MAS's database host"
+        );
+        // Secrets: `${VAR:?…}` wherever a variable is read, so compose stops when it is unset.
+        let text = &files
+            .iter()
+            .find(|f| f.path.to_str() == Some("docker-compose.yml"))
+            .unwrap()
+            .content;
+        for (at, _) in text.match_indices("${") {
+            let variable = &text[at + 2..];
+            let end = variable.find('}').unwrap();
+            assert!(
+                variable[..end].contains(":?"),
+                "{name}: {}",
+                &variable[..end]
+            );
+        }
+        let secret = stack["secrets"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap();
+        assert_eq!(
+            synapse["matrix_authentication_service"]["secret_path"],
+            serde_yaml::Value::from(format!("/run/secrets/{}", secret.as_str().unwrap())),
+            "{name}"
+        );
+        assert_eq!(services["homeserver"]["secrets"][0], *secret, "{name}");
+        assert!(fragment["matrix"].get("secret_file").is_none(), "{name}");
+        // Each reaches the other by its service name, on the port the other listens on.
+        assert_eq!(
+            fragment["matrix"]["endpoint"],
+            serde_yaml::Value::from(format!(
+                "http://homeserver:{}/",
+                plan.homeserver.listen.port
+            )),
+            "{name}"
+        );
+        let listener = &fragment["http"]["listeners"][0];
+        assert_eq!(listener["binds"][0]["host"], "0.0.0.0", "{name}");
+        let endpoint = synapse["matrix_authentication_service"]["endpoint"]
+            .as_str()
+            .unwrap();
+        assert!(
+            endpoint.starts_with(&format!(
+                "http://mas:{}/",
+                listener["binds"][0]["port"].as_u64().unwrap()
+            )),
+            "{name}: {endpoint}"
+        );
+        assert_eq!(mas.address, format!("mas:{}", mas.listen_port), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "compose scenarios with MAS: {checked}");
+}

@@ -462,6 +462,255 @@ fn script_tls_answers_replace_the_prefilled_mode() {
     );
 }
 
+/// The defaults for Synapse, with `mas` answers put in after the upstream question.
+fn synapse_with(mas: &[(&'static str, Answer)]) -> Vec<(&'static str, Answer)> {
+    let mut answers = defaults_after("example.org");
+    answers[2] = ("homeserver", Pick(1));
+    answers.splice(4..4, mas.iter().cloned());
+    answers
+}
+
+#[test]
+fn script_mas_on_its_own_host_gives_the_flags_setup() {
+    let mut script = Script::new(&synapse_with(&[
+        ("mas", Yes),
+        ("mas_public", ENTER),
+        ("mas_host", ENTER),
+        ("mas_upstream", ENTER),
+    ]));
+    let answers = interview(&SetupLayer::default(), &mut script).unwrap();
+    script.done();
+    assert!(script.refusals().is_empty(), "{:?}", script.log);
+    for line in [
+        "asked mas [false]",
+        "asked mas_public [a host of its own, e.g. auth.example.org (one more certificate name)]",
+        // merge's defaults, offered
+        "asked mas_host [auth.example.org]",
+        "asked mas_upstream [127.0.0.1:8080]",
+    ] {
+        assert!(
+            script.log.contains(&line.to_string()),
+            "{line}\n{:#?}",
+            script.log
+        );
+    }
+    let flags = flags(&[
+        "--server-name",
+        "example.org",
+        "--homeserver",
+        "synapse",
+        "--mas",
+    ]);
+    assert_eq!(setup_of(&answers), setup_of(&flags));
+    // The offered upstream was taken: its flag stays unset, as without --mas-upstream.
+    assert_eq!(answers.mas_upstream, None);
+}
+
+#[test]
+fn script_mas_host_answers_are_checked_like_the_flags() {
+    let mut script = Script::new(&synapse_with(&[
+        ("mas", Yes),
+        ("mas_public", Pick(0)),
+        // the homeserver host itself: merge's refusal, word for word
+        ("mas_host", Text("matrix.example.org")),
+        ("mas_host", Text("login.example.org")),
+        ("mas_upstream", Text("127.0.0.1:8008")),
+        ("mas_upstream", Text("[::1]:9000")),
+    ]));
+    let answers = interview(&SetupLayer::default(), &mut script).unwrap();
+    script.done();
+    let expected = [
+        config::merge(
+            &flags(&[
+                "--server-name",
+                "example.org",
+                "--homeserver",
+                "synapse",
+                "--mas",
+                "--mas-host",
+                "matrix.example.org",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap_err()
+        .to_string(),
+        config::merge(
+            &flags(&[
+                "--server-name",
+                "example.org",
+                "--homeserver",
+                "synapse",
+                "--mas",
+                "--mas-upstream",
+                "127.0.0.1:8008",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap_err()
+        .to_string(),
+    ];
+    assert_eq!(script.refusals(), expected);
+    let same = flags(&[
+        "--server-name",
+        "example.org",
+        "--homeserver",
+        "synapse",
+        "--mas",
+        "--mas-host",
+        "login.example.org",
+        "--mas-upstream",
+        "[::1]:9000",
+    ]);
+    assert_eq!(setup_of(&answers), setup_of(&same));
+}
+
+#[test]
+fn script_mas_below_a_path_gives_the_flags_setup() {
+    let mut script = Script::new(&synapse_with(&[
+        ("mas", Yes),
+        ("mas_public", Pick(1)),
+        ("mas_path", Text("auth")),
+        ("mas_path", Text("/_synapse/auth")),
+        ("mas_path", ENTER),
+        ("mas_upstream", Text("127.0.0.1:8090")),
+    ]));
+    let answers = interview(&SetupLayer::default(), &mut script).unwrap();
+    script.done();
+    assert!(
+        script.log.contains(&"asked mas_path [/auth]".to_string()),
+        "{:#?}",
+        script.log
+    );
+    let message = |value: &str| {
+        format!(
+            "\"{value}\": {}",
+            value.parse::<mxproxy::setup::UrlPrefix>().unwrap_err()
+        )
+    };
+    assert_eq!(
+        script.refusals(),
+        [message("auth"), message("/_synapse/auth")]
+    );
+    let same = flags(&[
+        "--server-name",
+        "example.org",
+        "--homeserver",
+        "synapse",
+        "--mas",
+        "--mas-path",
+        "/auth",
+        "--mas-upstream",
+        "127.0.0.1:8090",
+    ]);
+    assert_eq!(setup_of(&answers), setup_of(&same));
+}
+
+#[test]
+fn script_mas_answered_no_and_prefilled_values_are_offered() {
+    // No: the setup without MAS, whatever the file said.
+    let prefill = flags(&["--homeserver", "synapse", "--mas", "--mas-path", "/id"]);
+    let mut answers = synapse_with(&[("mas", No)]);
+    answers[2] = ("homeserver", ENTER);
+    let mut script = Script::new(&answers);
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
+    assert!(script.log.contains(&"asked mas [true]".to_string()));
+    assert_eq!(setup.mas, None);
+
+    // Yes: the prefilled path is the default, and its place the one selected.
+    let mut answers = synapse_with(&[
+        ("mas", ENTER),
+        ("mas_public", ENTER),
+        ("mas_path", ENTER),
+        ("mas_upstream", ENTER),
+    ]);
+    answers[2] = ("homeserver", ENTER);
+    let mut script = Script::new(&answers);
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
+    assert!(
+        script.log.contains(&"asked mas_path [/id]".to_string()),
+        "{:#?}",
+        script.log
+    );
+    let same = flags(&[
+        "--server-name",
+        "example.org",
+        "--homeserver",
+        "synapse",
+        "--mas",
+        "--mas-path",
+        "/id",
+    ]);
+    assert_eq!(setup, setup_of(&same));
+}
+
+#[test]
+fn script_mas_with_a_prefilled_compose_stack_follows_merge() {
+    // Whatever merge says of --compose --mas, the wizard says at the MAS question: a
+    // refusal there (where "no" is the way on, the compose answer standing), or the same
+    // setup as the flags, MAS's upstream following the compose answer.
+    let prefill = flags(&["--compose"]);
+    let same = config::merge(
+        &flags(&[
+            "--server-name",
+            "example.org",
+            "--homeserver",
+            "synapse",
+            "--compose",
+            "--mas",
+        ]),
+        SetupLayer::default(),
+    );
+    let mas_answers: &[(&'static str, Answer)] = match &same {
+        Err(_) => &[("mas", Yes), ("mas", No)],
+        Ok(_) => &[
+            ("mas", Yes),
+            ("mas_public", ENTER),
+            ("mas_host", ENTER),
+            ("mas_upstream", ENTER),
+        ],
+    };
+    let mut script = Script::new(&synapse_with(mas_answers));
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
+    assert!(setup.compose);
+    match same {
+        Err(refused) => {
+            assert_eq!(script.refusals(), [refused.to_string()]);
+            assert_eq!(setup.mas, None);
+        }
+        Ok(same) => {
+            assert!(script.refusals().is_empty(), "{:?}", script.log);
+            assert_eq!(setup, same);
+        }
+    }
+}
+
+#[test]
+fn script_mas_is_not_asked_for_other_homeservers() {
+    // Every homeserver but Synapse: the script has no MAS answer, so a MAS question would
+    // meet the federation answer and fail.
+    for (index, name) in ["conduit", "continuwuity", "tuwunel", "dendrite"]
+        .iter()
+        .enumerate()
+    {
+        let pick = if index == 0 { 0 } else { index + 1 };
+        let mut answers = defaults_after("example.org");
+        answers[2] = ("homeserver", Pick(pick));
+        let mut script = Script::new(&answers);
+        let setup = setup_of(&interview(&SetupLayer::default(), &mut script).unwrap());
+        script.done();
+        assert_eq!(setup.homeserver.name(), *name);
+        assert_eq!(setup.mas, None);
+        assert!(
+            !script.log.iter().any(|line| line.starts_with("asked mas")),
+            "{name}: {:#?}",
+            script.log
+        );
+    }
+}
+
 #[test]
 fn script_esc_stops_at_once() {
     let mut script = Script::new(&[
@@ -782,6 +1031,67 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
         &["generate".into(), "--config".into(), "answers.yaml".into()],
     );
     assert_same_tree(&written, &yaml_dir.path().join("site-out"));
+}
+
+#[test]
+fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
+    let wizard_dir = tempfile::tempdir().unwrap();
+    let mut pty = Pty::spawn(wizard_dir.path(), &["wizard"]);
+    pty.type_line("Server name", "example.org");
+    pty.enter("Homeserver host");
+    pty.answer("Homeserver", &format!("{DOWN}\r")); // synapse
+    pty.enter("Upstream");
+    pty.answer(
+        "Log in through the Matrix Authentication Service (MAS)?",
+        "y",
+    );
+    pty.answer("Where MAS answers", &format!("{DOWN}\r")); // a path
+    pty.enter("MAS path");
+    pty.type_line("MAS upstream", "127.0.0.1:8090");
+    for prompt in [
+        "Federation",
+        "TLS certificates",
+        "ACME e-mail",
+        "Upload limit",
+        "Proxies",
+        "Also write a docker-compose stack?",
+        "Output folder",
+    ] {
+        pty.enter(prompt);
+    }
+    let summary = pty.expect("? What now?");
+    for expected in [
+        "login (MAS)       https://matrix.example.org/auth/, at 127.0.0.1:8090",
+        "new      mas/mxproxy.yaml",
+    ] {
+        assert!(summary.contains(expected), "{expected}\n{summary}");
+    }
+    pty.session.send("\r").unwrap();
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+
+    let args = printed_command(&transcript);
+    assert_eq!(
+        args,
+        [
+            "generate",
+            "--server-name",
+            "example.org",
+            "--homeserver",
+            "synapse",
+            "--mas",
+            "--mas-path",
+            "/auth",
+            "--mas-upstream",
+            "127.0.0.1:8090"
+        ]
+    );
+    let flags_dir = tempfile::tempdir().unwrap();
+    run_generate(flags_dir.path(), &args);
+    assert_same_tree(
+        &wizard_dir.path().join("mxproxy-out"),
+        &flags_dir.path().join("mxproxy-out"),
+    );
 }
 
 #[test]

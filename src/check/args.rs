@@ -45,6 +45,10 @@ pub struct CheckArgs {
     /// Federation is switched off on purpose: skip server discovery, keys and federation TLS
     #[arg(long)]
     pub no_federation: bool,
+
+    /// Login goes through the Matrix Authentication Service: fail when the homeserver does not announce it (auth_metadata), instead of skipping the MAS checks
+    #[arg(long)]
+    pub mas: bool,
 }
 
 /// `HOST:PORT:ADDR`, as curl spells it; ADDR may be an IPv6 address with or without brackets.

@@ -106,3 +106,57 @@ pub fn body_limit(server_name: &str, size: &str) -> Directives {
         generate: Some(generate_cmd(server_name, &format!("--max-upload {size}"))),
     }
 }
+
+/// MAS's compatibility layer as mxproxy routes it (the same expression as
+/// `homeserver::mas::compat_regex`, which `check` may not import): the four client API
+/// versions MAS answers under × login, logout, refresh, each with its sub-paths.
+const MAS_COMPAT_REGEX: &str =
+    "^/_matrix/client/(api/v1|r0|v3|unstable)/(login|logout|refresh)(/|$)";
+
+/// The compatibility paths reach Synapse instead of MAS on the homeserver host.
+pub fn mas_compat(generate: String) -> Directives {
+    Directives {
+        nginx: Some(format!(
+            "location ~ \"{MAS_COMPAT_REGEX}\" {{ proxy_pass http://<MAS's listener, 127.0.0.1:8080 by default>; }} in the homeserver's server block (a regex location wins over `location /_matrix/`)"
+        )),
+        apache: Some(
+            "`ProxyPass /_matrix/client/v3/login http://<MAS's listener>/_matrix/client/v3/login nocanon` (and logout, refresh; api/v1, r0, unstable) before `ProxyPass /_matrix`".into(),
+        ),
+        caddy: Some(format!(
+            "`@mas_compat path_regexp \"{MAS_COMPAT_REGEX}\"` and `handle @mas_compat {{ reverse_proxy <MAS's listener> }}` before `handle /_matrix/*`"
+        )),
+        generate: Some(generate),
+    }
+}
+
+/// Synapse's internal API for MAS answers from outside.
+pub fn mas_internal(generate: String) -> Directives {
+    Directives {
+        nginx: Some(
+            "no `location /_synapse/` (or /_synapse/mas/) to Synapse: forward only /_matrix/ and /_synapse/client/; MAS calls /_synapse/mas/ on Synapse's own address (matrix.endpoint)".into(),
+        ),
+        apache: Some(
+            "no `ProxyPass /_synapse` to Synapse: only /_matrix and /_synapse/client; MAS calls /_synapse/mas/ on Synapse's own address (matrix.endpoint)".into(),
+        ),
+        caddy: Some(
+            "no `handle /_synapse/*` to Synapse: only /_matrix/* and /_synapse/client/*; MAS calls /_synapse/mas/ on Synapse's own address (matrix.endpoint)".into(),
+        ),
+        generate: Some(generate),
+    }
+}
+
+/// MAS's discovery document is not reachable on its public base.
+pub fn mas_public(issuer: &str, generate: String) -> Directives {
+    Directives {
+        nginx: Some(format!(
+            "proxy all of {issuer} to MAS's listener (`location / {{ proxy_pass http://127.0.0.1:8080; }}` on its own host, `location /auth/` below a path), and keep MAS's own Access-Control-* headers (no proxy_hide_header)"
+        )),
+        apache: Some(format!(
+            "`ProxyPass / http://127.0.0.1:8080/ nocanon` for {issuer}, and no `Header unset Access-Control-Allow-Origin`"
+        )),
+        caddy: Some(format!(
+            "`reverse_proxy 127.0.0.1:8080` for {issuer}, and no `header -Access-Control-Allow-Origin`"
+        )),
+        generate: Some(generate),
+    }
+}

@@ -64,6 +64,10 @@ pub enum CheckId {
     ProxyUploadLimit,
     ProxyForwardedHeaders,
     ProxyCdn,
+    MasAuthMetadata,
+    MasOpenidConfiguration,
+    MasCompatLogin,
+    MasInternalApi,
 }
 
 impl CheckId {
@@ -86,6 +90,10 @@ impl CheckId {
             CheckId::ProxyUploadLimit => "proxy.upload-limit",
             CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
             CheckId::ProxyCdn => "proxy.cdn",
+            CheckId::MasAuthMetadata => "mas.auth-metadata",
+            CheckId::MasOpenidConfiguration => "mas.openid-configuration",
+            CheckId::MasCompatLogin => "mas.compat-login",
+            CheckId::MasInternalApi => "mas.internal-api",
         }
     }
 }
@@ -307,6 +315,10 @@ mod tests {
             CheckId::ProxyUploadLimit,
             CheckId::ProxyForwardedHeaders,
             CheckId::ProxyCdn,
+            CheckId::MasAuthMetadata,
+            CheckId::MasOpenidConfiguration,
+            CheckId::MasCompatLogin,
+            CheckId::MasInternalApi,
         ];
         assert!(ids.is_sorted_by(|a, b| a < b));
         let schema: serde_json::Value =

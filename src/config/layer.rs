@@ -55,7 +55,7 @@ pub struct SetupLayer {
         hide_possible_values = true,
         value_parser = BoolishValueParser::new(),
         help = format!(
-            "Also forward the homeserver's admin API ({}) to the internet; prints a warning",
+            "Also forward the homeserver's admin API ({}), and with --mas MAS's, to the internet; prints a warning",
             crate::homeserver::admin_prefixes_described()
         )
     )]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
-use crate::defaults::{self, COMPOSE_SERVICE};
+use crate::defaults::{self, COMPOSE_SERVICE, MAS_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
 use crate::matrix::HTTP_PORT;
@@ -44,6 +44,15 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         &homeserver_host,
         &upstream,
     )?;
+    if expose_admin && mas.is_some() {
+        // MAS: "It is considered safe to expose the API to the public, as access to it is
+        // gated by the `urn:mas:admin` scope" (docs/topics/admin-api.md); still a door more.
+        warnings.push(format!(
+            "--expose-admin with --mas: MAS's admin API ({}admin/v1/) is reachable from the \
+             internet too; it answers only tokens with the urn:mas:admin scope",
+            homeserver::mas::ADMIN_API_PREFIX
+        ));
+    }
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
@@ -125,7 +134,8 @@ fn front(
     Ok((trusted, cdn))
 }
 
-/// `--mas` and its values: Synapse only, on a host install only (for now), MAS's host or
+/// `--mas` and its values: Synapse only (so never in a cluster: `kubernetes::kubernetes`
+/// refuses Synapse there first), MAS's host or
 /// path (one of them; across layers the flag decides), its upstream.
 fn mas(
     layers: &Layers,
@@ -163,28 +173,50 @@ fn mas(
             why: homeserver::mas::instead(homeserver),
         });
     }
-    for (on, with) in [
-        (layers.on(|l| &l.compose), "--compose"),
-        (layers.on(|l| &l.kubernetes), "--kubernetes"),
-    ] {
-        if on {
-            return Err(Error::MasNotYet { with });
-        }
-    }
+    let compose = layers.on(|l| &l.compose);
     let public = mas_public(host, path, server_name, homeserver_host)?;
+    let flag = mas_upstream
+        .as_ref()
+        .map_or("--mas-upstream (default)", |(_, source)| {
+            named(*source, "--mas-upstream", "mas_upstream:")
+        });
     let mas_upstream = match mas_upstream {
-        Some((given, source)) if &given == upstream => {
-            return Err(Error::MasUpstreamIsHomeserver {
-                flag: named(source, "--mas-upstream", "mas_upstream:"),
+        Some((given, _)) if compose && given.host.is_loopback() => {
+            return Err(Error::MasUpstreamInContainer {
+                flag,
                 upstream: given.to_string(),
             });
         }
         Some((given, _)) => given,
+        // In the compose stack MAS is a service of its own, reached by its name.
+        None if compose => Upstream {
+            host: UpstreamHost::Name(
+                MAS_COMPOSE_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            ),
+            port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),
+        },
         None => Upstream {
             host: UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
             port: Port::new_unchecked(homeserver::mas::LISTENER_PORT),
         },
     };
+    // The default too: `--upstream 127.0.0.1:8080` would otherwise send login and
+    // everything else to the same process.
+    if &mas_upstream == upstream {
+        let free = if upstream.port.get() == homeserver::mas::LISTENER_PORT {
+            // 8081 is the internal listener (health, metrics) of the config mas-cli writes.
+            homeserver::mas::LISTENER_PORT + 2
+        } else {
+            homeserver::mas::LISTENER_PORT
+        };
+        return Err(Error::MasUpstreamIsHomeserver {
+            flag,
+            upstream: mas_upstream.to_string(),
+            example: format!("{}:{free}", mas_upstream.host),
+        });
+    }
     Ok(Some(Mas {
         public,
         upstream: mas_upstream,

@@ -471,6 +471,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(off.mas, None);
+        let compose = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--proxy",
+                "nginx",
+                "--compose",
+                "--mas",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        // Its own service in the stack, on MAS's default port; the homeserver's is another.
+        assert_eq!(compose.mas.unwrap().upstream.to_string(), "mas:8080");
+        assert_eq!(compose.upstream.to_string(), "homeserver:8008");
     }
 
     #[test]
@@ -499,8 +516,8 @@ mod tests {
                 "--mas-host id.example.com and --mas-path /auth contradict each other",
             ),
             (
-                &["--mas", "--compose"][..],
-                "--mas with --compose is not supported yet",
+                &["--mas", "--compose", "--mas-upstream", "127.0.0.1:8080"][..],
+                "--mas-upstream 127.0.0.1:8080 points at the proxy container itself in the compose stack; the proxy and Synapse reach MAS by its service name, e.g. --mas-upstream mas:8080",
             ),
             (
                 &["--mas", "--mas-host", "matrix.example.com"][..],
@@ -508,7 +525,11 @@ mod tests {
             ),
             (
                 &["--mas", "--mas-upstream", "127.0.0.1:8008"][..],
-                "--mas-upstream 127.0.0.1:8008 is the homeserver's own upstream",
+                "--mas-upstream 127.0.0.1:8008 is the homeserver's own upstream; MAS listens on a port of its own, e.g. --mas-upstream 127.0.0.1:8080",
+            ),
+            (
+                &["--mas", "--upstream", "127.0.0.1:8080"][..],
+                "--mas-upstream (default) 127.0.0.1:8080 is the homeserver's own upstream; MAS listens on a port of its own, e.g. --mas-upstream 127.0.0.1:8082",
             ),
         ] {
             let all: Vec<&str> = base.iter().chain(flags).copied().collect();
@@ -516,6 +537,27 @@ mod tests {
             assert!(error.to_string().starts_with(message), "{flags:?}: {error}");
             assert_eq!(error.exit_code(), 2, "{flags:?}");
         }
+        let kubernetes = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--homeserver",
+                "synapse",
+                "--kubernetes",
+                "--ingress-class",
+                "nginx",
+                "--mas",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap_err();
+        // MAS needs Synapse, which the manifests cannot run yet: that refusal comes first.
+        assert!(
+            kubernetes
+                .to_string()
+                .starts_with("--homeserver synapse cannot be used with --kubernetes yet"),
+            "{kubernetes}"
+        );
         for (homeserver, message) in [
             (
                 "tuwunel",

@@ -25,6 +25,25 @@ pub const COMPAT_ENDPOINTS: [&str; 3] = ["login", "logout", "refresh"];
 /// it from outside.
 pub const SYNAPSE_INTERNAL_PREFIX: &str = "/_synapse/mas/";
 
+/// What MAS serves that the proxy refuses (404), on its host or below its prefix, unless
+/// `--expose-admin` asks for the admin API: the admin API (resource `adminapi`:
+/// `/api/admin/v1/…` in crates/handlers/src/admin/mod.rs, with its `/api/spec.json` and
+/// `/api/doc/`, crates/router/src/endpoints.rs) and the GraphQL playground
+/// (`/graphql/playground` with the `graphql` resource's `playground: true`), always.
+/// The MAS fragment enables neither unasked, but configuration.md's own example turns the
+/// playground on and puts `adminapi` on the public listener, one line away; `/graphql`
+/// itself is the API MAS's web frontend uses and stays forwarded.
+pub const ADMIN_API_PREFIX: &str = "/api/";
+/// The playground is a developer's tool that runs queries with the visitor's session:
+/// refused even with `--expose-admin`, whose admin API is the documented way in.
+pub const PLAYGROUND_PREFIX: &str = "/graphql/playground";
+
+/// The largest body MAS reads: it sets no limit of its own, so axum's default applies to
+/// every body extractor (axum 0.8.9 in MAS's Cargo.lock; axum-core `DefaultBodyLimit`,
+/// 2 MB = 2,097,152 bytes). Nothing MAS serves takes uploads; the proxy refuses larger
+/// bodies on MAS's host (413) before they are sent on.
+pub const MAX_BODY_BYTES: u64 = 2_097_152;
+
 /// MAS's default listener: `web` on `[::]:8080` (http.rs `impl Default`; configuration.md;
 /// reverse-proxy.md binds it to localhost:8080).
 pub const LISTENER_PORT: u16 = 8080;

@@ -4,9 +4,20 @@
 use serde::Serialize;
 
 use super::{Decisions, Listener};
+use crate::defaults::{
+    CERTBOT_RENEW_INTERVAL_SECONDS, CERTBOT_SERVICE, CERTBOT_STANDALONE_PORT,
+    CERTIFICATE_CHECK_SECONDS,
+};
 use crate::matrix::HTTP_PORT;
-use crate::proxy::{self, CertificateForm, ProxyFacts};
+use crate::proxy::{self, CertificateForm, Challenge, ComposeRuntime, ProxyFacts};
 use crate::setup::{Proxy, Tls};
+
+/// certbot's official image, pinned: a new release is taken on purpose, not on restart
+/// (hub.docker.com/r/certbot/certbot; tags `v<version>`, tools/docker/deploy_images.sh).
+const CERTBOT_IMAGE: &str = "docker.io/certbot/certbot:v5.6.0";
+/// The named volume certbot's webroot plugin writes challenge files to and the proxy
+/// serves them from.
+const CHALLENGE_VOLUME: &str = "acme-challenge";
 
 #[derive(Debug, Serialize)]
 pub struct Compose {
@@ -28,7 +39,88 @@ pub struct Compose {
     pub certificate_files: Vec<String>,
     /// The stack's named volumes.
     pub volumes: Vec<String>,
+    /// The services the proxy's waits for: the homeserver, and MAS with `--mas`.
+    pub proxy_depends_on: Vec<String>,
+    /// `--mas`: MAS and its database in the stack; null without it.
+    pub mas: Option<ComposeMas>,
+    /// With certbot: the script of the proxy's service command (`sh -c`), one line each,
+    /// as written in docker-compose.yml (`$$` is a `$` to compose). It starts the server
+    /// and reloads it whenever certbot renewed the certificate it reads.
+    pub proxy_script: Option<Vec<String>>,
+    /// With certbot and a proxy that serves the challenge files: the volume certbot writes
+    /// them to, mounted read-only where the proxy serves `/.well-known/acme-challenge/`.
+    pub challenge_volume: Option<String>,
+    /// The proxy's health check, where its image has the tools: it answers HTTP on port 80.
+    pub proxy_healthcheck: Option<Healthcheck>,
 }
+
+/// The Matrix Authentication Service in the stack, with the PostgreSQL it needs
+/// (MAS docs/setup/database.md: "The service uses a PostgreSQL database to store all of its
+/// state"; there is no other backend).
+#[derive(Debug, Serialize)]
+pub struct ComposeMas {
+    pub service: String,
+    /// ghcr.io/element-hq/matrix-authentication-service at a release: build.yaml tags each
+    /// release `X.Y.Z` (docker/metadata-action `type=semver,pattern={{version}}`); v1.22.0
+    /// is tagged f28451c4 (2026-08-04). Its runtime stage is distroless (no shell, no HTTP
+    /// client, Dockerfile `FROM gcr.io/distroless/cc-debian12:nonroot`), so the service has
+    /// no health check: nothing inside the image could ask /health (the `health` resource,
+    /// crates/router/src/endpoints.rs `Healthcheck`, mounted by crates/cli/src/server.rs
+    /// `HttpResource::Health`; the MAS fragment puts it on the internal listener).
+    pub image: String,
+    /// Where the stack mounts MAS's config.yaml (the file `mas-cli config generate` writes,
+    /// with the fragment's sections in it), and the host file.
+    pub config_path: String,
+    pub config_file: String,
+    /// PostgreSQL: service, image, role and database, its volume and data directory.
+    pub database_service: String,
+    pub database_image: String,
+    pub database_name: String,
+    pub database_volume: String,
+    pub database_data_dir: String,
+    /// `.env` variables: the database password (PostgreSQL and MAS read it), and the secret
+    /// MAS and Synapse share.
+    pub database_password_env: String,
+    pub shared_secret_env: String,
+    /// MAS takes any config key from `MAS_<SECTION>_<KEY>` (crates/cli/src/commands/mod.rs
+    /// `Env::prefixed("MAS_").split("_")`): the password and the shared secret reach it so,
+    /// never through a file mxproxy writes.
+    pub database_password_mas_env: String,
+    pub shared_secret_mas_env: String,
+    /// The compose secret Synapse reads the shared secret from (`/run/secrets/<name>`).
+    pub shared_secret_name: String,
+    /// The stack's network, with a fixed subnet: MAS trusts `X-Forwarded-For` only from the
+    /// proxy (`http.trusted_proxies`), and on a network Docker numbers itself the proxy's
+    /// address is not known in advance. Addresses Docker hands out stay in `ip_range`, so the
+    /// proxy's fixed one below it is never taken by a container that started first.
+    pub subnet: String,
+    pub ip_range: String,
+    pub proxy_address: String,
+}
+
+/// MAS's service name comes from `defaults` (the merge makes it the upstream); the rest of
+/// the stack's MAS parts are named here.
+const MAS_IMAGE: &str = "ghcr.io/element-hq/matrix-authentication-service:1.22.0";
+const MAS_CONFIG_FILE: &str = "mas/config.yaml";
+const MAS_CONFIG_PATH: &str = "/etc/mas/config.yaml";
+const MAS_DATABASE_SERVICE: &str = "mas-database";
+/// MAS recommends PostgreSQL 13 or later (docs/setup/database.md); the official image's
+/// data directory up to 17 is /var/lib/postgresql/data (18 moved it).
+const MAS_DATABASE_IMAGE: &str = "docker.io/library/postgres:17";
+const MAS_DATABASE_DATA_DIR: &str = "/var/lib/postgresql/data";
+const MAS_DATABASE_NAME: &str = "mas";
+const MAS_DATABASE_VOLUME: &str = "mas-database";
+const MAS_DATABASE_PASSWORD_ENV: &str = "MAS_DATABASE_PASSWORD";
+const MAS_SHARED_SECRET_ENV: &str = "MAS_SYNAPSE_SECRET";
+const MAS_SHARED_SECRET_NAME: &str = "mas-synapse-secret";
+/// MAS's own names for `database.password` and `matrix.secret` in its environment.
+const MAS_DATABASE_PASSWORD_MAS_ENV: &str = "MAS_DATABASE_PASSWORD";
+pub(super) const MAS_SHARED_SECRET_MAS_ENV: &str = "MAS_MATRIX_SECRET";
+/// A private range Docker's default address pools reach last (they start at 172.17/16)
+/// and home networks rarely use; the proxy's address lies below the range Docker assigns.
+const MAS_SUBNET: &str = "172.30.116.0/24";
+const MAS_IP_RANGE: &str = "172.30.116.128/25";
+pub(super) const MAS_PROXY_ADDRESS: &str = "172.30.116.2";
 
 /// The stack's certbot service, for a proxy that reads certbot's files.
 #[derive(Debug, Serialize)]
@@ -39,6 +131,30 @@ pub struct Certbot {
     /// `--deploy-hook` command that assembles that file after each issue or renewal,
     /// as written in docker-compose.yml (`$$` is a `$` to compose).
     pub deploy_hook: Option<String>,
+    pub image: &'static str,
+    /// The long-running service's name.
+    pub service: &'static str,
+    /// The long-running service's volumes (`volume:path`): certbot's state, then the
+    /// one-file certificates' and the challenge files' volumes where there are.
+    pub volumes: Vec<String>,
+    /// How `certbot renew` answers the challenges. The first certificate was obtained in
+    /// standalone mode on port 80; "the same plugin and options that were used at the time
+    /// the certificate was originally issued will be used for the renewal attempt, unless
+    /// you specify other plugins or options" (certbot/docs/using.rst, "Renewing
+    /// certificates"; certbot/_internal/renewal.py restores a value only if not
+    /// `set_by_user`).
+    pub renew_args: Vec<String>,
+    /// The script of the service's entrypoint (`sh -c`; the image's own is `certbot`),
+    /// one line each, as written in docker-compose.yml: `certbot renew` now and every
+    /// `CERTBOT_RENEW_INTERVAL_SECONDS`.
+    pub script: Vec<String>,
+}
+
+/// A compose `healthcheck`: `test` is `command` followed by `script`.
+#[derive(Debug, Serialize)]
+pub struct Healthcheck {
+    pub command: Vec<&'static str>,
+    pub script: String,
 }
 
 /// The volume certbot writes HAProxy's one-file certificates to.
@@ -55,7 +171,11 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
             ports.push(listener.port);
         }
     }
-    let certbot = (decided.acme && !facts.obtains_certificates).then(|| certbot(decided, facts));
+    let runtime = facts
+        .compose_runtime
+        .as_ref()
+        .filter(|_| decided.acme && !facts.obtains_certificates);
+    let certbot = runtime.map(|runtime| certbot(decided, facts, runtime));
     let certificate_files = match (&setup.tls, facts.certificate_form) {
         (Tls::Files { .. }, CertificateForm::CombinedPem { .. }) => {
             vec![super::tls::combined_pem(&decided.file_stem)]
@@ -65,12 +185,24 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         }
         _ => Vec::new(),
     };
+    let mas = setup.mas.as_ref().map(|_| compose_mas());
     let mut volumes = vec!["homeserver-data".to_string(), "certs".to_string()];
+    let mut proxy_depends_on = vec![crate::defaults::COMPOSE_SERVICE.to_string()];
+    if let Some(mas) = &mas {
+        volumes.push(mas.database_volume.clone());
+        proxy_depends_on.push(mas.service.clone());
+    }
     if certbot
         .as_ref()
         .is_some_and(|certbot| certbot.volume.is_some())
     {
         volumes.push(COMBINED_PEM_VOLUME.into());
+    }
+    let challenge_volume = runtime
+        .filter(|runtime| runtime.challenge == Challenge::Webroot)
+        .map(|_| format!("{}:ro", challenge_mount(decided)));
+    if challenge_volume.is_some() {
+        volumes.push(CHALLENGE_VOLUME.into());
     }
     let certificate_volume = match (facts.certificate_store, &certbot) {
         (Some(store), _) => {
@@ -92,23 +224,162 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         certificate_volume,
         certificate_files,
         volumes,
+        proxy_script: runtime.map(|runtime| reload_on_renewal(decided, facts, runtime)),
+        challenge_volume,
+        proxy_healthcheck: facts.compose_runtime.as_ref().map(|_| http_probe()),
+        proxy_depends_on,
+        mas,
+    }
+}
+
+fn compose_mas() -> ComposeMas {
+    ComposeMas {
+        service: crate::defaults::MAS_COMPOSE_SERVICE.into(),
+        image: MAS_IMAGE.into(),
+        config_path: MAS_CONFIG_PATH.into(),
+        config_file: MAS_CONFIG_FILE.into(),
+        database_service: MAS_DATABASE_SERVICE.into(),
+        database_image: MAS_DATABASE_IMAGE.into(),
+        database_name: MAS_DATABASE_NAME.into(),
+        database_volume: MAS_DATABASE_VOLUME.into(),
+        database_data_dir: MAS_DATABASE_DATA_DIR.into(),
+        database_password_env: MAS_DATABASE_PASSWORD_ENV.into(),
+        shared_secret_env: MAS_SHARED_SECRET_ENV.into(),
+        database_password_mas_env: MAS_DATABASE_PASSWORD_MAS_ENV.into(),
+        shared_secret_mas_env: MAS_SHARED_SECRET_MAS_ENV.into(),
+        shared_secret_name: MAS_SHARED_SECRET_NAME.into(),
+        subnet: MAS_SUBNET.into(),
+        ip_range: MAS_IP_RANGE.into(),
+        proxy_address: MAS_PROXY_ADDRESS.into(),
+    }
+}
+
+/// Where Synapse reads the secret it shares with MAS in the stack: the compose secret.
+pub(super) fn mas_shared_secret_path() -> String {
+    format!("/run/secrets/{MAS_SHARED_SECRET_NAME}")
+}
+
+/// MAS's database as the MAS fragment names it for the stack: the password is not in it.
+pub(super) fn mas_database() -> super::mas::MasDatabase {
+    super::mas::MasDatabase {
+        host: MAS_DATABASE_SERVICE.into(),
+        username: MAS_DATABASE_NAME.into(),
+        database: MAS_DATABASE_NAME.into(),
+        password_env: MAS_DATABASE_PASSWORD_ENV.into(),
+    }
+}
+
+/// Where certbot writes challenge files and the proxy serves them (`volume:path`):
+/// `<webroot>/.well-known/acme-challenge`, so `certbot --webroot -w <webroot>` writes into
+/// the volume and the proxies' existing webroot locations serve it unchanged.
+fn challenge_mount(decided: &Decisions) -> String {
+    format!(
+        "{CHALLENGE_VOLUME}:{}/.well-known/acme-challenge",
+        decided.setup.webroot
+    )
+}
+
+/// A compose file reads `$` as the start of a variable; `$$` is a literal one.
+fn compose_literal(lines: &[String]) -> Vec<String> {
+    lines.iter().map(|line| line.replace('$', "$$")).collect()
+}
+
+/// The proxy cannot see certbot renew a file in another container, and no tool of its
+/// image watches files: a background loop compares the certificate every
+/// `CERTIFICATE_CHECK_SECONDS` with what it was and reloads the server when it changed,
+/// then the shell execs into the image's own foreground command. certbot points the
+/// chain's link at the new file last (storage.py `ALL_FOUR`: cert, privkey, chain,
+/// fullchain), so a changed chain comes with its key already in place.
+fn reload_on_renewal(
+    decided: &Decisions,
+    facts: &ProxyFacts,
+    runtime: &ComposeRuntime,
+) -> Vec<String> {
+    let watched = match facts.certificate_form {
+        CertificateForm::Pair => super::tls::letsencrypt_fullchain(&decided.file_stem),
+        CertificateForm::CombinedPem { .. } => super::tls::combined_pem(&decided.file_stem),
+    };
+    compose_literal(&[
+        format!("cert={watched}"),
+        "seen=$(cksum < \"$cert\")".into(),
+        format!("while sleep {CERTIFICATE_CHECK_SECONDS}; do"),
+        "  now=$(cksum < \"$cert\")".into(),
+        format!(
+            "  if [ \"$now\" != \"$seen\" ]; then {} && seen=$now; fi",
+            runtime.reload
+        ),
+        "done &".into(),
+        format!("exec {}", runtime.foreground),
+    ])
+}
+
+/// The official nginx, httpd and haproxy images are Debian-based: bash (whose
+/// /dev/tcp opens a connection), head and grep are there, curl and wget are not in all
+/// of them (docker-library/httpd and haproxy Dockerfiles purge their build tools).
+/// Healthy means an HTTP status line comes back on port 80, whatever the status.
+fn http_probe() -> Healthcheck {
+    Healthcheck {
+        command: vec!["CMD", "bash", "-c"],
+        script: format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{HTTP_PORT} && printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1'"
+        ),
     }
 }
 
 /// certbot writes to the `certs` volume; for a proxy that reads one file, its deploy
 /// hook also writes chain and key into that file on a volume of its own.
-fn certbot(decided: &Decisions, facts: &ProxyFacts) -> Certbot {
-    match facts.certificate_form {
-        CertificateForm::Pair => Certbot {
-            volume: None,
-            deploy_hook: None,
-        },
-        CertificateForm::CombinedPem { dir } => Certbot {
-            volume: Some(format!("{COMBINED_PEM_VOLUME}:{dir}")),
-            deploy_hook: Some(format!(
-                "cat \"$$RENEWED_LINEAGE/fullchain.pem\" \"$$RENEWED_LINEAGE/privkey.pem\" > {}",
-                super::tls::combined_pem(&decided.file_stem)
+fn certbot(decided: &Decisions, facts: &ProxyFacts, runtime: &ComposeRuntime) -> Certbot {
+    let (volume, hook) = match facts.certificate_form {
+        CertificateForm::Pair => (None, None),
+        CertificateForm::CombinedPem { dir } => (
+            Some(format!("{COMBINED_PEM_VOLUME}:{dir}")),
+            // Written aside and renamed: HAProxy, reloading, never reads half a file.
+            Some(format!(
+                "cat \"$RENEWED_LINEAGE/fullchain.pem\" \"$RENEWED_LINEAGE/privkey.pem\" > {pem}.new && mv {pem}.new {pem}",
+                pem = super::tls::combined_pem(&decided.file_stem)
             )),
-        },
+        ),
+    };
+    let mut volumes = vec!["certs:/etc/letsencrypt".to_string()];
+    volumes.extend(volume.clone());
+    let renew_args: Vec<String> = match runtime.challenge {
+        Challenge::Webroot => {
+            volumes.push(challenge_mount(decided));
+            vec![
+                "--webroot".into(),
+                "-w".into(),
+                decided.setup.webroot.to_string(),
+            ]
+        }
+        Challenge::Standalone => vec![
+            "--standalone".into(),
+            "--http-01-port".into(),
+            CERTBOT_STANDALONE_PORT.to_string(),
+        ],
+    };
+    let hook_arg = hook
+        .as_ref()
+        .map(|hook| format!(" --deploy-hook '{hook}'"))
+        .unwrap_or_default();
+    // `trap`: as PID 1 the shell ignores SIGTERM unless it handles it, and `docker compose
+    // stop` would wait 10 s and kill it; `wait` returns as soon as the signal arrives.
+    let script = compose_literal(&[
+        "trap exit TERM".into(),
+        "while :; do".into(),
+        format!(
+            "  certbot renew --non-interactive {}{hook_arg}",
+            renew_args.join(" ")
+        ),
+        format!("  sleep {CERTBOT_RENEW_INTERVAL_SECONDS} & wait $!"),
+        "done".into(),
+    ]);
+    Certbot {
+        volume,
+        deploy_hook: hook.map(|hook| hook.replace('$', "$$")),
+        image: CERTBOT_IMAGE,
+        service: CERTBOT_SERVICE,
+        volumes,
+        renew_args,
+        script,
     }
 }

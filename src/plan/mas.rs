@@ -45,6 +45,14 @@ pub struct MasPlan {
     pub compat_add_prefix: String,
     /// Synapse's API for MAS: answered 404 from outside; MAS reaches it on the upstream.
     pub internal_prefix: String,
+    /// MAS's admin API (unless `--expose-admin`) and GraphQL playground as the proxy sees
+    /// them (below `path` in path mode): refused, never forwarded.
+    pub refused_prefixes: Vec<String>,
+    /// `--expose-admin`: MAS's listener serves its admin API (`adminapi`) and the proxy
+    /// forwards it, as it does the homeserver's.
+    pub admin_api: bool,
+    /// The body limit on MAS's own host: what MAS reads at most.
+    pub max_body_bytes: u64,
     /// `http.trusted_proxies`: the addresses the proxy connects to MAS from (loopback for a
     /// loopback upstream); empty (trust none) where mxproxy cannot know them.
     pub trusted_proxies: Vec<String>,
@@ -55,13 +63,37 @@ pub struct MasPlan {
     pub endpoint: String,
     /// `matrix.endpoint` for MAS: Synapse's listener, directly.
     pub homeserver_endpoint: String,
+    /// Where Synapse reads the secret it shares with MAS (`secret_path`): a file the admin
+    /// creates on a host, the compose secret in the stack.
     pub secret_path: String,
+    /// MAS's `matrix.secret_file`: the same file on a host; null in the stack, where MAS
+    /// reads the secret from `secret_env` instead.
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    /// MAS's `database` section in the stack (its PostgreSQL service); null on a host,
+    /// where the admin names their own database.
+    pub database: Option<MasDatabase>,
+    /// The DNS server to resolve MAS's name with at request time (the stack's, as for the
+    /// homeserver): the MAS container may start after the proxy, and gets a new address
+    /// when it is recreated.
+    pub resolver: Option<String>,
     pub config_fragment: String,
     pub traefik_compat_priority: u32,
 }
 
+/// MAS's database in the compose stack. The password comes from the environment
+/// (`password_env`), not from the fragment.
+#[derive(Debug, Serialize)]
+pub struct MasDatabase {
+    pub host: String,
+    pub username: String,
+    pub database: String,
+    pub password_env: String,
+}
+
 pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> MasPlan {
     let setup = decided.setup;
+    let compose = setup.compose;
     let url = format!("http://{}", mas.upstream);
     let (host, path) = match &mas.public {
         MasPublic::Host(host) => (Some(host.to_string()), None),
@@ -76,6 +108,15 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         ),
     };
     let compat_add_prefix = path.clone().unwrap_or_default();
+    let admin_api = setup.expose_admin;
+    let refused_prefixes = [
+        (!admin_api).then_some(mas::ADMIN_API_PREFIX),
+        Some(mas::PLAYGROUND_PREFIX),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|prefix| format!("{compat_add_prefix}{prefix}"))
+    .collect();
     MasPlan {
         listener: listener.clone(),
         path_prefix: path.as_ref().map(|path| format!("{path}/")),
@@ -89,15 +130,35 @@ pub(super) fn mas_plan(decided: &Decisions, mas: &Mas, listener: &Listener) -> M
         compat_regex: mas::compat_regex(),
         compat_add_prefix,
         internal_prefix: mas::SYNAPSE_INTERNAL_PREFIX.into(),
-        trusted_proxies: trusted_proxies(&mas.upstream.host),
+        refused_prefixes,
+        admin_api,
+        max_body_bytes: mas::MAX_BODY_BYTES,
+        trusted_proxies: if compose {
+            // The proxy's fixed address on the stack's network (plan/compose.rs).
+            vec![format!("{}/32", super::compose::MAS_PROXY_ADDRESS)]
+        } else {
+            trusted_proxies(&mas.upstream.host)
+        },
         listen_host: match &mas.upstream.host {
+            // Inside its container MAS listens on every address, as Synapse does there;
+            // only the stack's network reaches it.
+            _ if compose => std::net::Ipv4Addr::UNSPECIFIED.to_string(),
             UpstreamHost::Name(name) => name.to_string(),
             UpstreamHost::V4(ip) => ip.to_string(),
             UpstreamHost::V6(ip) => ip.to_string(),
         },
         listen_port: mas.upstream.port.get(),
         homeserver_endpoint: format!("http://{}/", setup.upstream),
-        secret_path: SECRET_PATH.into(),
+        secret_path: if compose {
+            super::compose::mas_shared_secret_path()
+        } else {
+            SECRET_PATH.into()
+        },
+        secret_file: (!compose).then(|| SECRET_PATH.into()),
+        secret_env: compose.then(|| super::compose::MAS_SHARED_SECRET_MAS_ENV.into()),
+        database: compose.then(super::compose::mas_database),
+        resolver: (compose && matches!(mas.upstream.host, UpstreamHost::Name(_)))
+            .then(|| super::DOCKER_DNS.to_string()),
         config_fragment: MAS_FRAGMENT.into(),
         traefik_compat_priority: TRAEFIK_COMPAT_PRIORITY,
     }

@@ -20,7 +20,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
-pub use compose::{Certbot, Compose};
+pub use compose::{Certbot, Compose, Healthcheck};
 pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Decisions;
+use crate::defaults::{CERTBOT_SERVICE, CERTBOT_STANDALONE_PORT};
 use crate::matrix::{HTTP_PORT, HTTPS_PORT};
 use crate::setup::Setup;
 
@@ -11,6 +12,12 @@ pub struct Redirect {
     pub port: u16,
     pub hosts: Vec<String>,
     pub acme_challenge: bool,
+    /// Where certbot's standalone server answers the challenges for a proxy that serves
+    /// no files (HAProxy): on the host, 127.0.0.1; in the compose stack, the certbot
+    /// service, found through Docker's DNS.
+    pub acme_standalone: String,
+    /// The DNS server that finds the certbot service (Docker's), in the compose stack.
+    pub acme_resolver: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -120,6 +127,16 @@ pub(super) fn redirect(decided: &Decisions, hosts: &[String]) -> Option<Redirect
         port: HTTP_PORT,
         hosts: hosts.to_vec(),
         acme_challenge: decided.acme,
+        acme_standalone: format!(
+            "{}:{CERTBOT_STANDALONE_PORT}",
+            if decided.setup.compose {
+                CERTBOT_SERVICE
+            } else {
+                "127.0.0.1"
+            }
+        ),
+        acme_resolver: (decided.setup.compose && decided.acme)
+            .then(|| super::DOCKER_DNS.to_string()),
     })
 }
 

@@ -37,6 +37,11 @@ pub(super) fn combined_pem(file_stem: &str) -> String {
     format!("{}/{file_stem}.pem", proxy::HAPROXY_CERTS)
 }
 
+/// certbot's chain file for the one certificate, named after `file_stem` (`--cert-name`).
+pub(super) fn letsencrypt_fullchain(file_stem: &str) -> String {
+    format!("{LETSENCRYPT_LIVE}/{file_stem}/fullchain.pem")
+}
+
 pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
     let setup = decided.setup;
     // certbot names the lineage folder and renewal/<name>.conf after --cert-name.
@@ -44,7 +49,7 @@ pub(super) fn tls_plan(decided: &Decisions, names: Vec<String>) -> TlsPlan {
     let (cert, key) = match &setup.tls {
         Tls::Files { cert, key } => (Some(cert.to_string()), Some(key.to_string())),
         Tls::Acme { .. } => (
-            Some(format!("{LETSENCRYPT_LIVE}/{stem}/fullchain.pem")),
+            Some(letsencrypt_fullchain(stem)),
             Some(format!("{LETSENCRYPT_LIVE}/{stem}/privkey.pem")),
         ),
         Tls::None => (None, None),

@@ -23,7 +23,8 @@ use crate::matrix;
 use crate::output;
 use crate::pipeline;
 use crate::setup::{
-    ByteSize, Email, Homeserver, Host, Port, Proxy, SafePath, ServerName, TlsMode, Upstream, shown,
+    ByteSize, Email, Homeserver, Host, MasPublic, Port, Proxy, SafePath, ServerName, TlsMode,
+    Upstream, UrlPrefix, shown,
 };
 
 pub use review::{Decision, command_line, review, saved_yaml};
@@ -253,6 +254,7 @@ pub fn interview(prompter: &mut dyn Prompter, prefill: &SetupLayer) -> Result<Se
     ask_homeserver_host(prompter, &mut answers, prefill)?;
     ask_homeserver(prompter, &mut answers, prefill)?;
     ask_upstream(prompter, &mut answers, prefill.upstream.as_ref())?;
+    ask_mas(prompter, &mut answers, prefill)?;
     ask_federation(prompter, &mut answers, prefill)?;
     ask_tls(prompter, &mut answers, prefill)?;
     ask_max_upload(prompter, &mut answers, prefill)?;
@@ -414,6 +416,157 @@ fn ask_upstream(
         // the compose answer, as it does for `generate` without --upstream.
         move |a, v: Upstream| {
             a.upstream = (explicit || v.to_string() != implicit).then_some(v);
+        },
+    )
+}
+
+/// The prefix offered for `--mas-path` when none was given: MDAD's default placement,
+/// `https://matrix.example.com/auth` (spantaleev/matrix-docker-ansible-deploy,
+/// docs/configuring-playbook-matrix-authentication-service.md). `merge` has no default for
+/// it: without `--mas-path` MAS gets a host of its own.
+const MAS_PATH_OFFERED: &str = "/auth";
+
+/// `--mas` and its values, asked for Synapse only (MAS's `matrix.kind` names no other
+/// homeserver; `merge` refuses the others). Each answer goes through its flag's `FromStr`
+/// and `merge`, and an offered default that was taken leaves its flag unset, as `generate`
+/// without the flag would.
+fn ask_mas(
+    prompter: &mut dyn Prompter,
+    answers: &mut SetupLayer,
+    prefill: &SetupLayer,
+) -> Result<(), Stop> {
+    if chosen_homeserver(answers) != Homeserver::Synapse {
+        return Ok(());
+    }
+    let choice = question(
+        "mas",
+        "Log in through the Matrix Authentication Service (MAS)?",
+        "OAuth 2.0 login, which Element X's login and QR sign-in expect; MAS runs beside Synapse.",
+    );
+    loop {
+        if !prompter.confirm(&choice, prefill.mas == Some(true))? {
+            answers.mas = None;
+            return Ok(());
+        }
+        let mut trial = answers.clone();
+        trial.mas = Some(true);
+        // Checked with MAS below a path, which no host question follows: a refusal then is
+        // of MAS itself with the answers so far (as --mas with --compose, where that is not
+        // supported), and belongs to this question. Refusals of MAS's host or upstream come
+        // with those answers.
+        let mut placed = trial.clone();
+        placed.mas_path = MAS_PATH_OFFERED.parse().ok();
+        match config::merge(&placed, SetupLayer::default()) {
+            Err(err) => prompter.refuse(&err.to_string()),
+            Ok(_) => {
+                *answers = trial;
+                ask_mas_public(prompter, answers, prefill)?;
+                return ask_mas_upstream(prompter, answers, prefill.mas_upstream.as_ref());
+            }
+        }
+    }
+}
+
+/// MAS's own host (`--mas-host`, `merge`'s default `auth.<server-name>` offered) or a path
+/// below the homeserver host (`--mas-path`).
+fn ask_mas_public(
+    prompter: &mut dyn Prompter,
+    answers: &mut SetupLayer,
+    prefill: &SetupLayer,
+) -> Result<(), Stop> {
+    const OWN_HOST: usize = 0;
+    let homeserver_host = answers
+        .homeserver_host
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // The host `merge` picks without --mas-host; none when it refuses it (a homeserver host
+    // of that name, a server name too long for `auth.` in front).
+    let implicit = config::merge(answers, SetupLayer::default())
+        .ok()
+        .and_then(|setup| match setup.mas.map(|mas| mas.public) {
+            Some(MasPublic::Host(host)) => Some(host.to_string()),
+            _ => None,
+        });
+    let items = [
+        match &implicit {
+            Some(host) => format!("a host of its own, e.g. {host} (one more certificate name)"),
+            None => "a host of its own (one more certificate name)".to_string(),
+        },
+        format!("a path below {homeserver_host}, e.g. {homeserver_host}{MAS_PATH_OFFERED}"),
+    ];
+    let picked = prompter.select(
+        &question(
+            "mas_public",
+            "Where MAS answers",
+            "Its login pages and OAuth 2.0 endpoints: on a host of its own, or below a path.",
+        ),
+        &items,
+        usize::from(prefill.mas_path.is_some() && prefill.mas_host.is_none()),
+    )?;
+    answers.mas_host = None;
+    answers.mas_path = None;
+    if picked == OWN_HOST {
+        let default = prefill
+            .mas_host
+            .as_ref()
+            .map(ToString::to_string)
+            .or(implicit);
+        ask_checked(
+            prompter,
+            answers,
+            &question(
+                "mas_host",
+                "MAS host",
+                "MAS's public host, proxied wholesale; it needs a DNS record and a certificate.",
+            ),
+            default.as_deref(),
+            |a, v: Host| a.mas_host = Some(v),
+        )
+    } else {
+        let default = prefill
+            .mas_path
+            .as_ref()
+            .map_or(MAS_PATH_OFFERED.to_string(), ToString::to_string);
+        ask_checked(
+            prompter,
+            answers,
+            &question(
+                "mas_path",
+                "MAS path",
+                format!(
+                    "The prefix on {homeserver_host} MAS is mounted under (its listener's prefix)."
+                ),
+            ),
+            Some(&default),
+            |a, v: UrlPrefix| a.mas_path = Some(v),
+        )
+    }
+}
+
+fn ask_mas_upstream(
+    prompter: &mut dyn Prompter,
+    answers: &mut SetupLayer,
+    given: Option<&Upstream>,
+) -> Result<(), Stop> {
+    // `merge`'s own default, so that it is written in one place.
+    let implicit = config::merge(answers, SetupLayer::default())
+        .ok()
+        .and_then(|setup| setup.mas)
+        .map(|mas| mas.upstream.to_string());
+    let default = given.map(ToString::to_string).or(implicit.clone());
+    let explicit = given.is_some();
+    ask_checked(
+        prompter,
+        answers,
+        &question(
+            "mas_upstream",
+            "MAS upstream",
+            "Where MAS's listener answers the proxy, as HOST:PORT (not the homeserver's).",
+        ),
+        default.as_deref(),
+        move |a, v: Upstream| {
+            a.mas_upstream = (explicit || Some(v.to_string()) != implicit).then_some(v);
         },
     )
 }

@@ -12,7 +12,7 @@ use crate::homeserver;
 use crate::output::{self, Change, FileStatus};
 use crate::pipeline;
 use crate::render::Templates;
-use crate::setup::{Layout, Setup, Tls, shown};
+use crate::setup::{Layout, MasPublic, Setup, Tls, shown};
 
 /// What the user decided after the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +101,22 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
     } else {
         "no".to_string()
     };
+    let mas = match &setup.mas {
+        None => String::new(),
+        Some(mas) => {
+            let public = match &mas.public {
+                MasPublic::Host(host) => format!("https://{host}/"),
+                MasPublic::Path(path) => format!("https://{}{path}/", setup.homeserver_host),
+            };
+            format!("  login (MAS)       {public}, at {}\n", mas.upstream)
+        }
+    };
     let mut text = format!(
         "\nThe setup:\n\
          \x20 server name       {server_name} (users are @name:{server_name})\n\
          \x20 homeserver host   {host}\n\
          \x20 homeserver        {display_name}, at {upstream}\n\
+         {mas}\
          \x20 federation        {federation}\n\
          \x20 TLS               {tls}\n\
          \x20 upload limit      {max_upload}\n\

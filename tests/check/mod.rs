@@ -14,13 +14,17 @@ use serde_json::Value;
 
 use crate::common::netns::netns_test;
 use crate::common::pki::{TestCa, Validity};
-use crate::common::proxy::{Options, Proxy, Running, Site};
+use crate::common::proxy::{MasOptions, Options, Proxy, Running, Site};
 use servers::{Background, DnsRecord};
 
 const SERVER_NAME: &str = "example.test";
 const HOMESERVER_HOST: &str = "matrix.example.test";
 const UPSTREAM: &str = "127.0.0.1:6167";
 const DNS: &str = "127.0.0.1:5353";
+/// MAS's default host for the server name (`--mas` without `--mas-host`).
+const MAS_HOST: &str = "auth.example.test";
+/// Where the MAS stand-in listens (`--mas-upstream`).
+const MAS_UPSTREAM: &str = "127.0.0.1:8080";
 
 enum Cert {
     Good,
@@ -39,6 +43,11 @@ struct Variant {
     dns: Vec<DnsRecord>,
     /// Also run without --json, for the tests that read the lines.
     lines: bool,
+    /// `--homeserver synapse --mas`, with `--mas-path` when `Some(Some(path))`: the
+    /// stand-ins answer as Synapse with MAS on and as MAS, and `check` runs with `--mas`.
+    mas: Option<Option<&'static str>>,
+    /// More flags for `mxproxy check`.
+    check_args: Vec<&'static str>,
 }
 
 impl Variant {
@@ -49,7 +58,21 @@ impl Variant {
             edits: Vec::new(),
             dns: Vec::new(),
             lines: false,
+            mas: None,
+            check_args: Vec::new(),
         }
+    }
+
+    /// MAS on its own host (`None`) or below `path`.
+    fn mas(mut self, path: Option<&'static str>) -> Variant {
+        self.mas = Some(path);
+        self.check_args.push("--mas");
+        self
+    }
+
+    fn check_arg(mut self, arg: &'static str) -> Variant {
+        self.check_args.push(arg);
+        self
     }
 
     fn lines(mut self) -> Variant {
@@ -87,6 +110,8 @@ struct Outcome {
     /// The same deployment checked without --json (empty for the hostile runs).
     lines: String,
     lines_code: i32,
+    /// The deployment runs MAS: its checks must pass too, not be skipped.
+    mas: bool,
 }
 
 impl Outcome {
@@ -129,12 +154,15 @@ impl Outcome {
             let id = check["id"].as_str().unwrap();
             // proxy.cdn: no CDN stands in front of the test deployments but the ones that
             // say so (cdn_* below).
-            let expected =
-                if id == "proxy.forwarded-headers" || id == "proxy.cdn" || skipped.contains(&id) {
-                    "skip"
-                } else {
-                    "pass"
-                };
+            let expected = if id == "proxy.forwarded-headers"
+                || id == "proxy.cdn"
+                || skipped.contains(&id)
+                || (id.starts_with("mas.") && !self.mas)
+            {
+                "skip"
+            } else {
+                "pass"
+            };
             assert_eq!(check["status"], expected, "{id}:\n{}", self.text);
         }
         assert_eq!(self.json["ok"], true);
@@ -149,8 +177,9 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     let root = dir.path();
     let ca = TestCa::new();
     let ca_file = ca.write_pem(root);
-    let names: &[&str] = match variant.cert {
-        Cert::WrongName => &["other.test"],
+    let names: &[&str] = match (&variant.cert, variant.mas) {
+        (Cert::WrongName, _) => &["other.test"],
+        (_, Some(None)) => &[SERVER_NAME, HOMESERVER_HOST, MAS_HOST],
         _ => &[SERVER_NAME, HOMESERVER_HOST],
     };
     let validity = match variant.cert {
@@ -161,6 +190,11 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     let cert = ca.leaf(root, "site", names, validity);
     let options = Options {
         server_name: SERVER_NAME.into(),
+        mas: variant.mas.map(|path| MasOptions {
+            path: path.map(String::from),
+            upstream: Some(MAS_UPSTREAM.parse().unwrap()),
+            expose_admin: false,
+        }),
         ..Options::default()
     };
     assert_eq!(options.homeserver_host(), HOMESERVER_HOST);
@@ -179,7 +213,20 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     }
     site.publish_documents();
     let background = Background::start();
-    let homeserver = background.homeserver(UPSTREAM, SERVER_NAME);
+    let (homeserver, _mas) = match variant.mas {
+        None => (background.homeserver(UPSTREAM, SERVER_NAME), None),
+        Some(path) => {
+            // MAS's issuer is its http.public_base, which mxproxy's MAS fragment sets.
+            let issuer = match path {
+                None => format!("https://{MAS_HOST}/"),
+                Some(path) => format!("https://{HOMESERVER_HOST}{path}/"),
+            };
+            (
+                background.synapse_mas(UPSTREAM, SERVER_NAME, &issuer),
+                Some(background.mas(MAS_UPSTREAM, &issuer, path.unwrap_or_default())),
+            )
+        }
+    };
     if !variant.proxy.serves_documents() {
         // Traefik routes /.well-known/matrix/ to the homeserver, which serves the generated
         // documents from its settings, as the summary tells: the stand-in does so.
@@ -193,7 +240,8 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
         options.listen,
         &options.ports(),
     )?;
-    let (mut outcome, _) = run_check(SERVER_NAME, &ca_file, 5, &[]);
+    let (mut outcome, _) = run_check(SERVER_NAME, &ca_file, 5, &variant.check_args);
+    outcome.mas = variant.mas.is_some();
     if variant.lines {
         (outcome.lines, outcome.lines_code) = run_lines(SERVER_NAME, &ca_file);
     }
@@ -205,6 +253,7 @@ fn run_lines(server_name: &str, ca: &Path) -> (String, i32) {
     let output = mxproxy()
         .args(["check", server_name, "--timeout", "5"])
         .args(["--resolve", &format!("{SERVER_NAME}:443:127.0.0.1")])
+        .args(["--resolve", &format!("{MAS_HOST}:443:127.0.0.1")])
         .args(["--resolve", &format!("{HOMESERVER_HOST}:443:127.0.0.1")])
         .args(["--dns-server", DNS])
         .arg("--ca-file")
@@ -230,6 +279,7 @@ fn run_check(server_name: &str, ca: &Path, timeout: u64, extra: &[&str]) -> (Out
         .args(["--resolve", &format!("{SERVER_NAME}:443:127.0.0.1")])
         .args(["--resolve", &format!("{HOMESERVER_HOST}:443:127.0.0.1")])
         .args(["--resolve", &format!("{server_name}:443:127.0.0.1")])
+        .args(["--resolve", &format!("{MAS_HOST}:443:127.0.0.1")])
         .args(["--dns-server", DNS])
         .arg("--ca-file")
         .arg(ca)
@@ -259,6 +309,7 @@ fn run_check(server_name: &str, ca: &Path, timeout: u64, extra: &[&str]) -> (Out
             text,
             lines,
             lines_code: -1,
+            mas: false,
         },
         elapsed,
     )
@@ -675,6 +726,222 @@ netns_test! {
         );
     }
 }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Matrix Authentication Service: `mxproxy generate --homeserver synapse --mas` in front
+// of two stand-ins, Synapse with MAS on and MAS itself (no package registry carries MAS,
+// so its stand-in answers the two endpoints `check` reads as MAS's source does).
+
+/// A good MAS deployment: the four MAS checks pass with the rest, and name what they saw.
+fn expect_good_mas(outcome: &Outcome, issuer: &str, skipped: &[&str]) {
+    outcome.expect_all_pass_but(skipped);
+    outcome.expect("mas.auth-metadata", "pass", &format!("issuer {issuer}"), "");
+    outcome.expect(
+        "mas.openid-configuration",
+        "pass",
+        &format!("{issuer}.well-known/openid-configuration"),
+        "",
+    );
+    outcome.expect(
+        "mas.compat-login",
+        "pass",
+        "answered by MAS (m.login.sso marked org.matrix.msc3824.delegated_oidc_compatibility)",
+        "",
+    );
+    outcome.expect("mas.internal-api", "pass", "refused by the proxy", "");
+}
+
+netns_test! {
+    fn nginx_good_mas_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).mas(None).lines()) {
+            expect_good_mas(&outcome, "https://auth.example.test/", &[]);
+            assert!(outcome.lines.contains("mas.compat-login"), "{}", outcome.lines);
+        }
+    }
+}
+
+netns_test! {
+    fn nginx_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn apache_good_mas_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Apache).mas(None)) {
+            expect_good_mas(&outcome, "https://auth.example.test/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn apache_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Apache).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn caddy_good_mas_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy).mas(None)) {
+            expect_good_mas(&outcome, "https://auth.example.test/", &["proxy.upload-limit"]);
+        }
+    }
+}
+
+netns_test! {
+    fn haproxy_good_mas_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy).mas(None)) {
+            expect_good_mas(&outcome, "https://auth.example.test/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn traefik_good_mas_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Traefik).mas(None)) {
+            expect_good_mas(&outcome, "https://auth.example.test/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn caddy_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &["proxy.upload-limit"]);
+        }
+    }
+}
+
+netns_test! {
+    fn haproxy_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn traefik_good_mas_below_a_path_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Traefik).mas(Some("/auth"))) {
+            expect_good_mas(&outcome, "https://matrix.example.test/auth/", &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn mas_only_unstable_auth_metadata_warns() {
+        let variant = Variant::new(Proxy::Nginx).mas(None).edit(
+            "    location /_synapse/client/ {",
+            "    location = /_matrix/client/v1/auth_metadata {\n        return 404;\n    }\n\n    location /_synapse/client/ {",
+        );
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.auth-metadata",
+                "warn",
+                "only the unstable /_matrix/client/unstable/org.matrix.msc2965/auth_metadata names the issuer (https://auth.example.test/); /_matrix/client/v1/auth_metadata: 404",
+                "forward all of /_matrix/ on matrix.example.test to Synapse",
+            );
+            // A warning: the rest still runs and passes, and the exit code is 0.
+            outcome.expect("mas.compat-login", "pass", "answered by MAS", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn mas_compat_path_to_synapse_fails_with_the_route() {
+        let variant = Variant::new(Proxy::Nginx)
+            .mas(None)
+            .edit("/(login|logout|refresh)(/|$)", "/(logout|refresh)(/|$)");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.compat-login",
+                "fail",
+                "404 M_UNRECOGNIZED: Synapse answered",
+                "nginx: location ~ \"^/_matrix/client/(api/v1|r0|v3|unstable)/(login|logout|refresh)(/|$)\"",
+            );
+            outcome.expect(
+                "mas.compat-login",
+                "fail",
+                "",
+                "or regenerate: mxproxy generate --server-name example.test --homeserver synapse --mas",
+            );
+            outcome.expect("mas.auth-metadata", "pass", "issuer", "");
+        }
+    }
+}
+
+netns_test! {
+    fn mas_internal_api_public_fails() {
+        let variant = Variant::new(Proxy::Nginx)
+            .mas(None)
+            .edit("location /_synapse/client/ {", "location /_synapse/ {");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.internal-api",
+                "fail",
+                "reaches Synapse (403 M_UNKNOWN)",
+                "nginx: no `location /_synapse/`",
+            );
+            outcome.expect("mas.compat-login", "pass", "answered by MAS", "");
+        }
+    }
+}
+
+netns_test! {
+    fn mas_discovery_without_cors_fails() {
+        let variant = Variant::new(Proxy::Nginx).mas(None).edit(
+            "server_name auth.example.test;\n",
+            "server_name auth.example.test;\n    proxy_hide_header Access-Control-Allow-Origin;\n",
+        );
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.openid-configuration",
+                "fail",
+                "without Access-Control-Allow-Origin",
+                "no proxy_hide_header",
+            );
+        }
+    }
+}
+
+netns_test! {
+    fn mas_path_not_proxied_fails() {
+        // Below a path: the /auth/ location gone, MAS's discovery hits the catch-all 404.
+        let variant = Variant::new(Proxy::Nginx)
+            .mas(Some("/auth"))
+            .edit("location /auth/ {", "location /elsewhere/ {");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.openid-configuration",
+                "fail",
+                "answers 404 Not Found without an `issuer`",
+                "--mas-path /auth",
+            );
+        }
+    }
+}
+
+netns_test! {
+    fn mas_asked_for_but_not_announced_fails() {
+        // A homeserver without MAS: skipped by default (the good tests above), a failure
+        // with --mas.
+        let variant = Variant::new(Proxy::Nginx).check_arg("--mas");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "mas.auth-metadata",
+                "fail",
+                "no issuer announced (/_matrix/client/v1/auth_metadata: 404 M_UNRECOGNIZED",
+                "matrix_authentication_service",
+            );
+            outcome.expect("mas.compat-login", "skip", "announces no MAS", "");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -60,6 +60,26 @@ impl Background {
             .block_on(Homeserver::start(addr.parse().unwrap(), answers))
     }
 
+    /// The stand-in Synapse with MAS on, announcing `issuer` (see `Answers::SynapseMas`).
+    pub fn synapse_mas(&self, addr: &str, server_name: &str, issuer: &str) -> Homeserver {
+        let answers = Answers::SynapseMas {
+            server_name: server_name.to_string(),
+            issuer: issuer.to_string(),
+        };
+        self.runtime
+            .block_on(Homeserver::start(addr.parse().unwrap(), answers))
+    }
+
+    /// The stand-in MAS below `prefix` (MAS is in no package registry; see `Answers::Mas`).
+    pub fn mas(&self, addr: &str, issuer: &str, prefix: &str) -> Homeserver {
+        let answers = Answers::Mas {
+            issuer: issuer.to_string(),
+            prefix: prefix.to_string(),
+        };
+        self.runtime
+            .block_on(Homeserver::start(addr.parse().unwrap(), answers))
+    }
+
     /// An authoritative DNS server for the zone `test.` on `addr` (UDP and TCP).
     pub fn dns(&self, addr: &str, records: Vec<DnsRecord>) {
         let addr: SocketAddr = addr.parse().unwrap();

@@ -64,6 +64,13 @@ pub enum Answers {
     /// What Conduit answers for `server_name`, for the endpoints `check` probes (see
     /// `conduit_answer`).
     Conduit { server_name: String },
+    /// Synapse with `matrix_authentication_service` enabled, for `check`: Conduit's answers
+    /// plus what Synapse adds or drops with MAS on (see `synapse_mas_answer`).
+    SynapseMas { server_name: String, issuer: String },
+    /// The Matrix Authentication Service below `prefix` (`""` on its own host), for
+    /// `check`: its discovery document and its compatibility layer's login flows (see
+    /// `mas_answer`). A stand-in, because no package registry carries MAS.
+    Mas { issuer: String, prefix: String },
 }
 
 /// The well-known documents a homeserver serves from its settings: path and body.
@@ -216,6 +223,11 @@ async fn serve_requests(
                 Some(document_answer(&target, documents))
             }
             Answers::Conduit { server_name } => Some(conduit_answer(&method, &target, server_name)),
+            Answers::SynapseMas {
+                server_name,
+                issuer,
+            } => Some(synapse_mas_answer(&method, &target, server_name, issuer)),
+            Answers::Mas { issuer, prefix } => Some(mas_answer(&method, &target, issuer, prefix)),
             Answers::Echo { .. } => None,
         };
         // Conduit refuses an unauthenticated upload before reading its body: it answers
@@ -237,7 +249,7 @@ async fn serve_requests(
                 };
                 (200, &[][..], body)
             }
-            (None, Answers::Conduit { .. }) => unreachable!("answered above"),
+            (None, _) => unreachable!("answered above"),
         };
         let value = |name: &str| {
             headers
@@ -357,6 +369,84 @@ fn conduit_answer(method: &str, target: &[u8], server_name: &str) -> (u16, Vec<u
         // Refused before the body is read, as an unauthenticated upload is.
         ("POST", ["", "_matrix", "media", "v3", "upload"]) => error(401, "M_MISSING_TOKEN"),
         _ => error(404, "M_UNRECOGNIZED"),
+    }
+}
+
+/// The OAuth 2.0 server metadata MAS publishes for `issuer` (a few of its fields; Synapse's
+/// `auth_metadata` passes the same document on).
+fn mas_metadata(issuer: &str) -> serde_json::Value {
+    serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}authorize"),
+        "token_endpoint": format!("{issuer}oauth2/token"),
+        "jwks_uri": format!("{issuer}oauth2/keys.json"),
+        "registration_endpoint": format!("{issuer}oauth2/registration"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+    })
+}
+
+/// Synapse with MAS on (element-hq/synapse): `auth_metadata` (v1 and MSC2965's unstable
+/// path) and `auth_issuer` name MAS's issuer (synapse/rest/client/auth_metadata.py); the
+/// internal API refuses everyone but MAS with 403 M_UNKNOWN (synapse/rest/synapse/mas/
+/// _base.py); its own login servlet is not registered, so `/login` falls to Conduit's
+/// 404 M_UNRECOGNIZED like any unknown endpoint, as Synapse's does.
+fn synapse_mas_answer(
+    method: &str,
+    target: &[u8],
+    server_name: &str,
+    issuer: &str,
+) -> (u16, Vec<u8>) {
+    let text = String::from_utf8_lossy(target);
+    let path = text.split('?').next().unwrap_or_default();
+    let json = |status: u16, body: serde_json::Value| (status, body.to_string().into_bytes());
+    match (method, path) {
+        (
+            "GET",
+            "/_matrix/client/v1/auth_metadata"
+            | "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+        ) => json(200, mas_metadata(issuer)),
+        ("GET", "/_matrix/client/unstable/org.matrix.msc2965/auth_issuer") => {
+            json(200, serde_json::json!({ "issuer": issuer }))
+        }
+        (_, path) if path.starts_with("/_synapse/mas/") => json(
+            403,
+            serde_json::json!({
+                "errcode": "M_UNKNOWN",
+                "error": "This endpoint must only be called by MAS"
+            }),
+        ),
+        _ => conduit_answer(method, target, server_name),
+    }
+}
+
+/// MAS below `prefix`: `/.well-known/openid-configuration` on its discovery resource, and
+/// `GET /_matrix/client/<version>/login` answered as its compatibility layer does
+/// (crates/handlers/src/compat/login.rs `get`, password login on: the exact body of its
+/// test `test_get_login`); anything else 404 with no Matrix error body.
+fn mas_answer(method: &str, target: &[u8], issuer: &str, prefix: &str) -> (u16, Vec<u8>) {
+    let text = String::from_utf8_lossy(target);
+    let path = text.split('?').next().unwrap_or_default();
+    let Some(path) = path.strip_prefix(prefix) else {
+        return (404, Vec::new());
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let json = |body: serde_json::Value| (200, body.to_string().into_bytes());
+    match (method, segments.as_slice()) {
+        ("GET", ["", ".well-known", "openid-configuration"]) => json(mas_metadata(issuer)),
+        (
+            "GET",
+            ["", "_matrix", "client", "r0" | "v3" | "unstable", "login"]
+            | ["", "_matrix", "client", "api", "v1", "login"],
+        ) => json(serde_json::json!({
+            "flows": [
+                {"type": "m.login.password"},
+                {"type": "m.login.sso", "org.matrix.msc3824.delegated_oidc_compatibility": true},
+                {"type": "m.login.token"}
+            ]
+        })),
+        _ => (404, Vec::new()),
     }
 }
 

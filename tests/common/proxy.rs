@@ -116,6 +116,8 @@ pub struct Options {
 pub struct MasOptions {
     pub path: Option<String>,
     pub upstream: Option<SocketAddr>,
+    /// `--expose-admin`: MAS's admin API forwarded too.
+    pub expose_admin: bool,
 }
 
 impl Default for Options {
@@ -248,6 +250,9 @@ impl Site {
                 .args(["--mas-upstream", &upstream.to_string()]);
             if let Some(path) = &mas.path {
                 generate.args(["--mas-path", path]);
+            }
+            if mas.expose_admin {
+                generate.arg("--expose-admin");
             }
         }
         let generated = generate.output().unwrap();

@@ -4,6 +4,7 @@
 
 mod client;
 mod front;
+mod renewal;
 mod rules;
 mod setups;
 mod stack;

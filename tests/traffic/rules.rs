@@ -62,6 +62,7 @@ per_server!(behind_a_tls_terminator);
 per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 per_server!(mas_on_its_own_host);
 per_server!(mas_below_a_path);
+per_server!(mas_admin_api_with_expose_admin);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack
@@ -1299,7 +1300,7 @@ fn mas_options(path: Option<&str>) -> Options {
         homeserver_host: Some("example.com".into()),
         mas: Some(MasOptions {
             path: path.map(String::from),
-            upstream: None,
+            ..MasOptions::default()
         }),
         ..Options::default()
     }
@@ -1424,6 +1425,73 @@ async fn homeserver_host_splits_login_from_the_rest(stack: &Stack, prefix: &str)
     );
 }
 
+/// MAS's admin API and GraphQL playground (`prefix` in front in path mode) reach no upstream,
+/// however MAS's config.yaml is set: refused as any unlisted path is (Apache: 403). The
+/// GraphQL API itself, which MAS's web frontend uses, reaches MAS.
+async fn mas_admin_and_playground_are_refused(stack: &Stack, host: &str, prefix: &str) {
+    let server = stack.server;
+    let mas = stack.mas.as_ref().unwrap();
+    let before = (stack.upstream.requests().len(), mas.requests().len());
+    for target in [
+        "/api/admin/v1/users",
+        "/api/admin/v1/users?page[first]=10",
+        "/api/spec.json",
+        "/api/doc/",
+        "/graphql/playground",
+    ] {
+        let target = format!("{prefix}{target}");
+        let response = send(stack, &Request::get(address(stack), host, &target)).await;
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{server:?} {host}{target}: {response:?}"
+        );
+    }
+    assert_eq!(
+        (stack.upstream.requests().len(), mas.requests().len()),
+        before,
+        "{server:?}: MAS's admin API or playground reached an upstream"
+    );
+    let graphql = format!("{prefix}/graphql");
+    arrives_at(stack, host, &graphql, &graphql, true).await;
+}
+
+/// The body limit on MAS's own host is what MAS reads at most (axum's 2 MiB): a body of
+/// exactly that reaches MAS whole, one byte more is refused (413) before it is sent on.
+async fn mas_host_takes_bodies_up_to_mas_limit(stack: &Stack, host: &str) {
+    let server = stack.server;
+    let mas = stack.mas.as_ref().unwrap();
+    let limit = 2 * 1024 * 1024;
+    let exact = "/oauth2/token?size=exact";
+    let response = send(
+        stack,
+        &Request::get(address(stack), host, exact)
+            .method("POST")
+            .body(Body::Bytes(vec![b'b'; limit])),
+    )
+    .await;
+    assert_eq!(
+        response.status, 200,
+        "{server:?}: {limit} bytes: {response:?}"
+    );
+    let arrived = mas.with_target(exact);
+    assert!(
+        arrived.len() == 1 && arrived[0].body_len == limit as u64 && arrived[0].body_complete,
+        "{server:?}: {limit} bytes arrived as {arrived:?}"
+    );
+    let over = "/oauth2/token?size=over";
+    let request = Request::get(address(stack), host, over).method("POST");
+    let status = stack
+        .client
+        .send_announced(&request, limit as u64 + 1)
+        .await
+        .unwrap_or_else(|e| panic!("{server:?}: {e}"));
+    assert_eq!(status, 413, "{server:?}: {} bytes to MAS", limit + 1);
+    assert!(
+        mas.with_target(over).is_empty(),
+        "{server:?}: a body over MAS's limit reached MAS"
+    );
+}
+
 pub async fn mas_on_its_own_host(server: Proxy) {
     let stack = Stack::start(server, mas_options(None)).await;
     homeserver_host_splits_login_from_the_rest(&stack, "").await;
@@ -1439,6 +1507,8 @@ pub async fn mas_on_its_own_host(server: Proxy) {
     ] {
         arrives_at(&stack, &host, target, target, true).await;
     }
+    mas_admin_and_playground_are_refused(&stack, &host, "").await;
+    mas_host_takes_bodies_up_to_mas_limit(&stack, &host).await;
 }
 
 pub async fn mas_below_a_path(server: Proxy) {
@@ -1465,4 +1535,41 @@ pub async fn mas_below_a_path(server: Proxy) {
         before,
         "{server:?}: /authx/ reached MAS"
     );
+    mas_admin_and_playground_are_refused(&stack, &host, "/auth").await;
+}
+
+/// `--expose-admin` asks for MAS's admin API as for the homeserver's: it reaches MAS as sent,
+/// on its own host and below `/auth`; the GraphQL playground stays refused.
+pub async fn mas_admin_api_with_expose_admin(server: Proxy) {
+    for path in [None, Some("/auth")] {
+        let mut options = mas_options(path);
+        options.mas.as_mut().unwrap().expose_admin = true;
+        let stack = Stack::start(server, options).await;
+        let host = stack
+            .options
+            .mas_host()
+            .unwrap_or_else(|| stack.homeserver_host.clone());
+        let prefix = path.unwrap_or_default();
+        for target in [
+            "/api/admin/v1/users?page[first]=10",
+            "/api/admin/v1/users/01J%2F",
+            "/api/spec.json",
+        ] {
+            let target = format!("{prefix}{target}");
+            arrives_at(&stack, &host, &target, &target, true).await;
+        }
+        let mas = stack.mas.as_ref().unwrap();
+        let before = mas.requests().len();
+        let playground = format!("{prefix}/graphql/playground");
+        let response = send(&stack, &Request::get(address(&stack), &host, &playground)).await;
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{server:?} {host}{playground}: {response:?}"
+        );
+        assert_eq!(
+            mas.requests().len(),
+            before,
+            "{server:?}: the playground reached MAS"
+        );
+    }
 }

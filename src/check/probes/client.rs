@@ -81,6 +81,10 @@ pub(super) async fn client_side(context: &Context) -> Vec<CheckResult> {
                 CheckId::ClientApiCors,
                 CheckId::ProxyEncodedPath,
                 CheckId::ProxyUploadLimit,
+                CheckId::MasAuthMetadata,
+                CheckId::MasOpenidConfiguration,
+                CheckId::MasCompatLogin,
+                CheckId::MasInternalApi,
             ] {
                 out.push(CheckResult::skip(
                     id,

@@ -7,6 +7,7 @@ use hyper::{Method, StatusCode};
 use url::Url;
 
 use super::client::{allows_any_origin, preflight_check};
+use super::mas::mas_side;
 use super::tls::tls_check;
 use super::{Context, ORIGIN, fetch_fix};
 use crate::check::fixes::{self, proxy_in_front};
@@ -38,7 +39,7 @@ pub(super) async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckR
     };
     let base_path = base.path().trim_end_matches('/').to_string();
     let versions_path = format!("{base_path}{PROBE_PATH}");
-    let (tls, versions, preflight, encoded, upload) = tokio::join!(
+    let (tls, versions, preflight, encoded, upload, mas) = tokio::join!(
         context.net.handshake(&endpoint),
         context
             .net
@@ -55,13 +56,14 @@ pub(super) async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckR
         ),
         encoded_path(context, &endpoint, &base_path),
         upload_limit(context, &endpoint, &base_path),
+        mas_side(context, &endpoint, &base_path),
     );
     let proxy = match &versions {
         Ok(followed) => proxy_in_front(followed.last()),
         Err(_) => None,
     };
     let versions_reply = versions.as_ref().ok().map(Followed::last);
-    vec![
+    let mut out = vec![
         tls_check(
             CheckId::TlsHomeserver,
             &endpoint,
@@ -72,7 +74,9 @@ pub(super) async fn homeserver_side(context: &Context, base: &Url) -> Vec<CheckR
         api_cors_check(context, &versions_url, versions_reply, preflight, proxy),
         encoded,
         upload_check(context, upload, proxy),
-    ]
+    ];
+    out.extend(mas);
+    out
 }
 
 /// The client-server API's validation step: `GET /_matrix/client/versions` under the base

@@ -5,7 +5,9 @@
 //! - server-server API, content/server-server-api.md "Server discovery › Resolving server
 //!   names" (steps 1–6 as numbered since v1.8, which added `_matrix-fed._tcp`), "Server
 //!   implementation" (`/_matrix/federation/v1/version`) and "Retrieving server keys"
-//!   (`/_matrix/key/v2/server`), plus its TLS paragraph (certificate for the expected name).
+//!   (`/_matrix/key/v2/server`), plus its TLS paragraph (certificate for the expected name);
+//! - client-server API "OAuth 2.0 API" (server metadata discovery, `auth_metadata`, v1.15)
+//!   for a homeserver that delegates login to the Matrix Authentication Service (`mas`).
 //!
 //! Independent probes run concurrently; only what needs an earlier answer waits for it.
 
@@ -14,6 +16,7 @@ mod client;
 mod discovery;
 mod federation;
 mod homeserver;
+mod mas;
 mod tls;
 mod well_known;
 
@@ -38,6 +41,8 @@ pub struct Context {
     pub expect_upload: u64,
     pub expect_upload_text: String,
     pub no_federation: bool,
+    /// `--mas`: a homeserver that does not announce MAS fails `mas.auth-metadata`.
+    pub expect_mas: bool,
 }
 
 impl Context {

@@ -72,6 +72,6 @@ pub(super) fn tls_check(
 
 fn renew_fix(name: &str) -> String {
     format!(
-        "renew the certificate for {name} (certbot renew; Caddy renews by itself) and reload the proxy; check the renewal timer (systemctl list-timers certbot)"
+        "renew the certificate for {name} (certbot renew; Caddy renews by itself) and reload the proxy; check the renewal timer (systemctl list-timers certbot), in the compose stack the certbot service (docker compose logs certbot)"
     )
 }
