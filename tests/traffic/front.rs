@@ -96,6 +96,11 @@ pub async fn client_address_from_trusted_proxies(server: Proxy) {
     // The same from a trusted proxy that reports an IPv6 client.
     let request = get(&stack, TRUSTED).header("X-Forwarded-For", "203.0.113.66, 2001:db8::7");
     arrives_as(&stack, request, "2001:db8::7", "trusted v6 client").await;
+    // The chain in two header lines is one list (RFC 9110 §5.3): its last entry counts.
+    let request = get(&stack, TRUSTED)
+        .header("X-Forwarded-For", "203.0.113.66")
+        .header("X-Forwarded-For", "198.51.100.7");
+    arrives_as(&stack, request, "198.51.100.7", "trusted two lines").await;
     // A trusted proxy that tells nothing, or nothing that is an address: its own address.
     arrives_as(&stack, get(&stack, TRUSTED), TRUSTED, "trusted no header").await;
     let request = get(&stack, TRUSTED).header("X-Forwarded-For", "unknown");
