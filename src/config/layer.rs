@@ -222,6 +222,34 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
+    /// Calls (Element Call, Element X): LiveKit and its MatrixRTC authorization service on a host of their own, announced in the client well-known
+    #[arg(
+        long,
+        env = "MXPROXY_RTC",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc: Option<bool>,
+
+    /// With --rtc: the public host of LiveKit and the authorization service [default: rtc.<server-name>]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_RTC_HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc_host: Option<Host>,
+
+    /// With --rtc: where LiveKit's HTTP/WebSocket port listens for the proxy [default: 127.0.0.1:7880, LiveKit's own]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_LIVEKIT_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub livekit_upstream: Option<Upstream>,
+
+    /// With --rtc: where the MatrixRTC authorization service (lk-jwt-service) listens [default: 127.0.0.1:8070; its own 8080 is MAS's]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_RTC_AUTH_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc_auth_upstream: Option<Upstream>,
     /// Proxies or load balancers in front, allowed to tell the client's address in X-Forwarded-For (the rightmost address not listed is the client's); repeat or separate with commas [e.g. 10.0.0.0/8]
     #[arg(
         long,
@@ -300,6 +328,10 @@ impl SetupLayer {
             mas_host: self.mas_host.or(lower.mas_host),
             mas_path: self.mas_path.or(lower.mas_path),
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
+            rtc: self.rtc.or(lower.rtc),
+            rtc_host: self.rtc_host.or(lower.rtc_host),
+            livekit_upstream: self.livekit_upstream.or(lower.livekit_upstream),
+            rtc_auth_upstream: self.rtc_auth_upstream.or(lower.rtc_auth_upstream),
             trusted_proxy: self.trusted_proxy.or(lower.trusted_proxy),
             cdn: self.cdn.or(lower.cdn),
             out: self.out.or(lower.out),
@@ -341,6 +373,10 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_host",
     "mas_path",
     "mas_upstream",
+    "rtc",
+    "rtc_host",
+    "livekit_upstream",
+    "rtc_auth_upstream",
     "trusted_proxy",
     "cdn",
 ];
@@ -396,6 +432,10 @@ impl From<&Setup> for SetupLayer {
                 MasPublic::Host(_) => None,
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
+            rtc: setup.rtc.is_some().then_some(true),
+            rtc_host: setup.rtc.as_ref().map(|rtc| rtc.host.clone()),
+            livekit_upstream: setup.rtc.as_ref().map(|rtc| rtc.livekit.clone()),
+            rtc_auth_upstream: setup.rtc.as_ref().map(|rtc| rtc.auth.clone()),
             trusted_proxy: (!setup.trusted_proxies.is_empty())
                 .then(|| setup.trusted_proxies.clone()),
             cdn: setup.cdn,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
+use super::rtc;
 use crate::defaults::{self, COMPOSE_SERVICE, MAS_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
@@ -56,11 +57,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let read_timeout = layers
-        .get(|l| &l.read_timeout)
-        .unwrap_or(Timeout::from_seconds_unchecked(
-            defaults::READ_TIMEOUT_SECONDS,
-        ));
+    let read_timeout = read_timeout(&layers);
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
@@ -71,10 +68,26 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
+    let rtc = rtc::rtc(
+        &layers,
+        &mut rtc::Taken {
+            homeserver,
+            server_name: &server_name,
+            homeserver_host: &homeserver_host,
+            upstream: &upstream,
+            mas: mas.as_ref(),
+            proxies: &mut proxies,
+            defaulted,
+            federates: federation_port.is_some(),
+            warnings: &mut warnings,
+        },
+    )?;
     let (trusted_proxies, cdn) = front(&layers, federation_port)?;
     let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
-        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
+        // The RTC host is on the certificate too.
+        hosts.extend(rtc.as_ref().map(|rtc| rtc.host.name().as_str()));
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
     let out = layers
@@ -97,11 +110,21 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         kubernetes,
         expose_admin,
         mas,
+        rtc,
         trusted_proxies,
         cdn,
         warnings,
         out,
     })
+}
+
+/// `--read-timeout`, or mxproxy's default.
+fn read_timeout(layers: &Layers) -> Timeout {
+    layers
+        .get(|l| &l.read_timeout)
+        .unwrap_or(Timeout::from_seconds_unchecked(
+            defaults::READ_TIMEOUT_SECONDS,
+        ))
 }
 
 /// `--trusted-proxy` and `--cdn`: who may tell the client's address. A CDN's federation
@@ -269,7 +292,7 @@ fn mas_public(
 }
 
 /// A key as the user wrote it: its flag, or its YAML key.
-fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
+pub(super) fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
     match source {
         Source::Flag => flag,
         Source::File => key,

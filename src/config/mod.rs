@@ -6,6 +6,7 @@ mod args;
 mod kubernetes;
 mod layer;
 mod merge;
+mod rtc;
 
 pub use args::{flags, to_args};
 pub use layer::{FILE_ONLY_KEYS, FLAG_ORDER, SetupLayer, parse_file, read_file};
@@ -678,5 +679,158 @@ mod tests {
         .unwrap();
         assert_eq!(defaults.proxies, Proxy::DEFAULT);
         assert!(defaults.warnings.is_empty(), "{:?}", defaults.warnings);
+    }
+}
+
+#[cfg(test)]
+mod rtc_tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn merged(flags: &[&str]) -> Result<crate::setup::Setup, crate::error::Error> {
+        let all = ["mxproxy", "generate", "--server-name", "example.com"];
+        let cli = Cli::try_parse_from(all.iter().chain(flags)).unwrap();
+        let Some(Command::Generate(command)) = cli.command else {
+            unreachable!()
+        };
+        merge(&command.setup, SetupLayer::default())
+    }
+
+    #[test]
+    fn rtc_defaults_to_its_own_host_and_loopback_ports_clear_of_mas() {
+        let setup = merged(&["--rtc", "--proxy", "nginx"]).unwrap();
+        let rtc = setup.rtc.unwrap();
+        assert_eq!(rtc.host.to_string(), "rtc.example.com");
+        assert_eq!(rtc.livekit.to_string(), "127.0.0.1:7880");
+        assert_eq!(rtc.auth.to_string(), "127.0.0.1:8070");
+        // tuwunel names the focus itself (well_known.livekit_url): Traefik may forward to it.
+        let tuwunel = merged(&["--rtc", "--homeserver", "tuwunel", "--proxy", "traefik"]);
+        assert!(tuwunel.is_ok(), "{tuwunel:?}");
+        let both = merged(&[
+            "--rtc",
+            "--homeserver",
+            "synapse",
+            "--mas",
+            "--proxy",
+            "nginx",
+        ]);
+        assert!(both.is_ok(), "{both:?}");
+        assert_eq!(merged(&[]).unwrap().rtc, None);
+        // The default proxy list keeps what writes the RTC host, and says what it left out.
+        let defaulted = merged(&["--rtc"]).unwrap();
+        assert_eq!(
+            defaulted.proxies,
+            [
+                crate::setup::Proxy::Nginx,
+                crate::setup::Proxy::Apache,
+                crate::setup::Proxy::Caddy
+            ]
+        );
+        assert!(defaulted.warnings.iter().any(|w| w.contains("--rtc")));
+    }
+
+    #[test]
+    fn rtc_contradictions_are_refused_with_the_flag_and_value() {
+        for (flags, message) in [
+            (
+                &["--rtc-host", "call.example.com"][..],
+                "--rtc-host call.example.com is only used with --rtc, e.g. --rtc --rtc-host call.example.com",
+            ),
+            (
+                &["--rtc", "--compose"][..],
+                "--rtc with --compose is not supported yet",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "traefik",
+                    "--homeserver",
+                    "continuwuity",
+                ][..],
+                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to continuwuity \
+                 (--homeserver continuwuity), and mxproxy does not write its setting for the calls focus yet",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "traefik",
+                    "--homeserver",
+                    "synapse",
+                    "--no-federation",
+                ][..],
+                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to Synapse \
+                 (--homeserver synapse), which serves no /.well-known/matrix/server with federation off",
+            ),
+            (
+                &["--rtc", "--proxy", "nginx", "--rtc-host", "example.com"][..],
+                "--rtc-host example.com: that host is already the server name",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--rtc-host",
+                    "matrix.example.com",
+                ][..],
+                "--rtc-host matrix.example.com: that host is already the homeserver host",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--mas",
+                    "--rtc-host",
+                    "auth.example.com",
+                ][..],
+                "--rtc-host auth.example.com: that host is already the MAS host",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--livekit-upstream",
+                    "127.0.0.1:8008",
+                ][..],
+                "--livekit-upstream 127.0.0.1:8008 is the homeserver's upstream",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--rtc-auth-upstream",
+                    "127.0.0.1:7880",
+                ][..],
+                "--rtc-auth-upstream 127.0.0.1:7880 is LiveKit's upstream",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--mas",
+                    "--rtc-auth-upstream",
+                    "127.0.0.1:8080",
+                ][..],
+                "--rtc-auth-upstream 127.0.0.1:8080 is MAS's upstream",
+            ),
+        ] {
+            let error = merged(flags).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{flags:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{flags:?}");
+        }
     }
 }

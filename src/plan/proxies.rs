@@ -55,6 +55,11 @@ pub struct TraefikPlan {
     /// Federation on the server name's host, where the homeserver's own well-known answer
     /// sends other servers; null where that answer is the planned one.
     pub server_name_federation: Option<ServerNameFederation>,
+    /// The entry points' `readTimeout`: the read timeout, or with `--rtc` LiveKit's
+    /// (which is never shorter). Traefik 2.11.1 and 3.0.0-rc4 ended upgraded WebSocket
+    /// connections at this deadline (traefik/traefik#10598, fixed after); never below
+    /// LiveKit's, no release cuts a quiet signalling socket short by it.
+    pub read_timeout_seconds: u32,
 }
 
 /// A router for the federation prefixes on the server name's host (as ESS and
@@ -128,6 +133,10 @@ pub(super) fn traefik(
         },
         well_known_entry_point: listeners[0].id.clone(),
         server_name_federation: server_name_federation(decided),
+        read_timeout_seconds: match decided.setup.rtc {
+            Some(_) => super::rtc::timeout_seconds(decided.setup),
+            None => decided.setup.read_timeout.seconds(),
+        },
     })
 }
 

@@ -174,6 +174,7 @@ mod kube;
 mod mas;
 mod net;
 mod path;
+mod rtc;
 mod size;
 mod time;
 
@@ -185,6 +186,7 @@ pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use mas::{Mas, MasPublic, UrlPrefix};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
+pub use rtc::Rtc;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
 
@@ -280,6 +282,8 @@ pub struct Setup {
     pub expose_admin: bool,
     /// `--mas`: login goes to the Matrix Authentication Service (Synapse only).
     pub mas: Option<Mas>,
+    /// `--rtc`: the MatrixRTC backend (LiveKit, its authorization service) on its own host.
+    pub rtc: Option<Rtc>,
     /// `--trusted-proxy`: who may tell the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<TrustedProxy>,
     /// `--cdn`: a CDN in front, trusted from its published ranges in its own header.

@@ -108,6 +108,16 @@ pub struct Options {
     pub trusted_proxies: Vec<&'static str>,
     /// `--cdn`.
     pub cdn: Option<&'static str>,
+    /// `--rtc`, in front of the stand-ins for LiveKit and its authorization service.
+    pub rtc: Option<RtcOptions>,
+}
+
+/// `--rtc` on `rtc.<server name>`: LiveKit's and the authorization service's addresses,
+/// set by `Stack::start` once the stand-ins listen.
+#[derive(Clone, Debug, Default)]
+pub struct RtcOptions {
+    pub livekit: Option<SocketAddr>,
+    pub auth: Option<SocketAddr>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -134,6 +144,7 @@ impl Default for Options {
             mas: None,
             trusted_proxies: Vec::new(),
             cdn: None,
+            rtc: None,
         }
     }
 }
@@ -153,6 +164,13 @@ impl Options {
         }
     }
 
+    /// The RTC host with `--rtc`: the default, `rtc.<server name>`.
+    pub fn rtc_host(&self) -> Option<String> {
+        self.rtc
+            .as_ref()
+            .map(|_| format!("rtc.{}", self.server_name))
+    }
+
     /// The names a certificate for this setup must cover.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec![self.server_name.clone()];
@@ -160,6 +178,7 @@ impl Options {
             names.push(self.homeserver_host());
         }
         names.extend(self.mas_host());
+        names.extend(self.rtc_host());
         names
     }
 
@@ -254,6 +273,16 @@ impl Site {
             if mas.expose_admin {
                 generate.arg("--expose-admin");
             }
+        }
+        if let Some(rtc) = &options.rtc {
+            let livekit = rtc.livekit.expect("Stack::start sets LiveKit's upstream");
+            let auth = rtc
+                .auth
+                .expect("Stack::start sets the auth service's upstream");
+            generate
+                .arg("--rtc")
+                .args(["--livekit-upstream", &livekit.to_string()])
+                .args(["--rtc-auth-upstream", &auth.to_string()]);
         }
         let generated = generate.output().unwrap();
         assert!(

@@ -155,7 +155,7 @@ pub struct Client {
     roots: Arc<rustls::RootCertStore>,
 }
 
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 impl Client {
@@ -466,4 +466,34 @@ async fn read_response(
         body,
         version,
     })
+}
+
+/// A WebSocket connection through the proxy, over HTTP/1.1 (tokio-tungstenite).
+pub type WebSocket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+
+impl Client {
+    /// Opens a WebSocket to `request.target` on `request.host` with the HTTP/1.1 upgrade
+    /// (RFC 6455 §4.1), over TLS as for any request; the handshake's answer with it.
+    pub async fn websocket(
+        &self,
+        request: &Request,
+    ) -> Result<
+        (
+            WebSocket,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        String,
+    > {
+        let scheme = if request.tls.is_some() { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}{}", request.host, request.target);
+        let connect = async {
+            let (stream, _, _) = self.connect(request).await?;
+            tokio_tungstenite::client_async(url.as_str(), stream)
+                .await
+                .map_err(|e| format!("WebSocket handshake for {url}: {e}"))
+        };
+        tokio::time::timeout(request.timeout, connect)
+            .await
+            .map_err(|_| format!("no WebSocket within {:?}", request.timeout))?
+    }
 }

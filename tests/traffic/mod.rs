@@ -5,6 +5,7 @@
 mod client;
 mod front;
 mod renewal;
+mod rtc;
 mod rules;
 mod setups;
 mod stack;

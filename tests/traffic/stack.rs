@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::homeserver::{Answers, Homeserver};
+use crate::common::livekit::LiveKit;
 use crate::common::pki::TestCa;
 use crate::common::proxy::{Options, Proxy, Running, Site};
 
@@ -19,6 +20,10 @@ pub struct Stack {
     /// With `--mas`: the second recording upstream, MAS's stand-in (MAS itself is in no
     /// package registry, so its routing is proven on what reaches this address).
     pub mas: Option<Homeserver>,
+    /// With `--rtc`: the stand-ins for LiveKit (a WebSocket echo) and for its
+    /// authorization service (a recording upstream with the service's own CORS headers).
+    pub livekit: Option<LiveKit>,
+    pub rtc_auth: Option<Homeserver>,
     pub client: Client,
     pub site: Site,
     running: Running,
@@ -55,6 +60,17 @@ impl Stack {
             }
             None => None,
         };
+        let (livekit, rtc_auth) = match &mut options.rtc {
+            Some(rtc_options) => {
+                let livekit = LiveKit::start().await;
+                let auth =
+                    Homeserver::start("127.0.0.1:0".parse().unwrap(), Answers::AuthService).await;
+                rtc_options.livekit = Some(livekit.address);
+                rtc_options.auth = Some(auth.address);
+                (Some(livekit), Some(auth))
+            }
+            None => (None, None),
+        };
         let ca = TestCa::new();
         let cert = ca.issue(dir.path(), &options.names());
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
@@ -82,6 +98,8 @@ impl Stack {
             options,
             upstream,
             mas,
+            livekit,
+            rtc_auth,
             client: Client::new(&ca.cert_der),
             site,
             running,
