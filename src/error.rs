@@ -247,6 +247,14 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// `--cdn` with a federation port the CDN does not forward.
+    CdnFederationPort {
+        /// `--federation-port` or `federation_port:`, as it was given.
+        flag: &'static str,
+        port: Port,
+        cdn: &'static str,
+        ports: String,
+    },
 }
 
 /// The example for a `--tls files` refusal.
@@ -298,7 +306,8 @@ impl Error {
             | Error::KubernetesRouting { .. }
             | Error::TwoRoutings { .. }
             | Error::KubernetesIssuer { .. }
-            | Error::GatewayHoldsCertificate { .. } => 2,
+            | Error::GatewayHoldsCertificate { .. }
+            | Error::CdnFederationPort { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -612,6 +621,17 @@ impl fmt::Display for Error {
             Error::TemplateRead { path, source } => {
                 write!(f, "--templates: cannot read `{}`: {source}", path.display())
             }
+            Error::CdnFederationPort {
+                flag,
+                port,
+                cdn,
+                ports,
+            } => write!(
+                f,
+                "{flag} {port}: {cdn} does not forward port {port} (its proxy takes HTTPS on \
+                 {ports} only), so other servers could not reach federation; let federation \
+                 ride on 443 with the clients, e.g. {flag} 443 (or leave it out)"
+            ),
         }
     }
 }

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UrlPrefix,
+    ByteSize, Cdn, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
+    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
+    ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -250,6 +250,24 @@ pub struct SetupLayer {
     #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_RTC_AUTH_UPSTREAM")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtc_auth_upstream: Option<Upstream>,
+    /// Proxies or load balancers in front, allowed to tell the client's address in X-Forwarded-For (the rightmost address not listed is the client's); repeat or separate with commas [e.g. 10.0.0.0/8]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        value_delimiter = ',',
+        env = "MXPROXY_TRUSTED_PROXY"
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "trusted_list"
+    )]
+    pub trusted_proxy: Option<Vec<TrustedProxy>>,
+
+    /// A CDN in front: its published ranges may tell the client's address in its own header (cloudflare: CF-Connecting-IP); federation must then use a port it forwards (443)
+    #[arg(long, value_name = "CDN", env = "MXPROXY_CDN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<Cdn>,
 
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
@@ -314,6 +332,8 @@ impl SetupLayer {
             rtc_host: self.rtc_host.or(lower.rtc_host),
             livekit_upstream: self.livekit_upstream.or(lower.livekit_upstream),
             rtc_auth_upstream: self.rtc_auth_upstream.or(lower.rtc_auth_upstream),
+            trusted_proxy: self.trusted_proxy.or(lower.trusted_proxy),
+            cdn: self.cdn.or(lower.cdn),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -357,6 +377,8 @@ pub const FLAG_ORDER: &[&str] = &[
     "rtc_host",
     "livekit_upstream",
     "rtc_auth_upstream",
+    "trusted_proxy",
+    "cdn",
 ];
 
 /// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
@@ -414,6 +436,9 @@ impl From<&Setup> for SetupLayer {
             rtc_host: setup.rtc.as_ref().map(|rtc| rtc.host.clone()),
             livekit_upstream: setup.rtc.as_ref().map(|rtc| rtc.livekit.clone()),
             rtc_auth_upstream: setup.rtc.as_ref().map(|rtc| rtc.auth.clone()),
+            trusted_proxy: (!setup.trusted_proxies.is_empty())
+                .then(|| setup.trusted_proxies.clone()),
+            cdn: setup.cdn,
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,
@@ -494,6 +519,40 @@ fn proxy_list<'de, D: serde::Deserializer<'de>>(
                     p.trim()
                         .parse::<Proxy>()
                         .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
+                })
+                .collect()
+        }
+    }
+    deserializer.deserialize_any(Visitor).map(Some)
+}
+
+/// `trusted_proxy: [10.0.0.0/8, 192.0.2.10]` or `trusted_proxy: 10.0.0.0/8,192.0.2.10`, as
+/// on the command line.
+fn trusted_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<TrustedProxy>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<TrustedProxy>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of address blocks or a comma-separated string, e.g. [10.0.0.0/8]")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<TrustedProxy>, A::Error> {
+            let mut list = Vec::new();
+            while let Some(block) = seq.next_element::<TrustedProxy>()? {
+                list.push(block);
+            }
+            Ok(list)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<TrustedProxy>, E> {
+            v.split(',')
+                .map(|b| {
+                    b.trim().parse::<TrustedProxy>().map_err(|e| {
+                        E::custom(format!("\"{}\" {e}", crate::setup::shown(b.trim())))
+                    })
                 })
                 .collect()
         }

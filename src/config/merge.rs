@@ -57,11 +57,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let read_timeout = layers
-        .get(|l| &l.read_timeout)
-        .unwrap_or(Timeout::from_seconds_unchecked(
-            defaults::READ_TIMEOUT_SECONDS,
-        ));
+    let read_timeout = read_timeout(&layers);
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
@@ -86,6 +82,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
             warnings: &mut warnings,
         },
     )?;
+    let (trusted_proxies, cdn) = front(&layers, federation_port)?;
     let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
         let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
@@ -114,9 +111,50 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         expose_admin,
         mas,
         rtc,
+        trusted_proxies,
+        cdn,
         warnings,
         out,
     })
+}
+
+/// `--read-timeout`, or mxproxy's default.
+fn read_timeout(layers: &Layers) -> Timeout {
+    layers
+        .get(|l| &l.read_timeout)
+        .unwrap_or(Timeout::from_seconds_unchecked(
+            defaults::READ_TIMEOUT_SECONDS,
+        ))
+}
+
+/// `--trusted-proxy` and `--cdn`: who may tell the client's address. A CDN's federation
+/// must use a port it forwards.
+fn front(
+    layers: &Layers,
+    federation_port: Option<Port>,
+) -> Result<(Vec<crate::setup::TrustedProxy>, Option<crate::setup::Cdn>), Error> {
+    let mut trusted = layers.get(|l| &l.trusted_proxy).unwrap_or_default();
+    trusted.dedup();
+    let cdn = layers.get(|l| &l.cdn);
+    if let (Some(cdn), Some(port)) = (cdn, federation_port)
+        && !cdn.https_ports().contains(&port.get())
+    {
+        let source = layers
+            .pick(|l| &l.federation_port)
+            .map_or(Source::Flag, |(_, source)| source);
+        return Err(Error::CdnFederationPort {
+            flag: named(source, "--federation-port", "federation_port:"),
+            port,
+            cdn: cdn.display_name(),
+            ports: cdn
+                .https_ports()
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok((trusted, cdn))
 }
 
 /// `--mas` and its values: Synapse only (so never in a cluster: `kubernetes::kubernetes`

@@ -580,6 +580,106 @@ mod tests {
             assert!(error.to_string().contains(message), "{error}");
         }
     }
+
+    #[test]
+    fn trusted_proxies_and_a_cdn_round_trip_and_refuse_what_would_not_work() {
+        let flags = [
+            "--server-name",
+            "example.com",
+            "--proxy",
+            "nginx,haproxy",
+            "--trusted-proxy",
+            "10.0.0.0/8,2001:db8::/32",
+            "--cdn",
+            "cloudflare",
+        ];
+        let setup = merge(&args(&flags), SetupLayer::default()).unwrap();
+        assert_eq!(setup.trusted_proxies.len(), 2);
+        assert_eq!(setup.cdn, Some(crate::setup::Cdn::Cloudflare));
+        let again = merge(&args_of(&to_args(&setup, true)), SetupLayer::default()).unwrap();
+        assert_eq!(again, setup);
+        let yaml = serde_yaml::to_string(&SetupLayer::from(&setup)).unwrap();
+        assert_eq!(merge(&SetupLayer::default(), file(&yaml)).unwrap(), setup);
+        assert!(
+            yaml.contains("trusted_proxy:\n- 10.0.0.0/8\n- 2001:db8::/32\n"),
+            "{yaml}"
+        );
+        // The file takes a comma list as a string too, as the flag does.
+        let as_string = file("server_name: example.com\ntrusted_proxy: 10.0.0.0/8, ::1\n");
+        assert_eq!(
+            merge(&SetupLayer::default(), as_string)
+                .unwrap()
+                .trusted_proxies,
+            [
+                "10.0.0.0/8".parse().unwrap(),
+                "::1/128".parse::<crate::setup::TrustedProxy>().unwrap()
+            ]
+        );
+        let refused = parse_file(
+            Path::new("setup.yaml"),
+            "trusted_proxy: 10.0.0.0/8, 10.1.0.0/8\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains(
+                "key `trusted_proxy`: \"10.1.0.0/8\" has bits set past the prefix length"
+            ),
+            "{refused}"
+        );
+
+        for (extra, key_file, message) in [
+            (
+                &["--cdn", "cloudflare", "--federation-port", "8448"][..],
+                None,
+                "--federation-port 8448: Cloudflare does not forward port 8448",
+            ),
+            (
+                &["--federation-port", "8448"][..],
+                Some("cdn: cloudflare\n"),
+                "--federation-port 8448: Cloudflare does not forward port 8448",
+            ),
+            (
+                &["--cdn", "cloudflare"][..],
+                Some("federation_port: 8448\n"),
+                "federation_port: 8448: Cloudflare does not forward port 8448",
+            ),
+        ] {
+            let all: Vec<&str> = ["--server-name", "example.com"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            let error = merge(&args(&all), key_file.map(file).unwrap_or_default()).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{extra:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{extra:?}");
+        }
+        // Cloudflare's other HTTPS ports work; so does federation turned off.
+        for extra in [&["--federation-port", "8443"][..], &["--no-federation"]] {
+            let all: Vec<&str> = ["--server-name", "example.com", "--cdn", "cloudflare"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            assert!(
+                merge(&args(&all), SetupLayer::default()).is_ok(),
+                "{extra:?}"
+            );
+        }
+        // Every proxy recovers the address (Traefik with its plugin): the defaults stay.
+        let defaults = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(defaults.proxies, Proxy::DEFAULT);
+        assert!(defaults.warnings.is_empty(), "{:?}", defaults.warnings);
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! documents are served where, which limits apply. Templates only print this.
 
 mod compose;
+mod front;
 mod homeserver;
 mod kubernetes;
 mod mas;
@@ -21,6 +22,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose, Healthcheck};
+pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
@@ -94,6 +96,9 @@ pub struct Plan {
     pub caddy: Option<CaddyPlan>,
     /// What only Traefik's files need; null unless it is asked for.
     pub traefik: Option<TraefikPlan>,
+    /// `--trusted-proxy`, `--cdn`: where the client's address is recovered from; null
+    /// without them (the address the proxy sees is the client's).
+    pub client_address: Option<ClientAddressPlan>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
 }
@@ -370,16 +375,8 @@ pub fn plan(setup: &Setup) -> Plan {
         forwarded_proto: "https".into(),
         bind,
         proxies: setup.proxies.clone(),
-        proxy_steps: setup
-            .proxies
-            .iter()
-            // The compose stack's proxy (the first) is set up with the stack.
-            .skip(usize::from(setup.compose))
-            .map(|&proxy| ProxyStep {
-                proxy,
-                template: proxy::facts(proxy).next_steps_template,
-            })
-            .collect(),
+        proxy_steps: proxy_steps(setup),
+        client_address: front::client_address(setup),
         files: Vec::new(),
     };
     plan.files = match &plan.kubernetes {
@@ -387,6 +384,20 @@ pub fn plan(setup: &Setup) -> Plan {
         None => host_files(&plan),
     };
     plan
+}
+
+/// The proxies installed on the host, each with its summary step: all but the compose
+/// stack's proxy (the first), which is set up with the stack.
+fn proxy_steps(setup: &Setup) -> Vec<ProxyStep> {
+    setup
+        .proxies
+        .iter()
+        .skip(usize::from(setup.compose))
+        .map(|&proxy| ProxyStep {
+            proxy,
+            template: proxy::facts(proxy).next_steps_template,
+        })
+        .collect()
 }
 
 fn upstream_plan(setup: &Setup) -> UpstreamPlan {
@@ -423,7 +434,11 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
     let mut files = Vec::new();
     for &proxy in &plan.proxies {
         let facts = proxy::facts(proxy);
-        for file in facts.files {
+        let client_address_files = match plan.client_address {
+            Some(_) => facts.client_address_files,
+            None => &[],
+        };
+        for file in facts.files.iter().chain(client_address_files) {
             let path = file.path_for(host);
             files.push(PlannedFile::new(
                 format!("{proxy}/{path}"),

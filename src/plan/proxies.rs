@@ -78,10 +78,14 @@ pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
     } else {
         &[]
     };
+    let setup = decided.setup;
+    let client_address = !setup.trusted_proxies.is_empty() || setup.cdn.is_some();
     uses(decided, Proxy::Apache).then(|| ApachePlan {
         modules: tls_modules
             .iter()
             .chain(&["proxy", "proxy_http", "headers", "alias"])
+            // RemoteIPHeader, for --trusted-proxy and --cdn.
+            .chain(client_address.then_some(&"remoteip"))
             .map(|module| module.to_string())
             .collect(),
     })

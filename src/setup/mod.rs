@@ -169,6 +169,7 @@ macro_rules! named_enum {
 mod choice;
 mod dns;
 mod email;
+mod front;
 mod kube;
 mod mas;
 mod net;
@@ -180,6 +181,7 @@ mod time;
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
 pub use dns::{DnsName, Host, ServerName};
 pub use email::Email;
+pub use front::{Cdn, TrustedProxy};
 pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use mas::{Mas, MasPublic, UrlPrefix};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
@@ -282,6 +284,10 @@ pub struct Setup {
     pub mas: Option<Mas>,
     /// `--rtc`: the MatrixRTC backend (LiveKit, its authorization service) on its own host.
     pub rtc: Option<Rtc>,
+    /// `--trusted-proxy`: who may tell the client's address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// `--cdn`: a CDN in front, trusted from its published ranges in its own header.
+    pub cdn: Option<Cdn>,
     /// Printed on stderr before anything is written: choices that work but deserve a
     /// second look (a retired homeserver name, an exposed admin API).
     pub warnings: Vec<String>,

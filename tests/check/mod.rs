@@ -185,7 +185,10 @@ impl Outcome {
         );
         for check in checks {
             let id = check["id"].as_str().unwrap();
+            // proxy.cdn: no CDN stands in front of the test deployments but the ones that
+            // say so (cdn_* below).
             let expected = if id == "proxy.forwarded-headers"
+                || id == "proxy.cdn"
                 || skipped.contains(&id)
                 || (id.starts_with("mas.") && !self.mas)
                 || ((id.starts_with("rtc.") || id == "tls.rtc") && !self.rtc)
@@ -511,6 +514,58 @@ netns_test! {
 
 // ---------------------------------------------------------------------------------------
 // Broken variants: the right check fails and names the right fix.
+
+/// nginx answering as if Cloudflare were in front: the CF-Ray header Cloudflare adds to
+/// every response it proxies, on the documents and on everything forwarded.
+fn behind_cloudflare() -> Variant {
+    Variant::new(Proxy::Nginx)
+        .edit(
+            "        add_header Cache-Control \"max-age=3600\" always;\n",
+            "        add_header Cache-Control \"max-age=3600\" always;\n        add_header CF-Ray \"8c1f2d3e4f5a6b7c-AMS\" always;\n",
+        )
+        .edit(
+            "        proxy_set_header X-Forwarded-Proto https;\n",
+            "        proxy_set_header X-Forwarded-Proto https;\n        add_header CF-Ray \"8c1f2d3e4f5a6b7c-AMS\" always;\n",
+        )
+}
+
+netns_test! {
+    fn cdn_in_front_with_federation_on_443() {
+        if let Some(outcome) = deploy_and_check(behind_cloudflare().lines()) {
+            outcome.expect(
+                "proxy.cdn",
+                "pass",
+                "example.test is behind Cloudflare (cf-ray: 8c1f2d3e4f5a6b7c-AMS); federation goes to matrix.example.test:443",
+                "",
+            );
+            assert!(outcome.lines.contains("behind Cloudflare"), "{}", outcome.lines);
+            assert_eq!(outcome.json["ok"], true, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn cdn_in_front_with_federation_on_8448() {
+        let variant = behind_cloudflare()
+            .edit(
+                "return 200 '{\"m.server\": \"matrix.example.test:443\"}';",
+                "return 200 '{\"m.server\": \"matrix.example.test:8448\"}';",
+            )
+            .dns(DnsRecord::A {
+                name: "matrix.example.test",
+                ip: [127, 0, 0, 1],
+            });
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "proxy.cdn",
+                "fail",
+                "example.test is behind Cloudflare (cf-ray: 8c1f2d3e4f5a6b7c-AMS): federation goes to matrix.example.test:8448 through Cloudflare, which forwards HTTPS only on ports 443",
+                "--cdn cloudflare",
+            );
+            assert_eq!(outcome.json["ok"], false, "{}", outcome.text);
+        }
+    }
+}
 
 netns_test! {
     fn no_cors_on_client_document() {

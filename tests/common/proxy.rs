@@ -104,6 +104,10 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--trusted-proxy`, each block.
+    pub trusted_proxies: Vec<&'static str>,
+    /// `--cdn`.
+    pub cdn: Option<&'static str>,
     /// `--rtc`, in front of the stand-ins for LiveKit and its authorization service.
     pub rtc: Option<RtcOptions>,
 }
@@ -138,6 +142,8 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            trusted_proxies: Vec::new(),
+            cdn: None,
             rtc: None,
         }
     }
@@ -246,6 +252,12 @@ impl Site {
             Federation::Off => {
                 generate.arg("--no-federation");
             }
+        }
+        for block in &options.trusted_proxies {
+            generate.args(["--trusted-proxy", block]);
+        }
+        if let Some(cdn) = options.cdn {
+            generate.args(["--cdn", cdn]);
         }
         if let Some(size) = &options.max_upload {
             generate.args(["--max-upload", size]);
@@ -436,8 +448,11 @@ impl Running {
                 command.arg("-db").arg("-f").arg(config);
             }
             Proxy::Traefik => {
-                // The static file; Traefik logs to stdout.
-                command.arg(format!("--configfile={}", config.display()));
+                // The static file; Traefik logs to stdout. It runs where the summary
+                // says, in the static file's folder, which holds plugins-local/.
+                command
+                    .arg(format!("--configfile={}", config.display()))
+                    .current_dir(config.parent().expect("traefik.yml's folder"));
             }
         }
         let output_file = std::fs::File::create(&output).unwrap();

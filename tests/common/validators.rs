@@ -140,7 +140,21 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
             }
         }
     }
-    for module in APACHE_SITE_MODULES {
+    // And what the site's `a2enmod` line asks for beyond them (remoteip with
+    // --trusted-proxy): a module the site needs but does not name fails here.
+    let text = std::fs::read_to_string(site).unwrap_or_default();
+    let asked = text
+        .lines()
+        .find_map(|line| line.split_once("a2enmod "))
+        .map(|(_, rest)| rest.split("&&").next().unwrap_or_default())
+        .unwrap_or_default();
+    let mut modules: Vec<&str> = APACHE_SITE_MODULES.to_vec();
+    modules.extend(
+        asked
+            .split_whitespace()
+            .filter(|m| !APACHE_SITE_MODULES.contains(m)),
+    );
+    for module in modules {
         main.push_str(&format!(
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
@@ -721,6 +735,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
             caddy(&path)
         } else if name == "traefik/traefik.yml" {
             yaml_against_schema(&file.content, "traefik-v3.json")
+        } else if name.starts_with("traefik/plugins-local/") {
+            traefik_plugin_file(&out, name)
         } else if name.starts_with("traefik/dynamic/") {
             yaml_against_schema(&file.content, "traefik-v3-file-provider.json")
         } else if name == "docker-compose.yml" {
@@ -742,4 +758,38 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
         ran += usize::from(checked);
     }
     ran
+}
+
+/// The client-address plugin's files. Their reader is Traefik itself, which loads the
+/// plugin at start and runs it on every request: traffic::front::*::traefik are its real
+/// check (no Go toolchain here). This checks that the three agree with each other and with
+/// traefik.yml, so that a renamed module fails here with a clear message.
+fn traefik_plugin_file(out: &Path, name: &str) -> bool {
+    let dir = out.join("traefik/plugins-local/src/mxproxy/clientaddress");
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let module = "mxproxy/clientaddress";
+    let manifest: serde_yaml::Value = serde_yaml::from_str(&read(".traefik.yml")).unwrap();
+    assert_eq!(manifest["type"].as_str(), Some("middleware"), "{name}");
+    assert_eq!(manifest["import"].as_str(), Some(module), "{name}");
+    assert!(manifest["testData"].is_mapping(), "{name}: testData");
+    assert!(
+        read("go.mod").contains(&format!("\nmodule {module}\n")),
+        "{name}: go.mod"
+    );
+    let source = read("clientaddress.go");
+    for needle in [
+        "\npackage clientaddress\n",
+        "func CreateConfig() *Config",
+        "func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error)",
+    ] {
+        assert!(source.contains(needle), "{name}: no {needle:?}");
+    }
+    let static_file = std::fs::read_to_string(out.join("traefik/traefik.yml")).unwrap();
+    assert!(
+        static_file.contains(&format!("moduleName: {module}\n")),
+        "{name}: traefik.yml does not load {module}"
+    );
+    true
 }

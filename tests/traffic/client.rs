@@ -42,6 +42,10 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub timeout: Duration,
+    /// The local address the connection comes from; `None`: the kernel's choice. Any
+    /// 127.0.0.0/8 address is the namespace's own (loopback), so a test can play a
+    /// trusted proxy and an untrusted client from one process.
+    pub source: Option<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -87,7 +91,14 @@ impl Request {
             headers: Vec::new(),
             body: Body::Empty,
             timeout: Duration::from_secs(30),
+            source: None,
         }
+    }
+
+    /// Connects from `source` (a loopback address) instead of the kernel's choice.
+    pub fn from(mut self, source: std::net::IpAddr) -> Request {
+        self.source = Some(source);
+        self
     }
 
     pub fn port(mut self, port: u16) -> Request {
@@ -184,9 +195,22 @@ impl Client {
         ),
         String,
     > {
-        let tcp = TcpStream::connect(request.address)
-            .await
-            .map_err(|e| format!("connect {}: {e}", request.address))?;
+        let tcp = match request.source {
+            None => TcpStream::connect(request.address).await,
+            Some(source) => {
+                let socket = if source.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(|e| format!("socket: {e}"))?;
+                socket
+                    .bind(SocketAddr::new(source, 0))
+                    .map_err(|e| format!("bind {source}: {e}"))?;
+                socket.connect(request.address).await
+            }
+        }
+        .map_err(|e| format!("connect {}: {e}", request.address))?;
         let Some(tls) = &request.tls else {
             return Ok((Box::new(tcp), None, None));
         };

@@ -3,6 +3,7 @@
 //! network namespace of its own. How to run them: README.md, "Real-traffic tests".
 
 mod client;
+mod front;
 mod renewal;
 mod rtc;
 mod rules;

@@ -35,6 +35,9 @@ macro_rules! per_server {
     };
 }
 
+// The rules in the sibling modules (front.rs) use it too.
+pub(crate) use per_server;
+
 per_server!(well_known_documents);
 per_server!(raw_targets_reach_the_upstream);
 per_server!(dot_segments_never_leave_the_forwarded_prefixes);

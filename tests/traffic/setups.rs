@@ -283,13 +283,24 @@ fn case() -> impl Strategy<Value = Case> {
                 if !compose && port % 2 == 1 {
                     switches.push("--rtc");
                 }
+                // Trusted fronts, from the same draw: a load balancer's blocks, Cloudflare
+                // (whose refusal of a federation port it does not forward filters below), both.
+                match port % 7 {
+                    1 => flag("--trusted-proxy", "10.0.0.0/8,2001:db8::/32".into()),
+                    2 => flag("--cdn", "cloudflare".into()),
+                    3 => {
+                        flag("--trusted-proxy", "192.0.2.10".into());
+                        flag("--cdn", "cloudflare".into());
+                    }
+                    _ => {}
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },
         )
         // Combinations mxproxy refuses with a usage error (Traefik asked for by name with
-        // two listen addresses, Conduit above 4 GiB - 1) are not setups; the CLI tests
-        // cover those messages.
+        // two listen addresses, Conduit above 4 GiB - 1, --cdn with a port the CDN does
+        // not forward) are not setups; the CLI tests cover those messages.
         .prop_filter("mxproxy refuses this combination", |case| {
             case.try_setup().is_ok()
         })

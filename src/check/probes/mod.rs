@@ -12,6 +12,7 @@
 //!
 //! Independent probes run concurrently; only what needs an earlier answer waits for it.
 
+mod cdn;
 mod client;
 mod discovery;
 mod federation;
@@ -21,6 +22,7 @@ mod rtc;
 mod tls;
 mod well_known;
 
+use self::cdn::cdn_check;
 use self::client::client_side;
 use self::federation::federation_side;
 use self::rtc::rtc_side;
@@ -67,11 +69,12 @@ pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
         tls_name: context.name.host.clone(),
         host_header: context.name.host.authority(),
     };
-    let (tls, client, (federation, target), rtc) = tokio::join!(
+    let (tls, client, (federation, target), rtc, cdn) = tokio::join!(
         context.net.handshake(&well_known_endpoint),
         client_side(context),
         federation_side(context),
         rtc_side(context),
+        cdn_check(context),
     );
     let mut checks = vec![tls_check(
         CheckId::TlsServerName,
@@ -82,6 +85,7 @@ pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
     checks.extend(client);
     checks.extend(federation);
     checks.extend(rtc);
+    checks.push(cdn);
     checks.push(CheckResult::skip(
         CheckId::ProxyForwardedHeaders,
         "X-Forwarded-For and X-Forwarded-Proto reach only the homeserver, so they cannot be \
