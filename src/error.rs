@@ -173,6 +173,35 @@ pub enum Error {
         upstream: String,
         example: String,
     },
+    /// `--rtc` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
+    RtcNotYet {
+        with: &'static str,
+    },
+    /// `--rtc-host` (`flag`: as given) naming a host another site of the setup serves.
+    RtcHostTaken {
+        flag: &'static str,
+        host: String,
+        taken_by: &'static str,
+    },
+    /// `rtc.<server-name>` is too long for DNS.
+    RtcDefaultHostTooLong {
+        server_name: DnsName,
+    },
+    /// `--livekit-upstream` or `--rtc-auth-upstream` (`flag`) on an address another
+    /// service of the setup answers on.
+    RtcUpstreamTaken {
+        flag: &'static str,
+        upstream: String,
+        taken_by: &'static str,
+    },
+    /// `--rtc` with a proxy that forwards the well-known to a homeserver mxproxy cannot
+    /// make announce the focus.
+    RtcWellKnownFromHomeserver {
+        proxy: Proxy,
+        homeserver: Homeserver,
+        display_name: &'static str,
+        why: &'static str,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -226,6 +255,14 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// `--cdn` with a federation port the CDN does not forward.
+    CdnFederationPort {
+        /// `--federation-port` or `federation_port:`, as it was given.
+        flag: &'static str,
+        port: Port,
+        cdn: &'static str,
+        ports: String,
+    },
 }
 
 /// The example for a `--tls files` refusal.
@@ -265,6 +302,11 @@ impl Error {
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
+            | Error::RtcNotYet { .. }
+            | Error::RtcHostTaken { .. }
+            | Error::RtcDefaultHostTooLong { .. }
+            | Error::RtcUpstreamTaken { .. }
+            | Error::RtcWellKnownFromHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -273,7 +315,8 @@ impl Error {
             | Error::TwoRoutings { .. }
             | Error::KubernetesIssuer { .. }
             | Error::GatewayHoldsCertificate { .. }
-            | Error::WorkerRefused { .. } => 2,
+            | Error::CdnFederationPort { .. } => 2,
+            Error::WorkerRefused { .. } => 2,
             // What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
             Error::Cancelled => 130,
             Error::ConfigRead { .. }
@@ -491,6 +534,47 @@ impl fmt::Display for Error {
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
                  own, e.g. --mas-upstream {example}"
             ),
+            Error::RtcNotYet { with } => write!(
+                f,
+                "--rtc with {with} is not supported yet: mxproxy writes the calls routing for \
+                 the proxies on a host only, e.g. --rtc --proxy nginx without {with}"
+            ),
+            Error::RtcHostTaken {
+                flag,
+                host,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {host}: that host is already the {taken_by}; LiveKit takes every path \
+                 of the RTC host but the authorization service's, so it needs a host of its \
+                 own, e.g. --rtc-host rtc.example.com"
+            ),
+            Error::RtcDefaultHostTooLong { server_name } => write!(
+                f,
+                "the default RTC host rtc.{server_name} is too long for DNS; name it yourself, \
+                 e.g. --rtc-host rtc.example.com"
+            ),
+            Error::RtcUpstreamTaken {
+                flag,
+                upstream,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {upstream} is {taken_by}; LiveKit and its authorization service each \
+                 listen on a port of their own, e.g. --livekit-upstream 127.0.0.1:7880 \
+                 --rtc-auth-upstream 127.0.0.1:8070"
+            ),
+            Error::RtcWellKnownFromHomeserver {
+                proxy,
+                homeserver,
+                display_name,
+                why,
+            } => write!(
+                f,
+                "--rtc with --proxy {proxy}: {proxy} forwards /.well-known/matrix/ to \
+                 {display_name} (--homeserver {homeserver}), {why}; use a proxy that serves \
+                 the documents itself, e.g. --rtc --proxy nginx"
+            ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,
                 "{flag} only applies to Kubernetes manifests, which --kubernetes asks for, \
@@ -551,6 +635,17 @@ impl fmt::Display for Error {
             Error::TemplateRead { path, source } => {
                 write!(f, "--templates: cannot read `{}`: {source}", path.display())
             }
+            Error::CdnFederationPort {
+                flag,
+                port,
+                cdn,
+                ports,
+            } => write!(
+                f,
+                "{flag} {port}: {cdn} does not forward port {port} (its proxy takes HTTPS on \
+                 {ports} only), so other servers could not reach federation; let federation \
+                 ride on 443 with the clients, e.g. {flag} 443 (or leave it out)"
+            ),
         }
     }
 }

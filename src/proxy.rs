@@ -43,6 +43,9 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
+    /// More files, written only with a trusted front (`--trusted-proxy`, `--cdn`): what
+    /// the proxy needs to recover the client's address (Traefik: its plugin).
+    pub client_address_files: &'static [FileSpec],
     /// How its official image runs in the compose stack where certbot renews the
     /// certificate it reads; None for a proxy that renews its own.
     pub compose_runtime: Option<ComposeRuntime>,
@@ -123,6 +126,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    client_address_files: &[],
     // docker-nginx stable/debian/Dockerfile: CMD ["nginx", "-g", "daemon off;"]. `-s reload`
     // signals the master named in the image's nginx.conf `pid` file. A command that starts
     // with `sh` skips the entrypoint's /docker-entrypoint.d scripts; none acts on this
@@ -157,6 +161,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    client_address_files: &[],
     // docker-library/httpd 2.4/Dockerfile: CMD ["httpd-foreground"] (which runs
     // `httpd -DFOREGROUND`), and $HTTPD_PREFIX/bin, apachectl's folder, is on PATH.
     // `-k graceful` signals the parent named in the PidFile (logs/httpd.pid by default).
@@ -189,6 +194,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    client_address_files: &[],
     compose_runtime: None,
 };
 
@@ -222,6 +228,28 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
     serves_fixed_documents: false,
     whole_config: false,
+    // forwardedHeaders.trustedIPs keeps the X-Forwarded-For a trusted peer sent and
+    // appends the peer (measured with Traefik 3.7: "203.0.113.66, 198.51.100.7,
+    // 127.0.0.2"), and Synapse takes the leftmost entry, which the client wrote
+    // (matrix-org/synapse#9471). No setting or built-in middleware replaces the chain with
+    // one address, so a local plugin (Go, run by Traefik's Yaegi interpreter) sets the
+    // request's remote address to the recovered one; Traefik's proxy then writes
+    // X-Forwarded-For from it. Traefik reads local plugins from ./plugins-local below its
+    // working directory (traefik/plugindemo README, "Local Mode").
+    client_address_files: &[
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/clientaddress.go",
+            template: "traefik/clientaddress.go.j2",
+        },
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/go.mod",
+            template: "traefik/go.mod.j2",
+        },
+        FileSpec {
+            path: "plugins-local/src/mxproxy/clientaddress/.traefik.yml",
+            template: "traefik/plugin.traefik.yml.j2",
+        },
+    ],
     compose_runtime: None,
 };
 
@@ -244,6 +272,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    client_address_files: &[],
     // docker-library/haproxy docker-entrypoint.sh turns `haproxy …` into
     // `haproxy -W -db …`: master-worker mode, where SIGUSR2 to the master reloads
     // ("allows for reload via SIGUSR2"). `$$` is the shell that execs into that master

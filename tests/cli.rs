@@ -490,6 +490,16 @@ fn conflicting_options_are_usage_errors() {
             &["--homeserver", "continuwuity", "--expose-admin"],
             "continuwuity has no admin API prefix",
         ),
+        (
+            &["--cdn", "cloudflare", "--federation-port", "8448"],
+            "Cloudflare does not forward port 8448",
+        ),
+        (&["--trusted-proxy", "0.0.0.0/0"], "trusts every address"),
+        (
+            &["--trusted-proxy", "10.1.2.3/8"],
+            "the block is 10.0.0.0/8",
+        ),
+        (&["--cdn", "akamai"], "is not a CDN mxproxy knows"),
     ];
     for (args, needle) in cases {
         let all = [&["--server-name", "example.com"], *args].concat();

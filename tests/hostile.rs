@@ -98,6 +98,17 @@ const CASES: &[(&str, &str, &str)] = &[
     ("--homeserver", "synapse-ng", "supported"),
     ("--proxy", "iis", "supported proxy"),
     ("--listen-address", "0.0.0.0.0", "IP address"),
+    // Trusted fronts: a value that lands in set_real_ip_from, RemoteIP*Proxy, an HAProxy
+    // acl, a Caddy matcher or Traefik's YAML must be a block and nothing else.
+    ("--trusted-proxy", "10.0.0.0/8;", "address block"),
+    ("--trusted-proxy", "10.0.0.0/8 0.0.0.0/0", "address block"),
+    (
+        "--trusted-proxy",
+        "10.0.0.0/8\nreal_ip_header X",
+        "address block",
+    ),
+    ("--trusted-proxy", "::/0", "trusts every address"),
+    ("--cdn", "cloudflare ", "not a CDN"),
 ];
 
 #[test]

@@ -182,6 +182,7 @@ fn defaults_after(server_name: &'static str) -> Vec<(&'static str, Answer)> {
         ("max_upload", ENTER),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("rtc", ENTER),
         ("out", ENTER),
     ]
 }
@@ -261,6 +262,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         ("max_upload", Text("100M")),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("rtc", ENTER),
         ("out", ENTER),
     ]);
     let result = interview(&SetupLayer::default(), &mut script).unwrap();
@@ -338,6 +340,7 @@ fn script_flags_and_config_prefill_every_default() {
         ("max_upload", ENTER),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("rtc", ENTER),
         ("out", ENTER),
     ]);
     let answers = interview(&prefill, &mut script).unwrap();
@@ -369,8 +372,9 @@ fn script_compose_with_a_loopback_upstream_asks_for_the_upstream_again() {
     let mut answers = defaults_after("example.org");
     answers[3] = ("upstream", Text("127.0.0.1:8008"));
     let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
+    // With the compose stack, calls (--rtc) are not asked: refused there for now.
     answers.splice(
-        at..at + 1,
+        at..at + 2,
         [
             ("compose", Yes),
             ("upstream", Text("localhost:8008")),
@@ -392,7 +396,7 @@ fn script_compose_with_a_loopback_upstream_asks_for_the_upstream_again() {
 fn script_default_upstream_follows_the_compose_answer() {
     let mut answers = defaults_after("example.org");
     let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
-    answers[at] = ("compose", Yes);
+    answers.splice(at..at + 2, [("compose", Yes)]);
     let mut script = Script::new(&answers);
     let setup = setup_of(&interview(&SetupLayer::default(), &mut script).unwrap());
     assert_eq!(
@@ -671,7 +675,10 @@ fn script_mas_with_a_prefilled_compose_stack_follows_merge() {
             ("mas_upstream", ENTER),
         ],
     };
-    let mut script = Script::new(&synapse_with(mas_answers));
+    // The compose stack is prefilled: calls (--rtc) are not asked, refused there for now.
+    let mut answers = synapse_with(mas_answers);
+    answers.retain(|(key, _)| *key != "rtc");
+    let mut script = Script::new(&answers);
     let setup = setup_of(&interview(&prefill, &mut script).unwrap());
     script.done();
     assert!(setup.compose);
@@ -940,6 +947,7 @@ fn pty_defaults_write_what_the_printed_command_writes() {
         "Upload limit",
         "Proxies",
         "Also write a docker-compose stack?",
+        "Add calls",
         "Output folder",
     ] {
         pty.enter(prompt);
@@ -1055,6 +1063,7 @@ fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
         "Upload limit",
         "Proxies",
         "Also write a docker-compose stack?",
+        "Add calls",
         "Output folder",
     ] {
         pty.enter(prompt);
@@ -1293,4 +1302,79 @@ fn review_dry_run_and_quit() {
     assert!(command.ends_with(" --dry-run"), "{command}");
     assert!(said.contains(&command), "{said}");
     assert!(!dir.path().join("out").exists(), "review writes nothing");
+}
+
+#[test]
+fn script_calls_answer_gives_what_the_rtc_flag_gives() {
+    let mut answers = defaults_after("example.org");
+    let at = answers.iter().position(|(k, _)| *k == "rtc").unwrap();
+    answers[at] = ("rtc", Yes);
+    let prefill = flags(&["--rtc-host", "call.example.org"]);
+    let mut script = Script::new(&answers);
+    let setup = setup_of(&interview(&prefill, &mut script).unwrap());
+    script.done();
+    assert_eq!(
+        setup,
+        setup_of(&flags(&[
+            "--server-name",
+            "example.org",
+            "--proxy",
+            "nginx,apache,caddy",
+            "--rtc",
+            "--rtc-host",
+            "call.example.org"
+        ]))
+    );
+    // Traefik, checked by default, forwards the well-known to Conduit: left out, said once.
+    assert!(script.refusals().is_empty(), "{:?}", script.refusals());
+    assert_eq!(setup.rtc.unwrap().host.to_string(), "call.example.org");
+}
+
+#[test]
+fn pty_calls_write_what_the_printed_command_writes() {
+    let wizard_dir = tempfile::tempdir().unwrap();
+    let mut pty = Pty::spawn(wizard_dir.path(), &["wizard"]);
+    pty.type_line("Server name", "example.org");
+    for prompt in [
+        "Homeserver host",
+        "Homeserver",
+        "Upstream",
+        "Federation",
+        "TLS certificates",
+        "ACME e-mail",
+        "Upload limit",
+        "Proxies",
+        "Also write a docker-compose stack?",
+    ] {
+        pty.enter(prompt);
+    }
+    pty.answer("Add calls", "y");
+    pty.enter("Output folder");
+    let summary = pty.expect("? What now?");
+    let calls = "calls             https://rtc.example.org, LiveKit at 127.0.0.1:7880, \
+                 authorization at 127.0.0.1:8070";
+    assert!(summary.contains(calls), "{summary}");
+    pty.session.send("\r").unwrap();
+    let (code, transcript) = pty.finish();
+    assert_eq!(code, 0, "{transcript}");
+    // Traefik, checked by default, would forward the well-known to Conduit.
+    assert!(transcript.contains("Left out traefik"), "{transcript}");
+    let args = printed_command(&transcript);
+    assert_eq!(
+        args,
+        [
+            "generate",
+            "--server-name",
+            "example.org",
+            "--proxy",
+            "nginx,apache,caddy",
+            "--rtc"
+        ]
+    );
+    let flags_dir = tempfile::tempdir().unwrap();
+    run_generate(flags_dir.path(), &args);
+    assert_same_tree(
+        &wizard_dir.path().join("mxproxy-out"),
+        &flags_dir.path().join("mxproxy-out"),
+    );
 }

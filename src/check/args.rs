@@ -49,6 +49,10 @@ pub struct CheckArgs {
     /// Login goes through the Matrix Authentication Service: fail when the homeserver does not announce it (auth_metadata), instead of skipping the MAS checks
     #[arg(long)]
     pub mas: bool,
+
+    /// Calls are deployed (MatrixRTC, `generate --rtc`): fail when the server name's client well-known names no focus (MISSING_MATRIX_RTC_FOCUS), instead of skipping the calls checks
+    #[arg(long)]
+    pub rtc: bool,
 }
 
 /// `HOST:PORT:ADDR`, as curl spells it; ADDR may be an IPv6 address with or without brackets.

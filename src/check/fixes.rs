@@ -160,3 +160,71 @@ pub fn mas_public(issuer: &str, generate: String) -> Directives {
         generate: Some(generate),
     }
 }
+
+/// Two `Access-Control-Allow-Origin` on the authorization service's answers: the proxy adds
+/// one to the service's own (lk-jwt-service handler.go `corsJSON`).
+pub fn rtc_cors(generate: String) -> Directives {
+    Directives {
+        nginx: Some(
+            "no `add_header Access-Control-*` in the RTC host's server block or its /sfu/get and /get_token locations (the service sets its own; a server-level add_header is inherited by every location without one)".into(),
+        ),
+        apache: Some(
+            "no `Header set/add Access-Control-Allow-Origin` in the RTC host's <VirtualHost>: the service sends its own".into(),
+        ),
+        caddy: Some(
+            "no `header Access-Control-Allow-Origin` in the RTC host's site: the service sends its own".into(),
+        ),
+        generate: Some(generate),
+    }
+}
+
+/// The authorization service's client paths do not reach it.
+pub fn rtc_routes(generate: String) -> Directives {
+    Directives {
+        nginx: Some(
+            "`location = /sfu/get`, `location = /get_token` and `location = /delegate_delayed_leave` { proxy_pass http://<lk-jwt-service, LIVEKIT_JWT_BIND>; } on the RTC host, with no proxy_hide_header".into(),
+        ),
+        apache: Some(
+            "`ProxyPassMatch \"^/(sfu/get|get_token|delegate_delayed_leave)$\" http://<lk-jwt-service>` before `ProxyPass /` on the RTC host".into(),
+        ),
+        caddy: Some(
+            "`@auth path /sfu/get /get_token /delegate_delayed_leave` and `handle @auth { reverse_proxy <lk-jwt-service> }` on the RTC host".into(),
+        ),
+        generate: Some(generate),
+    }
+}
+
+/// The WebSocket upgrade to LiveKit does not get through.
+pub fn rtc_websocket(generate: String) -> Directives {
+    Directives {
+        nginx: Some(
+            "in the RTC host's `location /`: proxy_pass http://<LiveKit, 127.0.0.1:7880>; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; proxy_read_timeout 120s; proxy_buffering off;".into(),
+        ),
+        apache: Some(
+            "`ProxyPass / http://<LiveKit>/ upgrade=websocket` on the RTC host (mod_proxy_http, Apache 2.4.47+; or mod_proxy_wstunnel with ws://)".into(),
+        ),
+        caddy: Some(
+            "`reverse_proxy <LiveKit>` for everything else on the RTC host (it upgrades WebSockets by itself)".into(),
+        ),
+        generate: Some(generate),
+    }
+}
+
+/// `/_matrix/federation/v1/openid/userinfo` is refused by the proxy (often with federation
+/// switched off): lk-jwt-service validates the callers' OpenID tokens there.
+pub fn rtc_openid(generate: String) -> Directives {
+    Directives {
+        nginx: Some(
+            "`location = /_matrix/federation/v1/openid/userinfo { proxy_pass http://<homeserver>; }` on the host the server well-known names, even when the rest of /_matrix/federation/ is closed".into(),
+        ),
+        apache: Some(
+            "`ProxyPassMatch \"^/_matrix/federation/v1/openid/userinfo$\" http://<homeserver> nocanon` before any rule that refuses /_matrix/federation".into(),
+        ),
+        caddy: Some(
+            "`handle /_matrix/federation/v1/openid/userinfo { reverse_proxy <homeserver> }` before any rule that refuses /_matrix/federation/*".into(),
+        ),
+        generate: Some(format!(
+            "{generate} (with --no-federation it keeps openid/userinfo open)"
+        )),
+    }
+}

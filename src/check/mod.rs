@@ -56,6 +56,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
             expect_upload_text: args.expect_upload.to_string(),
             no_federation: args.no_federation,
             expect_mas: args.mas,
+            expect_rtc: args.rtc,
         };
         let (checks, target) = probes::run_all(&context).await;
         Ok::<_, Error>(report::Report::new(

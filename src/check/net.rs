@@ -662,7 +662,14 @@ fn build_request<B>(
         hyper::header::USER_AGENT,
         HeaderValue::from_static(USER_AGENT),
     );
-    map.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    // One request per connection, except where the caller asks for an upgrade: two
+    // Connection headers ("close" and "Upgrade") would leave the upgrade to each proxy's taste.
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+    {
+        map.insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| FetchError::BadUrl(e.to_string()))?;

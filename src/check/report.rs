@@ -63,10 +63,16 @@ pub enum CheckId {
     ProxyEncodedPath,
     ProxyUploadLimit,
     ProxyForwardedHeaders,
+    ProxyCdn,
     MasAuthMetadata,
     MasOpenidConfiguration,
     MasCompatLogin,
     MasInternalApi,
+    RtcFocus,
+    TlsRtc,
+    RtcAuthCors,
+    RtcWebsocket,
+    RtcOpenidUserinfo,
 }
 
 impl CheckId {
@@ -88,10 +94,16 @@ impl CheckId {
             CheckId::ProxyEncodedPath => "proxy.encoded-path",
             CheckId::ProxyUploadLimit => "proxy.upload-limit",
             CheckId::ProxyForwardedHeaders => "proxy.forwarded-headers",
+            CheckId::ProxyCdn => "proxy.cdn",
             CheckId::MasAuthMetadata => "mas.auth-metadata",
             CheckId::MasOpenidConfiguration => "mas.openid-configuration",
             CheckId::MasCompatLogin => "mas.compat-login",
             CheckId::MasInternalApi => "mas.internal-api",
+            CheckId::RtcFocus => "rtc.focus",
+            CheckId::TlsRtc => "tls.rtc",
+            CheckId::RtcAuthCors => "rtc.auth-cors",
+            CheckId::RtcWebsocket => "rtc.websocket",
+            CheckId::RtcOpenidUserinfo => "rtc.openid-userinfo",
         }
     }
 }
@@ -312,10 +324,16 @@ mod tests {
             CheckId::ProxyEncodedPath,
             CheckId::ProxyUploadLimit,
             CheckId::ProxyForwardedHeaders,
+            CheckId::ProxyCdn,
             CheckId::MasAuthMetadata,
             CheckId::MasOpenidConfiguration,
             CheckId::MasCompatLogin,
             CheckId::MasInternalApi,
+            CheckId::RtcFocus,
+            CheckId::TlsRtc,
+            CheckId::RtcAuthCors,
+            CheckId::RtcWebsocket,
+            CheckId::RtcOpenidUserinfo,
         ];
         assert!(ids.is_sorted_by(|a, b| a < b));
         let schema: serde_json::Value =

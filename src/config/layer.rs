@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UrlPrefix, WorkerAddress,
+    ByteSize, Cdn, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
+    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
+    ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix, WorkerAddress,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -222,6 +222,53 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
+    /// Calls (Element Call, Element X): LiveKit and its MatrixRTC authorization service on a host of their own, announced in the client well-known
+    #[arg(
+        long,
+        env = "MXPROXY_RTC",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        hide_possible_values = true,
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc: Option<bool>,
+
+    /// With --rtc: the public host of LiveKit and the authorization service [default: rtc.<server-name>]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_RTC_HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc_host: Option<Host>,
+
+    /// With --rtc: where LiveKit's HTTP/WebSocket port listens for the proxy [default: 127.0.0.1:7880, LiveKit's own]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_LIVEKIT_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub livekit_upstream: Option<Upstream>,
+
+    /// With --rtc: where the MatrixRTC authorization service (lk-jwt-service) listens [default: 127.0.0.1:8070; its own 8080 is MAS's]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_RTC_AUTH_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtc_auth_upstream: Option<Upstream>,
+    /// Proxies or load balancers in front, allowed to tell the client's address in X-Forwarded-For (the rightmost address not listed is the client's); repeat or separate with commas [e.g. 10.0.0.0/8]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        value_delimiter = ',',
+        env = "MXPROXY_TRUSTED_PROXY"
+    )]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "trusted_list"
+    )]
+    pub trusted_proxy: Option<Vec<TrustedProxy>>,
+
+    /// A CDN in front: its published ranges may tell the client's address in its own header (cloudflare: CF-Connecting-IP); federation must then use a port it forwards (443)
+    #[arg(long, value_name = "CDN", env = "MXPROXY_CDN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdn: Option<Cdn>,
+
     /// Synapse only: send a group of requests to a worker process, GROUP=HOST:PORT; repeat for more workers and groups (sync, client-reader, event-creator, federation-inbound, federation-reader, media, user-directory, sso-login, typing, to-device, account-data, receipts, presence, push-rules, device-lists); the rest stays on --upstream [e.g. sync=127.0.0.1:8083]
     // YAML: `workers: {sync: [127.0.0.1:8083, 127.0.0.1:8084]}`, one key per group (see
     // `workers_map`); the flag is singular because each one names one worker.
@@ -293,6 +340,12 @@ impl SetupLayer {
             mas_host: self.mas_host.or(lower.mas_host),
             mas_path: self.mas_path.or(lower.mas_path),
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
+            rtc: self.rtc.or(lower.rtc),
+            rtc_host: self.rtc_host.or(lower.rtc_host),
+            livekit_upstream: self.livekit_upstream.or(lower.livekit_upstream),
+            rtc_auth_upstream: self.rtc_auth_upstream.or(lower.rtc_auth_upstream),
+            trusted_proxy: self.trusted_proxy.or(lower.trusted_proxy),
+            cdn: self.cdn.or(lower.cdn),
             workers: self.workers.or(lower.workers),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
@@ -333,6 +386,12 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_host",
     "mas_path",
     "mas_upstream",
+    "rtc",
+    "rtc_host",
+    "livekit_upstream",
+    "rtc_auth_upstream",
+    "trusted_proxy",
+    "cdn",
     "workers",
 ];
 
@@ -397,6 +456,13 @@ impl From<&Setup> for SetupLayer {
                 MasPublic::Host(_) => None,
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
+            rtc: setup.rtc.is_some().then_some(true),
+            rtc_host: setup.rtc.as_ref().map(|rtc| rtc.host.clone()),
+            livekit_upstream: setup.rtc.as_ref().map(|rtc| rtc.livekit.clone()),
+            rtc_auth_upstream: setup.rtc.as_ref().map(|rtc| rtc.auth.clone()),
+            trusted_proxy: (!setup.trusted_proxies.is_empty())
+                .then(|| setup.trusted_proxies.clone()),
+            cdn: setup.cdn,
             workers: (!setup.workers.is_empty()).then(|| setup.workers.addresses()),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
@@ -478,6 +544,40 @@ fn proxy_list<'de, D: serde::Deserializer<'de>>(
                     p.trim()
                         .parse::<Proxy>()
                         .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
+                })
+                .collect()
+        }
+    }
+    deserializer.deserialize_any(Visitor).map(Some)
+}
+
+/// `trusted_proxy: [10.0.0.0/8, 192.0.2.10]` or `trusted_proxy: 10.0.0.0/8,192.0.2.10`, as
+/// on the command line.
+fn trusted_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<TrustedProxy>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<TrustedProxy>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of address blocks or a comma-separated string, e.g. [10.0.0.0/8]")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<TrustedProxy>, A::Error> {
+            let mut list = Vec::new();
+            while let Some(block) = seq.next_element::<TrustedProxy>()? {
+                list.push(block);
+            }
+            Ok(list)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<TrustedProxy>, E> {
+            v.split(',')
+                .map(|b| {
+                    b.trim().parse::<TrustedProxy>().map_err(|e| {
+                        E::custom(format!("\"{}\" {e}", crate::setup::shown(b.trim())))
+                    })
                 })
                 .collect()
         }

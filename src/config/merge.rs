@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::kubernetes;
 use super::layer::{Layers, SetupLayer, Source};
+use super::rtc;
 use crate::defaults::{self, COMPOSE_SERVICE, MAS_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver;
@@ -12,7 +13,7 @@ use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
     ByteSize, DnsName, Homeserver, Host, Mas, MasPublic, Port, Proxy, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UpstreamHost,
+    Tls, TlsMode, Upstream, UpstreamHost, Workers,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -56,40 +57,43 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
     }
-    let read_timeout = layers
-        .get(|l| &l.read_timeout)
-        .unwrap_or(Timeout::from_seconds_unchecked(
-            defaults::READ_TIMEOUT_SECONDS,
-        ));
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
     let (mut proxies, defaulted) = proxies(&layers, kubernetes.is_some())?;
-    let context = super::workers::Context {
-        homeserver,
-        upstream: &upstream,
-        mas: mas.is_some(),
-        compose,
-        kubernetes: kubernetes.is_some(),
-    };
-    let workers =
-        super::workers::workers(&layers, &context, &mut proxies, defaulted, &mut warnings)?;
     let listen_addresses = listen_addresses(&layers, compose)?;
     if listen_addresses.len() > 1 && defaulted {
         leave_out_single_address_proxies(&mut proxies, &listen_addresses, &mut warnings);
     } else {
         one_listen_address(&listen_addresses, &proxies)?;
     }
+    let rtc = rtc::rtc(
+        &layers,
+        &mut rtc::Taken {
+            homeserver,
+            server_name: &server_name,
+            homeserver_host: &homeserver_host,
+            upstream: &upstream,
+            mas: mas.as_ref(),
+            proxies: &mut proxies,
+            defaulted,
+            federates: federation_port.is_some(),
+            warnings: &mut warnings,
+        },
+    )?;
+    let (trusted_proxies, cdn) = front(&layers, federation_port)?;
     let max_upload = max_upload(&layers, &facts)?;
     if matches!(tls, Tls::Acme { .. }) {
-        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
+        // The RTC host is on the certificate too.
+        hosts.extend(rtc.as_ref().map(|rtc| rtc.host.name().as_str()));
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
     let out = layers
         .get(|l| &l.out)
         .unwrap_or_else(|| PathBuf::from(defaults::OUT));
 
-    Ok(Setup {
+    let mut setup = Setup {
         server_name,
         homeserver_host,
         homeserver,
@@ -97,7 +101,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         federation_port,
         tls,
         max_upload,
-        read_timeout,
+        read_timeout: read_timeout(&layers),
         webroot,
         listen_addresses,
         proxies,
@@ -105,10 +109,54 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         kubernetes,
         expose_admin,
         mas,
-        workers,
+        rtc,
+        trusted_proxies,
+        cdn,
+        workers: Workers::default(),
         warnings,
         out,
-    })
+    };
+    setup.workers = super::workers::workers(&layers, &mut setup, defaulted)?;
+    Ok(setup)
+}
+
+/// `--read-timeout`, or mxproxy's default.
+fn read_timeout(layers: &Layers) -> Timeout {
+    layers
+        .get(|l| &l.read_timeout)
+        .unwrap_or(Timeout::from_seconds_unchecked(
+            defaults::READ_TIMEOUT_SECONDS,
+        ))
+}
+
+/// `--trusted-proxy` and `--cdn`: who may tell the client's address. A CDN's federation
+/// must use a port it forwards.
+fn front(
+    layers: &Layers,
+    federation_port: Option<Port>,
+) -> Result<(Vec<crate::setup::TrustedProxy>, Option<crate::setup::Cdn>), Error> {
+    let mut trusted = layers.get(|l| &l.trusted_proxy).unwrap_or_default();
+    trusted.dedup();
+    let cdn = layers.get(|l| &l.cdn);
+    if let (Some(cdn), Some(port)) = (cdn, federation_port)
+        && !cdn.https_ports().contains(&port.get())
+    {
+        let source = layers
+            .pick(|l| &l.federation_port)
+            .map_or(Source::Flag, |(_, source)| source);
+        return Err(Error::CdnFederationPort {
+            flag: named(source, "--federation-port", "federation_port:"),
+            port,
+            cdn: cdn.display_name(),
+            ports: cdn
+                .https_ports()
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok((trusted, cdn))
 }
 
 /// `--mas` and its values: Synapse only (so never in a cluster: `kubernetes::kubernetes`
@@ -246,7 +294,7 @@ fn mas_public(
 }
 
 /// A key as the user wrote it: its flag, or its YAML key.
-fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
+pub(super) fn named(source: Source, flag: &'static str, key: &'static str) -> &'static str {
     match source {
         Source::Flag => flag,
         Source::File => key,

@@ -6,6 +6,7 @@ mod args;
 mod kubernetes;
 mod layer;
 mod merge;
+mod rtc;
 mod workers;
 
 pub use args::{flags, to_args};
@@ -580,6 +581,259 @@ mod tests {
             )
             .unwrap_err();
             assert!(error.to_string().contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_and_a_cdn_round_trip_and_refuse_what_would_not_work() {
+        let flags = [
+            "--server-name",
+            "example.com",
+            "--proxy",
+            "nginx,haproxy",
+            "--trusted-proxy",
+            "10.0.0.0/8,2001:db8::/32",
+            "--cdn",
+            "cloudflare",
+        ];
+        let setup = merge(&args(&flags), SetupLayer::default()).unwrap();
+        assert_eq!(setup.trusted_proxies.len(), 2);
+        assert_eq!(setup.cdn, Some(crate::setup::Cdn::Cloudflare));
+        let again = merge(&args_of(&to_args(&setup, true)), SetupLayer::default()).unwrap();
+        assert_eq!(again, setup);
+        let yaml = serde_yaml::to_string(&SetupLayer::from(&setup)).unwrap();
+        assert_eq!(merge(&SetupLayer::default(), file(&yaml)).unwrap(), setup);
+        assert!(
+            yaml.contains("trusted_proxy:\n- 10.0.0.0/8\n- 2001:db8::/32\n"),
+            "{yaml}"
+        );
+        // The file takes a comma list as a string too, as the flag does.
+        let as_string = file("server_name: example.com\ntrusted_proxy: 10.0.0.0/8, ::1\n");
+        assert_eq!(
+            merge(&SetupLayer::default(), as_string)
+                .unwrap()
+                .trusted_proxies,
+            [
+                "10.0.0.0/8".parse().unwrap(),
+                "::1/128".parse::<crate::setup::TrustedProxy>().unwrap()
+            ]
+        );
+        let refused = parse_file(
+            Path::new("setup.yaml"),
+            "trusted_proxy: 10.0.0.0/8, 10.1.0.0/8\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains(
+                "key `trusted_proxy`: \"10.1.0.0/8\" has bits set past the prefix length"
+            ),
+            "{refused}"
+        );
+
+        for (extra, key_file, message) in [
+            (
+                &["--cdn", "cloudflare", "--federation-port", "8448"][..],
+                None,
+                "--federation-port 8448: Cloudflare does not forward port 8448",
+            ),
+            (
+                &["--federation-port", "8448"][..],
+                Some("cdn: cloudflare\n"),
+                "--federation-port 8448: Cloudflare does not forward port 8448",
+            ),
+            (
+                &["--cdn", "cloudflare"][..],
+                Some("federation_port: 8448\n"),
+                "federation_port: 8448: Cloudflare does not forward port 8448",
+            ),
+        ] {
+            let all: Vec<&str> = ["--server-name", "example.com"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            let error = merge(&args(&all), key_file.map(file).unwrap_or_default()).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{extra:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{extra:?}");
+        }
+        // Cloudflare's other HTTPS ports work; so does federation turned off.
+        for extra in [&["--federation-port", "8443"][..], &["--no-federation"]] {
+            let all: Vec<&str> = ["--server-name", "example.com", "--cdn", "cloudflare"]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            assert!(
+                merge(&args(&all), SetupLayer::default()).is_ok(),
+                "{extra:?}"
+            );
+        }
+        // Every proxy recovers the address (Traefik with its plugin): the defaults stay.
+        let defaults = merge(
+            &args(&[
+                "--server-name",
+                "example.com",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+            ]),
+            SetupLayer::default(),
+        )
+        .unwrap();
+        assert_eq!(defaults.proxies, Proxy::DEFAULT);
+        assert!(defaults.warnings.is_empty(), "{:?}", defaults.warnings);
+    }
+}
+
+#[cfg(test)]
+mod rtc_tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn merged(flags: &[&str]) -> Result<crate::setup::Setup, crate::error::Error> {
+        let all = ["mxproxy", "generate", "--server-name", "example.com"];
+        let cli = Cli::try_parse_from(all.iter().chain(flags)).unwrap();
+        let Some(Command::Generate(command)) = cli.command else {
+            unreachable!()
+        };
+        merge(&command.setup, SetupLayer::default())
+    }
+
+    #[test]
+    fn rtc_defaults_to_its_own_host_and_loopback_ports_clear_of_mas() {
+        let setup = merged(&["--rtc", "--proxy", "nginx"]).unwrap();
+        let rtc = setup.rtc.unwrap();
+        assert_eq!(rtc.host.to_string(), "rtc.example.com");
+        assert_eq!(rtc.livekit.to_string(), "127.0.0.1:7880");
+        assert_eq!(rtc.auth.to_string(), "127.0.0.1:8070");
+        // tuwunel names the focus itself (well_known.livekit_url): Traefik may forward to it.
+        let tuwunel = merged(&["--rtc", "--homeserver", "tuwunel", "--proxy", "traefik"]);
+        assert!(tuwunel.is_ok(), "{tuwunel:?}");
+        let both = merged(&[
+            "--rtc",
+            "--homeserver",
+            "synapse",
+            "--mas",
+            "--proxy",
+            "nginx",
+        ]);
+        assert!(both.is_ok(), "{both:?}");
+        assert_eq!(merged(&[]).unwrap().rtc, None);
+        // The default proxy list keeps what writes the RTC host, and says what it left out.
+        let defaulted = merged(&["--rtc"]).unwrap();
+        assert_eq!(
+            defaulted.proxies,
+            [
+                crate::setup::Proxy::Nginx,
+                crate::setup::Proxy::Apache,
+                crate::setup::Proxy::Caddy
+            ]
+        );
+        assert!(defaulted.warnings.iter().any(|w| w.contains("--rtc")));
+    }
+
+    #[test]
+    fn rtc_contradictions_are_refused_with_the_flag_and_value() {
+        for (flags, message) in [
+            (
+                &["--rtc-host", "call.example.com"][..],
+                "--rtc-host call.example.com is only used with --rtc, e.g. --rtc --rtc-host call.example.com",
+            ),
+            (
+                &["--rtc", "--compose"][..],
+                "--rtc with --compose is not supported yet",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "traefik",
+                    "--homeserver",
+                    "continuwuity",
+                ][..],
+                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to continuwuity \
+                 (--homeserver continuwuity), and mxproxy does not write its setting for the calls focus yet",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "traefik",
+                    "--homeserver",
+                    "synapse",
+                    "--no-federation",
+                ][..],
+                "--rtc with --proxy traefik: traefik forwards /.well-known/matrix/ to Synapse \
+                 (--homeserver synapse), which serves no /.well-known/matrix/server with federation off",
+            ),
+            (
+                &["--rtc", "--proxy", "nginx", "--rtc-host", "example.com"][..],
+                "--rtc-host example.com: that host is already the server name",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--rtc-host",
+                    "matrix.example.com",
+                ][..],
+                "--rtc-host matrix.example.com: that host is already the homeserver host",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--mas",
+                    "--rtc-host",
+                    "auth.example.com",
+                ][..],
+                "--rtc-host auth.example.com: that host is already the MAS host",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--livekit-upstream",
+                    "127.0.0.1:8008",
+                ][..],
+                "--livekit-upstream 127.0.0.1:8008 is the homeserver's upstream",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--rtc-auth-upstream",
+                    "127.0.0.1:7880",
+                ][..],
+                "--rtc-auth-upstream 127.0.0.1:7880 is LiveKit's upstream",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--proxy",
+                    "nginx",
+                    "--homeserver",
+                    "synapse",
+                    "--mas",
+                    "--rtc-auth-upstream",
+                    "127.0.0.1:8080",
+                ][..],
+                "--rtc-auth-upstream 127.0.0.1:8080 is MAS's upstream",
+            ),
+        ] {
+            let error = merged(flags).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{flags:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{flags:?}");
         }
     }
 }

@@ -4,31 +4,37 @@
 use super::layer::{Layers, Source};
 use crate::error::Error;
 use crate::homeserver::workers;
-use crate::setup::{Homeserver, Proxy, Upstream, WorkerAddress, WorkerGroup, Workers};
+use crate::setup::{Homeserver, Proxy, Setup, Upstream, WorkerAddress, WorkerGroup, Workers};
 
 /// The proxies that route to workers: each hashes on the access token, the room id, the
 /// client's address and the URI (see `plan::workers`).
 pub const WORKER_PROXIES: [Proxy; 3] = [Proxy::Nginx, Proxy::Haproxy, Proxy::Caddy];
 
 /// What the rest of the setup that the workers depend on says.
-pub struct Context<'a> {
-    pub homeserver: Homeserver,
-    pub upstream: &'a Upstream,
-    pub mas: bool,
-    pub compose: bool,
-    pub kubernetes: bool,
+struct Context<'a> {
+    homeserver: Homeserver,
+    upstream: &'a Upstream,
+    mas: bool,
+    compose: bool,
+    kubernetes: bool,
 }
 
-/// The workers, grouped in table order, or why they cannot be; with the default proxy
-/// list, the proxies that cannot route to workers are left out (with a warning) rather
-/// than refused.
+/// The workers of `setup` (merged but for them), grouped in table order, or why they
+/// cannot be; with the default proxy list, the proxies that cannot route to workers are
+/// left out of `setup` (with a warning) rather than refused.
 pub fn workers(
     layers: &Layers,
-    context: &Context,
-    proxies: &mut Vec<Proxy>,
+    setup: &mut Setup,
     proxies_defaulted: bool,
-    warnings: &mut Vec<String>,
 ) -> Result<Workers, Error> {
+    let context = Context {
+        homeserver: setup.homeserver,
+        upstream: &setup.upstream,
+        mas: setup.mas.is_some(),
+        compose: setup.compose,
+        kubernetes: setup.kubernetes.is_some(),
+    };
+    let context = &context;
     let Some((given, source)) = layers.pick(|l| &l.workers) else {
         return Ok(Workers::default());
     };
@@ -57,8 +63,13 @@ pub fn workers(
             workers.groups.push((*group, list));
         }
     }
-    worker_proxies(first, proxies, proxies_defaulted, warnings)
-        .map_err(|(why, example)| refuse(first, why, example))?;
+    worker_proxies(
+        first,
+        &mut setup.proxies,
+        proxies_defaulted,
+        &mut setup.warnings,
+    )
+    .map_err(|(why, example)| refuse(first, why, example))?;
     Ok(workers)
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::setup::{ByteSize, Homeserver, Port, UploadCeiling};
 
 pub mod mas;
+pub mod rtc;
 pub mod settings;
 pub mod workers;
 

@@ -113,6 +113,13 @@ fn conduwuit_family(input: &SettingsInput, facts: &Facts) -> Vec<SettingSpec> {
     if let Some(server) = input.federation_authority {
         specs.push(quoted("well_known.server", server).well_known());
     }
+    if let (Homeserver::Tuwunel, Some(rtc)) = (setup.homeserver, &setup.rtc) {
+        // `--rtc`: tuwunel then names the focus in its own client well-known
+        // (docs/calls/matrix_rtc.md, "3.1 .well-known served by Tuwunel").
+        specs.push(
+            quoted("well_known.livekit_url", super::rtc::service_url(&rtc.host)).well_known(),
+        );
+    }
     specs
 }
 

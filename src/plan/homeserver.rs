@@ -201,6 +201,10 @@ fn homeserver_listen(setup: &Setup) -> HomeserverListen {
     let mut resources = vec!["client".to_string()];
     if setup.federation_port.is_some() {
         resources.push("federation".to_string());
+    } else if setup.rtc.is_some() {
+        // Federation off, calls on: the OpenID userinfo endpoint the authorization service
+        // checks tokens on, without the rest of federation.
+        resources.push(crate::homeserver::rtc::SYNAPSE_OPENID_RESOURCE.to_string());
     }
     HomeserverListen {
         address,

@@ -2,10 +2,12 @@
 //! documents are served where, which limits apply. Templates only print this.
 
 mod compose;
+mod front;
 mod homeserver;
 mod kubernetes;
 mod mas;
 mod proxies;
+mod rtc;
 mod sites;
 mod tls;
 mod workers;
@@ -21,6 +23,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
 pub use compose::{Certbot, Compose, Healthcheck};
+pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
     Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
@@ -28,6 +31,7 @@ pub use kubernetes::{
 };
 pub use mas::MasPlan;
 pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
+pub use rtc::{Focus, MediaPort, RtcPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
 pub use workers::{WorkerGroupPlan, WorkersPlan};
@@ -86,6 +90,8 @@ pub struct Plan {
     pub nginx: Option<NginxPlan>,
     /// `--mas`: what goes to the Matrix Authentication Service; null without it.
     pub mas: Option<MasPlan>,
+    /// `--rtc`: LiveKit and its authorization service on the RTC host; null without it.
+    pub rtc: Option<RtcPlan>,
     /// `--worker`: which requests go to Synapse's workers; null without.
     pub workers: Option<WorkersPlan>,
     /// What only Apache's files need; null unless it is asked for.
@@ -94,6 +100,9 @@ pub struct Plan {
     pub caddy: Option<CaddyPlan>,
     /// What only Traefik's files need; null unless it is asked for.
     pub traefik: Option<TraefikPlan>,
+    /// `--trusted-proxy`, `--cdn`: where the client's address is recovered from; null
+    /// without them (the address the proxy sees is the client's).
+    pub client_address: Option<ClientAddressPlan>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
 }
@@ -161,6 +170,13 @@ pub struct ServerDocument {
 pub struct ClientDocument {
     #[serde(rename = "m.homeserver")]
     pub homeserver: BaseUrl,
+    /// `--rtc`: the calls backend (MSC4143), on the server name's document, where clients
+    /// look for it (a missing one is Element's `MISSING_MATRIX_RTC_FOCUS`).
+    #[serde(
+        rename = "org.matrix.msc4143.rtc_foci",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rtc_foci: Option<Vec<Focus>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -291,12 +307,26 @@ pub fn plan(setup: &Setup) -> Plan {
         .mas
         .as_ref()
         .map(|mas| mas::mas_plan(&decided, mas, main_listener));
+    let rtc = setup
+        .rtc
+        .as_ref()
+        .map(|rtc| rtc::rtc_plan(&decided, rtc, main_listener));
     let mut hosts: Vec<String> = sites.iter().map(|site| site.host.clone()).collect();
     // MAS's own host: redirected to HTTPS and on the certificate like the others.
     hosts.extend(mas.as_ref().and_then(|mas| mas.host.clone()));
+    hosts.extend(rtc.as_ref().map(|rtc| rtc.host.clone()));
     let federation_authority = federation
         .as_ref()
         .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
+    // With federation off the authorization service still finds the one path left open
+    // (`openid_userinfo`) through the server well-known: its lookup follows the server
+    // well-known, SRV, then port 8448 (gomatrixserverlib `ResolveServer`, used by
+    // lk-jwt-service's helper.go), always over TLS: 443, where the homeserver host answers
+    // (a TLS terminator in front of it with `--tls none`).
+    let server_document = federation_authority.clone().or_else(|| {
+        rtc.as_ref()
+            .map(|_| format!("{}:{}", decided.homeserver_host, crate::matrix::HTTPS_PORT))
+    });
     let client_base_url = format!("https://{}", decided.homeserver_host);
     let bind = sites::bind(setup);
     let tls = tls::tls_plan(&decided, hosts.clone());
@@ -334,7 +364,12 @@ pub fn plan(setup: &Setup) -> Plan {
         listeners,
         federation,
         sites,
-        well_known: well_known(federation_authority, client_base_url),
+        well_known: well_known(
+            server_document,
+            client_base_url,
+            rtc.as_ref().map(rtc::foci),
+        ),
+        rtc,
         limits: Limits {
             max_upload_bytes: setup.max_upload.bytes(),
             max_upload: setup.max_upload.to_string(),
@@ -345,16 +380,8 @@ pub fn plan(setup: &Setup) -> Plan {
         forwarded_proto: "https".into(),
         bind,
         proxies: setup.proxies.clone(),
-        proxy_steps: setup
-            .proxies
-            .iter()
-            // The compose stack's proxy (the first) is set up with the stack.
-            .skip(usize::from(setup.compose))
-            .map(|&proxy| ProxyStep {
-                proxy,
-                template: proxy::facts(proxy).next_steps_template,
-            })
-            .collect(),
+        proxy_steps: proxy_steps(setup),
+        client_address: front::client_address(setup),
         files: Vec::new(),
     };
     plan.files = match &plan.kubernetes {
@@ -362,6 +389,20 @@ pub fn plan(setup: &Setup) -> Plan {
         None => host_files(&plan),
     };
     plan
+}
+
+/// The proxies installed on the host, each with its summary step: all but the compose
+/// stack's proxy (the first), which is set up with the stack.
+fn proxy_steps(setup: &Setup) -> Vec<ProxyStep> {
+    setup
+        .proxies
+        .iter()
+        .skip(usize::from(setup.compose))
+        .map(|&proxy| ProxyStep {
+            proxy,
+            template: proxy::facts(proxy).next_steps_template,
+        })
+        .collect()
 }
 
 fn upstream_plan(setup: &Setup) -> UpstreamPlan {
@@ -373,13 +414,18 @@ fn upstream_plan(setup: &Setup) -> UpstreamPlan {
     }
 }
 
-fn well_known(federation_authority: Option<String>, client_base_url: String) -> WellKnown {
+fn well_known(
+    server_document: Option<String>,
+    client_base_url: String,
+    rtc_foci: Option<Vec<Focus>>,
+) -> WellKnown {
     WellKnown {
-        server: federation_authority.map(|server| ServerDocument { server }),
+        server: server_document.map(|server| ServerDocument { server }),
         client: ClientDocument {
             homeserver: BaseUrl {
                 base_url: client_base_url,
             },
+            rtc_foci,
         },
         cors: Cors::recommended(),
         max_age_seconds: WELL_KNOWN_MAX_AGE_SECONDS,
@@ -393,7 +439,11 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
     let mut files = Vec::new();
     for &proxy in &plan.proxies {
         let facts = proxy::facts(proxy);
-        for file in facts.files {
+        let client_address_files = match plan.client_address {
+            Some(_) => facts.client_address_files,
+            None => &[],
+        };
+        for file in facts.files.iter().chain(client_address_files) {
             let path = file.path_for(host);
             files.push(PlannedFile::new(
                 format!("{proxy}/{path}"),

@@ -55,6 +55,11 @@ pub struct TraefikPlan {
     /// Federation on the server name's host, where the homeserver's own well-known answer
     /// sends other servers; null where that answer is the planned one.
     pub server_name_federation: Option<ServerNameFederation>,
+    /// The entry points' `readTimeout`: the read timeout, or with `--rtc` LiveKit's
+    /// (which is never shorter). Traefik 2.11.1 and 3.0.0-rc4 ended upgraded WebSocket
+    /// connections at this deadline (traefik/traefik#10598, fixed after); never below
+    /// LiveKit's, no release cuts a quiet signalling socket short by it.
+    pub read_timeout_seconds: u32,
 }
 
 /// A router for the federation prefixes on the server name's host (as ESS and
@@ -73,10 +78,14 @@ pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
     } else {
         &[]
     };
+    let setup = decided.setup;
+    let client_address = !setup.trusted_proxies.is_empty() || setup.cdn.is_some();
     uses(decided, Proxy::Apache).then(|| ApachePlan {
         modules: tls_modules
             .iter()
             .chain(&["proxy", "proxy_http", "headers", "alias"])
+            // RemoteIPHeader, for --trusted-proxy and --cdn.
+            .chain(client_address.then_some(&"remoteip"))
             .map(|module| module.to_string())
             .collect(),
     })
@@ -124,6 +133,10 @@ pub(super) fn traefik(
         },
         well_known_entry_point: listeners[0].id.clone(),
         server_name_federation: server_name_federation(decided),
+        read_timeout_seconds: match decided.setup.rtc {
+            Some(_) => super::rtc::timeout_seconds(decided.setup),
+            None => decided.setup.read_timeout.seconds(),
+        },
     })
 }
 

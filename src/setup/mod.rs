@@ -169,10 +169,12 @@ macro_rules! named_enum {
 mod choice;
 mod dns;
 mod email;
+mod front;
 mod kube;
 mod mas;
 mod net;
 mod path;
+mod rtc;
 mod size;
 mod time;
 mod worker;
@@ -180,10 +182,12 @@ mod worker;
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
 pub use dns::{DnsName, Host, ServerName};
 pub use email::Email;
+pub use front::{Cdn, TrustedProxy};
 pub use kube::{GatewayRef, IngressClass, KubeName, Namespace};
 pub use mas::{Mas, MasPublic, UrlPrefix};
 pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
+pub use rtc::Rtc;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
 pub use worker::{WorkerAddress, WorkerGroup, Workers};
@@ -280,6 +284,12 @@ pub struct Setup {
     pub expose_admin: bool,
     /// `--mas`: login goes to the Matrix Authentication Service (Synapse only).
     pub mas: Option<Mas>,
+    /// `--rtc`: the MatrixRTC backend (LiveKit, its authorization service) on its own host.
+    pub rtc: Option<Rtc>,
+    /// `--trusted-proxy`: who may tell the client's address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// `--cdn`: a CDN in front, trusted from its published ranges in its own header.
+    pub cdn: Option<Cdn>,
     /// `--worker`: Synapse's workers by group; empty without.
     pub workers: Workers,
     /// Printed on stderr before anything is written: choices that work but deserve a

@@ -261,6 +261,7 @@ pub fn interview(prompter: &mut dyn Prompter, prefill: &SetupLayer) -> Result<Se
     answers.listen_address = prefill.listen_address.clone();
     ask_proxies(prompter, &mut answers, prefill)?;
     ask_compose(prompter, &mut answers)?;
+    ask_rtc(prompter, &mut answers, prefill)?;
     ask_out(prompter, &mut answers, prefill)?;
     Ok(answers)
 }
@@ -774,6 +775,55 @@ fn ask_compose(prompter: &mut dyn Prompter, answers: &mut SetupLayer) -> Result<
                 }
             }
         }
+    }
+}
+
+/// Calls (`--rtc`), with the RTC host and upstreams as the flags or file give them (their
+/// defaults otherwise). Not asked for the compose stack, which refuses it for now.
+fn ask_rtc(
+    prompter: &mut dyn Prompter,
+    answers: &mut SetupLayer,
+    prefill: &SetupLayer,
+) -> Result<(), Stop> {
+    if answers.compose == Some(true) {
+        return Ok(());
+    }
+    let choice = question(
+        "rtc",
+        "Add calls (Element Call, Element X)?",
+        "LiveKit and its MatrixRTC authorization service on rtc.<server name>, named in the \
+         well-known; you run both (see the summary).",
+    );
+    loop {
+        let yes = prompter.confirm(&choice, prefill.rtc == Some(true))?;
+        let mut trial = answers.clone();
+        trial.rtc = yes.then_some(true);
+        if yes {
+            trial.rtc_host = prefill.rtc_host.clone();
+            trial.livekit_upstream = prefill.livekit_upstream.clone();
+            trial.rtc_auth_upstream = prefill.rtc_auth_upstream.clone();
+            leave_out_forwarding_proxy(prompter, &mut trial);
+        }
+        if accept(prompter, answers, trial) {
+            return Ok(());
+        }
+    }
+}
+
+/// Traefik (checked among the default proxies) forwards the well-known to a homeserver
+/// that may not name the focus: left out, as `generate` leaves it out of the default list,
+/// rather than refusing the calls answer; alone, the refusal stands.
+fn leave_out_forwarding_proxy(prompter: &mut dyn Prompter, trial: &mut SetupLayer) {
+    let Err(Error::RtcWellKnownFromHomeserver { proxy, why, .. }) =
+        config::merge(trial, SetupLayer::default())
+    else {
+        return;
+    };
+    if let Some(proxies) = trial.proxy.as_mut().filter(|list| list.len() > 1) {
+        proxies.retain(|&p| p != proxy);
+        prompter.say(&format!(
+            "Left out {proxy}: it forwards /.well-known/matrix/ to the homeserver, {why}."
+        ));
     }
 }
 

@@ -111,6 +111,13 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
             format!("  login (MAS)       {public}, at {}\n", mas.upstream)
         }
     };
+    let calls = match &setup.rtc {
+        None => String::new(),
+        Some(rtc) => format!(
+            "  calls             https://{}, LiveKit at {}, authorization at {}\n",
+            rtc.host, rtc.livekit, rtc.auth
+        ),
+    };
     let mut text = format!(
         "\nThe setup:\n\
          \x20 server name       {server_name} (users are @name:{server_name})\n\
@@ -122,6 +129,7 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
          \x20 upload limit      {max_upload}\n\
          \x20 proxies           {proxies}\n\
          \x20 compose stack     {compose}\n\
+         {calls}\
          \x20 webroot           {webroot}\n\
          \x20 listen on         {listen}\n\
          \nFiles in {out}/:\n",

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::netns::netns_test;
 use crate::common::pki::{TestCa, Validity};
-use crate::common::proxy::{MasOptions, Options, Proxy, Running, Site};
+use crate::common::proxy::{Federation, MasOptions, Options, Proxy, RtcOptions, Running, Site};
 use servers::{Background, DnsRecord};
 
 const SERVER_NAME: &str = "example.test";
@@ -25,6 +25,8 @@ const DNS: &str = "127.0.0.1:5353";
 const MAS_HOST: &str = "auth.example.test";
 /// Where the MAS stand-in listens (`--mas-upstream`).
 const MAS_UPSTREAM: &str = "127.0.0.1:8080";
+/// The RTC host `--rtc` defaults to (`rtc.<server name>`).
+const RTC_HOST: &str = "rtc.example.test";
 
 enum Cert {
     Good,
@@ -48,6 +50,12 @@ struct Variant {
     mas: Option<Option<&'static str>>,
     /// More flags for `mxproxy check`.
     check_args: Vec<&'static str>,
+    /// `--homeserver synapse --rtc` in front of the LiveKit and lk-jwt-service stand-ins.
+    rtc: bool,
+    /// `generate --no-federation`, checked with `--no-federation`.
+    no_federation: bool,
+    /// LiveKit answers as a real one does without a token, instead of the WebSocket echo.
+    livekit_without_token: bool,
 }
 
 impl Variant {
@@ -60,7 +68,30 @@ impl Variant {
             lines: false,
             mas: None,
             check_args: Vec::new(),
+            rtc: false,
+            no_federation: false,
+            livekit_without_token: false,
         }
+    }
+
+    fn livekit_without_token(mut self) -> Variant {
+        self.livekit_without_token = true;
+        self
+    }
+
+    fn no_federation(mut self) -> Variant {
+        self.no_federation = true;
+        self.check_args.push("--no-federation");
+        self
+    }
+
+    /// Calls deployed (`generate --rtc`); `check` runs with `--rtc` when `asked`.
+    fn rtc(mut self, asked: bool) -> Variant {
+        self.rtc = true;
+        if asked {
+            self.check_args.push("--rtc");
+        }
+        self
     }
 
     /// MAS on its own host (`None`) or below `path`.
@@ -112,6 +143,8 @@ struct Outcome {
     lines_code: i32,
     /// The deployment runs MAS: its checks must pass too, not be skipped.
     mas: bool,
+    /// The deployment has calls (`--rtc`): the rtc checks must pass too.
+    rtc: bool,
 }
 
 impl Outcome {
@@ -152,9 +185,13 @@ impl Outcome {
         );
         for check in checks {
             let id = check["id"].as_str().unwrap();
+            // proxy.cdn: no CDN stands in front of the test deployments but the ones that
+            // say so (cdn_* below).
             let expected = if id == "proxy.forwarded-headers"
+                || id == "proxy.cdn"
                 || skipped.contains(&id)
                 || (id.starts_with("mas.") && !self.mas)
+                || ((id.starts_with("rtc.") || id == "tls.rtc") && !self.rtc)
             {
                 "skip"
             } else {
@@ -174,23 +211,44 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     let root = dir.path();
     let ca = TestCa::new();
     let ca_file = ca.write_pem(root);
-    let names: &[&str] = match (&variant.cert, variant.mas) {
-        (Cert::WrongName, _) => &["other.test"],
-        (_, Some(None)) => &[SERVER_NAME, HOMESERVER_HOST, MAS_HOST],
-        _ => &[SERVER_NAME, HOMESERVER_HOST],
+    let mut names: Vec<&str> = match (&variant.cert, variant.mas) {
+        (Cert::WrongName, _) => vec!["other.test"],
+        (_, Some(None)) => vec![SERVER_NAME, HOMESERVER_HOST, MAS_HOST],
+        _ => vec![SERVER_NAME, HOMESERVER_HOST],
     };
+    if variant.rtc && !matches!(variant.cert, Cert::WrongName) {
+        names.push(RTC_HOST);
+    }
     let validity = match variant.cert {
         Cert::Expired => Validity::Expired,
         Cert::EndsSoon => Validity::EndsSoon,
         _ => Validity::Current,
     };
-    let cert = ca.leaf(root, "site", names, validity);
+    let cert = ca.leaf(root, "site", &names, validity);
+    let background = Background::start();
+    let rtc = variant.rtc.then(|| background.rtc());
     let options = Options {
         server_name: SERVER_NAME.into(),
         mas: variant.mas.map(|path| MasOptions {
             path: path.map(String::from),
             upstream: Some(MAS_UPSTREAM.parse().unwrap()),
             expose_admin: false,
+        }),
+        // Synapse with --rtc: Traefik leaves the well-known to the homeserver, and only
+        // Synapse's settings carry the focus there (the stand-in serves them).
+        homeserver: variant.rtc.then_some("synapse"),
+        federation: if variant.no_federation {
+            Federation::Off
+        } else {
+            Federation::OnHttps
+        },
+        rtc: rtc.as_ref().map(|(livekit, auth)| RtcOptions {
+            livekit: Some(if variant.livekit_without_token {
+                background.livekit_without_token()
+            } else {
+                livekit.address
+            }),
+            auth: Some(auth.address),
         }),
         ..Options::default()
     };
@@ -209,7 +267,6 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
         std::fs::write(&path, content.replace(from, to)).unwrap();
     }
     site.publish_documents();
-    let background = Background::start();
     let (homeserver, _mas) = match variant.mas {
         None => (background.homeserver(UPSTREAM, SERVER_NAME), None),
         Some(path) => {
@@ -239,6 +296,7 @@ fn deploy_and_check(variant: Variant) -> Option<Outcome> {
     )?;
     let (mut outcome, _) = run_check(SERVER_NAME, &ca_file, 5, &variant.check_args);
     outcome.mas = variant.mas.is_some();
+    outcome.rtc = variant.rtc;
     if variant.lines {
         (outcome.lines, outcome.lines_code) = run_lines(SERVER_NAME, &ca_file);
     }
@@ -251,6 +309,7 @@ fn run_lines(server_name: &str, ca: &Path) -> (String, i32) {
         .args(["check", server_name, "--timeout", "5"])
         .args(["--resolve", &format!("{SERVER_NAME}:443:127.0.0.1")])
         .args(["--resolve", &format!("{MAS_HOST}:443:127.0.0.1")])
+        .args(["--resolve", &format!("{RTC_HOST}:443:127.0.0.1")])
         .args(["--resolve", &format!("{HOMESERVER_HOST}:443:127.0.0.1")])
         .args(["--dns-server", DNS])
         .arg("--ca-file")
@@ -277,6 +336,7 @@ fn run_check(server_name: &str, ca: &Path, timeout: u64, extra: &[&str]) -> (Out
         .args(["--resolve", &format!("{HOMESERVER_HOST}:443:127.0.0.1")])
         .args(["--resolve", &format!("{server_name}:443:127.0.0.1")])
         .args(["--resolve", &format!("{MAS_HOST}:443:127.0.0.1")])
+        .args(["--resolve", &format!("{RTC_HOST}:443:127.0.0.1")])
         .args(["--dns-server", DNS])
         .arg("--ca-file")
         .arg(ca)
@@ -307,6 +367,7 @@ fn run_check(server_name: &str, ca: &Path, timeout: u64, extra: &[&str]) -> (Out
             lines,
             lines_code: -1,
             mas: false,
+            rtc: false,
         },
         elapsed,
     )
@@ -453,6 +514,58 @@ netns_test! {
 
 // ---------------------------------------------------------------------------------------
 // Broken variants: the right check fails and names the right fix.
+
+/// nginx answering as if Cloudflare were in front: the CF-Ray header Cloudflare adds to
+/// every response it proxies, on the documents and on everything forwarded.
+fn behind_cloudflare() -> Variant {
+    Variant::new(Proxy::Nginx)
+        .edit(
+            "        add_header Cache-Control \"max-age=3600\" always;\n",
+            "        add_header Cache-Control \"max-age=3600\" always;\n        add_header CF-Ray \"8c1f2d3e4f5a6b7c-AMS\" always;\n",
+        )
+        .edit(
+            "        proxy_set_header X-Forwarded-Proto https;\n",
+            "        proxy_set_header X-Forwarded-Proto https;\n        add_header CF-Ray \"8c1f2d3e4f5a6b7c-AMS\" always;\n",
+        )
+}
+
+netns_test! {
+    fn cdn_in_front_with_federation_on_443() {
+        if let Some(outcome) = deploy_and_check(behind_cloudflare().lines()) {
+            outcome.expect(
+                "proxy.cdn",
+                "pass",
+                "example.test is behind Cloudflare (cf-ray: 8c1f2d3e4f5a6b7c-AMS); federation goes to matrix.example.test:443",
+                "",
+            );
+            assert!(outcome.lines.contains("behind Cloudflare"), "{}", outcome.lines);
+            assert_eq!(outcome.json["ok"], true, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn cdn_in_front_with_federation_on_8448() {
+        let variant = behind_cloudflare()
+            .edit(
+                "return 200 '{\"m.server\": \"matrix.example.test:443\"}';",
+                "return 200 '{\"m.server\": \"matrix.example.test:8448\"}';",
+            )
+            .dns(DnsRecord::A {
+                name: "matrix.example.test",
+                ip: [127, 0, 0, 1],
+            });
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "proxy.cdn",
+                "fail",
+                "example.test is behind Cloudflare (cf-ray: 8c1f2d3e4f5a6b7c-AMS): federation goes to matrix.example.test:8448 through Cloudflare, which forwards HTTPS only on ports 443",
+                "--cdn cloudflare",
+            );
+            assert_eq!(outcome.json["ok"], false, "{}", outcome.text);
+        }
+    }
+}
 
 netns_test! {
     fn no_cors_on_client_document() {
@@ -885,6 +998,212 @@ netns_test! {
                 "matrix_authentication_service",
             );
             outcome.expect("mas.compat-login", "skip", "announces no MAS", "");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Calls (`generate --homeserver synapse --rtc`): LiveKit and lk-jwt-service are in no package
+// registry here, so stand-ins take their place (tests/common/livekit.rs: a WebSocket echo
+// that accepts any upgrade; `Answers::AuthService`: lk-jwt-service's own CORS headers). The
+// stand-in homeserver answers openid/userinfo as Synapse does without a token.
+
+fn expect_good_rtc(outcome: &Outcome, skipped: &[&str]) {
+    outcome.expect(
+        "rtc.focus",
+        "pass",
+        "livekit focus https://rtc.example.test (client well-known)",
+        "",
+    );
+    outcome.expect(
+        "tls.rtc",
+        "pass",
+        "certificate valid for rtc.example.test",
+        "",
+    );
+    outcome.expect(
+        "rtc.auth-cors",
+        "pass",
+        "one Access-Control-Allow-Origin each (/get_token: *, /sfu/get: *)",
+        "",
+    );
+    outcome.expect("rtc.websocket", "pass", "101 Switching Protocols", "");
+    outcome.expect("rtc.openid-userinfo", "pass", "401 M_MISSING_TOKEN", "");
+    outcome.expect_all_pass_but(skipped);
+}
+
+netns_test! {
+    fn nginx_good_rtc_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).rtc(true).lines()) {
+            expect_good_rtc(&outcome, &[]);
+            assert!(outcome.lines.contains("rtc.websocket"), "{}", outcome.lines);
+            assert_eq!(outcome.lines_code, 0, "{}", outcome.lines);
+        }
+    }
+}
+
+netns_test! {
+    fn apache_good_rtc_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Apache).rtc(true)) {
+            expect_good_rtc(&outcome, &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn caddy_good_rtc_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Caddy).rtc(true)) {
+            expect_good_rtc(&outcome, &["proxy.upload-limit"]);
+        }
+    }
+}
+
+netns_test! {
+    fn haproxy_good_rtc_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Haproxy).rtc(true)) {
+            expect_good_rtc(&outcome, &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn traefik_good_rtc_deployment_passes() {
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Traefik).rtc(true)) {
+            expect_good_rtc(&outcome, &[]);
+        }
+    }
+}
+
+netns_test! {
+    fn nginx_good_rtc_without_federation_passes() {
+        // openid/userinfo stays open on the host the published server well-known names.
+        let variant = Variant::new(Proxy::Nginx).rtc(true).no_federation();
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect("rtc.openid-userinfo", "pass", "matrix.example.test:443/_matrix/federation/v1/openid/userinfo: 401 M_MISSING_TOKEN", "");
+            outcome.expect("rtc.websocket", "pass", "101", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn livekit_refusing_a_tokenless_upgrade_passes() {
+        // What a real LiveKit answers without credentials: 401 proves the upgrade got there.
+        let variant = Variant::new(Proxy::Nginx).rtc(true).livekit_without_token();
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect("rtc.websocket", "pass", "wss://rtc.example.test/rtc: 401 without an access token", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn upgrade_lost_before_livekit_fails() {
+        // Without `Connection: upgrade` nginx sends `Connection: close`: LiveKit sees no
+        // upgrade and answers its empty 404.
+        let variant = Variant::new(Proxy::Nginx)
+            .rtc(true)
+            .livekit_without_token()
+            .edit("        proxy_set_header Connection \"upgrade\";\n", "");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "rtc.websocket",
+                "fail",
+                "an empty 404, LiveKit's answer to a request that arrives without its Upgrade header",
+                "nginx: in the RTC host's `location /`",
+            );
+        }
+    }
+}
+
+netns_test! {
+    fn no_focus_fails_only_when_calls_are_asked_for() {
+        // A deployment without calls: not a question unless --rtc says calls should work.
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx)) {
+            outcome.expect("rtc.focus", "skip", "no calls: https://example.test/.well-known/matrix/client names no org.matrix.msc4143.rtc_foci", "");
+            outcome.expect("rtc.websocket", "skip", "no calls focus", "");
+            assert_eq!(outcome.code, 0, "{}", outcome.text);
+        }
+        if let Some(outcome) = deploy_and_check(Variant::new(Proxy::Nginx).check_arg("--rtc")) {
+            outcome.expect(
+                "rtc.focus",
+                "fail",
+                "MISSING_MATRIX_RTC_FOCUS: https://example.test/.well-known/matrix/client names no org.matrix.msc4143.rtc_foci",
+                "\"org.matrix.msc4143.rtc_foci\": [{\"type\": \"livekit\", \"livekit_service_url\": \"https://rtc.example.test\"}]",
+            );
+            outcome.expect("rtc.focus", "fail", "", "or regenerate: mxproxy generate --server-name example.test --rtc");
+            outcome.expect("rtc.auth-cors", "skip", "no calls focus", "");
+            assert_eq!(outcome.code, 1, "{}", outcome.text);
+        }
+    }
+}
+
+netns_test! {
+    fn focus_dropped_from_the_well_known_fails() {
+        // Calls deployed, but the well-known lost its focus (a hand-edited document).
+        let variant = Variant::new(Proxy::Nginx)
+            .rtc(true)
+            .edit("org.matrix.msc4143.rtc_foci", "org.matrix.msc4143.rtc_foci_dropped");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect("rtc.focus", "fail", "MISSING_MATRIX_RTC_FOCUS", "livekit_service_url");
+        }
+    }
+}
+
+netns_test! {
+    fn doubled_cors_origin_on_the_auth_service_fails() {
+        let variant = Variant::new(Proxy::Nginx).rtc(true).edit(
+            "        # itself: nginx adds no CORS header (browsers refuse a response with two).\n",
+            "        # itself: nginx adds no CORS header (browsers refuse a response with two).\n        add_header Access-Control-Allow-Origin \"*\" always;\n",
+        );
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "rtc.auth-cors",
+                "fail",
+                "answers 2 Access-Control-Allow-Origin headers (* | *)",
+                "nginx: no `add_header Access-Control-*` in the RTC host's server block",
+            );
+            outcome.expect("rtc.websocket", "pass", "101", "");
+        }
+    }
+}
+
+netns_test! {
+    fn openid_userinfo_blocked_fails() {
+        // --no-federation without the one federation path calls need.
+        let variant = Variant::new(Proxy::Nginx).rtc(true).no_federation().edit(
+            "location = /_matrix/federation/v1/openid/userinfo {",
+            "location = /_matrix/federation/v1/openid/userinfo-gone {",
+        );
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "rtc.openid-userinfo",
+                "fail",
+                "404 Not Found without a Matrix error body: the proxy refuses it",
+                "nginx: `location = /_matrix/federation/v1/openid/userinfo",
+            );
+            outcome.expect(
+                "rtc.openid-userinfo",
+                "fail",
+                "",
+                "--rtc (with --no-federation it keeps openid/userinfo open)",
+            );
+        }
+    }
+}
+
+netns_test! {
+    fn websocket_upgrade_dropped_fails() {
+        let variant = Variant::new(Proxy::Nginx)
+            .rtc(true)
+            .edit("        proxy_set_header Connection \"upgrade\";\n", "");
+        if let Some(outcome) = deploy_and_check(variant) {
+            outcome.expect(
+                "rtc.websocket",
+                "fail",
+                "wss://rtc.example.test/rtc",
+                "proxy_set_header Connection \"upgrade\"",
+            );
         }
     }
 }

@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::common::homeserver::{Answers, Homeserver};
+use crate::common::livekit::LiveKit;
 use crate::common::pki::TestCert;
 
 pub struct Background {
@@ -78,6 +79,50 @@ impl Background {
         };
         self.runtime
             .block_on(Homeserver::start(addr.parse().unwrap(), answers))
+    }
+
+    /// The stand-ins behind `--rtc` on free loopback ports: LiveKit's WebSocket port (an
+    /// echo that accepts any upgrade) and lk-jwt-service with its own CORS headers. Neither
+    /// is in a package registry this environment installs from.
+    pub fn rtc(&self) -> (LiveKit, Homeserver) {
+        self.runtime.block_on(async {
+            (
+                LiveKit::start().await,
+                Homeserver::start("127.0.0.1:0".parse().unwrap(), Answers::AuthService).await,
+            )
+        })
+    }
+
+    /// LiveKit's HTTP port as a real LiveKit answers a client without an access token
+    /// (livekit/livekit pkg/service/server.go, rtcservice.go `ServeHTTP`): on `/rtc`, an
+    /// empty 404 to a request that is no WebSocket upgrade (gorilla/websocket
+    /// `IsWebSocketUpgrade`: `Connection` lists `upgrade` and `Upgrade` lists `websocket`)
+    /// and 401 to one that is, before any handshake (`validateInternal` finds no grants);
+    /// elsewhere its health check's 200 `OK`. LiveKit is in no package registry here; this
+    /// is what `check` can see of it without credentials. Returns the address.
+    pub fn livekit_without_token(&self) -> SocketAddr {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        self.runtime.spawn(async move {
+            for _ in 0..10_000 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let service =
+                        hyper::service::service_fn(|request: Request<Incoming>| async move {
+                            Ok::<_, Infallible>(livekit_answer(&request))
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        address
     }
 
     /// An authoritative DNS server for the zone `test.` on `addr` (UDP and TCP).
@@ -178,6 +223,27 @@ impl Background {
             }
         });
     }
+}
+
+fn livekit_answer(request: &Request<Incoming>) -> Response<String> {
+    let lists = |name: &str, token: &str| {
+        request.headers().get_all(name).iter().any(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    let (status, body) = if request.uri().path() != "/rtc" {
+        (StatusCode::OK, "OK")
+    } else if lists("connection", "upgrade") && lists("upgrade", "websocket") {
+        (StatusCode::UNAUTHORIZED, "permissions denied\n")
+    } else {
+        (StatusCode::NOT_FOUND, "")
+    };
+    Response::builder()
+        .status(status)
+        .body(body.to_string())
+        .unwrap()
 }
 
 fn hostile_answer(request: &Request<Incoming>) -> Response<Chunks> {

@@ -71,6 +71,10 @@ pub enum Answers {
     /// `check`: its discovery document and its compatibility layer's login flows (see
     /// `mas_answer`). A stand-in, because no package registry carries MAS.
     Mas { issuer: String, prefix: String },
+    /// What the MatrixRTC authorization service (lk-jwt-service) puts on its client
+    /// endpoints, OPTIONS included: its own CORS headers (handler.go `corsJSON`), so a
+    /// proxy that adds one more shows as two. It is in no package registry, hence this.
+    AuthService,
 }
 
 /// The well-known documents a homeserver serves from its settings: path and body.
@@ -228,7 +232,7 @@ async fn serve_requests(
                 issuer,
             } => Some(synapse_mas_answer(&method, &target, server_name, issuer)),
             Answers::Mas { issuer, prefix } => Some(mas_answer(&method, &target, issuer, prefix)),
-            Answers::Echo { .. } => None,
+            Answers::Echo { .. } | Answers::AuthService => None,
         };
         // Conduit refuses an unauthenticated upload before reading its body: it answers
         // at once and closes, leaving the body unread.
@@ -248,6 +252,11 @@ async fn serve_requests(
                     format!("{{\"upstream\":\"ok\",\"received\":{received}}}").into_bytes()
                 };
                 (200, &[][..], body)
+            }
+            (None, Answers::AuthService) => {
+                let received = log.lock().unwrap()[index].body_len;
+                let body = format!("{{\"auth\":\"ok\",\"received\":{received}}}");
+                (200, LK_JWT_CORS, body.into_bytes())
             }
             (None, _) => unreachable!("answered above"),
         };
@@ -278,6 +287,16 @@ const CORS: &[(&str, &str)] = &[
     (
         "Access-Control-Allow-Headers",
         "X-Requested-With, Content-Type, Authorization",
+    ),
+];
+
+/// lk-jwt-service's `corsJSON` headers but Content-Type, which every answer here has.
+const LK_JWT_CORS: &[(&str, &str)] = &[
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST"),
+    (
+        "Access-Control-Allow-Headers",
+        "Accept, Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token",
     ),
 ];
 
@@ -365,6 +384,11 @@ fn conduit_answer(method: &str, target: &[u8], server_name: &str) -> (u16, Vec<u
             } else {
                 error(400, "M_INVALID_PARAM")
             }
+        }
+        // The OpenID userinfo lookup without a token, as Synapse's `openid` resource answers
+        // it (synapse/federation/transport/server/federation.py `OpenIdUserInfo`).
+        ("GET", ["", "_matrix", "federation", "v1", "openid", "userinfo"]) => {
+            error(401, "M_MISSING_TOKEN")
         }
         // Refused before the body is read, as an unauthenticated upload is.
         ("POST", ["", "_matrix", "media", "v3", "upload"]) => error(401, "M_MISSING_TOKEN"),

@@ -10,6 +10,7 @@ use mxproxy::render::Templates;
 use mxproxy::setup::Layout;
 
 pub mod homeserver;
+pub mod livekit;
 pub mod netns;
 pub mod pki;
 pub mod proxy;

@@ -104,9 +104,23 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--trusted-proxy`, each block.
+    pub trusted_proxies: Vec<&'static str>,
+    /// `--cdn`.
+    pub cdn: Option<&'static str>,
+    /// `--rtc`, in front of the stand-ins for LiveKit and its authorization service.
+    pub rtc: Option<RtcOptions>,
     /// `--homeserver synapse --worker GROUP=HOST:PORT`, one entry per worker: its group
     /// and its address (set by `Stack::start`, which starts a recording upstream for each).
     pub workers: Vec<(&'static str, Option<SocketAddr>)>,
+}
+
+/// `--rtc` on `rtc.<server name>`: LiveKit's and the authorization service's addresses,
+/// set by `Stack::start` once the stand-ins listen.
+#[derive(Clone, Debug, Default)]
+pub struct RtcOptions {
+    pub livekit: Option<SocketAddr>,
+    pub auth: Option<SocketAddr>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -131,6 +145,9 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            trusted_proxies: Vec::new(),
+            cdn: None,
+            rtc: None,
             workers: Vec::new(),
         }
     }
@@ -151,6 +168,13 @@ impl Options {
         }
     }
 
+    /// The RTC host with `--rtc`: the default, `rtc.<server name>`.
+    pub fn rtc_host(&self) -> Option<String> {
+        self.rtc
+            .as_ref()
+            .map(|_| format!("rtc.{}", self.server_name))
+    }
+
     /// The names a certificate for this setup must cover.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec![self.server_name.clone()];
@@ -158,6 +182,7 @@ impl Options {
             names.push(self.homeserver_host());
         }
         names.extend(self.mas_host());
+        names.extend(self.rtc_host());
         names
     }
 
@@ -232,6 +257,12 @@ impl Site {
                 generate.arg("--no-federation");
             }
         }
+        for block in &options.trusted_proxies {
+            generate.args(["--trusted-proxy", block]);
+        }
+        if let Some(cdn) = options.cdn {
+            generate.args(["--cdn", cdn]);
+        }
         if let Some(size) = &options.max_upload {
             generate.args(["--max-upload", size]);
         }
@@ -246,6 +277,16 @@ impl Site {
             if mas.expose_admin {
                 generate.arg("--expose-admin");
             }
+        }
+        if let Some(rtc) = &options.rtc {
+            let livekit = rtc.livekit.expect("Stack::start sets LiveKit's upstream");
+            let auth = rtc
+                .auth
+                .expect("Stack::start sets the auth service's upstream");
+            generate
+                .arg("--rtc")
+                .args(["--livekit-upstream", &livekit.to_string()])
+                .args(["--rtc-auth-upstream", &auth.to_string()]);
         }
         if !options.workers.is_empty() && options.homeserver.is_none() && options.mas.is_none() {
             generate.args(["--homeserver", "synapse"]);
@@ -418,8 +459,11 @@ impl Running {
                 command.arg("-db").arg("-f").arg(config);
             }
             Proxy::Traefik => {
-                // The static file; Traefik logs to stdout.
-                command.arg(format!("--configfile={}", config.display()));
+                // The static file; Traefik logs to stdout. It runs where the summary
+                // says, in the static file's folder, which holds plugins-local/.
+                command
+                    .arg(format!("--configfile={}", config.display()))
+                    .current_dir(config.parent().expect("traefik.yml's folder"));
             }
         }
         let output_file = std::fs::File::create(&output).unwrap();

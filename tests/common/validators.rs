@@ -140,7 +140,21 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
             }
         }
     }
-    for module in APACHE_SITE_MODULES {
+    // And what the site's `a2enmod` line asks for beyond them (remoteip with
+    // --trusted-proxy): a module the site needs but does not name fails here.
+    let text = std::fs::read_to_string(site).unwrap_or_default();
+    let asked = text
+        .lines()
+        .find_map(|line| line.split_once("a2enmod "))
+        .map(|(_, rest)| rest.split("&&").next().unwrap_or_default())
+        .unwrap_or_default();
+    let mut modules: Vec<&str> = APACHE_SITE_MODULES.to_vec();
+    modules.extend(
+        asked
+            .split_whitespace()
+            .filter(|m| !APACHE_SITE_MODULES.contains(m)),
+    );
+    for module in modules {
         main.push_str(&format!(
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
@@ -334,6 +348,10 @@ pub fn synapse_fragment(yaml: &str) -> bool {
     let instance: serde_json::Value = serde_yaml::from_str(yaml).expect("generated YAML parses");
     let known = schema["properties"].as_object().unwrap();
     for key in instance.as_object().expect("a mapping").keys() {
+        if key == "experimental_features" {
+            experimental_features(&instance[key], yaml);
+            continue;
+        }
         assert!(
             known.contains_key(key),
             "`{key}` is not a Synapse setting\n--- document ---\n{yaml}"
@@ -353,6 +371,24 @@ pub fn synapse_fragment(yaml: &str) -> bool {
         errors.join("\n")
     );
     true
+}
+
+/// `experimental_features`, which Synapse's schema leaves out (they come and go without
+/// notice): each flag one Synapse reads and a boolean. Read in synapse/config/
+/// experimental.py at element-hq/synapse a58ad44 (2026-07), but msc3266_enabled, read until
+/// its stabilisation in 1.153.0 (7fc937b) and still asked for by Element Call's
+/// docs/self_hosting.md for older releases.
+fn experimental_features(value: &serde_json::Value, yaml: &str) {
+    const READ: [&str; 3] = ["msc3266_enabled", "msc4143_enabled", "msc4222_enabled"];
+    let flags = value
+        .as_object()
+        .expect("experimental_features is a mapping");
+    for (flag, on) in flags {
+        assert!(
+            READ.contains(&flag.as_str()) && on.is_boolean(),
+            "experimental_features.{flag}: {on} is not a flag Synapse reads\n--- document ---\n{yaml}"
+        );
+    }
 }
 
 /// The Kubernetes releases the core manifests are checked against, with the schemas the
@@ -699,6 +735,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
             caddy(&path)
         } else if name == "traefik/traefik.yml" {
             yaml_against_schema(&file.content, "traefik-v3.json")
+        } else if name.starts_with("traefik/plugins-local/") {
+            traefik_plugin_file(&out, name)
         } else if name.starts_with("traefik/dynamic/") {
             yaml_against_schema(&file.content, "traefik-v3-file-provider.json")
         } else if name == "docker-compose.yml" {
@@ -720,4 +758,38 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
         ran += usize::from(checked);
     }
     ran
+}
+
+/// The client-address plugin's files. Their reader is Traefik itself, which loads the
+/// plugin at start and runs it on every request: traffic::front::*::traefik are its real
+/// check (no Go toolchain here). This checks that the three agree with each other and with
+/// traefik.yml, so that a renamed module fails here with a clear message.
+fn traefik_plugin_file(out: &Path, name: &str) -> bool {
+    let dir = out.join("traefik/plugins-local/src/mxproxy/clientaddress");
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    let module = "mxproxy/clientaddress";
+    let manifest: serde_yaml::Value = serde_yaml::from_str(&read(".traefik.yml")).unwrap();
+    assert_eq!(manifest["type"].as_str(), Some("middleware"), "{name}");
+    assert_eq!(manifest["import"].as_str(), Some(module), "{name}");
+    assert!(manifest["testData"].is_mapping(), "{name}: testData");
+    assert!(
+        read("go.mod").contains(&format!("\nmodule {module}\n")),
+        "{name}: go.mod"
+    );
+    let source = read("clientaddress.go");
+    for needle in [
+        "\npackage clientaddress\n",
+        "func CreateConfig() *Config",
+        "func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error)",
+    ] {
+        assert!(source.contains(needle), "{name}: no {needle:?}");
+    }
+    let static_file = std::fs::read_to_string(out.join("traefik/traefik.yml")).unwrap();
+    assert!(
+        static_file.contains(&format!("moduleName: {module}\n")),
+        "{name}: traefik.yml does not load {module}"
+    );
+    true
 }

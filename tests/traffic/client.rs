@@ -42,6 +42,10 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub timeout: Duration,
+    /// The local address the connection comes from; `None`: the kernel's choice. Any
+    /// 127.0.0.0/8 address is the namespace's own (loopback), so a test can play a
+    /// trusted proxy and an untrusted client from one process.
+    pub source: Option<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -87,7 +91,14 @@ impl Request {
             headers: Vec::new(),
             body: Body::Empty,
             timeout: Duration::from_secs(30),
+            source: None,
         }
+    }
+
+    /// Connects from `source` (a loopback address) instead of the kernel's choice.
+    pub fn from(mut self, source: std::net::IpAddr) -> Request {
+        self.source = Some(source);
+        self
     }
 
     pub fn port(mut self, port: u16) -> Request {
@@ -144,7 +155,7 @@ pub struct Client {
     roots: Arc<rustls::RootCertStore>,
 }
 
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 impl Client {
@@ -184,9 +195,22 @@ impl Client {
         ),
         String,
     > {
-        let tcp = TcpStream::connect(request.address)
-            .await
-            .map_err(|e| format!("connect {}: {e}", request.address))?;
+        let tcp = match request.source {
+            None => TcpStream::connect(request.address).await,
+            Some(source) => {
+                let socket = if source.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(|e| format!("socket: {e}"))?;
+                socket
+                    .bind(SocketAddr::new(source, 0))
+                    .map_err(|e| format!("bind {source}: {e}"))?;
+                socket.connect(request.address).await
+            }
+        }
+        .map_err(|e| format!("connect {}: {e}", request.address))?;
         let Some(tls) = &request.tls else {
             return Ok((Box::new(tcp), None, None));
         };
@@ -442,4 +466,34 @@ async fn read_response(
         body,
         version,
     })
+}
+
+/// A WebSocket connection through the proxy, over HTTP/1.1 (tokio-tungstenite).
+pub type WebSocket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+
+impl Client {
+    /// Opens a WebSocket to `request.target` on `request.host` with the HTTP/1.1 upgrade
+    /// (RFC 6455 §4.1), over TLS as for any request; the handshake's answer with it.
+    pub async fn websocket(
+        &self,
+        request: &Request,
+    ) -> Result<
+        (
+            WebSocket,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        String,
+    > {
+        let scheme = if request.tls.is_some() { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}{}", request.host, request.target);
+        let connect = async {
+            let (stream, _, _) = self.connect(request).await?;
+            tokio_tungstenite::client_async(url.as_str(), stream)
+                .await
+                .map_err(|e| format!("WebSocket handshake for {url}: {e}"))
+        };
+        tokio::time::timeout(request.timeout, connect)
+            .await
+            .map_err(|_| format!("no WebSocket within {:?}", request.timeout))?
+    }
 }

@@ -3,7 +3,9 @@
 //! network namespace of its own. How to run them: README.md, "Real-traffic tests".
 
 mod client;
+mod front;
 mod renewal;
+mod rtc;
 mod rules;
 mod setups;
 mod stack;

@@ -35,6 +35,9 @@ macro_rules! per_server {
     };
 }
 
+// The rules in the sibling modules (front.rs) use it too.
+pub(crate) use per_server;
+
 per_server!(well_known_documents);
 per_server!(raw_targets_reach_the_upstream);
 per_server!(dot_segments_never_leave_the_forwarded_prefixes);
@@ -60,6 +63,16 @@ per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 per_server!(mas_on_its_own_host);
 per_server!(mas_below_a_path);
 per_server!(mas_admin_api_with_expose_admin);
+// --rtc (super::rtc). Traefik refuses --rtc --no-federation: the server well-known that
+// leads to openid/userinfo would come from Synapse, which serves none without federation.
+use super::rtc::{
+    rtc_auth_service_paths, rtc_focus_in_the_client_well_known, rtc_livekit_websocket,
+    rtc_openid_userinfo_without_federation,
+};
+per_server!(rtc_auth_service_paths);
+per_server!(rtc_livekit_websocket);
+per_server!(rtc_focus_in_the_client_well_known);
+per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack

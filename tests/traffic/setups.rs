@@ -265,20 +265,42 @@ fn case() -> impl Strategy<Value = Case> {
                     }
                     flag("--upstream", format!("{upstream_host}:{port}"));
                 }
-                // --mas (Synapse on a host only), on its own host or below /auth.
-                if homeserver == "synapse" && !compose && port % 3 != 0 {
+                // --mas (Synapse only), on its own host or below /auth, on a host or in
+                // the compose stack.
+                if homeserver == "synapse" && port % 3 != 0 {
                     if port % 3 == 2 {
                         flag("--mas-path", "/auth".into());
                     }
                     switches.push("--mas");
+                }
+                // The admin APIs forwarded (MAS's too with --mas); refused, so filtered out
+                // below, for a homeserver without one.
+                if port % 5 == 0 {
+                    switches.push("--expose-admin");
+                }
+                // --rtc (host installs): LiveKit and its authorization service on
+                // rtc.<server name>, with the focus in the well-known.
+                if !compose && port % 2 == 1 {
+                    switches.push("--rtc");
+                }
+                // Trusted fronts, from the same draw: a load balancer's blocks, Cloudflare
+                // (whose refusal of a federation port it does not forward filters below), both.
+                match port % 7 {
+                    1 => flag("--trusted-proxy", "10.0.0.0/8,2001:db8::/32".into()),
+                    2 => flag("--cdn", "cloudflare".into()),
+                    3 => {
+                        flag("--trusted-proxy", "192.0.2.10".into());
+                        flag("--cdn", "cloudflare".into());
+                    }
+                    _ => {}
                 }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },
         )
         // Combinations mxproxy refuses with a usage error (Traefik asked for by name with
-        // two listen addresses, Conduit above 4 GiB - 1) are not setups; the CLI tests
-        // cover those messages.
+        // two listen addresses, Conduit above 4 GiB - 1, --cdn with a port the CDN does
+        // not forward) are not setups; the CLI tests cover those messages.
         .prop_filter("mxproxy refuses this combination", |case| {
             case.try_setup().is_ok()
         })

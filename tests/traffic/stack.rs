@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::homeserver::{Answers, Homeserver};
+use crate::common::livekit::LiveKit;
 use crate::common::pki::TestCa;
 use crate::common::proxy::{Options, Proxy, Running, Site};
 
@@ -19,6 +20,10 @@ pub struct Stack {
     /// With `--mas`: the second recording upstream, MAS's stand-in (MAS itself is in no
     /// package registry, so its routing is proven on what reaches this address).
     pub mas: Option<Homeserver>,
+    /// With `--rtc`: the stand-ins for LiveKit (a WebSocket echo) and for its
+    /// authorization service (a recording upstream with the service's own CORS headers).
+    pub livekit: Option<LiveKit>,
+    pub rtc_auth: Option<Homeserver>,
     /// With `--worker`: one recording upstream per worker, with its group, in the order
     /// of `Options::workers`.
     pub workers: Vec<(&'static str, Homeserver)>,
@@ -57,6 +62,17 @@ impl Stack {
                 Some(mas)
             }
             None => None,
+        };
+        let (livekit, rtc_auth) = match &mut options.rtc {
+            Some(rtc_options) => {
+                let livekit = LiveKit::start().await;
+                let auth =
+                    Homeserver::start("127.0.0.1:0".parse().unwrap(), Answers::AuthService).await;
+                rtc_options.livekit = Some(livekit.address);
+                rtc_options.auth = Some(auth.address);
+                (Some(livekit), Some(auth))
+            }
+            None => (None, None),
         };
         let mut workers = Vec::new();
         for (group, address) in &mut options.workers {
@@ -97,6 +113,8 @@ impl Stack {
             options,
             upstream,
             mas,
+            livekit,
+            rtc_auth,
             workers,
             client: Client::new(&ca.cert_der),
             site,

@@ -7,20 +7,25 @@
 //!   implementation" (`/_matrix/federation/v1/version`) and "Retrieving server keys"
 //!   (`/_matrix/key/v2/server`), plus its TLS paragraph (certificate for the expected name);
 //! - client-server API "OAuth 2.0 API" (server metadata discovery, `auth_metadata`, v1.15)
-//!   for a homeserver that delegates login to the Matrix Authentication Service (`mas`).
+//!   for a homeserver that delegates login to the Matrix Authentication Service (`mas`);
+//! - MSC4143/MSC4195 and the LiveKit and lk-jwt-service sources for calls (`rtc`).
 //!
 //! Independent probes run concurrently; only what needs an earlier answer waits for it.
 
+mod cdn;
 mod client;
 mod discovery;
 mod federation;
 mod homeserver;
 mod mas;
+mod rtc;
 mod tls;
 mod well_known;
 
+use self::cdn::cdn_check;
 use self::client::client_side;
 use self::federation::federation_side;
+use self::rtc::rtc_side;
 use self::tls::tls_check;
 use super::fixes::generate_cmd;
 use super::name::MatrixName;
@@ -41,6 +46,8 @@ pub struct Context {
     pub no_federation: bool,
     /// `--mas`: a homeserver that does not announce MAS fails `mas.auth-metadata`.
     pub expect_mas: bool,
+    /// `--rtc`: a client well-known without a calls focus fails `rtc.focus`.
+    pub expect_rtc: bool,
 }
 
 impl Context {
@@ -62,10 +69,12 @@ pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
         tls_name: context.name.host.clone(),
         host_header: context.name.host.authority(),
     };
-    let (tls, client, (federation, target)) = tokio::join!(
+    let (tls, client, (federation, target), rtc, cdn) = tokio::join!(
         context.net.handshake(&well_known_endpoint),
         client_side(context),
         federation_side(context),
+        rtc_side(context),
+        cdn_check(context),
     );
     let mut checks = vec![tls_check(
         CheckId::TlsServerName,
@@ -75,6 +84,8 @@ pub async fn run_all(context: &Context) -> (Vec<CheckResult>, Option<String>) {
     )];
     checks.extend(client);
     checks.extend(federation);
+    checks.extend(rtc);
+    checks.push(cdn);
     checks.push(CheckResult::skip(
         CheckId::ProxyForwardedHeaders,
         "X-Forwarded-For and X-Forwarded-Proto reach only the homeserver, so they cannot be \

@@ -1,0 +1,194 @@
+//! `--rtc` and its values: LiveKit and its authorization service on a host of their own,
+//! on a host install (for now), each on an address no other service of the setup takes.
+
+use super::layer::{Layers, Source};
+use super::merge::named;
+use crate::error::Error;
+use crate::homeserver::{self, rtc as facts};
+use crate::setup::{
+    Homeserver, Host, Mas, MasPublic, Port, Proxy, Rtc, ServerName, Upstream, UpstreamHost,
+};
+
+/// What `--rtc` is checked against, decided by `merge` before it.
+pub(super) struct Taken<'a> {
+    pub homeserver: Homeserver,
+    pub server_name: &'a ServerName,
+    pub homeserver_host: &'a Host,
+    pub upstream: &'a Upstream,
+    pub mas: Option<&'a Mas>,
+    /// The proxies, and whether they are the default list (then one that cannot carry
+    /// the focus is left out with a warning instead of refused).
+    pub proxies: &'a mut Vec<Proxy>,
+    pub defaulted: bool,
+    /// Federation is on (`--no-federation` not given).
+    pub federates: bool,
+    pub warnings: &'a mut Vec<String>,
+}
+
+pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Error> {
+    let host = layers.pick(|l| &l.rtc_host);
+    let livekit = layers.pick(|l| &l.livekit_upstream);
+    let auth = layers.pick(|l| &l.rtc_auth_upstream);
+    if !layers.on(|l| &l.rtc) {
+        let stray = [
+            host.as_ref()
+                .map(|(h, s)| (named(*s, "--rtc-host", "rtc_host:"), h.to_string())),
+            livekit.as_ref().map(|(u, s)| {
+                (
+                    named(*s, "--livekit-upstream", "livekit_upstream:"),
+                    u.to_string(),
+                )
+            }),
+            auth.as_ref().map(|(u, s)| {
+                (
+                    named(*s, "--rtc-auth-upstream", "rtc_auth_upstream:"),
+                    u.to_string(),
+                )
+            }),
+        ];
+        return match stray.into_iter().flatten().next() {
+            Some((flag, value)) => Err(Error::OnlyWith {
+                flag: format!("{flag} {value}"),
+                needs: "--rtc".into(),
+                example: format!("--rtc {flag} {value}"),
+            }),
+            None => Ok(None),
+        };
+    }
+    for (on, with) in [
+        (layers.on(|l| &l.compose), "--compose"),
+        (layers.on(|l| &l.kubernetes), "--kubernetes"),
+    ] {
+        if on {
+            return Err(Error::RtcNotYet { with });
+        }
+    }
+    well_known_from_homeserver(taken)?;
+    let host = rtc_host(host, taken)?;
+    let livekit = upstream(
+        livekit,
+        ("--livekit-upstream", "livekit_upstream:"),
+        facts::LIVEKIT_PORT,
+        taken,
+        None,
+    )?;
+    let auth = upstream(
+        auth,
+        ("--rtc-auth-upstream", "rtc_auth_upstream:"),
+        facts::AUTH_PORT,
+        taken,
+        Some(&livekit),
+    )?;
+    Ok(Some(Rtc {
+        host,
+        livekit,
+        auth,
+    }))
+}
+
+/// Traefik cannot answer with a fixed document, so it forwards `/.well-known/matrix/` to
+/// the homeserver, whose own answer must then carry the focus. mxproxy writes that
+/// setting for Synapse only (`extra_well_known_client_content`, its fragment); the
+/// others' settings for it differ by release (continuwuity removed
+/// `well_known.rtc_focus_server_urls` for `matrix_rtc.foci`, its CHANGELOG), so they are
+/// refused there rather than announced wrongly.
+fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
+    let why = if !facts::ANNOUNCES_FOCUS.contains(&taken.homeserver) {
+        "and mxproxy does not write its setting for the calls focus yet"
+    } else if !taken.federates {
+        // The authorization service finds the homeserver for openid/userinfo by the
+        // server well-known (plan::well_known), which mxproxy has the homeserver serve with
+        // federation only (Synapse's `serve_server_wellknown`, the others' well_known.server).
+        "which serves no /.well-known/matrix/server with federation off, and the calls \
+         authorization service finds the homeserver by it"
+    } else {
+        return Ok(());
+    };
+    let forwards = |p: &Proxy| !crate::proxy::facts(*p).serves_fixed_documents;
+    let Some(&proxy) = taken.proxies.iter().find(|p| forwards(p)) else {
+        return Ok(());
+    };
+    let display_name = homeserver::facts(taken.homeserver).display_name;
+    if taken.defaulted && taken.proxies.len() > 1 {
+        taken.proxies.retain(|p| !forwards(p));
+        taken.warnings.push(format!(
+            "left out {proxy} for --rtc: it forwards /.well-known/matrix/ to {display_name}, {why}"
+        ));
+        return Ok(());
+    }
+    Err(Error::RtcWellKnownFromHomeserver {
+        proxy,
+        homeserver: taken.homeserver,
+        display_name,
+        why,
+    })
+}
+
+/// `--rtc-host`, or `rtc.<server-name>`: a host no other site of the setup serves, since
+/// every path there that is not the authorization service's goes to LiveKit.
+fn rtc_host(host: Option<(Host, Source)>, taken: &Taken) -> Result<Host, Error> {
+    let (host, flag) = match host {
+        Some((host, source)) => (host, named(source, "--rtc-host", "rtc_host:")),
+        None => (
+            Host::from(taken.server_name.host().prefixed("rtc").map_err(|_| {
+                Error::RtcDefaultHostTooLong {
+                    server_name: taken.server_name.host().clone(),
+                }
+            })?),
+            "--rtc-host (default)",
+        ),
+    };
+    let mas_host = taken.mas.and_then(|mas| match &mas.public {
+        MasPublic::Host(host) => Some(host.name()),
+        MasPublic::Path(_) => None,
+    });
+    for (name, taken_by) in [
+        (Some(taken.server_name.host()), "server name"),
+        (Some(taken.homeserver_host.name()), "homeserver host"),
+        (mas_host, "MAS host"),
+    ] {
+        if name == Some(host.name()) {
+            return Err(Error::RtcHostTaken {
+                flag,
+                host: host.to_string(),
+                taken_by,
+            });
+        }
+    }
+    Ok(host)
+}
+
+/// One of the two upstreams, or its default on loopback: never an address the
+/// homeserver, MAS or the other RTC upstream (`other`) answers on.
+fn upstream(
+    given: Option<(Upstream, Source)>,
+    (flag, key): (&'static str, &'static str),
+    default_port: u16,
+    taken: &Taken,
+    other: Option<&Upstream>,
+) -> Result<Upstream, Error> {
+    let (upstream, flag) = match given {
+        Some((upstream, source)) => (upstream, named(source, flag, key)),
+        None => (
+            Upstream {
+                host: UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
+                port: Port::new_unchecked(default_port),
+            },
+            flag,
+        ),
+    };
+    for (address, taken_by) in [
+        (Some(taken.upstream), "the homeserver's upstream"),
+        (taken.mas.map(|mas| &mas.upstream), "MAS's upstream"),
+        (other, "LiveKit's upstream"),
+    ] {
+        if address == Some(&upstream) {
+            return Err(Error::RtcUpstreamTaken {
+                flag,
+                upstream: upstream.to_string(),
+                taken_by,
+            });
+        }
+    }
+    Ok(upstream)
+}

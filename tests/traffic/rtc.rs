@@ -1,0 +1,209 @@
+//! `--rtc` on the wire: the RTC host's authorization service paths reach its stand-in
+//! byte-identical with exactly one Access-Control-Allow-Origin, everything else reaches
+//! the LiveKit stand-in as a working WebSocket, the server name's client well-known names
+//! the focus the routing serves, and openid/userinfo stays open with `--no-federation`.
+//! LiveKit and lk-jwt-service are in no package registry here: stand-ins (tests/common/
+//! livekit.rs, `Answers::AuthService`) take their place.
+//!
+//! Not measured here: a WebSocket idle for the full 120 s (too slow for every proxy in
+//! CI); the generated timeout's floor is a unit test (plan::rtc).
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::client::{Body, Request};
+use super::stack::Stack;
+use crate::common::proxy::{Federation, Options, Proxy, RtcOptions};
+
+/// `--rtc` with Synapse: Traefik forwards the well-known to the homeserver, and mxproxy
+/// writes the focus into Synapse's settings only (the stand-in serves the generated
+/// documents there, as Synapse would with them).
+fn rtc_options(federation: Federation) -> Options {
+    Options {
+        homeserver: Some("synapse"),
+        federation,
+        rtc: Some(RtcOptions::default()),
+        ..Options::default()
+    }
+}
+
+/// A request to the RTC host.
+fn to_rtc(stack: &Stack, target: &str) -> Request {
+    let host = stack.options.rtc_host().expect("an --rtc stack");
+    Request::get(stack.site_address(), &host, target)
+}
+
+/// The authorization service's three paths, each with POST, a body and the preflight,
+/// arrive byte-identical at its stand-in, and the answers carry its one
+/// Access-Control-Allow-Origin, not a second one from the proxy; nothing reaches LiveKit.
+pub async fn rtc_auth_service_paths(server: Proxy) {
+    let stack = Stack::start(server, rtc_options(Federation::OnHttps)).await;
+    let auth = stack.rtc_auth.as_ref().unwrap();
+    for path in ["/sfu/get", "/get_token", "/delegate_delayed_leave"] {
+        let body = br#"{"room_id":"!a:example.com","openid_token":{"access_token":"x"}}"#;
+        for request in [
+            to_rtc(&stack, path)
+                .method("POST")
+                .header("Content-Type", "application/json")
+                .body(Body::Bytes(body.to_vec())),
+            to_rtc(&stack, path)
+                .method("OPTIONS")
+                .header("Origin", "https://app.element.io")
+                .header("Access-Control-Request-Method", "POST"),
+        ] {
+            let before = auth.requests().len();
+            let response = stack
+                .client
+                .send(&request)
+                .await
+                .unwrap_or_else(|e| panic!("{server:?} {} {path}: {e}", request.method));
+            assert_eq!(response.status, 200, "{server:?} {} {path}", request.method);
+            assert_eq!(
+                response.header("Access-Control-Allow-Origin"),
+                ["*"],
+                "{server:?} {} {path}: exactly the service's one origin header",
+                request.method
+            );
+            let reached = auth.requests();
+            assert_eq!(
+                reached.len(),
+                before + 1,
+                "{server:?} {path} did not reach the service"
+            );
+            let last = &reached[before];
+            assert_eq!(last.target, path.as_bytes(), "{server:?}: the path as sent");
+            assert_eq!(last.method, request.method);
+            if request.method == "POST" {
+                assert_eq!(
+                    last.body_len,
+                    body.len() as u64,
+                    "{server:?} {path}: the body"
+                );
+            }
+        }
+    }
+    assert!(
+        stack.livekit.as_ref().unwrap().upgrades().is_empty(),
+        "{server:?}: an auth service path reached LiveKit"
+    );
+}
+
+/// Everything else on the RTC host is LiveKit's: LiveKit's signalling path `/rtc` (query
+/// and all) upgrades to a WebSocket through the proxy over HTTP/1.1, and text and binary
+/// messages go both ways; a near miss of an auth path (`/get_token/x`) is LiveKit's too.
+pub async fn rtc_livekit_websocket(server: Proxy) {
+    let stack = Stack::start(server, rtc_options(Federation::OnHttps)).await;
+    let livekit = stack.livekit.as_ref().unwrap();
+    for target in ["/rtc?access_token=abc.def&auto_subscribe=1", "/get_token/x"] {
+        let (mut socket, response) = stack
+            .client
+            .websocket(&to_rtc(&stack, target))
+            .await
+            .unwrap_or_else(|e| panic!("{server:?} {target}: {e}\n{}", stack.logs()));
+        assert_eq!(response.status(), 101, "{server:?} {target}");
+        for message in [
+            Message::text("{\"join\":{}}"),
+            Message::binary(vec![0u8, 1, 2, 255, 254]),
+        ] {
+            socket.send(message.clone()).await.unwrap();
+            let echoed = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("{server:?}: no echo through the proxy"));
+            assert_eq!(echoed.unwrap().unwrap(), message, "{server:?} {target}");
+        }
+        socket.close(None).await.unwrap();
+        let upgrade = livekit.upgrades().last().cloned().expect("reached LiveKit");
+        assert_eq!(upgrade.target, target, "{server:?}: the target as sent");
+        assert_eq!(
+            upgrade.header("host"),
+            [stack.options.rtc_host().unwrap()],
+            "{server:?}: Host"
+        );
+    }
+    assert!(
+        stack.rtc_auth.as_ref().unwrap().requests().is_empty(),
+        "{server:?}: LiveKit's traffic reached the auth service"
+    );
+}
+
+/// The server name's client well-known names the focus at the RTC host, which the same
+/// proxy routes: one Content-Type, application/json, with CORS.
+pub async fn rtc_focus_in_the_client_well_known(server: Proxy) {
+    let stack = Stack::start(server, rtc_options(Federation::OnHttps)).await;
+    let server_name = stack.options.server_name.clone();
+    let response = stack
+        .client
+        .send(&Request::get(
+            stack.site_address(),
+            &server_name,
+            "/.well-known/matrix/client",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{server:?}");
+    assert_eq!(
+        response.header("Content-Type"),
+        ["application/json"],
+        "{server:?}"
+    );
+    assert_eq!(
+        response.header("Access-Control-Allow-Origin"),
+        ["*"],
+        "{server:?}"
+    );
+    let document: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    let foci = document["org.matrix.msc4143.rtc_foci"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{server:?}: no rtc_foci in {document}"));
+    assert_eq!(foci.len(), 1);
+    assert_eq!(foci[0]["type"], "livekit");
+    let url = foci[0]["livekit_service_url"].as_str().unwrap();
+    let host = stack.options.rtc_host().unwrap();
+    assert_eq!(url, format!("https://{host}"), "{server:?}");
+    // What a client does with it: POST /get_token below that URL reaches the service.
+    let get_token = to_rtc(&stack, "/get_token").method("POST");
+    let answer = stack.client.send(&get_token).await.unwrap();
+    assert_eq!(answer.status, 200, "{server:?}: {url}/get_token");
+    assert_eq!(stack.rtc_auth.as_ref().unwrap().requests().len(), 1);
+}
+
+/// With `--no-federation`, the one federation path the authorization service needs
+/// reaches the homeserver (query included), its neighbours stay refused, and the server
+/// well-known leads there.
+pub async fn rtc_openid_userinfo_without_federation(server: Proxy) {
+    let stack = Stack::start(server, rtc_options(Federation::Off)).await;
+    let host = stack.homeserver_host.clone();
+    let target = "/_matrix/federation/v1/openid/userinfo?access_token=tok";
+    let response = stack
+        .client
+        .send(&Request::get(stack.site_address(), &host, target))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{server:?} {target}");
+    let reached = stack.upstream.with_target("openid/userinfo");
+    assert_eq!(reached.len(), 1, "{server:?}");
+    assert_eq!(reached[0].target, target.as_bytes(), "{server:?}: as sent");
+    for refused in [
+        "/_matrix/federation/v1/openid/userinfo/x",
+        "/_matrix/federation/v1/openid/userinfox",
+        "/_matrix/federation/v1/version",
+    ] {
+        let response = stack
+            .client
+            .send(&Request::get(stack.site_address(), &host, refused))
+            .await
+            .unwrap();
+        assert!(
+            matches!(response.status, 403 | 404),
+            "{server:?} {refused}: {}",
+            response.status
+        );
+    }
+    assert_eq!(stack.upstream.with_target("openid/userinfo").len(), 1);
+    let server_document = stack.document("server");
+    assert_eq!(
+        server_document["m.server"],
+        format!("{host}:443"),
+        "{server:?}: the authorization service finds the homeserver by it"
+    );
+}
