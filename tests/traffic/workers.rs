@@ -434,3 +434,59 @@ pub async fn with_mas_login_goes_to_mas_not_to_a_client_reader(server: Proxy) {
         }
     }
 }
+
+worker_servers!(origins_spread_over_inbound_workers_and_workers_get_the_client_address);
+
+/// Twenty origin servers (source addresses 127.0.0.10–29): each keeps its inbound worker
+/// over five transactions, and they spread over both. With `--trusted-proxy`, a worker
+/// gets the client's address in `X-Forwarded-For` as the main process would: the one a
+/// trusted front reports, the connecting one otherwise.
+pub async fn origins_spread_over_inbound_workers_and_workers_get_the_client_address(server: Proxy) {
+    let options = Options {
+        trusted_proxies: vec!["127.0.0.2/32"],
+        workers: vec![
+            ("federation-inbound", None),
+            ("federation-inbound", None),
+            ("sync", None),
+        ],
+        ..Options::default()
+    };
+    let stack = Stack::start(server, options).await;
+    let source = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+    let mut used = std::collections::BTreeSet::new();
+    for origin in 10..30u8 {
+        let mut reached = std::collections::BTreeSet::new();
+        for transaction in 0..5 {
+            let marker = format!("mxproxy-origin-{origin}-{transaction}-");
+            let target = format!("/_matrix/federation/v1/send/{marker}");
+            let sent = request(&stack, &target).method("PUT").from(source(origin));
+            assert_eq!(send(&stack, &sent).await.status, 200);
+            reached.insert(receiver(&stack, &marker));
+        }
+        assert_eq!(
+            reached.len(),
+            1,
+            "{server:?} origin {origin} reached {reached:?}"
+        );
+        used.extend(reached);
+    }
+    assert_eq!(used.len(), 2, "{server:?}: 20 origins reached {used:?}");
+    for (from, expected) in [(2, "198.51.100.7"), (3, "127.0.0.3")] {
+        let marker = format!("mxproxy-xff-{from}-");
+        let sent = request(&stack, &format!("/_matrix/client/v3/sync?m={marker}"))
+            .from(source(from))
+            .header("X-Forwarded-For", "198.51.100.7");
+        assert_eq!(send(&stack, &sent).await.status, 200);
+        let (_, sync) = stack
+            .workers
+            .iter()
+            .find(|(_, w)| !w.with_target(&marker).is_empty())
+            .unwrap_or_else(|| panic!("{server:?}: {marker} reached no worker"));
+        let recorded = &sync.with_target(&marker)[0];
+        assert_eq!(
+            recorded.header("X-Forwarded-For"),
+            [expected],
+            "{server:?}: from 127.0.0.{from}"
+        );
+    }
+}
