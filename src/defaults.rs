@@ -17,6 +17,10 @@ pub const COMPOSE_SERVICE: &str = "homeserver";
 /// The compose service of the Matrix Authentication Service (`--mas --compose`): the
 /// proxy and Synapse reach MAS by this name.
 pub const MAS_COMPOSE_SERVICE: &str = "mas";
+/// The compose services of LiveKit and its authorization service (`--rtc --compose`): the
+/// proxy reaches each by its name.
+pub const LIVEKIT_COMPOSE_SERVICE: &str = "livekit";
+pub const RTC_AUTH_COMPOSE_SERVICE: &str = "lk-jwt-service";
 /// The compose service that renews certificates, which HAProxy reaches by this name.
 pub const CERTBOT_SERVICE: &str = "certbot";
 /// The Kubernetes namespace of every object.

@@ -173,7 +173,14 @@ pub enum Error {
         upstream: String,
         example: String,
     },
-    /// `--rtc` with an output it does not cover yet (`with`: `--compose`, `--kubernetes`).
+    /// `--livekit-upstream` or `--rtc-auth-upstream` (`flag`) on loopback in the compose
+    /// stack, where loopback is the proxy's own container; `example` is the service's address.
+    RtcUpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
+        example: String,
+    },
+    /// `--rtc` with an output it does not cover yet (`with`: `--kubernetes`).
     RtcNotYet {
         with: &'static str,
     },
@@ -303,6 +310,7 @@ impl Error {
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
             | Error::RtcNotYet { .. }
+            | Error::RtcUpstreamInContainer { .. }
             | Error::RtcHostTaken { .. }
             | Error::RtcDefaultHostTooLong { .. }
             | Error::RtcUpstreamTaken { .. }
@@ -533,6 +541,16 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
                  own, e.g. --mas-upstream {example}"
+            ),
+            Error::RtcUpstreamInContainer {
+                flag,
+                upstream,
+                example,
+            } => write!(
+                f,
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy reaches LiveKit and its authorization service by their service \
+                 names, e.g. {flag} {example}"
             ),
             Error::RtcNotYet { with } => write!(
                 f,

@@ -35,6 +35,31 @@ fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
     }
 }
 
+/// The LiveKit check is only worth something if it refuses a key LiveKit does not know, a
+/// port that is no number, and the UDP mux together with a port range.
+#[test]
+fn the_livekit_config_check_refuses_unknown_keys_and_wrong_types() {
+    use crate::common::validators::livekit_config;
+    let good = "port: 7880\nrtc:\n  tcp_port: 7881\n  udp_port: 7882\n  use_external_ip: true\nroom:\n  auto_create: false\n";
+    assert!(livekit_config(good));
+    for (from, to) in [
+        ("port: 7880", "prot: 7880"),
+        ("  tcp_port: 7881", "  tcp_prot: 7881"),
+        ("auto_create: false", "auto_create: nope"),
+        ("port: 7880", "port: eighty"),
+        (
+            "  udp_port: 7882\n",
+            "  udp_port: 7882\n  port_range_start: 50000\n",
+        ),
+        ("room:\n", "rooms:\n"),
+    ] {
+        let bad = good.replace(from, to);
+        assert_ne!(bad, good, "{from}");
+        let refused = std::panic::catch_unwind(|| livekit_config(&bad)).is_err();
+        assert!(refused, "accepted: {bad}");
+    }
+}
+
 /// The MAS check refuses what MAS's schema refuses: an unknown key, a resource MAS does not
 /// have, a port that is no number, a public base that is no URL, and a key that is missing.
 #[test]
@@ -111,7 +136,10 @@ fn the_compose_stack_with_mas_fits_together() {
             .iter()
             .map(|s| s.as_str().unwrap())
             .collect();
-        assert_eq!(depends, ["homeserver", "mas"], "{name}");
+        assert!(
+            depends.starts_with(&["homeserver", "mas"]),
+            "{name}: {depends:?}"
+        );
         let mas_service = &services["mas"];
         let database = mas_service["depends_on"].as_mapping().unwrap();
         assert_eq!(database.len(), 1, "{name}");
@@ -178,4 +206,135 @@ fn the_compose_stack_with_mas_fits_together() {
         checked += 1;
     }
     assert!(checked >= 3, "compose scenarios with MAS: {checked}");
+}
+
+/// What no validator sees in a compose stack with calls, checked across its files: the
+/// proxy reaches LiveKit and its authorization service by the names and ports the services
+/// have; LiveKit's media ports are published with the same number outside as inside and
+/// are the ones its config names; both read the same `.env` key and secret, which stop
+/// compose when unset; the authorization service hands out the RTC host's URL and serves
+/// the server name's users in full.
+#[test]
+fn the_compose_stack_with_calls_fits_together() {
+    let mut checked = 0;
+    for name in crate::common::scenario_names() {
+        let (plan, files) = render_scenario(&name);
+        let (Some(compose), Some(rtc)) = (&plan.compose, &plan.rtc) else {
+            continue;
+        };
+        let stack = compose
+            .rtc
+            .as_ref()
+            .expect("--rtc --compose has its services");
+        let yaml = |path: &str| -> serde_yaml::Value {
+            let file = files
+                .iter()
+                .find(|f| f.path.to_str() == Some(path))
+                .unwrap_or_else(|| panic!("{name}: no {path}"));
+            serde_yaml::from_str(&file.content).unwrap()
+        };
+        let stack_file = yaml("docker-compose.yml");
+        let livekit_config = yaml(&stack.livekit_config_file);
+        let services = &stack_file["services"];
+        let livekit = &services[stack.livekit_service.as_str()];
+        let auth = &services[stack.auth_service.as_str()];
+        let port = |address: &str| address.rsplit_once(':').unwrap().1.parse::<u64>().unwrap();
+        // The proxy's upstreams are the services, by name and port.
+        assert_eq!(
+            rtc.livekit_address,
+            format!(
+                "{}:{}",
+                stack.livekit_service,
+                livekit_config["port"].as_u64().unwrap()
+            ),
+            "{name}"
+        );
+        let bind = auth["environment"]["LIVEKIT_JWT_BIND"].as_str().unwrap();
+        assert_eq!(
+            rtc.auth_address,
+            format!("{}:{}", stack.auth_service, port(bind)),
+            "{name}"
+        );
+        assert!(rtc.resolver.is_some(), "{name}: names resolved per request");
+        let depends: Vec<&str> = services[compose.service.as_str()]["depends_on"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        for service in [&stack.livekit_service, &stack.auth_service] {
+            assert!(depends.contains(&service.as_str()), "{name}: {depends:?}");
+        }
+        // Media ports: published 1:1, and the ones LiveKit's config names.
+        let published: Vec<&str> = livekit["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        let expected = [
+            format!(
+                "{0}:{0}/tcp",
+                livekit_config["rtc"]["tcp_port"].as_u64().unwrap()
+            ),
+            format!(
+                "{0}:{0}/udp",
+                livekit_config["rtc"]["udp_port"].as_u64().unwrap()
+            ),
+        ];
+        assert_eq!(published, expected, "{name}");
+        for media in &rtc.media_ports {
+            let (number, protocol) = media.ports.split_once('/').unwrap();
+            assert!(
+                published.contains(&format!("{number}:{number}/{protocol}").as_str()),
+                "{name}: the summary's {} is not published",
+                media.ports
+            );
+        }
+        assert!(
+            !published
+                .iter()
+                .any(|p| p.starts_with(&format!("{}:", port(&rtc.livekit_address)))),
+            "{name}: LiveKit's HTTP port is the proxy's to reach, not published"
+        );
+        // The health check asks LiveKit's own port.
+        let test = livekit["healthcheck"]["test"].as_sequence().unwrap();
+        let url = test.last().unwrap().as_str().unwrap();
+        assert_eq!(
+            url,
+            format!("http://127.0.0.1:{}/", port(&rtc.livekit_address)),
+            "{name}"
+        );
+        // One key and secret, from .env, for both.
+        let key = format!("${{{0}:?set {0} in .env}}", stack.key_env);
+        let secret = format!("${{{0}:?set {0} in .env}}", stack.secret_env);
+        assert_eq!(
+            livekit["environment"]["LIVEKIT_KEYS"].as_str(),
+            Some(format!("{key}: {secret}").as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            auth["environment"]["LIVEKIT_KEY"].as_str(),
+            Some(key.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            auth["environment"]["LIVEKIT_SECRET"].as_str(),
+            Some(secret.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            auth["environment"]["LIVEKIT_URL"].as_str(),
+            Some(format!("wss://{}", rtc.host).as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            auth["environment"]["LIVEKIT_FULL_ACCESS_HOMESERVERS"].as_str(),
+            Some(plan.server_name.as_str()),
+            "{name}"
+        );
+        assert_eq!(livekit_config["room"]["auto_create"], false, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "scenarios with --rtc --compose: {checked}");
 }

@@ -721,6 +721,11 @@ mod rtc_tests {
         ]);
         assert!(both.is_ok(), "{both:?}");
         assert_eq!(merged(&[]).unwrap().rtc, None);
+        // In the compose stack both are services of their own, reached by name.
+        let compose = merged(&["--rtc", "--compose", "--proxy", "nginx"]).unwrap();
+        let rtc = compose.rtc.unwrap();
+        assert_eq!(rtc.livekit.to_string(), "livekit:7880");
+        assert_eq!(rtc.auth.to_string(), "lk-jwt-service:8070");
         // The default proxy list keeps what writes the RTC host, and says what it left out.
         let defaulted = merged(&["--rtc"]).unwrap();
         assert_eq!(
@@ -742,8 +747,41 @@ mod rtc_tests {
                 "--rtc-host call.example.com is only used with --rtc, e.g. --rtc --rtc-host call.example.com",
             ),
             (
-                &["--rtc", "--compose"][..],
-                "--rtc with --compose is not supported yet",
+                &[
+                    "--rtc",
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--tls",
+                    "none",
+                ][..],
+                "--rtc with --kubernetes is not supported yet",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--compose",
+                    "--proxy",
+                    "nginx",
+                    "--livekit-upstream",
+                    "127.0.0.1:7880",
+                ][..],
+                "--livekit-upstream 127.0.0.1:7880 points at the proxy container itself in the \
+                 compose stack; the proxy reaches LiveKit and its authorization service by their \
+                 service names, e.g. --livekit-upstream livekit:7880",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--compose",
+                    "--proxy",
+                    "haproxy",
+                    "--rtc-auth-upstream",
+                    "[::1]:8070",
+                ][..],
+                "--rtc-auth-upstream [::1]:8070 points at the proxy container itself in the \
+                 compose stack; the proxy reaches LiveKit and its authorization service by their \
+                 service names, e.g. --rtc-auth-upstream lk-jwt-service:8070",
             ),
             (
                 &[

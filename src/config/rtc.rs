@@ -1,8 +1,10 @@
 //! `--rtc` and its values: LiveKit and its authorization service on a host of their own,
-//! on a host install (for now), each on an address no other service of the setup takes.
+//! on a host install or in the compose stack, each on an address no other service of the
+//! setup takes.
 
 use super::layer::{Layers, Source};
 use super::merge::named;
+use crate::defaults::{LIVEKIT_COMPOSE_SERVICE, RTC_AUTH_COMPOSE_SERVICE};
 use crate::error::Error;
 use crate::homeserver::{self, rtc as facts};
 use crate::setup::{
@@ -55,27 +57,29 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
             None => Ok(None),
         };
     }
-    for (on, with) in [
-        (layers.on(|l| &l.compose), "--compose"),
-        (layers.on(|l| &l.kubernetes), "--kubernetes"),
-    ] {
-        if on {
-            return Err(Error::RtcNotYet { with });
-        }
+    if layers.on(|l| &l.kubernetes) {
+        return Err(Error::RtcNotYet {
+            with: "--kubernetes",
+        });
     }
+    // In the compose stack LiveKit and its authorization service are services of their
+    // own, reached by name.
+    let compose = layers
+        .on(|l| &l.compose)
+        .then_some((LIVEKIT_COMPOSE_SERVICE, RTC_AUTH_COMPOSE_SERVICE));
     well_known_from_homeserver(taken)?;
     let host = rtc_host(host, taken)?;
     let livekit = upstream(
         livekit,
         ("--livekit-upstream", "livekit_upstream:"),
-        facts::LIVEKIT_PORT,
+        (facts::LIVEKIT_PORT, compose.map(|(livekit, _)| livekit)),
         taken,
         None,
     )?;
     let auth = upstream(
         auth,
         ("--rtc-auth-upstream", "rtc_auth_upstream:"),
-        facts::AUTH_PORT,
+        (facts::AUTH_PORT, compose.map(|(_, auth)| auth)),
         taken,
         Some(&livekit),
     )?;
@@ -158,25 +162,40 @@ fn rtc_host(host: Option<(Host, Source)>, taken: &Taken) -> Result<Host, Error> 
     Ok(host)
 }
 
-/// One of the two upstreams, or its default on loopback: never an address the
-/// homeserver, MAS or the other RTC upstream (`other`) answers on.
+/// One of the two upstreams, or its default: on loopback, or in the compose stack the
+/// service's name (`service`). Never an address the homeserver, MAS or the other RTC
+/// upstream (`other`) answers on, nor loopback in the stack (the proxy's own container).
 fn upstream(
     given: Option<(Upstream, Source)>,
     (flag, key): (&'static str, &'static str),
-    default_port: u16,
+    (default_port, service): (u16, Option<&'static str>),
     taken: &Taken,
     other: Option<&Upstream>,
 ) -> Result<Upstream, Error> {
+    let port = Port::new_unchecked(default_port);
+    let default_host = match service {
+        Some(name) => {
+            UpstreamHost::Name(name.parse().expect("the service name is a valid DNS name"))
+        }
+        None => UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
+    };
     let (upstream, flag) = match given {
         Some((upstream, source)) => (upstream, named(source, flag, key)),
         None => (
             Upstream {
-                host: UpstreamHost::V4(std::net::Ipv4Addr::LOCALHOST),
-                port: Port::new_unchecked(default_port),
+                host: default_host,
+                port,
             },
             flag,
         ),
     };
+    if let Some(service) = service.filter(|_| upstream.host.is_loopback()) {
+        return Err(Error::RtcUpstreamInContainer {
+            flag,
+            upstream: upstream.to_string(),
+            example: format!("{service}:{default_port}"),
+        });
+    }
     for (address, taken_by) in [
         (Some(taken.upstream), "the homeserver's upstream"),
         (taken.mas.map(|mas| &mas.upstream), "MAS's upstream"),

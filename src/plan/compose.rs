@@ -43,6 +43,8 @@ pub struct Compose {
     pub proxy_depends_on: Vec<String>,
     /// `--mas`: MAS and its database in the stack; null without it.
     pub mas: Option<ComposeMas>,
+    /// `--rtc`: LiveKit and its authorization service in the stack; null without it.
+    pub rtc: Option<ComposeRtc>,
     /// With certbot: the script of the proxy's service command (`sh -c`), one line each,
     /// as written in docker-compose.yml (`$$` is a `$` to compose). It starts the server
     /// and reloads it whenever certbot renewed the certificate it reads.
@@ -122,6 +124,71 @@ const MAS_SUBNET: &str = "172.30.116.0/24";
 const MAS_IP_RANGE: &str = "172.30.116.128/25";
 pub(super) const MAS_PROXY_ADDRESS: &str = "172.30.116.2";
 
+/// LiveKit and the MatrixRTC authorization service (element-hq/lk-jwt-service) in the stack.
+/// Facts and their sources: `homeserver::rtc`, and below.
+#[derive(Debug, Serialize)]
+pub struct ComposeRtc {
+    pub livekit_service: String,
+    /// livekit/livekit-server at a release: .github/workflows/docker.yaml tags each
+    /// `v*.*.*` tag `v{{version}}` (docker/metadata-action `type=semver,pattern=v{{version}}`);
+    /// v1.13.5 is tagged 3b9f118 (2026-07-31). Its runtime stage is Alpine
+    /// (`FROM alpine:3.24.1`, Dockerfile), so busybox's wget is there for the health check.
+    pub livekit_image: String,
+    /// LiveKit's config file in the stack, and where the container reads it
+    /// (`--config`, cmd/server/main.go).
+    pub livekit_config_file: String,
+    pub livekit_config_path: String,
+    /// `port`: HTTP and the signalling WebSocket, reached by the proxy only.
+    pub livekit_port: u16,
+    /// `rtc.tcp_port` and `rtc.udp_port` (config-sample.yaml): ICE/TCP and every UDP media
+    /// stream on one port, published directly on the host.
+    pub ice_tcp_port: u16,
+    pub udp_port: u16,
+    /// `ports:` of the LiveKit service, the same number outside as inside: LiveKit announces
+    /// its own port numbers in its ICE candidates, so a remapped port is never reached.
+    pub media_ports: Vec<String>,
+    /// `rtc.use_external_ip`: inside the container LiveKit sees only its address on the
+    /// stack's network, which no client can reach; this has it find the host's public
+    /// address over STUN and announce that ("useful for cloud environments … where hosts
+    /// have an internal IP that maps to an external one", config-sample.yaml).
+    pub use_external_ip: bool,
+    /// `room.auto_create`: false, so only the authorization service creates rooms, for
+    /// users of the homeservers it serves in full (Element Call's docs/self_hosting.md;
+    /// lk-jwt-service README, "Restricting room creation").
+    pub room_auto_create: bool,
+    /// The health check's command: `/` answers 200 "OK" once the node is up, 406 before
+    /// (pkg/service/server.go `healthCheck`), and busybox's wget fails on anything but 2xx.
+    pub livekit_healthcheck: Vec<String>,
+    pub auth_service: String,
+    /// ghcr.io/element-hq/lk-jwt-service at a release: .github/workflows/build.yaml tags each
+    /// release `X.Y.Z` (`type=semver,pattern={{version}}`); v0.5.0 is tagged 199ac87
+    /// (2026-06-01). It is `FROM scratch` with the service alone (Dockerfile), so no health
+    /// check can run in it: the `lk-jwt-service-healthcheck` binary came to main after
+    /// v0.5.0. v0.5.0 serves /sfu/get, /get_token and /healthz (main.go); the routed
+    /// /delegate_delayed_leave answers 404 until a release has it, and LiveKit gets no
+    /// webhook, since v0.5.0 has no /sfu_webhook to receive it.
+    pub auth_image: String,
+    /// Its environment (README.md "Configuration"; main.go `readConfig` in v0.5.0):
+    /// `LIVEKIT_JWT_BIND` (the deprecated `LIVEKIT_JWT_PORT` must not be set with it),
+    /// `LIVEKIT_URL`, the URL it hands clients, and `LIVEKIT_FULL_ACCESS_HOMESERVERS`, the
+    /// homeservers whose users may create rooms.
+    pub auth_bind: String,
+    pub livekit_url: String,
+    pub full_access_homeservers: String,
+    /// `.env` variables with LiveKit's API key and secret: LiveKit reads them as
+    /// `LIVEKIT_KEYS` ("key: secret", cmd/server/main.go, pkg/config/config.go
+    /// `unmarshalKeys`), lk-jwt-service as `LIVEKIT_KEY` and `LIVEKIT_SECRET`.
+    pub key_env: String,
+    pub secret_env: String,
+}
+
+const LIVEKIT_IMAGE: &str = "docker.io/livekit/livekit-server:v1.13.5";
+const LIVEKIT_CONFIG_FILE: &str = "livekit/livekit.yaml";
+const LIVEKIT_CONFIG_PATH: &str = "/etc/livekit/livekit.yaml";
+const RTC_AUTH_IMAGE: &str = "ghcr.io/element-hq/lk-jwt-service:0.5.0";
+const LIVEKIT_KEY_ENV: &str = "LIVEKIT_KEY";
+const LIVEKIT_SECRET_ENV: &str = "LIVEKIT_SECRET";
+
 /// The stack's certbot service, for a proxy that reads certbot's files.
 #[derive(Debug, Serialize)]
 pub struct Certbot {
@@ -186,11 +253,16 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         _ => Vec::new(),
     };
     let mas = setup.mas.as_ref().map(|_| compose_mas());
+    let rtc = setup.rtc.as_ref().map(|rtc| compose_rtc(decided, rtc));
     let mut volumes = vec!["homeserver-data".to_string(), "certs".to_string()];
     let mut proxy_depends_on = vec![crate::defaults::COMPOSE_SERVICE.to_string()];
     if let Some(mas) = &mas {
         volumes.push(mas.database_volume.clone());
         proxy_depends_on.push(mas.service.clone());
+    }
+    if let Some(rtc) = &rtc {
+        proxy_depends_on.push(rtc.livekit_service.clone());
+        proxy_depends_on.push(rtc.auth_service.clone());
     }
     if certbot
         .as_ref()
@@ -229,6 +301,44 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         proxy_healthcheck: facts.compose_runtime.as_ref().map(|_| http_probe()),
         proxy_depends_on,
         mas,
+        rtc,
+    }
+}
+
+fn compose_rtc(decided: &Decisions, rtc: &crate::setup::Rtc) -> ComposeRtc {
+    use crate::homeserver::rtc as facts;
+    let livekit_port = rtc.livekit.port.get();
+    ComposeRtc {
+        livekit_service: crate::defaults::LIVEKIT_COMPOSE_SERVICE.into(),
+        livekit_image: LIVEKIT_IMAGE.into(),
+        livekit_config_file: LIVEKIT_CONFIG_FILE.into(),
+        livekit_config_path: LIVEKIT_CONFIG_PATH.into(),
+        livekit_port,
+        ice_tcp_port: facts::LIVEKIT_ICE_TCP_PORT,
+        udp_port: facts::LIVEKIT_UDP_MUX_PORT,
+        media_ports: vec![
+            format!("{0}:{0}/tcp", facts::LIVEKIT_ICE_TCP_PORT),
+            format!("{0}:{0}/udp", facts::LIVEKIT_UDP_MUX_PORT),
+        ],
+        use_external_ip: true,
+        room_auto_create: false,
+        livekit_healthcheck: [
+            "CMD",
+            "wget",
+            "-q",
+            "-O",
+            "/dev/null",
+            &format!("http://127.0.0.1:{livekit_port}/"),
+        ]
+        .map(String::from)
+        .to_vec(),
+        auth_service: crate::defaults::RTC_AUTH_COMPOSE_SERVICE.into(),
+        auth_image: RTC_AUTH_IMAGE.into(),
+        auth_bind: format!(":{}", rtc.auth.port),
+        livekit_url: format!("wss://{}", rtc.host),
+        full_access_homeservers: decided.setup.server_name.to_string(),
+        key_env: LIVEKIT_KEY_ENV.into(),
+        secret_env: LIVEKIT_SECRET_ENV.into(),
     }
 }
 

@@ -486,6 +486,12 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
             "docker-compose.yml",
             "compose/docker-compose.yml.j2",
         ));
+        if let Some(rtc) = &compose.rtc {
+            files.push(PlannedFile::anywhere(
+                rtc.livekit_config_file.clone(),
+                "compose/livekit.yaml.j2",
+            ));
+        }
         for file in proxy::facts(compose.proxy).compose_files {
             let path = format!("{}/{}", compose.proxy, file.path_for(host));
             files.push(PlannedFile::anywhere(path, file.template));

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::Decisions;
 use super::sites::Listener;
 use crate::homeserver::rtc as facts;
-use crate::setup::{Homeserver, Rtc};
+use crate::setup::{Homeserver, Rtc, UpstreamHost};
 
 #[derive(Debug, Serialize)]
 pub struct RtcPlan {
@@ -24,6 +24,10 @@ pub struct RtcPlan {
     /// The same of the authorization service, and its `LIVEKIT_JWT_BIND` value.
     pub auth_address: String,
     pub auth_url: String,
+    /// In the compose stack, where both are found by service name: Docker's DNS, which the
+    /// proxies that resolve only at start (nginx, HAProxy) ask per request instead; null
+    /// on a host install.
+    pub resolver: Option<String>,
     /// The authorization service's exact paths; everything else on the host is LiveKit's.
     pub auth_paths: Vec<String>,
     /// Read and send timeout on the LiveKit connection: at least the 120 s Element Call's
@@ -96,6 +100,11 @@ pub(super) fn rtc_plan(decided: &Decisions, rtc: &Rtc, listener: &Listener) -> R
         livekit_url: format!("http://{}", rtc.livekit),
         auth_address: rtc.auth.to_string(),
         auth_url: format!("http://{}", rtc.auth),
+        resolver: (setup.compose
+            && [&rtc.livekit, &rtc.auth]
+                .iter()
+                .any(|u| matches!(u.host, UpstreamHost::Name(_))))
+        .then(|| super::DOCKER_DNS.to_string()),
         auth_paths: facts::AUTH_PATHS.iter().map(|p| p.to_string()).collect(),
         timeout_seconds: timeout_seconds(setup),
         media_ports: media_ports(),

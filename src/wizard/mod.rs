@@ -779,15 +779,12 @@ fn ask_compose(prompter: &mut dyn Prompter, answers: &mut SetupLayer) -> Result<
 }
 
 /// Calls (`--rtc`), with the RTC host and upstreams as the flags or file give them (their
-/// defaults otherwise). Not asked for the compose stack, which refuses it for now.
+/// defaults otherwise): in the compose stack both are services of it.
 fn ask_rtc(
     prompter: &mut dyn Prompter,
     answers: &mut SetupLayer,
     prefill: &SetupLayer,
 ) -> Result<(), Stop> {
-    if answers.compose == Some(true) {
-        return Ok(());
-    }
     let choice = question(
         "rtc",
         "Add calls (Element Call, Element X)?",

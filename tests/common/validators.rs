@@ -746,6 +746,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
             synapse_fragment(&file.content)
         } else if name == "mas/mxproxy.yaml" {
             mas_fragment(&file.content)
+        } else if name == "livekit/livekit.yaml" {
+            livekit_config(&file.content)
         } else if name.starts_with("kubernetes/") {
             kubernetes_file(&path, &file.content)
         } else if name.starts_with("well-known/") {
@@ -791,5 +793,134 @@ fn traefik_plugin_file(out: &Path, name: &str) -> bool {
         static_file.contains(&format!("moduleName: {module}\n")),
         "{name}: traefik.yml does not load {module}"
     );
+    true
+}
+
+/// LiveKit's config file. LiveKit publishes no schema, and no package registry carries
+/// livekit-server to run `--config` against, so this is the honest part that can run here:
+/// the file is YAML, every key is one config-sample.yaml documents (livekit/livekit v1.13.5,
+/// the pinned image's release; keys listed below as it writes them, commented-out ones
+/// included), each value has the type LiveKit's `Config` reads, and the UDP mux is not set
+/// together with a port range ("port_range_start & end must not be set for this config to
+/// take effect"). Panics on anything else.
+pub fn livekit_config(content: &str) -> bool {
+    const TOP: [&str; 17] = [
+        "audio",
+        "debug_handler_port",
+        "ingress",
+        "keys",
+        "limit",
+        "logging",
+        "node_selector",
+        "port",
+        "prometheus_port",
+        "psrpc",
+        "redis",
+        "region",
+        "room",
+        "rtc",
+        "signal_relay",
+        "turn",
+        "webhook",
+    ];
+    const RTC: [&str; 26] = [
+        "advertise_internal_ip",
+        "allow_tcp_fallback",
+        "allow_udp_unstable_fallback",
+        "batch_io",
+        "congestion_control",
+        "data_channel_max_buffered_amount",
+        "datachannel_data_track_target_latency",
+        "enable_loopback_candidate",
+        "interfaces",
+        "ips",
+        "node_ip",
+        "packet_buffer_size_audio",
+        "packet_buffer_size_video",
+        "pli_throttle",
+        "port_range_end",
+        "port_range_start",
+        "skip_external_ip_validation",
+        "strict_acks",
+        "stun_servers",
+        "tcp_fallback_rtt_threshold",
+        "tcp_port",
+        "turn_servers",
+        "udp_port",
+        "use_external_ip",
+        "use_ice_lite",
+        "use_mdns",
+    ];
+    const ROOM: [&str; 8] = [
+        "auto_create",
+        "departure_timeout",
+        "empty_timeout",
+        "enable_remote_unmute",
+        "enabled_codecs",
+        "max_participants",
+        "playout_delay",
+        "sync_streams",
+    ];
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(content).unwrap_or_else(|e| panic!("livekit.yaml is not YAML: {e}"));
+    let keys = |value: &serde_yaml::Value, section: &str| -> Vec<String> {
+        value
+            .as_mapping()
+            .unwrap_or_else(|| panic!("livekit.yaml: {section} is not a mapping"))
+            .keys()
+            .map(|k| k.as_str().expect("string keys").to_string())
+            .collect()
+    };
+    for (section, value, documented) in [
+        ("top level", &config, &TOP[..]),
+        ("rtc", &config["rtc"], &RTC[..]),
+        ("room", &config["room"], &ROOM[..]),
+    ] {
+        if value.is_null() {
+            continue;
+        }
+        for key in keys(value, section) {
+            assert!(
+                documented.contains(&key.as_str()),
+                "livekit.yaml: {section} key {key} is not in config-sample.yaml"
+            );
+        }
+    }
+    let port = |value: &serde_yaml::Value, key: &str| {
+        if !value.is_null() {
+            let port = value
+                .as_u64()
+                .unwrap_or_else(|| panic!("livekit.yaml: {key} is no number"));
+            assert!((1..=65535).contains(&port), "livekit.yaml: {key} {port}");
+        }
+    };
+    port(&config["port"], "port");
+    port(&config["rtc"]["tcp_port"], "rtc.tcp_port");
+    let udp = &config["rtc"]["udp_port"];
+    if !udp.is_null() {
+        // One port, or a range "7882-7892" (config-sample.yaml).
+        if udp.as_u64().is_none() {
+            let range = udp.as_str().expect("rtc.udp_port is a port or a range");
+            let (a, b) = range.split_once('-').expect("rtc.udp_port range a-b");
+            assert!(
+                a.parse::<u16>().unwrap() <= b.parse::<u16>().unwrap(),
+                "{range}"
+            );
+        }
+        assert!(
+            config["rtc"]["port_range_start"].is_null()
+                && config["rtc"]["port_range_end"].is_null(),
+            "livekit.yaml: rtc.udp_port with a port range, which disables the mux"
+        );
+    }
+    for (value, key) in [
+        (&config["rtc"]["use_external_ip"], "rtc.use_external_ip"),
+        (&config["room"]["auto_create"], "room.auto_create"),
+    ] {
+        assert!(
+            value.is_null() || value.is_bool(),
+            "livekit.yaml: {key} is no boolean"
+        );
+    }
     true
 }
