@@ -32,3 +32,8 @@ pub const UPSTREAM_IDLE_TIMEOUT_SECONDS: u32 = 20;
 /// Peers cache `/.well-known/matrix/server` for 24 h unless told otherwise
 /// (server-server API, "Resolving server names" step 3); an hour lets a fix spread fast.
 pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
+/// Where Element Web's unpacked release is served from on a host install: the webroot of
+/// Element's own Debian package (element-hq/element-web docs/install.md, "Debian package":
+/// "point your chosen web server ... at the `/usr/share/element-web` webroot"); a release
+/// tarball can be unpacked there as well.
+pub const ELEMENT_WEB_ROOT: &str = "/usr/share/element-web";

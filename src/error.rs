@@ -169,6 +169,31 @@ pub enum Error {
         flag: &'static str,
         upstream: String,
     },
+    /// `--element-web` (`flag`: as given) naming a host the homeserver's sites or MAS
+    /// already serve.
+    ElementWebHostTaken {
+        flag: &'static str,
+        host: String,
+        taken_by: &'static str,
+    },
+    /// `--element-web` (or `--base-redirect`: `flag`) with a proxy, named on purpose,
+    /// that cannot serve a folder of files (or whose file does not carry the redirect yet).
+    ElementWebCannotServe {
+        flag: &'static str,
+        proxy: Proxy,
+        display_name: &'static str,
+    },
+    /// `--element-web` or `--base-redirect` with an output it does not cover yet.
+    ElementWebNotYet {
+        flag: &'static str,
+        with: &'static str,
+    },
+    /// `--base-redirect` where the server name is the homeserver host, whose paths are the
+    /// homeserver's.
+    BaseRedirectOnHomeserver {
+        flag: &'static str,
+        server_name: String,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -253,6 +278,10 @@ impl Error {
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
+            | Error::ElementWebHostTaken { .. }
+            | Error::ElementWebCannotServe { .. }
+            | Error::ElementWebNotYet { .. }
+            | Error::BaseRedirectOnHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -471,6 +500,49 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
                  own (8080 by default), e.g. --mas-upstream 127.0.0.1:8080"
+            ),
+            Error::ElementWebHostTaken {
+                flag,
+                host,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {host}: that host is already the {taken_by}; Element Web needs a host of \
+                 its own, since a page on the same origin as user content from the Matrix APIs \
+                 would let that content script the client (cross-site scripting; Element Web's \
+                 README, \"Separate domains\"), e.g. --element-web chat.example.com"
+            ),
+            Error::ElementWebCannotServe {
+                flag: "--element-web",
+                proxy,
+                display_name,
+            } => write!(
+                f,
+                "--element-web with --proxy {proxy}: {display_name} cannot serve Element Web's \
+                 folder of static files (HAProxy answers only with single files loaded at \
+                 start, Traefik serves no files); use nginx, Apache or Caddy for it, e.g. \
+                 --proxy nginx --element-web chat.example.com"
+            ),
+            Error::ElementWebCannotServe {
+                flag,
+                proxy,
+                display_name,
+            } => write!(
+                f,
+                "{flag} with --proxy {proxy}: mxproxy does not write it into {display_name}'s \
+                 config yet; use nginx, Apache or Caddy for it, e.g. --proxy nginx {flag} \
+                 https://www.example.com/"
+            ),
+            Error::ElementWebNotYet { flag, with } => write!(
+                f,
+                "{flag} with {with} is not supported yet: mxproxy writes it for the proxies on \
+                 a host only, e.g. --proxy nginx {flag} ... without {with}"
+            ),
+            Error::BaseRedirectOnHomeserver { flag, server_name } => write!(
+                f,
+                "{flag}: the server name {server_name} is also the homeserver host, whose paths \
+                 are the homeserver's; the redirect needs the homeserver on a host of its own, \
+                 e.g. --homeserver-host matrix.{server_name} {flag} element-web"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

@@ -43,6 +43,10 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
+    /// The proxy serves a folder of static files (Element Web's release): nginx, Apache
+    /// and Caddy. HAProxy only answers with a file it loaded at start (`http-request
+    /// return ... file`), not a folder of thousands; Traefik serves no files at all.
+    pub serves_files: bool,
 }
 
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
@@ -97,6 +101,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    serves_files: true,
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -121,6 +126,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: false,
+    serves_files: true,
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -145,6 +151,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    serves_files: true,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -177,6 +184,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     // No middleware answers with a fixed body: /.well-known/matrix/ goes to the homeserver.
     serves_fixed_documents: false,
     whole_config: false,
+    serves_files: false,
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -198,6 +206,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
     single_listen_address: false,
     serves_fixed_documents: true,
     whole_config: true,
+    serves_files: false,
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

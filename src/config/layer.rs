@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName, KubernetesRouting,
-    Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UrlPrefix,
+    BaseRedirect, ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
+    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
+    ServerName, Setup, Timeout, Tls, TlsMode, Upstream, UrlPrefix,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -222,6 +222,21 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
+    /// Serve Element Web, the web client, on this host of its own: never the homeserver host or the server name, where user content would share its origin [e.g. chat.example.com]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_ELEMENT_WEB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web: Option<Host>,
+
+    /// With --element-web: the folder holding the unpacked Element Web release (in the compose stack the official image serves it) [default: /usr/share/element-web, where Element's Debian package puts it]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_ELEMENT_WEB_ROOT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web_root: Option<SafePath>,
+
+    /// On the server name's host, answer every path but /.well-known/matrix/* with a redirect to this URL, or with `element-web` to Element Web's host [e.g. https://www.example.com/]
+    #[arg(long, value_name = "URL|element-web", env = "MXPROXY_BASE_REDIRECT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_redirect: Option<BaseRedirect>,
+
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,6 +296,9 @@ impl SetupLayer {
             mas_host: self.mas_host.or(lower.mas_host),
             mas_path: self.mas_path.or(lower.mas_path),
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
+            element_web: self.element_web.or(lower.element_web),
+            element_web_root: self.element_web_root.or(lower.element_web_root),
+            base_redirect: self.base_redirect.or(lower.base_redirect),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -320,6 +338,9 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_host",
     "mas_path",
     "mas_upstream",
+    "element_web",
+    "element_web_root",
+    "base_redirect",
 ];
 
 /// Every setting of `setup`, defaults included, as the wizard saves it. Left out: off
@@ -373,6 +394,14 @@ impl From<&Setup> for SetupLayer {
                 MasPublic::Host(_) => None,
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
+            element_web: setup.element_web.as_ref().map(|web| web.host.clone()),
+            // The image serves it in the compose stack: no folder on the host.
+            element_web_root: setup
+                .element_web
+                .as_ref()
+                .filter(|_| !setup.compose)
+                .map(|web| web.root.clone()),
+            base_redirect: setup.base_redirect.clone(),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,

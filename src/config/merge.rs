@@ -11,8 +11,8 @@ use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    ByteSize, DnsName, Homeserver, Host, Mas, MasPublic, Port, Proxy, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UpstreamHost,
+    BaseRedirect, ByteSize, DnsName, ElementWeb, Homeserver, Host, Mas, MasPublic, Port, Proxy,
+    ServerName, Setup, Timeout, Tls, TlsMode, Upstream, UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -63,8 +63,18 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         one_listen_address(&listen_addresses, &proxies)?;
     }
     let max_upload = max_upload(&layers, &facts)?;
+    let element_web = element_web(&layers, &server_name, &homeserver_host, mas.as_ref())?;
+    let base_redirect = base_redirect(&layers, &server_name, &homeserver_host, &element_web)?;
+    if let Some(flag) = element_web
+        .as_ref()
+        .map(|_| "--element-web")
+        .or(base_redirect.as_ref().map(|_| "--base-redirect"))
+    {
+        file_servers(flag, &mut proxies, defaulted, &mut warnings)?;
+    }
     if matches!(tls, Tls::Acme { .. }) {
-        let hosts = [server_name.host().as_str(), homeserver_host.name().as_str()];
+        let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
+        hosts.extend(element_web.as_ref().map(|web| web.host.name().as_str()));
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
     let out = layers
@@ -87,9 +97,141 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         kubernetes,
         expose_admin,
         mas,
+        element_web,
+        base_redirect,
         warnings,
         out,
     })
+}
+
+/// `--element-web` and its folder: a host of its own (not the server name's, the
+/// homeserver's or MAS's), on a host install or in the compose stack.
+fn element_web(
+    layers: &Layers,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+    mas: Option<&Mas>,
+) -> Result<Option<ElementWeb>, Error> {
+    let root = layers.pick(|l| &l.element_web_root);
+    let Some((host, source)) = layers.pick(|l| &l.element_web) else {
+        return match root {
+            Some((root, source)) => {
+                let flag = named(source, "--element-web-root", "element_web_root:");
+                Err(Error::OnlyWith {
+                    flag: format!("{flag} {root}"),
+                    needs: "--element-web".into(),
+                    example: format!("--element-web chat.example.com {flag} {root}"),
+                })
+            }
+            None => Ok(None),
+        };
+    };
+    let flag = named(source, "--element-web", "element_web:");
+    for (on, with) in [
+        (layers.on(|l| &l.compose), "--compose"),
+        (layers.on(|l| &l.kubernetes), "--kubernetes"),
+    ] {
+        if on {
+            return Err(Error::ElementWebNotYet { flag, with });
+        }
+    }
+    let mas_host = mas.and_then(|mas| match &mas.public {
+        MasPublic::Host(host) => Some(host.name()),
+        MasPublic::Path(_) => None,
+    });
+    let taken = [
+        (Some(server_name.host()), "server name"),
+        (Some(homeserver_host.name()), "homeserver host"),
+        (mas_host, "Matrix Authentication Service's host"),
+    ];
+    for (name, taken_by) in taken {
+        if name == Some(host.name()) {
+            return Err(Error::ElementWebHostTaken {
+                flag,
+                host: host.to_string(),
+                taken_by,
+            });
+        }
+    }
+    let root = root.map(|(root, _)| root).unwrap_or_else(|| {
+        defaults::ELEMENT_WEB_ROOT
+            .parse()
+            .expect("the default Element Web root is valid")
+    });
+    Ok(Some(ElementWeb { host, root }))
+}
+
+/// Element Web on a host install needs a proxy that serves files: one named on purpose
+/// that cannot is refused, one from the default list is left out with a note. HAProxy's
+/// and Traefik's files do not carry `--base-redirect` yet either.
+fn file_servers(
+    flag: &'static str,
+    proxies: &mut Vec<Proxy>,
+    defaulted: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let cannot = |proxy: &Proxy| !proxy::facts(*proxy).serves_files;
+    if !defaulted {
+        return match proxies.iter().find(|p| cannot(p)) {
+            Some(&proxy) => Err(Error::ElementWebCannotServe {
+                flag,
+                proxy,
+                display_name: proxy::facts(proxy).display_name,
+            }),
+            None => Ok(()),
+        };
+    }
+    proxies.retain(|proxy| {
+        if cannot(proxy) {
+            let why = match flag {
+                "--element-web" => "it cannot serve Element Web's folder of files",
+                _ => "mxproxy does not write the redirect into its config yet",
+            };
+            warnings.push(format!(
+                "{} left out of the default proxies for {flag}: {why}; nginx, Apache and \
+                 Caddy do",
+                proxy::facts(*proxy).display_name
+            ));
+        }
+        !cannot(proxy)
+    });
+    Ok(())
+}
+
+/// `--base-redirect`: only where the server name has a host of its own, and `element-web`
+/// only with `--element-web`.
+fn base_redirect(
+    layers: &Layers,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+    element_web: &Option<ElementWeb>,
+) -> Result<Option<BaseRedirect>, Error> {
+    let Some((redirect, source)) = layers.pick(|l| &l.base_redirect) else {
+        return Ok(None);
+    };
+    let flag = named(source, "--base-redirect", "base_redirect:");
+    for (on, with) in [
+        (layers.on(|l| &l.compose), "--compose"),
+        (layers.on(|l| &l.kubernetes), "--kubernetes"),
+    ] {
+        if on {
+            return Err(Error::ElementWebNotYet { flag, with });
+        }
+    }
+    if server_name.host() == homeserver_host.name() {
+        return Err(Error::BaseRedirectOnHomeserver {
+            flag,
+            server_name: server_name.to_string(),
+        });
+    }
+    if redirect == BaseRedirect::ElementWeb && element_web.is_none() {
+        return Err(Error::OnlyWith {
+            flag: format!("{flag} {redirect}"),
+            needs: "--element-web".into(),
+            example: format!("--element-web chat.example.com {flag} {redirect}"),
+        });
+    }
+    Ok(Some(redirect))
 }
 
 /// `--mas` and its values: Synapse only, on a host install only (for now), MAS's host or

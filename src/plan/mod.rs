@@ -8,6 +8,7 @@ mod mas;
 mod proxies;
 mod sites;
 mod tls;
+mod web;
 
 use serde::Serialize;
 
@@ -29,6 +30,7 @@ pub use mas::MasPlan;
 pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
+pub use web::{BaseRedirectPlan, ClientConfig, ElementWebPlan, HeaderLine};
 
 /// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
 /// after the homeserver host in a file name (`.conf`: the nginx and Apache sites,
@@ -84,6 +86,10 @@ pub struct Plan {
     pub nginx: Option<NginxPlan>,
     /// `--mas`: what goes to the Matrix Authentication Service; null without it.
     pub mas: Option<MasPlan>,
+    /// `--element-web`: the web client's host, headers, caching and config.json; null without it.
+    pub element_web: Option<ElementWebPlan>,
+    /// `--base-redirect`: the server name's host redirects every other path; null without it.
+    pub base_redirect: Option<BaseRedirectPlan>,
     /// What only Apache's files need; null unless it is asked for.
     pub apache: Option<ApachePlan>,
     /// What only Caddy's file needs; null unless it is asked for.
@@ -294,6 +300,16 @@ pub fn plan(setup: &Setup) -> Plan {
         .as_ref()
         .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
     let client_base_url = format!("https://{}", decided.homeserver_host);
+    // Element Web's host likewise; its config.json names the homeserver as the client
+    // well-known does, from the same values.
+    let element_web = setup.element_web.as_ref().map(|web| {
+        web::element_web_plan(web, main_listener, &client_base_url, &decided.server_name)
+    });
+    hosts.extend(element_web.as_ref().map(|web| web.host.clone()));
+    let base_redirect = setup
+        .base_redirect
+        .as_ref()
+        .map(|redirect| web::base_redirect_plan(redirect, element_web.as_ref()));
     let bind = sites::bind(setup);
     let tls = tls::tls_plan(&decided, hosts.clone());
     let homeserver =
@@ -315,6 +331,8 @@ pub fn plan(setup: &Setup) -> Plan {
         redirect: sites::redirect(&decided, &hosts),
         nginx: proxies::nginx(&decided, &hosts),
         mas,
+        element_web,
+        base_redirect,
         apache: proxies::apache(&decided),
         caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
         traefik: proxies::traefik(&decided, &bind, &listeners),
@@ -415,6 +433,13 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
         files.push(PlannedFile::anywhere(
             mas.config_fragment.clone(),
             "mas/mxproxy.yaml.j2",
+        ));
+    }
+    if let Some(web) = &plan.element_web {
+        files.push(PlannedFile::new(
+            web.config_file.clone(),
+            web::CONFIG_DEBIAN.into(),
+            "element-web/config.json.j2",
         ));
     }
     if let Some(fragment) = &plan.homeserver.config_fragment {

@@ -77,6 +77,10 @@ pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
         modules: tls_modules
             .iter()
             .chain(&["proxy", "proxy_http", "headers", "alias"])
+            // DirectoryIndex: Element Web's / is its index.html.
+            .chain(decided.setup.element_web.as_ref().map(|_| &"dir"))
+            // RewriteRule: --base-redirect.
+            .chain(decided.setup.base_redirect.as_ref().map(|_| &"rewrite"))
             .map(|module| module.to_string())
             .collect(),
     })

@@ -175,6 +175,7 @@ mod net;
 mod path;
 mod size;
 mod time;
+mod web;
 
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
 pub use dns::{DnsName, Host, ServerName};
@@ -185,6 +186,7 @@ pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
+pub use web::{BASE_REDIRECT_ELEMENT_WEB, BaseRedirect, ElementWeb, RedirectUrl};
 
 /// Characters that could end a config token or start a new directive in one of the
 /// generated formats (nginx, apache, Caddyfile, YAML), or a comment.
@@ -278,6 +280,10 @@ pub struct Setup {
     pub expose_admin: bool,
     /// `--mas`: login goes to the Matrix Authentication Service (Synapse only).
     pub mas: Option<Mas>,
+    /// `--element-web`: Element Web on a host of its own.
+    pub element_web: Option<ElementWeb>,
+    /// `--base-redirect`: where the server name's host sends every other path.
+    pub base_redirect: Option<BaseRedirect>,
     /// Printed on stderr before anything is written: choices that work but deserve a
     /// second look (a retired homeserver name, an exposed admin API).
     pub warnings: Vec<String>,

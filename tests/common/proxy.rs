@@ -104,6 +104,10 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--element-web chat.<server name>`, serving the fake release `Stack::start` makes.
+    pub element_web: bool,
+    /// `--base-redirect`: a URL or `element-web`.
+    pub base_redirect: Option<String>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -126,6 +130,8 @@ impl Default for Options {
             acme: false,
             plain: false,
             mas: None,
+            element_web: false,
+            base_redirect: None,
         }
     }
 }
@@ -152,7 +158,14 @@ impl Options {
             names.push(self.homeserver_host());
         }
         names.extend(self.mas_host());
+        names.extend(self.element_web_host());
         names
+    }
+
+    /// Element Web's host, with `--element-web`.
+    pub fn element_web_host(&self) -> Option<String> {
+        self.element_web
+            .then(|| format!("chat.{}", self.server_name))
     }
 
     /// The ports the proxy listens on.
@@ -238,6 +251,14 @@ impl Site {
                 generate.args(["--mas-path", path]);
             }
         }
+        if let Some(host) = options.element_web_host() {
+            generate
+                .args(["--element-web", &host, "--element-web-root"])
+                .arg(element_web_root(dir));
+        }
+        if let Some(redirect) = &options.base_redirect {
+            generate.args(["--base-redirect", redirect]);
+        }
         let generated = generate.output().unwrap();
         assert!(
             generated.status.success(),
@@ -315,6 +336,11 @@ impl Site {
             })
             .collect()
     }
+}
+
+/// Where the fake Element Web release is unpacked for `--element-web-root`.
+pub fn element_web_root(dir: &Path) -> PathBuf {
+    dir.join("element")
 }
 
 /// The ACME directory Traefik is pointed at in the tests: a closed loopback port.

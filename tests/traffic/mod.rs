@@ -7,6 +7,7 @@ mod rules;
 mod setups;
 mod stack;
 mod traefik;
+mod web;
 
 /// Runs a test body on a small runtime of its own: the upstream, the client and the
 /// checks share it.

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use super::client::{Body, Request, Response};
 use super::stack::Stack;
+pub use super::web::{
+    base_redirect_spares_the_well_known, element_web_config_matches_the_well_known,
+    element_web_on_its_own_host,
+};
 use crate::common::homeserver::{Answers, Homeserver, sync_body};
 use crate::common::proxy::{Federation, MasOptions, Options, Proxy};
 
@@ -59,6 +63,10 @@ per_server!(behind_a_tls_terminator);
 per_server!(synapse_federation_on_the_server_name: traefik => Traefik);
 per_server!(mas_on_its_own_host);
 per_server!(mas_below_a_path);
+// Element Web needs a proxy that serves files: HAProxy and Traefik are refused (tests/cli.rs).
+per_server!(element_web_on_its_own_host: nginx => Nginx, apache => Apache, caddy => Caddy);
+per_server!(element_web_config_matches_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
+per_server!(base_redirect_spares_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack

@@ -57,8 +57,20 @@ impl Stack {
         };
         let ca = TestCa::new();
         let cert = ca.issue(dir.path(), &options.names());
+        let element_root = crate::common::proxy::element_web_root(dir.path());
+        if options.element_web {
+            super::web::unpack_fake_release(&element_root);
+        }
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
         site.publish_documents();
+        if options.element_web {
+            // The summary's step: the generated config.json goes into the release's folder.
+            std::fs::copy(
+                site.out.join("element-web/config.json"),
+                element_root.join("config.json"),
+            )
+            .unwrap();
+        }
         if !server.serves_documents() {
             // Traefik cannot answer with a fixed body and routes /.well-known/matrix/ to
             // the homeserver, which the summary tells to serve the generated documents:

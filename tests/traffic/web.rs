@@ -1,0 +1,180 @@
+//! `--element-web` and `--base-redirect` on the wire: a fake unpacked Element Web release
+//! (the layout of a real one: index.html, version, bundles/<hash>/, i18n/, config.json)
+//! served by the real proxy, and what every response of the client's host carries.
+
+use std::path::Path;
+
+use super::client::{Request, Response};
+use super::stack::Stack;
+use crate::common::proxy::{Options, Proxy};
+
+const INDEX: &str = "<!doctype html><title>Element</title><p id=app>fake Element Web\n";
+/// webpack.config.js: `output.filename: "bundles/[hash]/[name].js"`.
+const BUNDLE: &str = "/bundles/0123abcd/bundle.js";
+const I18N: &str = "/i18n/en_EN.json";
+
+/// Headers every response of Element Web's host carries, each once (plan/web.rs).
+const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-frame-options", "SAMEORIGIN"),
+    ("content-security-policy", "frame-ancestors 'self'"),
+    ("x-content-type-options", "nosniff"),
+    ("x-xss-protection", "1; mode=block"),
+    ("x-robots-tag", "noindex, nofollow, noarchive, noimageindex"),
+];
+
+/// The files of a release, minus config.json (the generated one is copied in after
+/// `mxproxy generate`).
+pub fn unpack_fake_release(root: &Path) {
+    for (path, body) in [
+        ("index.html", INDEX),
+        ("version", "1.12.26\n"),
+        (&BUNDLE[1..], "console.log('bundle');\n"),
+        (&I18N[1..], "{\"Hello\": \"Hello\"}\n"),
+        ("welcome.html", "<p>welcome\n"),
+    ] {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+}
+
+pub fn element_options() -> Options {
+    Options {
+        element_web: true,
+        base_redirect: Some("element-web".into()),
+        ..Options::default()
+    }
+}
+
+async fn get(stack: &Stack, host: &str, target: &str) -> Response {
+    stack
+        .client
+        .send(&Request::get(stack.site_address(), host, target))
+        .await
+        .unwrap_or_else(|e| panic!("{:?} GET https://{host}{target}: {e}", stack.server))
+}
+
+/// Every security header exactly once with its value, and the one `Cache-Control` (or
+/// none) expected for the path.
+fn assert_client_headers(what: &str, response: &Response, cache_control: Option<&str>) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            response.header(name),
+            [value],
+            "{what}: {name}: {response:?}"
+        );
+    }
+    let cache: Vec<String> = response.header("cache-control");
+    match cache_control {
+        Some(expected) => assert_eq!(cache, [expected], "{what}: {response:?}"),
+        None => assert!(cache.len() <= 1, "{what}: {response:?}"),
+    }
+}
+
+pub async fn element_web_on_its_own_host(server: Proxy) {
+    let stack = Stack::start(server, element_options()).await;
+    let host = stack.options.element_web_host().unwrap();
+    const NO_CACHE: Option<&str> = Some("no-cache");
+    const FOREVER: Option<&str> = Some("public, max-age=31536000, immutable");
+    for (target, status, cache) in [
+        ("/", 200, NO_CACHE),
+        ("/index.html", 200, NO_CACHE),
+        ("/version", 200, NO_CACHE),
+        ("/config.json", 200, NO_CACHE),
+        // Element asks for config.<its host>.json first; a 404 sends it to config.json.
+        ("/config.chat.example.com.json", 404, None),
+        (I18N, 200, NO_CACHE),
+        (BUNDLE, 200, FOREVER),
+        ("/welcome.html", 200, None),
+        ("/no-such-file", 404, None),
+        ("/bundles/0123abcd/missing.js", 404, None),
+    ] {
+        let what = format!("{server:?} GET https://{host}{target}");
+        let response = get(&stack, &host, target).await;
+        assert_eq!(response.status, status, "{what}: {response:?}");
+        assert_client_headers(&what, &response, cache);
+        if target == "/" {
+            assert_eq!(response.body, INDEX.as_bytes(), "{what}");
+        }
+    }
+    // Nothing of it reached the homeserver.
+    assert!(stack.upstream.requests().is_empty(), "{server:?}");
+}
+
+/// config.json is the generated one, served as JSON, and names the homeserver as the
+/// client well-known does.
+pub async fn element_web_config_matches_the_well_known(server: Proxy) {
+    let stack = Stack::start(server, element_options()).await;
+    let host = stack.options.element_web_host().unwrap();
+    let response = get(&stack, &host, "/config.json").await;
+    let what = format!("{server:?} GET https://{host}/config.json");
+    assert_eq!(response.status, 200, "{what}: {response:?}");
+    let content_type = response.header("content-type");
+    assert_eq!(content_type.len(), 1, "{what}: {response:?}");
+    assert!(
+        content_type[0].starts_with("application/json"),
+        "{what}: {response:?}"
+    );
+    let config: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+    let documented = ["default_server_config"];
+    for key in config.as_object().unwrap().keys() {
+        assert!(
+            documented.contains(&key.as_str()),
+            "{what}: {key} is not in docs/config.md"
+        );
+    }
+    let homeserver = &config["default_server_config"]["m.homeserver"];
+    let client = stack.document("client");
+    assert_eq!(
+        homeserver["base_url"], client["m.homeserver"]["base_url"],
+        "{what}: {config}"
+    );
+    assert_eq!(
+        homeserver["server_name"], stack.options.server_name,
+        "{what}: {config}"
+    );
+}
+
+/// The homeserver host does not serve the client, and the server name's host sends
+/// everything but its two documents to Element Web.
+pub async fn base_redirect_spares_the_well_known(server: Proxy) {
+    let stack = Stack::start(server, element_options()).await;
+    let homeserver_host = stack.homeserver_host.clone();
+    for target in ["/", "/index.html", BUNDLE, "/config.json"] {
+        let response = get(&stack, &homeserver_host, target).await;
+        assert_ne!(response.status, 200, "{server:?} {target}: {response:?}");
+        assert!(
+            !response.body.starts_with(INDEX.as_bytes()),
+            "{server:?} {target}"
+        );
+    }
+    let server_name = stack.options.server_name.clone();
+    for target in [
+        "/",
+        "/index.html",
+        "/a/b?c=d",
+        "/.well-known/",
+        "/.well-known/matrix",
+    ] {
+        let response = get(&stack, &server_name, target).await;
+        let what = format!("{server:?} GET https://{server_name}{target}");
+        assert_eq!(response.status, 301, "{what}: {response:?}");
+        assert_eq!(
+            response.header("location"),
+            ["https://chat.example.com/"],
+            "{what}: {response:?}"
+        );
+    }
+    // Other documents below the prefix are not the redirect's either.
+    let response = get(&stack, &server_name, "/.well-known/matrix/support").await;
+    assert_eq!(response.status, 404, "{server:?}: {response:?}");
+    for name in ["server", "client"] {
+        let target = format!("/.well-known/matrix/{name}");
+        let response = get(&stack, &server_name, &target).await;
+        let what = format!("{server:?} GET https://{server_name}{target}");
+        assert_eq!(response.status, 200, "{what}: {response:?}");
+        let body: serde_json::Value = serde_json::from_slice(&response.body)
+            .unwrap_or_else(|e| panic!("{what}: {e}: {response:?}"));
+        assert_eq!(body, stack.document(name), "{what}");
+    }
+}
