@@ -272,6 +272,15 @@ fn case() -> impl Strategy<Value = Case> {
                     }
                     switches.push("--mas");
                 }
+                // --element-web (a host install only) on web.<server name> where that fits,
+                // with the base redirect to it: refused (and so filtered out below) where the
+                // server name is the homeserver host or a named proxy cannot serve files.
+                if !compose && port % 5 < 2 && name.len() + 4 <= 253 {
+                    flag("--element-web", format!("web.{name}"));
+                    if port % 5 == 0 {
+                        flag("--base-redirect", "element-web".into());
+                    }
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },
