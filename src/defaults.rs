@@ -37,3 +37,8 @@ pub const WELL_KNOWN_MAX_AGE_SECONDS: u32 = 3600;
 /// "point your chosen web server ... at the `/usr/share/element-web` webroot"); a release
 /// tarball can be unpacked there as well.
 pub const ELEMENT_WEB_ROOT: &str = "/usr/share/element-web";
+/// The compose stack's Element Web service, which the proxy forwards the client's host to.
+pub const ELEMENT_WEB_SERVICE: &str = "element-web";
+/// The port Element's image listens on: its Dockerfile's `ENV ELEMENT_WEB_PORT=80`
+/// (element-hq/element-web Dockerfile; docs/install.md runs it with `-p 80:80`).
+pub const ELEMENT_WEB_IMAGE_PORT: u16 = 80;

@@ -188,6 +188,11 @@ pub enum Error {
         flag: &'static str,
         with: &'static str,
     },
+    /// `--element-web-upstream` (`flag`: as given) on loopback in the compose stack.
+    ElementWebUpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
+    },
     /// `--base-redirect` where the server name is the homeserver host, whose paths are the
     /// homeserver's.
     BaseRedirectOnHomeserver {
@@ -281,6 +286,7 @@ impl Error {
             | Error::ElementWebHostTaken { .. }
             | Error::ElementWebCannotServe { .. }
             | Error::ElementWebNotYet { .. }
+            | Error::ElementWebUpstreamInContainer { .. }
             | Error::BaseRedirectOnHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
@@ -537,6 +543,12 @@ impl fmt::Display for Error {
                 f,
                 "{flag} with {with} is not supported yet: mxproxy writes it for the proxies on \
                  a host only, e.g. --proxy nginx {flag} ... without {with}"
+            ),
+            Error::ElementWebUpstreamInContainer { flag, upstream } => write!(
+                f,
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy reaches Element Web's image by its service name, e.g. {flag} \
+                 element-web:80 (the default)"
             ),
             Error::BaseRedirectOnHomeserver { flag, server_name } => write!(
                 f,

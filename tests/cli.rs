@@ -1147,8 +1147,39 @@ fn element_web_and_base_redirect_refusals() {
             "--base-redirect with --proxy haproxy: mxproxy does not write it",
         ),
         (
-            &["--element-web", "chat.example.com", "--compose"],
-            "--element-web with --compose is not supported yet",
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--element-web-root",
+                "/srv/element",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+            ],
+            "--element-web-root /srv/element and --element-web-upstream 127.0.0.1:8081",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--compose",
+                "--element-web-root",
+                "/srv/e",
+            ],
+            "--element-web-root /srv/e and --compose",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--compose",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+            ],
+            "--element-web-upstream 127.0.0.1:8081 points at the proxy container itself",
+        ),
+        (
+            &["--element-web-upstream", "127.0.0.1:8081"],
+            "--element-web-upstream 127.0.0.1:8081 is only used with --element-web",
         ),
         (
             &[
@@ -1219,4 +1250,26 @@ fn element_web_and_base_redirect_refusals() {
             "base_url": "https://matrix.example.com", "server_name": "example.com"}}})
     );
     assert!(!env.out().join("traefik").exists());
+
+    // Through Element's own server every proxy can serve it, HAProxy and Traefik too.
+    env.generate(
+        &[
+            &base[..],
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+                "--proxy",
+                "haproxy,traefik",
+                "--force",
+            ],
+        ]
+        .concat(),
+    )
+    .success();
+    assert!(
+        env.read("haproxy/haproxy.cfg")
+            .contains("server element_web 127.0.0.1:8081")
+    );
 }

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    BaseRedirect, ByteSize, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
-    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
-    ServerName, Setup, Timeout, Tls, TlsMode, Upstream, UrlPrefix,
+    BaseRedirect, ByteSize, ElementWebServed, Email, GatewayRef, HomeserverName, Host,
+    IngressClass, KubeName, KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port,
+    Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, Upstream, UrlPrefix,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -232,6 +232,11 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element_web_root: Option<SafePath>,
 
+    /// With --element-web: forward its host to Element Web's own server (its Docker image) instead of serving the files; HAProxy and Traefik can then serve it too [default with --compose: element-web:80, the stack's service]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_ELEMENT_WEB_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web_upstream: Option<Upstream>,
+
     /// On the server name's host, answer every path but /.well-known/matrix/* with a redirect to this URL, or with `element-web` to Element Web's host [e.g. https://www.example.com/]
     #[arg(long, value_name = "URL|element-web", env = "MXPROXY_BASE_REDIRECT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,6 +303,7 @@ impl SetupLayer {
             mas_upstream: self.mas_upstream.or(lower.mas_upstream),
             element_web: self.element_web.or(lower.element_web),
             element_web_root: self.element_web_root.or(lower.element_web_root),
+            element_web_upstream: self.element_web_upstream.or(lower.element_web_upstream),
             base_redirect: self.base_redirect.or(lower.base_redirect),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
@@ -340,6 +346,7 @@ pub const FLAG_ORDER: &[&str] = &[
     "mas_upstream",
     "element_web",
     "element_web_root",
+    "element_web_upstream",
     "base_redirect",
 ];
 
@@ -395,12 +402,20 @@ impl From<&Setup> for SetupLayer {
             }),
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
             element_web: setup.element_web.as_ref().map(|web| web.host.clone()),
-            // The image serves it in the compose stack: no folder on the host.
             element_web_root: setup
                 .element_web
                 .as_ref()
-                .filter(|_| !setup.compose)
-                .map(|web| web.root.clone()),
+                .and_then(|web| match &web.served {
+                    ElementWebServed::Files(root) => Some(root.clone()),
+                    ElementWebServed::Upstream(_) => None,
+                }),
+            element_web_upstream: setup
+                .element_web
+                .as_ref()
+                .and_then(|web| match &web.served {
+                    ElementWebServed::Upstream(upstream) => Some(upstream.clone()),
+                    ElementWebServed::Files(_) => None,
+                }),
             base_redirect: setup.base_redirect.clone(),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),

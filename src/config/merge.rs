@@ -11,8 +11,9 @@ use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    BaseRedirect, ByteSize, DnsName, ElementWeb, Homeserver, Host, Mas, MasPublic, Port, Proxy,
-    ServerName, Setup, Timeout, Tls, TlsMode, Upstream, UpstreamHost,
+    BaseRedirect, ByteSize, DnsName, ElementWeb, ElementWebServed, Homeserver, Host, Mas,
+    MasPublic, Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
+    UpstreamHost,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -65,9 +66,11 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let max_upload = max_upload(&layers, &facts)?;
     let element_web = element_web(&layers, &server_name, &homeserver_host, mas.as_ref())?;
     let base_redirect = base_redirect(&layers, &server_name, &homeserver_host, &element_web)?;
-    if let Some(flag) = element_web
+    let serves_files = element_web
         .as_ref()
-        .map(|_| "--element-web")
+        .is_some_and(|web| matches!(web.served, ElementWebServed::Files(_)));
+    if let Some(flag) = serves_files
+        .then_some("--element-web")
         .or(base_redirect.as_ref().map(|_| "--base-redirect"))
     {
         file_servers(flag, &mut proxies, defaulted, &mut warnings)?;
@@ -114,26 +117,33 @@ fn element_web(
 ) -> Result<Option<ElementWeb>, Error> {
     let root = layers.pick(|l| &l.element_web_root);
     let Some((host, source)) = layers.pick(|l| &l.element_web) else {
-        return match root {
-            Some((root, source)) => {
-                let flag = named(source, "--element-web-root", "element_web_root:");
-                Err(Error::OnlyWith {
-                    flag: format!("{flag} {root}"),
-                    needs: "--element-web".into(),
-                    example: format!("--element-web chat.example.com {flag} {root}"),
-                })
-            }
+        let stray = [
+            root.as_ref().map(|(root, source)| {
+                let flag = named(*source, "--element-web-root", "element_web_root:");
+                format!("{flag} {root}")
+            }),
+            layers
+                .pick(|l| &l.element_web_upstream)
+                .map(|(upstream, source)| {
+                    let flag = named(source, "--element-web-upstream", "element_web_upstream:");
+                    format!("{flag} {upstream}")
+                }),
+        ];
+        return match stray.into_iter().flatten().next() {
+            Some(flag) => Err(Error::OnlyWith {
+                example: format!("--element-web chat.example.com {flag}"),
+                flag,
+                needs: "--element-web".into(),
+            }),
             None => Ok(None),
         };
     };
     let flag = named(source, "--element-web", "element_web:");
-    for (on, with) in [
-        (layers.on(|l| &l.compose), "--compose"),
-        (layers.on(|l| &l.kubernetes), "--kubernetes"),
-    ] {
-        if on {
-            return Err(Error::ElementWebNotYet { flag, with });
-        }
+    if layers.on(|l| &l.kubernetes) {
+        return Err(Error::ElementWebNotYet {
+            flag,
+            with: "--kubernetes",
+        });
     }
     let mas_host = mas.and_then(|mas| match &mas.public {
         MasPublic::Host(host) => Some(host.name()),
@@ -153,12 +163,60 @@ fn element_web(
             });
         }
     }
-    let root = root.map(|(root, _)| root).unwrap_or_else(|| {
-        defaults::ELEMENT_WEB_ROOT
-            .parse()
-            .expect("the default Element Web root is valid")
-    });
-    Ok(Some(ElementWeb { host, root }))
+    let served = element_web_served(layers, root)?;
+    Ok(Some(ElementWeb { host, served }))
+}
+
+/// The release's folder, or Element's own server: the compose stack's image by default
+/// there, the folder on a host install; both at once contradict each other.
+fn element_web_served(
+    layers: &Layers,
+    root: Option<(SafePath, Source)>,
+) -> Result<ElementWebServed, Error> {
+    let compose = layers.on(|l| &l.compose);
+    let upstream = layers.pick(|l| &l.element_web_upstream);
+    match (root, upstream) {
+        (Some((root, rs)), Some((upstream, us))) => Err(Error::Contradict {
+            a: format!(
+                "{} {root}",
+                named(rs, "--element-web-root", "element_web_root:")
+            ),
+            b: format!(
+                "{} {upstream}",
+                named(us, "--element-web-upstream", "element_web_upstream:")
+            ),
+            example: "--element-web-root /usr/share/element-web (or only --element-web-upstream 127.0.0.1:8081)",
+        }),
+        (Some((root, source)), None) if compose => Err(Error::Contradict {
+            a: format!(
+                "{} {root}",
+                named(source, "--element-web-root", "element_web_root:")
+            ),
+            b: "--compose".into(),
+            example: "--compose --element-web chat.example.com (Element's image serves the files)",
+        }),
+        (Some((root, _)), None) => Ok(ElementWebServed::Files(root)),
+        (None, Some((upstream, source))) if compose && upstream.host.is_loopback() => {
+            Err(Error::ElementWebUpstreamInContainer {
+                flag: named(source, "--element-web-upstream", "element_web_upstream:"),
+                upstream: upstream.to_string(),
+            })
+        }
+        (None, Some((upstream, _))) => Ok(ElementWebServed::Upstream(upstream)),
+        (None, None) if compose => Ok(ElementWebServed::Upstream(Upstream {
+            host: UpstreamHost::Name(
+                defaults::ELEMENT_WEB_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            ),
+            port: Port::new_unchecked(defaults::ELEMENT_WEB_IMAGE_PORT),
+        })),
+        (None, None) => Ok(ElementWebServed::Files(
+            defaults::ELEMENT_WEB_ROOT
+                .parse()
+                .expect("the default Element Web root is valid"),
+        )),
+    }
 }
 
 /// Element Web on a host install needs a proxy that serves files: one named on purpose
@@ -210,13 +268,11 @@ fn base_redirect(
         return Ok(None);
     };
     let flag = named(source, "--base-redirect", "base_redirect:");
-    for (on, with) in [
-        (layers.on(|l| &l.compose), "--compose"),
-        (layers.on(|l| &l.kubernetes), "--kubernetes"),
-    ] {
-        if on {
-            return Err(Error::ElementWebNotYet { flag, with });
-        }
+    if layers.on(|l| &l.kubernetes) {
+        return Err(Error::ElementWebNotYet {
+            flag,
+            with: "--kubernetes",
+        });
     }
     if server_name.host() == homeserver_host.name() {
         return Err(Error::BaseRedirectOnHomeserver {

@@ -303,7 +303,13 @@ pub fn plan(setup: &Setup) -> Plan {
     // Element Web's host likewise; its config.json names the homeserver as the client
     // well-known does, from the same values.
     let element_web = setup.element_web.as_ref().map(|web| {
-        web::element_web_plan(web, main_listener, &client_base_url, &decided.server_name)
+        web::element_web_plan(
+            web,
+            main_listener,
+            &client_base_url,
+            &decided.server_name,
+            setup.compose,
+        )
     });
     hosts.extend(element_web.as_ref().map(|web| web.host.clone()));
     let base_redirect = setup

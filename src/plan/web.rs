@@ -12,7 +12,8 @@
 use serde::Serialize;
 
 use super::sites::Listener;
-use crate::setup::{BaseRedirect, ElementWeb};
+use crate::defaults::ELEMENT_WEB_SERVICE;
+use crate::setup::{BaseRedirect, ElementWeb, ElementWebServed, UpstreamHost};
 
 /// The generated `config.json`, in the folder layout and where Element's Debian package
 /// reads it (docs/install.md: "Configure the app by modifying /etc/element-web/config.json").
@@ -31,8 +32,18 @@ pub struct ElementWebPlan {
     pub host: String,
     /// The main listener (443, or 80 without TLS), as the homeserver's.
     pub listener: Listener,
-    /// The folder of the unpacked release on a host install.
-    pub root: String,
+    /// The folder of the unpacked release the proxy serves, or null where it forwards.
+    pub root: Option<String>,
+    /// Element's own server (its image) the proxy forwards to, or null where it serves
+    /// the folder; the headers and caching above replace whatever it sends.
+    pub upstream: Option<super::UpstreamPlan>,
+    /// The headers the proxy takes out of the upstream's answers before adding its own, so
+    /// each is sent once: the security headers and `Cache-Control` (Element's image sets
+    /// `no-cache` itself on some paths, docker/nginx-templates/default.conf.template).
+    pub replaced_headers: Vec<String>,
+    /// The compose stack's service and image, or null on a host install.
+    pub compose_service: Option<String>,
+    pub image: String,
     /// Sent on every response of the host, each once, 404s included: Element Web's
     /// README's four ("Configuration best practices": X-Frame-Options,
     /// `Content-Security-Policy: frame-ancestors 'self'`, X-Content-Type-Options,
@@ -97,27 +108,52 @@ pub struct BaseRedirectPlan {
     pub unless_regex: String,
 }
 
+/// Element's image, as its docs/install.md names it (`docker run -p 80:80 vectorim/element-web`).
+const IMAGE: &str = "docker.io/vectorim/element-web:latest";
+
 pub(super) fn element_web_plan(
     web: &ElementWeb,
     listener: &Listener,
     base_url: &str,
     server_name: &str,
+    compose: bool,
 ) -> ElementWebPlan {
     let header = |name: &str, value: &str| HeaderLine {
         name: name.into(),
         value: value.into(),
     };
+    let headers = vec![
+        header("X-Frame-Options", "SAMEORIGIN"),
+        header("Content-Security-Policy", "frame-ancestors 'self'"),
+        header("X-Content-Type-Options", "nosniff"),
+        header("X-XSS-Protection", "1; mode=block"),
+        header("X-Robots-Tag", "noindex, nofollow, noarchive, noimageindex"),
+    ];
+    let (root, upstream) = match &web.served {
+        ElementWebServed::Files(root) => (Some(root.to_string()), None),
+        ElementWebServed::Upstream(upstream) => (
+            None,
+            Some(super::UpstreamPlan {
+                address: upstream.to_string(),
+                url: format!("http://{upstream}"),
+                resolver: (compose && matches!(upstream.host, UpstreamHost::Name(_)))
+                    .then(|| super::DOCKER_DNS.to_string()),
+            }),
+        ),
+    };
     ElementWebPlan {
         host: web.host.to_string(),
         listener: listener.clone(),
-        root: web.root.to_string(),
-        headers: vec![
-            header("X-Frame-Options", "SAMEORIGIN"),
-            header("Content-Security-Policy", "frame-ancestors 'self'"),
-            header("X-Content-Type-Options", "nosniff"),
-            header("X-XSS-Protection", "1; mode=block"),
-            header("X-Robots-Tag", "noindex, nofollow, noarchive, noimageindex"),
-        ],
+        root,
+        upstream,
+        replaced_headers: headers
+            .iter()
+            .map(|header| header.name.clone())
+            .chain(["Cache-Control".to_string()])
+            .collect(),
+        compose_service: compose.then(|| ELEMENT_WEB_SERVICE.to_string()),
+        image: IMAGE.into(),
+        headers,
         no_cache: NO_CACHE.into(),
         no_cache_paths: ["/", "/index.html", "/version"].map(String::from).to_vec(),
         no_cache_prefixes: ["/config", "/i18n"].map(String::from).to_vec(),

@@ -186,7 +186,7 @@ pub use net::{ListenAddress, Port, Upstream, UpstreamHost};
 pub use path::SafePath;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
-pub use web::{BASE_REDIRECT_ELEMENT_WEB, BaseRedirect, ElementWeb, RedirectUrl};
+pub use web::{BASE_REDIRECT_ELEMENT_WEB, BaseRedirect, ElementWeb, ElementWebServed, RedirectUrl};
 
 /// Characters that could end a config token or start a new directive in one of the
 /// generated formats (nginx, apache, Caddyfile, YAML), or a comment.

@@ -5,14 +5,22 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::{Host, Invalid, SafePath, describe_char, first_unsafe_char};
+use super::{Host, Invalid, SafePath, Upstream, describe_char, first_unsafe_char};
 
-/// `--element-web`: the host Element Web answers on and the folder its unpacked release
-/// is in (on a host install; in the compose stack the official image serves it).
+/// `--element-web`: the host Element Web answers on and what serves its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElementWeb {
     pub host: Host,
-    pub root: SafePath,
+    pub served: ElementWebServed,
+}
+
+/// The proxy serves the unpacked release from a folder (`--element-web-root`), or
+/// forwards to Element's own server, its Docker image (`--element-web-upstream`; the
+/// compose stack's `element-web` service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ElementWebServed {
+    Files(SafePath),
+    Upstream(Upstream),
 }
 
 /// `--base-redirect`: the server name's host answers every path but

@@ -108,6 +108,9 @@ pub struct Options {
     pub element_web: bool,
     /// `--base-redirect`: a URL or `element-web`.
     pub base_redirect: Option<String>,
+    /// With `element_web`: `--element-web-upstream` to this address, where `Stack::start`
+    /// runs a stand-in for Element's image, instead of `--element-web-root`.
+    pub element_web_upstream: Option<SocketAddr>,
 }
 
 /// `--mas`: MAS on `auth.<server name>` (`path: None`) or below `--mas-path`, listening on
@@ -132,6 +135,7 @@ impl Default for Options {
             mas: None,
             element_web: false,
             base_redirect: None,
+            element_web_upstream: None,
         }
     }
 }
@@ -252,9 +256,13 @@ impl Site {
             }
         }
         if let Some(host) = options.element_web_host() {
-            generate
-                .args(["--element-web", &host, "--element-web-root"])
-                .arg(element_web_root(dir));
+            generate.args(["--element-web", &host]);
+            match options.element_web_upstream {
+                Some(upstream) => generate.args(["--element-web-upstream", &upstream.to_string()]),
+                None => generate
+                    .arg("--element-web-root")
+                    .arg(element_web_root(dir)),
+            };
         }
         if let Some(redirect) = &options.base_redirect {
             generate.args(["--base-redirect", redirect]);

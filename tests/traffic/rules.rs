@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::client::{Body, Request, Response};
 use super::stack::Stack;
 pub use super::web::{
-    base_redirect_spares_the_well_known, element_web_config_matches_the_well_known,
-    element_web_on_its_own_host,
+    base_redirect_spares_the_well_known, element_web_behind_its_image,
+    element_web_config_matches_the_well_known, element_web_on_its_own_host,
 };
 use crate::common::homeserver::{Answers, Homeserver, sync_body};
 use crate::common::proxy::{Federation, MasOptions, Options, Proxy};
@@ -67,6 +67,8 @@ per_server!(mas_below_a_path);
 per_server!(element_web_on_its_own_host: nginx => Nginx, apache => Apache, caddy => Caddy);
 per_server!(element_web_config_matches_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
 per_server!(base_redirect_spares_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
+// Through Element's own server (its image), every proxy can.
+per_server!(element_web_behind_its_image);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack

@@ -2,11 +2,12 @@
 //! (the layout of a real one: index.html, version, bundles/<hash>/, i18n/, config.json)
 //! served by the real proxy, and what every response of the client's host carries.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use super::client::{Request, Response};
 use super::stack::Stack;
-use crate::common::proxy::{Options, Proxy};
+use crate::common::proxy::{Options, Proxy, Running};
 
 const INDEX: &str = "<!doctype html><title>Element</title><p id=app>fake Element Web\n";
 /// webpack.config.js: `output.filename: "bundles/[hash]/[name].js"`.
@@ -36,6 +37,30 @@ pub fn unpack_fake_release(root: &Path) {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(file, body).unwrap();
     }
+}
+
+/// Element's image is nginx serving the release with a server block of its own
+/// (element-hq/element-web Dockerfile, docker/nginx-templates/default.conf.template): it
+/// answers `/index.html`, `/version` and `/config*` with its own `Cache-Control: no-cache`.
+/// The stand-in is the real nginx with a server block that does the same, listening where
+/// `--element-web-upstream` points; the proxy's headers must replace, not add to, its own.
+pub fn start_image_stand_in(dir: &Path, root: &Path, address: SocketAddr) -> Running {
+    let image = dir.join("element-image");
+    std::fs::create_dir_all(&image).unwrap();
+    let site = image.join("default.conf");
+    std::fs::write(
+        &site,
+        format!(
+            "server {{\n    listen {address};\n    root {root};\n    index index.html;\n\
+             \x20   location = /index.html {{ add_header Cache-Control \"no-cache\"; }}\n\
+             \x20   location = /version {{ add_header Cache-Control \"no-cache\"; }}\n\
+             \x20   location /config {{ add_header Cache-Control \"no-cache\"; }}\n}}\n",
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    Running::start(Proxy::Nginx, &image, &site, address.ip(), &[address.port()])
+        .expect("nginx runs the image's stand-in")
 }
 
 pub fn element_options() -> Options {
@@ -72,7 +97,22 @@ fn assert_client_headers(what: &str, response: &Response, cache_control: Option<
 }
 
 pub async fn element_web_on_its_own_host(server: Proxy) {
-    let stack = Stack::start(server, element_options()).await;
+    client_host_headers_and_caching(server, element_options()).await;
+}
+
+/// The same through Element's own server (`--element-web-upstream`), which HAProxy and
+/// Traefik can forward to: the stand-in sends its own `Cache-Control` on some paths.
+pub async fn element_web_behind_its_image(server: Proxy) {
+    let options = Options {
+        element_web_upstream: Some("127.0.0.1:8081".parse().unwrap()),
+        base_redirect: None,
+        ..element_options()
+    };
+    client_host_headers_and_caching(server, options).await;
+}
+
+async fn client_host_headers_and_caching(server: Proxy, options: Options) {
+    let stack = Stack::start(server, options).await;
     let host = stack.options.element_web_host().unwrap();
     const NO_CACHE: Option<&str> = Some("no-cache");
     const FOREVER: Option<&str> = Some("public, max-age=31536000, immutable");
