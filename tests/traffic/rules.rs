@@ -9,6 +9,7 @@ use super::stack::Stack;
 pub use super::web::{
     base_redirect_spares_the_well_known, element_web_behind_its_image,
     element_web_config_matches_the_well_known, element_web_on_its_own_host,
+    element_web_refuses_foreign_frames,
 };
 use crate::common::homeserver::{Answers, Homeserver, sync_body};
 use crate::common::proxy::{Federation, MasOptions, Options, Proxy};
@@ -69,6 +70,8 @@ per_server!(element_web_config_matches_the_well_known: nginx => Nginx, apache =>
 per_server!(base_redirect_spares_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
 // Through Element's own server (its image), every proxy can.
 per_server!(element_web_behind_its_image);
+// Headless Chromium: a page on another origin cannot frame the client.
+per_server!(element_web_refuses_foreign_frames);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack

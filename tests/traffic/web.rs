@@ -9,10 +9,22 @@ use super::client::{Request, Response};
 use super::stack::Stack;
 use crate::common::proxy::{Options, Proxy, Running};
 
-const INDEX: &str = "<!doctype html><title>Element</title><p id=app>fake Element Web\n";
+/// Framed, it tells its parent that it loaded: what the browser check below reads.
+const INDEX: &str = "<!doctype html><title>Element</title><p id=app>fake Element Web\n\
+    <script>if (parent !== window) parent.postMessage('loaded', '*');</script>\n";
 /// webpack.config.js: `output.filename: "bundles/[hash]/[name].js"`.
 const BUNDLE: &str = "/bundles/0123abcd/bundle.js";
 const I18N: &str = "/i18n/en_EN.json";
+
+/// Frames the URL in its query string and says whether the framed page ran: the paragraph
+/// reads `framed:loaded` once the frame's message arrives, `framed:blocked` until then.
+const ATTACKER: &str = "<!doctype html><title>attacker</title>\
+    <p id=result>framed:blocked</p><script>\
+    addEventListener('message', e => { if (e.data === 'loaded') \
+    document.getElementById('result').textContent = 'framed:' + e.data; });\
+    const frame = document.createElement('iframe');\
+    frame.src = decodeURIComponent(location.search.slice(1));\
+    document.body.appendChild(frame);</script>\n";
 
 /// Headers every response of Element Web's host carries, each once (plan/web.rs).
 const SECURITY_HEADERS: [(&str, &str); 5] = [
@@ -32,6 +44,8 @@ pub fn unpack_fake_release(root: &Path) {
         (&BUNDLE[1..], "console.log('bundle');\n"),
         (&I18N[1..], "{\"Hello\": \"Hello\"}\n"),
         ("welcome.html", "<p>welcome\n"),
+        // Not part of a release: the browser check's page on another origin.
+        ("attacker.html", ATTACKER),
     ] {
         let file = root.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -217,4 +231,79 @@ pub async fn base_redirect_spares_the_well_known(server: Proxy) {
             .unwrap_or_else(|e| panic!("{what}: {e}: {response:?}"));
         assert_eq!(body, stack.document(name), "{what}");
     }
+}
+
+/// The attacker's page at http://127.0.0.1:8081 (Element's image stand-in serves it; an
+/// origin of its own, on loopback like the others, so that Chromium's private-network
+/// rules do not block the frame for another reason) frames `url` in headless Chromium;
+/// what its paragraph says once the page loaded (a frame holds up its parent's load event).
+fn frame_in_chromium(chromium: &Path, dir: &Path, url: &str) -> String {
+    let page = format!(
+        "http://127.0.0.1:8081/attacker.html?{}",
+        percent_encoding::utf8_percent_encode(url, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let output = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            // The test CA is not in Chromium's store; the frame check is not about TLS.
+            "--ignore-certificate-errors",
+            // Element Web's host, and the image stand-in under a name of another origin.
+            "--host-resolver-rules=MAP chat.example.com 127.0.0.1, MAP control.test 127.0.0.1",
+            "--virtual-time-budget=6000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("chromium").display()
+        ))
+        .arg(&page)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    // Only the paragraph counts: the script's own text names the other outcome too.
+    match ["framed:loaded", "framed:blocked"]
+        .into_iter()
+        .find(|result| dom.contains(&format!("<p id=\"result\">{result}</p>")))
+    {
+        Some(result) => result.to_string(),
+        None => panic!(
+            "no result in chromium's DOM:\n{dom}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// A real browser refuses to show the client inside another origin's page (X-Frame-Options
+/// and CSP frame-ancestors), while the same page from Element's own server, without the
+/// proxy's headers, loads in the frame: the check can tell the two apart.
+pub async fn element_web_refuses_foreign_frames(server: Proxy) {
+    let Some(chromium) = crate::common::require_tool("chromium") else {
+        return;
+    };
+    let options = Options {
+        element_web_upstream: Some("127.0.0.1:8081".parse().unwrap()),
+        base_redirect: None,
+        ..element_options()
+    };
+    let stack = Stack::start(server, options).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (control, client) = tokio::task::block_in_place(|| {
+        (
+            frame_in_chromium(&chromium, dir.path(), "http://control.test:8081/index.html"),
+            frame_in_chromium(&chromium, dir.path(), "https://chat.example.com/"),
+        )
+    });
+    assert_eq!(
+        control, "framed:loaded",
+        "{server:?}: the page without the headers did not load in the frame"
+    );
+    assert_eq!(
+        client, "framed:blocked",
+        "{server:?}: Element Web loaded inside another origin's frame"
+    );
+    drop(stack);
 }
