@@ -182,6 +182,7 @@ fn defaults_after(server_name: &'static str) -> Vec<(&'static str, Answer)> {
         ("max_upload", ENTER),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]
 }
@@ -261,6 +262,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         ("max_upload", Text("100M")),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]);
     let result = interview(&SetupLayer::default(), &mut script).unwrap();
@@ -338,6 +340,7 @@ fn script_flags_and_config_prefill_every_default() {
         ("max_upload", ENTER),
         ("proxy", ENTER),
         ("compose", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]);
     let answers = interview(&prefill, &mut script).unwrap();
@@ -691,6 +694,7 @@ fn pty_defaults_write_what_the_printed_command_writes() {
         "Upload limit",
         "Proxies",
         "Also write a docker-compose stack?",
+        "Element Web host",
         "Output folder",
     ] {
         pty.enter(prompt);
@@ -734,6 +738,7 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
     // nginx, apache, caddy, traefik: keep nginx and caddy
     pty.answer("Proxies", &format!("{DOWN} {DOWN}{DOWN} \r"));
     pty.answer("Also write a docker-compose stack?", "y");
+    pty.type_line("Element Web host", "web.example.net");
     pty.type_line("Output folder", "site-out");
     let summary = pty.expect("? What now?");
     for expected in [
@@ -741,6 +746,7 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
         "files: /etc/ssl/chat/fullchain.pem and /etc/ssl/chat/privkey.pem",
         "proxies           nginx, caddy",
         "compose stack     yes: Conduit and nginx",
+        "Element Web       web.example.net, forwarded to element-web:80",
         "new      docker-compose.yml",
     ] {
         assert!(summary.contains(expected), "{expected}\n{summary}");
@@ -983,4 +989,60 @@ fn review_dry_run_and_quit() {
     assert!(command.ends_with(" --dry-run"), "{command}");
     assert!(said.contains(&command), "{said}");
     assert!(!dir.path().join("out").exists(), "review writes nothing");
+}
+
+#[test]
+fn script_element_web_on_the_homeserver_host_is_asked_again() {
+    let mut answers = defaults_after("example.org");
+    let out = answers.pop().unwrap();
+    assert_eq!(answers.pop().unwrap().0, "element_web");
+    answers.extend([
+        ("element_web", Text("matrix.example.org")),
+        ("element_web", Text("example.org")),
+        ("element_web", Text("chat.example.org")),
+        out,
+    ]);
+    // The file's folder comes along with the host; the default proxies lose Traefik, as
+    // generate's default list does.
+    let prefill = SetupLayer {
+        element_web_root: Some("/srv/element".parse().unwrap()),
+        ..SetupLayer::default()
+    };
+    let mut script = Script::new(&answers);
+    let result = interview(&prefill, &mut script).unwrap();
+    script.done();
+    let refusals = script.refusals();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals[0].contains("that host is already the homeserver host")
+            && refusals[0].contains("cross-site scripting"),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals[1].contains("that host is already the server name"),
+        "{refusals:?}"
+    );
+    assert!(
+        script
+            .log
+            .iter()
+            .any(|line| line.contains("Left out of the proxies")),
+        "{:#?}",
+        script.log
+    );
+    let setup = setup_of(&result);
+    assert_eq!(
+        setup.proxies,
+        [
+            mxproxy::setup::Proxy::Nginx,
+            mxproxy::setup::Proxy::Apache,
+            mxproxy::setup::Proxy::Caddy
+        ]
+    );
+    let web = setup.element_web.expect("Element Web was asked for");
+    assert_eq!(web.host.to_string(), "chat.example.org");
+    assert_eq!(
+        web.served,
+        mxproxy::setup::ElementWebServed::Files("/srv/element".parse().unwrap())
+    );
 }
