@@ -176,10 +176,8 @@ pub enum Error {
         host: String,
         taken_by: &'static str,
     },
-    /// `--element-web` (or `--base-redirect`: `flag`) with a proxy, named on purpose,
-    /// that cannot serve a folder of files (or whose file does not carry the redirect yet).
+    /// `--element-web` with a proxy, named on purpose, that cannot serve a folder of files.
     ElementWebCannotServe {
-        flag: &'static str,
         proxy: Proxy,
         display_name: &'static str,
     },
@@ -519,25 +517,15 @@ impl fmt::Display for Error {
                  README, \"Separate domains\"), e.g. --element-web chat.example.com"
             ),
             Error::ElementWebCannotServe {
-                flag: "--element-web",
                 proxy,
                 display_name,
             } => write!(
                 f,
                 "--element-web with --proxy {proxy}: {display_name} cannot serve Element Web's \
                  folder of static files (HAProxy answers only with single files loaded at \
-                 start, Traefik serves no files); use nginx, Apache or Caddy for it, e.g. \
-                 --proxy nginx --element-web chat.example.com"
-            ),
-            Error::ElementWebCannotServe {
-                flag,
-                proxy,
-                display_name,
-            } => write!(
-                f,
-                "{flag} with --proxy {proxy}: mxproxy does not write it into {display_name}'s \
-                 config yet; use nginx, Apache or Caddy for it, e.g. --proxy nginx {flag} \
-                 https://www.example.com/"
+                 start, Traefik serves no files); use nginx, Apache or Caddy for it, or let \
+                 {display_name} forward to Element's own server (its image), e.g. --proxy \
+                 {proxy} --element-web chat.example.com --element-web-upstream 127.0.0.1:8081"
             ),
             Error::ElementWebNotYet { flag, with } => write!(
                 f,

@@ -1139,15 +1139,6 @@ fn element_web_and_base_redirect_refusals() {
         ),
         (
             &[
-                "--base-redirect",
-                "https://w.example.com/",
-                "--proxy",
-                "haproxy",
-            ],
-            "--base-redirect with --proxy haproxy: mxproxy does not write it",
-        ),
-        (
-            &[
                 "--element-web",
                 "chat.example.com",
                 "--element-web-root",
@@ -1271,5 +1262,25 @@ fn element_web_and_base_redirect_refusals() {
     assert!(
         env.read("haproxy/haproxy.cfg")
             .contains("server element_web 127.0.0.1:8081")
+    );
+
+    // The base redirect alone needs no Element Web, and every proxy writes it.
+    env.generate(
+        &[
+            &base[..],
+            &[
+                "--base-redirect",
+                "https://www.example.com/",
+                "--proxy",
+                "haproxy,traefik",
+                "--force",
+            ],
+        ]
+        .concat(),
+    )
+    .success();
+    assert!(
+        env.read("haproxy/haproxy.cfg")
+            .contains("http-request redirect location https://www.example.com/ code 301")
     );
 }

@@ -69,11 +69,8 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let serves_files = element_web
         .as_ref()
         .is_some_and(|web| matches!(web.served, ElementWebServed::Files(_)));
-    if let Some(flag) = serves_files
-        .then_some("--element-web")
-        .or(base_redirect.as_ref().map(|_| "--base-redirect"))
-    {
-        file_servers(flag, &mut proxies, defaulted, &mut warnings)?;
+    if serves_files {
+        file_servers(&mut proxies, defaulted, &mut warnings)?;
     }
     if matches!(tls, Tls::Acme { .. }) {
         let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
@@ -219,11 +216,9 @@ fn element_web_served(
     }
 }
 
-/// Element Web on a host install needs a proxy that serves files: one named on purpose
-/// that cannot is refused, one from the default list is left out with a note. HAProxy's
-/// and Traefik's files do not carry `--base-redirect` yet either.
+/// Element Web from a folder needs a proxy that serves files: one named on purpose that
+/// cannot is refused, one from the default list is left out with a note.
 fn file_servers(
-    flag: &'static str,
     proxies: &mut Vec<Proxy>,
     defaulted: bool,
     warnings: &mut Vec<String>,
@@ -232,7 +227,6 @@ fn file_servers(
     if !defaulted {
         return match proxies.iter().find(|p| cannot(p)) {
             Some(&proxy) => Err(Error::ElementWebCannotServe {
-                flag,
                 proxy,
                 display_name: proxy::facts(proxy).display_name,
             }),
@@ -241,13 +235,10 @@ fn file_servers(
     }
     proxies.retain(|proxy| {
         if cannot(proxy) {
-            let why = match flag {
-                "--element-web" => "it cannot serve Element Web's folder of files",
-                _ => "mxproxy does not write the redirect into its config yet",
-            };
             warnings.push(format!(
-                "{} left out of the default proxies for {flag}: {why}; nginx, Apache and \
-                 Caddy do",
+                "{} left out of the default proxies for --element-web: it cannot serve \
+                 Element Web's folder of files; nginx, Apache and Caddy do (or all five \
+                 forward to Element's own server with --element-web-upstream)",
                 proxy::facts(*proxy).display_name
             ));
         }

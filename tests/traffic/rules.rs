@@ -67,7 +67,7 @@ per_server!(mas_below_a_path);
 // Element Web needs a proxy that serves files: HAProxy and Traefik are refused (tests/cli.rs).
 per_server!(element_web_on_its_own_host: nginx => Nginx, apache => Apache, caddy => Caddy);
 per_server!(element_web_config_matches_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
-per_server!(base_redirect_spares_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
+per_server!(base_redirect_spares_the_well_known);
 // Through Element's own server (its image), every proxy can.
 per_server!(element_web_behind_its_image);
 // Headless Chromium: a page on another origin cannot frame the client.
