@@ -54,3 +54,13 @@ pub const CERTBOT_RENEW_INTERVAL_SECONDS: u32 = 12 * 60 * 60;
 /// of a 90-day lifetime), so minutes are plenty, and a check is one `cksum` of a few
 /// kilobytes.
 pub const CERTIFICATE_CHECK_SECONDS: u32 = 5 * 60;
+/// Where Element Web's unpacked release is served from on a host install: the webroot of
+/// Element's own Debian package (element-hq/element-web docs/install.md, "Debian package":
+/// "point your chosen web server ... at the `/usr/share/element-web` webroot"); a release
+/// tarball can be unpacked there as well.
+pub const ELEMENT_WEB_ROOT: &str = "/usr/share/element-web";
+/// The compose stack's Element Web service, which the proxy forwards the client's host to.
+pub const ELEMENT_WEB_SERVICE: &str = "element-web";
+/// The port Element's image listens on: its Dockerfile's `ENV ELEMENT_WEB_PORT=80`
+/// (element-hq/element-web Dockerfile; docs/install.md runs it with `-p 80:80`).
+pub const ELEMENT_WEB_IMAGE_PORT: u16 = 80;

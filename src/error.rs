@@ -209,6 +209,34 @@ pub enum Error {
         display_name: &'static str,
         why: &'static str,
     },
+    /// `--element-web` (`flag`: as given) naming a host the homeserver's sites or MAS
+    /// already serve.
+    ElementWebHostTaken {
+        flag: &'static str,
+        host: String,
+        taken_by: &'static str,
+    },
+    /// `--element-web` with a proxy, named on purpose, that cannot serve a folder of files.
+    ElementWebCannotServe {
+        proxy: Proxy,
+        display_name: &'static str,
+    },
+    /// `--element-web` or `--base-redirect` with an output it does not cover yet.
+    ElementWebNotYet {
+        flag: &'static str,
+        with: &'static str,
+    },
+    /// `--element-web-upstream` (`flag`: as given) on loopback in the compose stack.
+    ElementWebUpstreamInContainer {
+        flag: &'static str,
+        upstream: String,
+    },
+    /// `--base-redirect` where the server name is the homeserver host, whose paths are the
+    /// homeserver's.
+    BaseRedirectOnHomeserver {
+        flag: &'static str,
+        server_name: String,
+    },
     /// A Kubernetes flag without `--kubernetes`.
     KubernetesOnly {
         flag: &'static str,
@@ -315,6 +343,11 @@ impl Error {
             | Error::RtcDefaultHostTooLong { .. }
             | Error::RtcUpstreamTaken { .. }
             | Error::RtcWellKnownFromHomeserver { .. }
+            | Error::ElementWebHostTaken { .. }
+            | Error::ElementWebCannotServe { .. }
+            | Error::ElementWebNotYet { .. }
+            | Error::ElementWebUpstreamInContainer { .. }
+            | Error::BaseRedirectOnHomeserver { .. }
             | Error::KubernetesOnly { .. }
             | Error::KubernetesRefuses { .. }
             | Error::KubernetesFederationPort { .. }
@@ -592,6 +625,45 @@ impl fmt::Display for Error {
                 "--rtc with --proxy {proxy}: {proxy} forwards /.well-known/matrix/ to \
                  {display_name} (--homeserver {homeserver}), {why}; use a proxy that serves \
                  the documents itself, e.g. --rtc --proxy nginx"
+            ),
+            Error::ElementWebHostTaken {
+                flag,
+                host,
+                taken_by,
+            } => write!(
+                f,
+                "{flag} {host}: that host is already the {taken_by}; Element Web needs a host of \
+                 its own, since a page on the same origin as user content from the Matrix APIs \
+                 would let that content script the client (cross-site scripting; Element Web's \
+                 README, \"Separate domains\"), e.g. --element-web chat.example.com"
+            ),
+            Error::ElementWebCannotServe {
+                proxy,
+                display_name,
+            } => write!(
+                f,
+                "--element-web with --proxy {proxy}: {display_name} cannot serve Element Web's \
+                 folder of static files (HAProxy answers only with single files loaded at \
+                 start, Traefik serves no files); use nginx, Apache or Caddy for it, or let \
+                 {display_name} forward to Element's own server (its image), e.g. --proxy \
+                 {proxy} --element-web chat.example.com --element-web-upstream 127.0.0.1:8081"
+            ),
+            Error::ElementWebNotYet { flag, with } => write!(
+                f,
+                "{flag} with {with} is not supported yet: mxproxy writes it for the proxies on \
+                 a host only, e.g. --proxy nginx {flag} ... without {with}"
+            ),
+            Error::ElementWebUpstreamInContainer { flag, upstream } => write!(
+                f,
+                "{flag} {upstream} points at the proxy container itself in the compose stack; \
+                 the proxy reaches Element Web's image by its service name, e.g. {flag} \
+                 element-web:80 (the default)"
+            ),
+            Error::BaseRedirectOnHomeserver { flag, server_name } => write!(
+                f,
+                "{flag}: the server name {server_name} is also the homeserver host, whose paths \
+                 are the homeserver's; the redirect needs the homeserver on a host of its own, \
+                 e.g. --homeserver-host matrix.{server_name} {flag} element-web"
             ),
             Error::KubernetesOnly { flag, example } => write!(
                 f,

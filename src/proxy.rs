@@ -43,6 +43,10 @@ pub struct ProxyFacts {
     /// Its file is the whole configuration, not a site included by a main config (Caddy,
     /// HAProxy): in the Debian layout it replaces the package's default one.
     pub whole_config: bool,
+    /// The proxy serves a folder of static files (Element Web's release): nginx, Apache
+    /// and Caddy. HAProxy only answers with a file it loaded at start (`http-request
+    /// return ... file`), not a folder of thousands; Traefik serves no files at all.
+    pub serves_files: bool,
     /// More files, written only with a trusted front (`--trusted-proxy`, `--cdn`): what
     /// the proxy needs to recover the client's address (Traefik: its plugin).
     pub client_address_files: &'static [FileSpec],
@@ -137,6 +141,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
         reload: "nginx -s reload",
         challenge: Challenge::Webroot,
     }),
+    serves_files: true,
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -170,6 +175,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
         reload: "apachectl -k graceful",
         challenge: Challenge::Webroot,
     }),
+    serves_files: true,
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -196,6 +202,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     whole_config: true,
     client_address_files: &[],
     compose_runtime: None,
+    serves_files: true,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -251,6 +258,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
         },
     ],
     compose_runtime: None,
+    serves_files: false,
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -282,6 +290,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
         reload: "kill -USR2 $$",
         challenge: Challenge::Standalone,
     }),
+    serves_files: false,
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

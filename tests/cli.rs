@@ -1159,3 +1159,194 @@ fn worker_refusals_are_usage_errors_with_an_example() {
         "--homeserver conduit has none, e.g. --homeserver synapse --worker sync=127.0.0.1:8083",
     ));
 }
+
+/// `--element-web` and `--base-redirect`: every refusal once, with exit code 2, and the
+/// file a working setup adds.
+#[test]
+fn element_web_and_base_redirect_refusals() {
+    let env = Env::new();
+    let base = ["--server-name", "example.com"];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--element-web", "matrix.example.com"],
+            "--element-web matrix.example.com: that host is already the homeserver host; \
+             Element Web needs a host of its own, since a page on the same origin as user \
+             content from the Matrix APIs would let that content script the client \
+             (cross-site scripting",
+        ),
+        (
+            &["--element-web", "example.com"],
+            "that host is already the server name",
+        ),
+        (
+            &[
+                "--homeserver",
+                "synapse",
+                "--mas",
+                "--mas-host",
+                "auth.example.com",
+                "--element-web",
+                "auth.example.com",
+            ],
+            "already the Matrix Authentication Service's host",
+        ),
+        (
+            &["--element-web", "chat.example.com", "--proxy", "haproxy"],
+            "--element-web with --proxy haproxy: HAProxy cannot serve Element Web's folder",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--proxy",
+                "nginx,traefik",
+            ],
+            "--element-web with --proxy traefik: Traefik cannot serve",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--element-web-root",
+                "/srv/element",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+            ],
+            "--element-web-root /srv/element and --element-web-upstream 127.0.0.1:8081",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--compose",
+                "--element-web-root",
+                "/srv/e",
+            ],
+            "--element-web-root /srv/e and --compose",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--compose",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+            ],
+            "--element-web-upstream 127.0.0.1:8081 points at the proxy container itself",
+        ),
+        (
+            &["--element-web-upstream", "127.0.0.1:8081"],
+            "--element-web-upstream 127.0.0.1:8081 is only used with --element-web",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--kubernetes",
+                "--ingress-class",
+                "nginx",
+                "--tls",
+                "none",
+            ],
+            "--element-web with --kubernetes is not supported yet",
+        ),
+        (
+            &["--base-redirect", "element-web"],
+            "--base-redirect element-web is only used with --element-web",
+        ),
+        (
+            &["--element-web-root", "/srv/element"],
+            "--element-web-root /srv/element is only used with --element-web",
+        ),
+        (
+            &[
+                "--homeserver-host",
+                "example.com",
+                "--base-redirect",
+                "https://w.example.com/",
+            ],
+            "--base-redirect: the server name example.com is also the homeserver host",
+        ),
+        (
+            &["--base-redirect", "https://w.example.com/a b"],
+            "contains a space, which would break the redirect line",
+        ),
+        (
+            &["--base-redirect", "javascript:alert(1)"],
+            "is a javascript URL",
+        ),
+        (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--element-web-root",
+                "relative",
+            ],
+            "is relative",
+        ),
+    ];
+    for (args, message) in cases {
+        env.generate(&[&base[..], args].concat())
+            .code(2)
+            .stderr(contains(*message));
+    }
+    assert!(!env.out().exists(), "a refusal wrote files");
+
+    // The default proxy list leaves Traefik out with a note instead of failing.
+    env.generate(&[&base[..], &["--element-web", "chat.example.com"]].concat())
+        .success()
+        .stderr(contains(
+            "Traefik left out of the default proxies for --element-web: it cannot serve \
+             Element Web's folder of files",
+        ));
+    let config: serde_json::Value =
+        serde_json::from_str(&env.read("element-web/config.json")).unwrap();
+    assert_eq!(
+        config,
+        serde_json::json!({"default_server_config": {"m.homeserver": {
+            "base_url": "https://matrix.example.com", "server_name": "example.com"}}})
+    );
+    assert!(!env.out().join("traefik").exists());
+
+    // Through Element's own server every proxy can serve it, HAProxy and Traefik too.
+    env.generate(
+        &[
+            &base[..],
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--element-web-upstream",
+                "127.0.0.1:8081",
+                "--proxy",
+                "haproxy,traefik",
+                "--force",
+            ],
+        ]
+        .concat(),
+    )
+    .success();
+    assert!(
+        env.read("haproxy/haproxy.cfg")
+            .contains("server element_web 127.0.0.1:8081")
+    );
+
+    // The base redirect alone needs no Element Web, and every proxy writes it.
+    env.generate(
+        &[
+            &base[..],
+            &[
+                "--base-redirect",
+                "https://www.example.com/",
+                "--proxy",
+                "haproxy,traefik",
+                "--force",
+            ],
+        ]
+        .concat(),
+    )
+    .success();
+    assert!(
+        env.read("haproxy/haproxy.cfg")
+            .contains("http-request redirect location https://www.example.com/ code 301")
+    );
+}

@@ -183,6 +183,7 @@ fn defaults_after(server_name: &'static str) -> Vec<(&'static str, Answer)> {
         ("proxy", ENTER),
         ("compose", ENTER),
         ("rtc", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]
 }
@@ -263,6 +264,7 @@ fn script_bad_answers_are_asked_again_with_the_validators_message() {
         ("proxy", ENTER),
         ("compose", ENTER),
         ("rtc", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]);
     let result = interview(&SetupLayer::default(), &mut script).unwrap();
@@ -341,6 +343,7 @@ fn script_flags_and_config_prefill_every_default() {
         ("proxy", ENTER),
         ("compose", ENTER),
         ("rtc", ENTER),
+        ("element_web", ENTER),
         ("out", ENTER),
     ]);
     let answers = interview(&prefill, &mut script).unwrap();
@@ -969,6 +972,7 @@ fn pty_defaults_write_what_the_printed_command_writes() {
         "Proxies",
         "Also write a docker-compose stack?",
         "Add calls",
+        "Element Web host",
         "Output folder",
     ] {
         pty.enter(prompt);
@@ -1013,6 +1017,7 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
     pty.answer("Proxies", &format!("{DOWN} {DOWN}{DOWN} \r"));
     pty.answer("Also write a docker-compose stack?", "y");
     pty.enter("Add calls");
+    pty.type_line("Element Web host", "web.example.net");
     pty.type_line("Output folder", "site-out");
     let summary = pty.expect("? What now?");
     for expected in [
@@ -1020,6 +1025,7 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
         "files: /etc/ssl/chat/fullchain.pem and /etc/ssl/chat/privkey.pem",
         "proxies           nginx, caddy",
         "compose stack     yes: Conduit and nginx",
+        "Element Web       web.example.net, forwarded to element-web:80",
         "new      docker-compose.yml",
     ] {
         assert!(summary.contains(expected), "{expected}\n{summary}");
@@ -1086,6 +1092,7 @@ fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
         "Proxies",
         "Also write a docker-compose stack?",
         "Add calls",
+        "Element Web host",
         "Output folder",
     ] {
         pty.enter(prompt);
@@ -1371,6 +1378,7 @@ fn pty_calls_write_what_the_printed_command_writes() {
         pty.enter(prompt);
     }
     pty.answer("Add calls", "y");
+    pty.enter("Element Web host");
     pty.enter("Output folder");
     let summary = pty.expect("? What now?");
     let calls = "calls             https://rtc.example.org, LiveKit at 127.0.0.1:7880, \
@@ -1398,5 +1406,61 @@ fn pty_calls_write_what_the_printed_command_writes() {
     assert_same_tree(
         &wizard_dir.path().join("mxproxy-out"),
         &flags_dir.path().join("mxproxy-out"),
+    );
+}
+
+#[test]
+fn script_element_web_on_the_homeserver_host_is_asked_again() {
+    let mut answers = defaults_after("example.org");
+    let out = answers.pop().unwrap();
+    assert_eq!(answers.pop().unwrap().0, "element_web");
+    answers.extend([
+        ("element_web", Text("matrix.example.org")),
+        ("element_web", Text("example.org")),
+        ("element_web", Text("chat.example.org")),
+        out,
+    ]);
+    // The file's folder comes along with the host; the default proxies lose Traefik, as
+    // generate's default list does.
+    let prefill = SetupLayer {
+        element_web_root: Some("/srv/element".parse().unwrap()),
+        ..SetupLayer::default()
+    };
+    let mut script = Script::new(&answers);
+    let result = interview(&prefill, &mut script).unwrap();
+    script.done();
+    let refusals = script.refusals();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals[0].contains("that host is already the homeserver host")
+            && refusals[0].contains("cross-site scripting"),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals[1].contains("that host is already the server name"),
+        "{refusals:?}"
+    );
+    assert!(
+        script
+            .log
+            .iter()
+            .any(|line| line.contains("Left out of the proxies")),
+        "{:#?}",
+        script.log
+    );
+    let setup = setup_of(&result);
+    assert_eq!(
+        setup.proxies,
+        [
+            mxproxy::setup::Proxy::Nginx,
+            mxproxy::setup::Proxy::Apache,
+            mxproxy::setup::Proxy::Caddy
+        ]
+    );
+    let web = setup.element_web.expect("Element Web was asked for");
+    assert_eq!(web.host.to_string(), "chat.example.org");
+    assert_eq!(
+        web.served,
+        mxproxy::setup::ElementWebServed::Files("/srv/element".parse().unwrap())
     );
 }

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    ByteSize, Cdn, Email, GatewayRef, HomeserverName, Host, IngressClass, KubeName,
-    KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port, Proxy, SafePath,
-    ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix, WorkerAddress,
+    BaseRedirect, ByteSize, Cdn, ElementWebServed, Email, GatewayRef, HomeserverName, Host,
+    IngressClass, KubeName, KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port,
+    Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix,
+    WorkerAddress,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -280,6 +281,25 @@ pub struct SetupLayer {
     )]
     #[serde(default, skip_serializing_if = "Option::is_none", with = "workers_map")]
     pub workers: Option<Vec<WorkerAddress>>,
+    /// Serve Element Web, the web client, on this host of its own: never the homeserver host or the server name, where user content would share its origin [e.g. chat.example.com]
+    #[arg(long, value_name = "HOST", env = "MXPROXY_ELEMENT_WEB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web: Option<Host>,
+
+    /// With --element-web: the folder holding the unpacked Element Web release (in the compose stack the official image serves it) [default: /usr/share/element-web, where Element's Debian package puts it]
+    #[arg(long, value_name = "PATH", env = "MXPROXY_ELEMENT_WEB_ROOT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web_root: Option<SafePath>,
+
+    /// With --element-web: forward its host to Element Web's own server (its Docker image) instead of serving the files; HAProxy and Traefik can then serve it too [default with --compose: element-web:80, the stack's service]
+    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_ELEMENT_WEB_UPSTREAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_web_upstream: Option<Upstream>,
+
+    /// On the server name's host, answer every path but /.well-known/matrix/* with a redirect to this URL, or with `element-web` to Element Web's host [e.g. https://www.example.com/]
+    #[arg(long, value_name = "URL|element-web", env = "MXPROXY_BASE_REDIRECT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_redirect: Option<BaseRedirect>,
 
     /// Output folder [default: ./mxproxy-out]
     #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
@@ -347,6 +367,10 @@ impl SetupLayer {
             trusted_proxy: self.trusted_proxy.or(lower.trusted_proxy),
             cdn: self.cdn.or(lower.cdn),
             workers: self.workers.or(lower.workers),
+            element_web: self.element_web.or(lower.element_web),
+            element_web_root: self.element_web_root.or(lower.element_web_root),
+            element_web_upstream: self.element_web_upstream.or(lower.element_web_upstream),
+            base_redirect: self.base_redirect.or(lower.base_redirect),
             out: self.out.or(lower.out),
             layout: self.layout.or(lower.layout),
             templates: self.templates.or(lower.templates),
@@ -393,6 +417,10 @@ pub const FLAG_ORDER: &[&str] = &[
     "trusted_proxy",
     "cdn",
     "workers",
+    "element_web",
+    "element_web_root",
+    "element_web_upstream",
+    "base_redirect",
 ];
 
 /// The flag of a key: the key with `-` for `_`, but singular where each flag gives one
@@ -464,6 +492,22 @@ impl From<&Setup> for SetupLayer {
                 .then(|| setup.trusted_proxies.clone()),
             cdn: setup.cdn,
             workers: (!setup.workers.is_empty()).then(|| setup.workers.addresses()),
+            element_web: setup.element_web.as_ref().map(|web| web.host.clone()),
+            element_web_root: setup
+                .element_web
+                .as_ref()
+                .and_then(|web| match &web.served {
+                    ElementWebServed::Files(root) => Some(root.clone()),
+                    ElementWebServed::Upstream(_) => None,
+                }),
+            element_web_upstream: setup
+                .element_web
+                .as_ref()
+                .and_then(|web| match &web.served {
+                    ElementWebServed::Upstream(upstream) => Some(upstream.clone()),
+                    ElementWebServed::Files(_) => None,
+                }),
+            base_redirect: setup.base_redirect.clone(),
             // As displayed: a path that is not UTF-8 cannot be a YAML string or a flag.
             out: Some(PathBuf::from(setup.out.display().to_string())),
             layout: None,

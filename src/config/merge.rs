@@ -12,8 +12,9 @@ use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    ByteSize, DnsName, Homeserver, Host, Mas, MasPublic, Port, Proxy, ServerName, Setup, Timeout,
-    Tls, TlsMode, Upstream, UpstreamHost, Workers,
+    BaseRedirect, ByteSize, DnsName, ElementWeb, ElementWebServed, Homeserver, Host, Mas,
+    MasPublic, Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
+    UpstreamHost, Workers,
 };
 
 pub(super) const DEFAULT_FEDERATION_PORT: Port = Port::new_unchecked(defaults::FEDERATION_PORT);
@@ -46,13 +47,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         &upstream,
     )?;
     if expose_admin && mas.is_some() {
-        // MAS: "It is considered safe to expose the API to the public, as access to it is
-        // gated by the `urn:mas:admin` scope" (docs/topics/admin-api.md); still a door more.
-        warnings.push(format!(
-            "--expose-admin with --mas: MAS's admin API ({}admin/v1/) is reachable from the \
-             internet too; it answers only tokens with the urn:mas:admin scope",
-            homeserver::mas::ADMIN_API_PREFIX
-        ));
+        warnings.push(mas_admin_warning());
     }
     if federation_port.map(Port::get) == Some(HTTP_PORT) {
         return Err(Error::FederationOnHttpPort);
@@ -60,13 +55,8 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     let webroot = layers
         .get(|l| &l.webroot)
         .unwrap_or_else(|| defaults::WEBROOT.parse().expect("default webroot is valid"));
-    let (mut proxies, defaulted) = proxies(&layers, kubernetes.is_some())?;
-    let listen_addresses = listen_addresses(&layers, compose)?;
-    if listen_addresses.len() > 1 && defaulted {
-        leave_out_single_address_proxies(&mut proxies, &listen_addresses, &mut warnings);
-    } else {
-        one_listen_address(&listen_addresses, &proxies)?;
-    }
+    let (mut proxies, defaulted, listen_addresses) =
+        proxies_and_addresses(&layers, kubernetes.is_some(), compose, &mut warnings)?;
     let rtc = rtc::rtc(
         &layers,
         &mut rtc::Taken {
@@ -83,16 +73,21 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
     )?;
     let (trusted_proxies, cdn) = front(&layers, federation_port)?;
     let max_upload = max_upload(&layers, &facts)?;
+    let element_web = element_web(&layers, &server_name, &homeserver_host, mas.as_ref())?;
+    let base_redirect = base_redirect(&layers, &server_name, &homeserver_host, &element_web)?;
+    if element_web
+        .as_ref()
+        .is_some_and(|web| matches!(web.served, ElementWebServed::Files(_)))
+    {
+        file_servers(&mut proxies, defaulted, &mut warnings)?;
+    }
     if matches!(tls, Tls::Acme { .. }) {
         let mut hosts = vec![server_name.host().as_str(), homeserver_host.name().as_str()];
-        // The RTC host is on the certificate too.
+        // The RTC host and Element Web's are on the certificate too.
         hosts.extend(rtc.as_ref().map(|rtc| rtc.host.name().as_str()));
+        hosts.extend(element_web.as_ref().map(|web| web.host.name().as_str()));
         certificate_names(&mut proxies, defaulted, &hosts, &mut warnings)?;
     }
-    let out = layers
-        .get(|l| &l.out)
-        .unwrap_or_else(|| PathBuf::from(defaults::OUT));
-
     let mut setup = Setup {
         server_name,
         homeserver_host,
@@ -113,11 +108,44 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         trusted_proxies,
         cdn,
         workers: Workers::default(),
+        element_web,
+        base_redirect,
         warnings,
-        out,
+        out: layers
+            .get(|l| &l.out)
+            .unwrap_or_else(|| PathBuf::from(defaults::OUT)),
     };
     setup.workers = super::workers::workers(&layers, &mut setup, defaulted)?;
     Ok(setup)
+}
+
+/// The proxies and the addresses they listen on: more than one address leaves out of the
+/// default list a proxy that listens on one only, and is refused for one named on purpose.
+fn proxies_and_addresses(
+    layers: &Layers,
+    kubernetes: bool,
+    compose: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Proxy>, bool, Vec<crate::setup::ListenAddress>), Error> {
+    let (mut proxies, defaulted) = proxies(layers, kubernetes)?;
+    let listen_addresses = listen_addresses(layers, compose)?;
+    if listen_addresses.len() > 1 && defaulted {
+        leave_out_single_address_proxies(&mut proxies, &listen_addresses, warnings);
+    } else {
+        one_listen_address(&listen_addresses, &proxies)?;
+    }
+    Ok((proxies, defaulted, listen_addresses))
+}
+
+/// `--expose-admin` with `--mas`: MAS's admin API is forwarded too. MAS: "It is considered
+/// safe to expose the API to the public, as access to it is gated by the `urn:mas:admin`
+/// scope" (docs/topics/admin-api.md); still a door more.
+fn mas_admin_warning() -> String {
+    format!(
+        "--expose-admin with --mas: MAS's admin API ({}admin/v1/) is reachable from the \
+         internet too; it answers only tokens with the urn:mas:admin scope",
+        homeserver::mas::ADMIN_API_PREFIX
+    )
 }
 
 /// `--read-timeout`, or mxproxy's default.
@@ -157,6 +185,183 @@ fn front(
         });
     }
     Ok((trusted, cdn))
+}
+
+/// `--element-web` and its folder: a host of its own (not the server name's, the
+/// homeserver's or MAS's), on a host install or in the compose stack.
+fn element_web(
+    layers: &Layers,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+    mas: Option<&Mas>,
+) -> Result<Option<ElementWeb>, Error> {
+    let root = layers.pick(|l| &l.element_web_root);
+    let Some((host, source)) = layers.pick(|l| &l.element_web) else {
+        let stray = [
+            root.as_ref().map(|(root, source)| {
+                let flag = named(*source, "--element-web-root", "element_web_root:");
+                format!("{flag} {root}")
+            }),
+            layers
+                .pick(|l| &l.element_web_upstream)
+                .map(|(upstream, source)| {
+                    let flag = named(source, "--element-web-upstream", "element_web_upstream:");
+                    format!("{flag} {upstream}")
+                }),
+        ];
+        return match stray.into_iter().flatten().next() {
+            Some(flag) => Err(Error::OnlyWith {
+                example: format!("--element-web chat.example.com {flag}"),
+                flag,
+                needs: "--element-web".into(),
+            }),
+            None => Ok(None),
+        };
+    };
+    let flag = named(source, "--element-web", "element_web:");
+    if layers.on(|l| &l.kubernetes) {
+        return Err(Error::ElementWebNotYet {
+            flag,
+            with: "--kubernetes",
+        });
+    }
+    let mas_host = mas.and_then(|mas| match &mas.public {
+        MasPublic::Host(host) => Some(host.name()),
+        MasPublic::Path(_) => None,
+    });
+    let taken = [
+        (Some(server_name.host()), "server name"),
+        (Some(homeserver_host.name()), "homeserver host"),
+        (mas_host, "Matrix Authentication Service's host"),
+    ];
+    for (name, taken_by) in taken {
+        if name == Some(host.name()) {
+            return Err(Error::ElementWebHostTaken {
+                flag,
+                host: host.to_string(),
+                taken_by,
+            });
+        }
+    }
+    let served = element_web_served(layers, root)?;
+    Ok(Some(ElementWeb { host, served }))
+}
+
+/// The release's folder, or Element's own server: the compose stack's image by default
+/// there, the folder on a host install; both at once contradict each other.
+fn element_web_served(
+    layers: &Layers,
+    root: Option<(SafePath, Source)>,
+) -> Result<ElementWebServed, Error> {
+    let compose = layers.on(|l| &l.compose);
+    let upstream = layers.pick(|l| &l.element_web_upstream);
+    match (root, upstream) {
+        (Some((root, rs)), Some((upstream, us))) => Err(Error::Contradict {
+            a: format!(
+                "{} {root}",
+                named(rs, "--element-web-root", "element_web_root:")
+            ),
+            b: format!(
+                "{} {upstream}",
+                named(us, "--element-web-upstream", "element_web_upstream:")
+            ),
+            example: "--element-web-root /usr/share/element-web (or only --element-web-upstream 127.0.0.1:8081)",
+        }),
+        (Some((root, source)), None) if compose => Err(Error::Contradict {
+            a: format!(
+                "{} {root}",
+                named(source, "--element-web-root", "element_web_root:")
+            ),
+            b: "--compose".into(),
+            example: "--compose --element-web chat.example.com (Element's image serves the files)",
+        }),
+        (Some((root, _)), None) => Ok(ElementWebServed::Files(root)),
+        (None, Some((upstream, source))) if compose && upstream.host.is_loopback() => {
+            Err(Error::ElementWebUpstreamInContainer {
+                flag: named(source, "--element-web-upstream", "element_web_upstream:"),
+                upstream: upstream.to_string(),
+            })
+        }
+        (None, Some((upstream, _))) => Ok(ElementWebServed::Upstream(upstream)),
+        (None, None) if compose => Ok(ElementWebServed::Upstream(Upstream {
+            host: UpstreamHost::Name(
+                defaults::ELEMENT_WEB_SERVICE
+                    .parse()
+                    .expect("the service name is a valid DNS name"),
+            ),
+            port: Port::new_unchecked(defaults::ELEMENT_WEB_IMAGE_PORT),
+        })),
+        (None, None) => Ok(ElementWebServed::Files(
+            defaults::ELEMENT_WEB_ROOT
+                .parse()
+                .expect("the default Element Web root is valid"),
+        )),
+    }
+}
+
+/// Element Web from a folder needs a proxy that serves files: one named on purpose that
+/// cannot is refused, one from the default list is left out with a note.
+fn file_servers(
+    proxies: &mut Vec<Proxy>,
+    defaulted: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let cannot = |proxy: &Proxy| !proxy::facts(*proxy).serves_files;
+    if !defaulted {
+        return match proxies.iter().find(|p| cannot(p)) {
+            Some(&proxy) => Err(Error::ElementWebCannotServe {
+                proxy,
+                display_name: proxy::facts(proxy).display_name,
+            }),
+            None => Ok(()),
+        };
+    }
+    proxies.retain(|proxy| {
+        if cannot(proxy) {
+            warnings.push(format!(
+                "{} left out of the default proxies for --element-web: it cannot serve \
+                 Element Web's folder of files; nginx, Apache and Caddy do (or all five \
+                 forward to Element's own server with --element-web-upstream)",
+                proxy::facts(*proxy).display_name
+            ));
+        }
+        !cannot(proxy)
+    });
+    Ok(())
+}
+
+/// `--base-redirect`: only where the server name has a host of its own, and `element-web`
+/// only with `--element-web`.
+fn base_redirect(
+    layers: &Layers,
+    server_name: &ServerName,
+    homeserver_host: &Host,
+    element_web: &Option<ElementWeb>,
+) -> Result<Option<BaseRedirect>, Error> {
+    let Some((redirect, source)) = layers.pick(|l| &l.base_redirect) else {
+        return Ok(None);
+    };
+    let flag = named(source, "--base-redirect", "base_redirect:");
+    if layers.on(|l| &l.kubernetes) {
+        return Err(Error::ElementWebNotYet {
+            flag,
+            with: "--kubernetes",
+        });
+    }
+    if server_name.host() == homeserver_host.name() {
+        return Err(Error::BaseRedirectOnHomeserver {
+            flag,
+            server_name: server_name.to_string(),
+        });
+    }
+    if redirect == BaseRedirect::ElementWeb && element_web.is_none() {
+        return Err(Error::OnlyWith {
+            flag: format!("{flag} {redirect}"),
+            needs: "--element-web".into(),
+            example: format!("--element-web chat.example.com {flag} {redirect}"),
+        });
+    }
+    Ok(Some(redirect))
 }
 
 /// `--mas` and its values: Synapse only (so never in a cluster: `kubernetes::kubernetes`

@@ -10,6 +10,7 @@ mod proxies;
 mod rtc;
 mod sites;
 mod tls;
+mod web;
 mod workers;
 
 use serde::Serialize;
@@ -34,6 +35,7 @@ pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederat
 pub use rtc::{Focus, MediaPort, RtcPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
+pub use web::{BaseRedirectPlan, ClientConfig, ElementWebPlan, HeaderLine};
 pub use workers::{WorkerGroupPlan, WorkersPlan};
 
 /// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
@@ -94,6 +96,10 @@ pub struct Plan {
     pub rtc: Option<RtcPlan>,
     /// `--worker`: which requests go to Synapse's workers; null without.
     pub workers: Option<WorkersPlan>,
+    /// `--element-web`: the web client's host, headers, caching and config.json; null without it.
+    pub element_web: Option<ElementWebPlan>,
+    /// `--base-redirect`: the server name's host redirects every other path; null without it.
+    pub base_redirect: Option<BaseRedirectPlan>,
     /// What only Apache's files need; null unless it is asked for.
     pub apache: Option<ApachePlan>,
     /// What only Caddy's file needs; null unless it is asked for.
@@ -318,16 +324,11 @@ pub fn plan(setup: &Setup) -> Plan {
     let federation_authority = federation
         .as_ref()
         .map(|federation| format!("{}:{}", decided.homeserver_host, federation.port));
-    // With federation off the authorization service still finds the one path left open
-    // (`openid_userinfo`) through the server well-known: its lookup follows the server
-    // well-known, SRV, then port 8448 (gomatrixserverlib `ResolveServer`, used by
-    // lk-jwt-service's helper.go), always over TLS: 443, where the homeserver host answers
-    // (a TLS terminator in front of it with `--tls none`).
-    let server_document = federation_authority.clone().or_else(|| {
-        rtc.as_ref()
-            .map(|_| format!("{}:{}", decided.homeserver_host, crate::matrix::HTTPS_PORT))
-    });
+    let server_document = server_document(&decided, federation_authority.as_ref(), rtc.is_some());
     let client_base_url = format!("https://{}", decided.homeserver_host);
+    let (element_web, base_redirect) = web_client(&decided, main_listener, &client_base_url);
+    // Element Web's host likewise.
+    hosts.extend(element_web.as_ref().map(|web| web.host.clone()));
     let bind = sites::bind(setup);
     let tls = tls::tls_plan(&decided, hosts.clone());
     let homeserver =
@@ -350,6 +351,8 @@ pub fn plan(setup: &Setup) -> Plan {
         nginx: proxies::nginx(&decided, &hosts),
         mas,
         workers: workers::workers_plan(&decided),
+        element_web,
+        base_redirect,
         apache: proxies::apache(&decided),
         caddy: proxies::caddy(&decided, tls.acme_email.is_some()),
         traefik: proxies::traefik(&decided, &bind, &listeners),
@@ -389,6 +392,46 @@ pub fn plan(setup: &Setup) -> Plan {
         None => host_files(&plan),
     };
     plan
+}
+
+/// The server well-known's `m.server`: the federation authority, or with federation off and
+/// `--rtc` the homeserver host on 443. The authorization service still finds the one path
+/// left open (`openid_userinfo`) through it: its lookup follows the server well-known, SRV,
+/// then port 8448 (gomatrixserverlib `ResolveServer`, used by lk-jwt-service's helper.go),
+/// always over TLS: 443, where the homeserver host answers (a TLS terminator in front of
+/// it with `--tls none`).
+fn server_document(
+    decided: &Decisions,
+    federation_authority: Option<&String>,
+    rtc: bool,
+) -> Option<String> {
+    federation_authority.cloned().or_else(|| {
+        rtc.then(|| format!("{}:{}", decided.homeserver_host, crate::matrix::HTTPS_PORT))
+    })
+}
+
+/// Element Web on its host, whose config.json names the homeserver as the client
+/// well-known does, from the same values; and the server name's base redirect.
+fn web_client(
+    decided: &Decisions,
+    main_listener: &sites::Listener,
+    client_base_url: &str,
+) -> (Option<ElementWebPlan>, Option<BaseRedirectPlan>) {
+    let setup = decided.setup;
+    let element_web = setup.element_web.as_ref().map(|web| {
+        web::element_web_plan(
+            web,
+            main_listener,
+            client_base_url,
+            &decided.server_name,
+            setup.compose,
+        )
+    });
+    let base_redirect = setup
+        .base_redirect
+        .as_ref()
+        .map(|redirect| web::base_redirect_plan(redirect, element_web.as_ref()));
+    (element_web, base_redirect)
 }
 
 /// The proxies installed on the host, each with its summary step: all but the compose
@@ -470,6 +513,13 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
         files.push(PlannedFile::anywhere(
             mas.config_fragment.clone(),
             "mas/mxproxy.yaml.j2",
+        ));
+    }
+    if let Some(web) = &plan.element_web {
+        files.push(PlannedFile::new(
+            web.config_file.clone(),
+            web::CONFIG_DEBIAN.into(),
+            "element-web/config.json.j2",
         ));
     }
     if let Some(fragment) = &plan.homeserver.config_fragment {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Bind, Decisions, Listener};
 use crate::matrix::{FEDERATION_PREFIXES, HTTPS_PORT};
 use crate::proxy;
-use crate::setup::Proxy;
+use crate::setup::{ElementWebServed, Proxy};
 
 /// nginx's default `server_names_hash_bucket_size`: its cache line, 64 bytes on x86-64 and
 /// most arm64 (ngx_cpuinfo; `ngx_cacheline_size` is the directive's default).
@@ -86,6 +86,17 @@ pub(super) fn apache(decided: &Decisions) -> Option<ApachePlan> {
             .chain(&["proxy", "proxy_http", "headers", "alias"])
             // RemoteIPHeader, for --trusted-proxy and --cdn.
             .chain(client_address.then_some(&"remoteip"))
+            // DirectoryIndex: Element Web's / is its index.html, where Apache serves the folder.
+            .chain(
+                decided
+                    .setup
+                    .element_web
+                    .as_ref()
+                    .filter(|web| matches!(web.served, ElementWebServed::Files(_)))
+                    .map(|_| &"dir"),
+            )
+            // RewriteRule: --base-redirect.
+            .chain(decided.setup.base_redirect.as_ref().map(|_| &"rewrite"))
             .map(|module| module.to_string())
             .collect(),
     })

@@ -177,6 +177,7 @@ mod path;
 mod rtc;
 mod size;
 mod time;
+mod web;
 mod worker;
 
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
@@ -190,6 +191,7 @@ pub use path::SafePath;
 pub use rtc::Rtc;
 pub use size::{ByteSize, UploadCeiling};
 pub use time::Timeout;
+pub use web::{BASE_REDIRECT_ELEMENT_WEB, BaseRedirect, ElementWeb, ElementWebServed, RedirectUrl};
 pub use worker::{WorkerAddress, WorkerGroup, Workers};
 
 /// Characters that could end a config token or start a new directive in one of the
@@ -292,6 +294,10 @@ pub struct Setup {
     pub cdn: Option<Cdn>,
     /// `--worker`: Synapse's workers by group; empty without.
     pub workers: Workers,
+    /// `--element-web`: Element Web on a host of its own.
+    pub element_web: Option<ElementWeb>,
+    /// `--base-redirect`: where the server name's host sends every other path.
+    pub base_redirect: Option<BaseRedirect>,
     /// Printed on stderr before anything is written: choices that work but deserve a
     /// second look (a retired homeserver name, an exposed admin API).
     pub warnings: Vec<String>,

@@ -262,6 +262,7 @@ pub fn interview(prompter: &mut dyn Prompter, prefill: &SetupLayer) -> Result<Se
     ask_proxies(prompter, &mut answers, prefill)?;
     ask_compose(prompter, &mut answers)?;
     ask_rtc(prompter, &mut answers, prefill)?;
+    ask_element_web(prompter, &mut answers, prefill)?;
     ask_out(prompter, &mut answers, prefill)?;
     Ok(answers)
 }
@@ -362,6 +363,60 @@ fn ask_max_upload(
         Some(&default),
         |a, v: ByteSize| a.max_upload = Some(v),
     )
+}
+
+/// Element Web on a host of its own, or none (an empty answer). Its folder, its upstream
+/// and the base redirect have no question of their own: they come from the flags or the
+/// file as given, checked with the host by the same `merge`.
+fn ask_element_web(
+    prompter: &mut dyn Prompter,
+    answers: &mut SetupLayer,
+    prefill: &SetupLayer,
+) -> Result<(), Stop> {
+    let default = prefill.element_web.as_ref().map(ToString::to_string);
+    let before = answers.clone();
+    *answers = ask_text(
+        prompter,
+        &question(
+            "element_web",
+            "Element Web host",
+            "Serve the web client on a host of its own, e.g. chat.<server name>; \
+             never the homeserver host or the server name. Empty for none.",
+        ),
+        default.as_deref(),
+        |text| {
+            let mut trial = before.clone();
+            if !text.is_empty() {
+                trial.element_web = Some(parse::<Host>(text)?);
+                trial.element_web_root = prefill.element_web_root.clone();
+                trial.element_web_upstream = prefill.element_web_upstream.clone();
+                trial.base_redirect = prefill.base_redirect.clone();
+                leave_out_non_file_servers(&mut trial, prefill);
+            }
+            config::merge(&trial, SetupLayer::default()).map_err(|err| err.to_string())?;
+            Ok(trial)
+        },
+    )?;
+    if answers.proxy != before.proxy {
+        prompter.say(
+            "Left out of the proxies: those that cannot serve Element Web's files (HAProxy, \
+             Traefik); nginx, Apache and Caddy can.",
+        );
+    }
+    Ok(())
+}
+
+/// As `generate` does with its default proxy list: where no `--proxy` was given, the
+/// proxies that cannot serve Element Web's folder are left out rather than refused. Not
+/// where Element's own server serves it (compose stack, `--element-web-upstream`).
+fn leave_out_non_file_servers(trial: &mut SetupLayer, prefill: &SetupLayer) {
+    let forwards = trial.compose == Some(true) || trial.element_web_upstream.is_some();
+    if prefill.proxy.is_some() || forwards {
+        return;
+    }
+    if let Some(proxies) = &mut trial.proxy {
+        proxies.retain(|&proxy| crate::proxy::facts(proxy).serves_files);
+    }
 }
 
 fn ask_out(

@@ -12,7 +12,7 @@ use crate::homeserver;
 use crate::output::{self, Change, FileStatus};
 use crate::pipeline;
 use crate::render::Templates;
-use crate::setup::{Layout, MasPublic, Setup, Tls, shown};
+use crate::setup::{ElementWebServed, Layout, MasPublic, Setup, Tls, shown};
 
 /// What the user decided after the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,20 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
             rtc.host, rtc.livekit, rtc.auth
         ),
     };
+    // Only with --element-web: the review of other setups reads as before.
+    let element_web = match setup
+        .element_web
+        .as_ref()
+        .map(|web| (&web.host, &web.served))
+    {
+        Some((host, ElementWebServed::Files(root))) => {
+            format!("\x20 Element Web       {host}, files from {root}\n")
+        }
+        Some((host, ElementWebServed::Upstream(upstream))) => {
+            format!("\x20 Element Web       {host}, forwarded to {upstream}\n")
+        }
+        None => String::new(),
+    };
     let mut text = format!(
         "\nThe setup:\n\
          \x20 server name       {server_name} (users are @name:{server_name})\n\
@@ -130,6 +144,7 @@ fn describe(setup: &Setup, statuses: &[FileStatus]) -> String {
          \x20 proxies           {proxies}\n\
          \x20 compose stack     {compose}\n\
          {calls}\
+         {element_web}\
          \x20 webroot           {webroot}\n\
          \x20 listen on         {listen}\n\
          \nFiles in {out}/:\n",

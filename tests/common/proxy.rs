@@ -104,6 +104,13 @@ pub struct Options {
     pub plain: bool,
     /// `--homeserver synapse --mas`, in front of a second stand-in upstream for MAS.
     pub mas: Option<MasOptions>,
+    /// `--element-web chat.<server name>`, serving the fake release `Stack::start` makes.
+    pub element_web: bool,
+    /// `--base-redirect`: a URL or `element-web`.
+    pub base_redirect: Option<String>,
+    /// With `element_web`: `--element-web-upstream` to this address, where `Stack::start`
+    /// runs a stand-in for Element's image, instead of `--element-web-root`.
+    pub element_web_upstream: Option<SocketAddr>,
     /// `--trusted-proxy`, each block.
     pub trusted_proxies: Vec<&'static str>,
     /// `--cdn`.
@@ -149,6 +156,9 @@ impl Default for Options {
             cdn: None,
             rtc: None,
             workers: Vec::new(),
+            element_web: false,
+            base_redirect: None,
+            element_web_upstream: None,
         }
     }
 }
@@ -183,7 +193,14 @@ impl Options {
         }
         names.extend(self.mas_host());
         names.extend(self.rtc_host());
+        names.extend(self.element_web_host());
         names
+    }
+
+    /// Element Web's host, with `--element-web`.
+    pub fn element_web_host(&self) -> Option<String> {
+        self.element_web
+            .then(|| format!("chat.{}", self.server_name))
     }
 
     /// The ports the proxy listens on.
@@ -295,6 +312,18 @@ impl Site {
             let address = address.expect("Stack::start sets each worker's address");
             generate.args(["--worker", &format!("{group}={address}")]);
         }
+        if let Some(host) = options.element_web_host() {
+            generate.args(["--element-web", &host]);
+            match options.element_web_upstream {
+                Some(upstream) => generate.args(["--element-web-upstream", &upstream.to_string()]),
+                None => generate
+                    .arg("--element-web-root")
+                    .arg(element_web_root(dir)),
+            };
+        }
+        if let Some(redirect) = &options.base_redirect {
+            generate.args(["--base-redirect", redirect]);
+        }
         let generated = generate.output().unwrap();
         assert!(
             generated.status.success(),
@@ -372,6 +401,11 @@ impl Site {
             })
             .collect()
     }
+}
+
+/// Where the fake Element Web release is unpacked for `--element-web-root`.
+pub fn element_web_root(dir: &Path) -> PathBuf {
+    dir.join("element")
 }
 
 /// The ACME directory Traefik is pointed at in the tests: a closed loopback port.

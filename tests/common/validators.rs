@@ -107,7 +107,9 @@ const APACHE_SITE_MODULES: &[&str] = &[
     "mpm_event",
     "authz_core",
     "mime",
+    "dir",
     "alias",
+    "rewrite",
     "headers",
     "proxy",
     "proxy_http",
@@ -715,6 +717,29 @@ pub fn mas_fragment(yaml: &str) -> bool {
     true
 }
 
+/// Element Web's config.json: Element publishes no JSON schema for it (its keys are a
+/// TypeScript interface), so the check is docs/config.md's: only documented keys, and
+/// `default_server_config` in the form of the client well-known, naming the same homeserver.
+fn element_web_config(plan: &Plan, content: &str) -> bool {
+    let config: serde_json::Value = serde_json::from_str(content).expect("config.json is JSON");
+    let documented = ["default_server_config"];
+    for key in config.as_object().expect("an object").keys() {
+        assert!(documented.contains(&key.as_str()), "config.json: {key}");
+    }
+    let homeserver = &config["default_server_config"]["m.homeserver"];
+    assert_eq!(
+        homeserver.as_object().unwrap().len(),
+        2,
+        "config.json: {content}"
+    );
+    assert_eq!(
+        homeserver["base_url"],
+        plan.well_known.client.homeserver.base_url.as_str()
+    );
+    assert_eq!(homeserver["server_name"], plan.server_name.as_str());
+    true
+}
+
 /// Every check that applies to one rendered scenario. Returns how many checks ran.
 pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
     let out = materialize(plan, files, dir);
@@ -750,6 +775,8 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
             livekit_config(&file.content)
         } else if name.starts_with("kubernetes/") {
             kubernetes_file(&path, &file.content)
+        } else if name == "element-web/config.json" {
+            element_web_config(plan, &file.content)
         } else if name.starts_with("well-known/") {
             serde_json::from_str::<serde_json::Value>(&file.content)
                 .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));

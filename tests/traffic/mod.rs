@@ -10,6 +10,7 @@ mod rules;
 mod setups;
 mod stack;
 mod traefik;
+mod web;
 mod workers;
 
 /// Runs a test body on a small runtime of its own: the upstream, the client and the

@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use super::client::{Body, Request, Response};
 use super::stack::Stack;
+pub use super::web::{
+    base_redirect_spares_the_well_known, element_web_behind_its_image,
+    element_web_config_matches_the_well_known, element_web_on_its_own_host,
+    element_web_refuses_foreign_frames,
+};
 use crate::common::homeserver::{Answers, Homeserver, sync_body};
 use crate::common::proxy::{Federation, MasOptions, Options, Proxy};
 
@@ -73,6 +78,14 @@ per_server!(rtc_auth_service_paths);
 per_server!(rtc_livekit_websocket);
 per_server!(rtc_focus_in_the_client_well_known);
 per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
+// Element Web needs a proxy that serves files: HAProxy and Traefik are refused (tests/cli.rs).
+per_server!(element_web_on_its_own_host: nginx => Nginx, apache => Apache, caddy => Caddy);
+per_server!(element_web_config_matches_the_well_known: nginx => Nginx, apache => Apache, caddy => Caddy);
+per_server!(base_redirect_spares_the_well_known);
+// Through Element's own server (its image), every proxy can.
+per_server!(element_web_behind_its_image);
+// Headless Chromium: a page on another origin cannot frame the client.
+per_server!(element_web_refuses_foreign_frames);
 
 async fn send(stack: &Stack, request: &Request) -> Response {
     stack

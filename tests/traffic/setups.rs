@@ -294,6 +294,22 @@ fn case() -> impl Strategy<Value = Case> {
                     }
                     _ => {}
                 }
+                // --element-web on web.<server name> where that fits: from a folder, or
+                // through Element's own server (on a host install by --element-web-upstream,
+                // in the compose stack its image by default); with the base redirect to it,
+                // or to a URL without it. Refused (and so filtered out below) where the
+                // server name is the homeserver host or a named proxy cannot serve files.
+                if port % 5 < 2 && name.len() + 4 <= 253 {
+                    flag("--element-web", format!("web.{name}"));
+                    if !compose && port % 7 < 3 {
+                        flag("--element-web-upstream", "127.0.0.1:8081".into());
+                    }
+                    if port % 5 == 0 {
+                        flag("--base-redirect", "element-web".into());
+                    }
+                } else if port % 5 == 2 {
+                    flag("--base-redirect", "https://www.example.org/".into());
+                }
                 args.extend(switches.into_iter().map(String::from));
                 Case { args }
             },

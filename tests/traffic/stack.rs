@@ -30,6 +30,8 @@ pub struct Stack {
     pub client: Client,
     pub site: Site,
     running: Running,
+    /// With `element_web_upstream`: the stand-in for Element's image.
+    _element_image: Option<Running>,
     // Last, so the files outlive the server.
     _dir: tempfile::TempDir,
 }
@@ -88,8 +90,26 @@ impl Stack {
         }
         let ca = TestCa::new();
         let cert = ca.issue(dir.path(), &options.names());
+        let element_root = crate::common::proxy::element_web_root(dir.path());
+        if options.element_web {
+            super::web::unpack_fake_release(&element_root);
+        }
         let site = Site::generate(dir.path(), server, &options, upstream.address, &cert);
         site.publish_documents();
+        let element_image = if options.element_web {
+            // The summary's step: the generated config.json goes into the release's folder
+            // (in the compose stack it is mounted at the image's /app/config.json).
+            std::fs::copy(
+                site.out.join("element-web/config.json"),
+                element_root.join("config.json"),
+            )
+            .unwrap();
+            options
+                .element_web_upstream
+                .map(|address| super::web::start_image_stand_in(dir.path(), &element_root, address))
+        } else {
+            None
+        };
         if !server.serves_documents() {
             // Traefik cannot answer with a fixed body and routes /.well-known/matrix/ to
             // the homeserver, which the summary tells to serve the generated documents:
@@ -108,6 +128,7 @@ impl Stack {
         })
         .expect("the caller checked Proxy::installed");
         Stack {
+            _element_image: element_image,
             server,
             homeserver_host: options.homeserver_host(),
             options,
