@@ -53,6 +53,28 @@ pub struct ProxyFacts {
     /// How its official image runs in the compose stack where certbot renews the
     /// certificate it reads; None for a proxy that renews its own.
     pub compose_runtime: Option<ComposeRuntime>,
+    /// How the compose stack asks its official image whether it is healthy.
+    pub compose_healthcheck: ComposeHealthcheck,
+}
+
+/// A health check run inside the proxy's official image, with a tool that image ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeHealthcheck {
+    /// The Debian-based nginx, httpd and haproxy images: bash (whose /dev/tcp opens a
+    /// connection), head and grep are there, curl and wget are not in all of them
+    /// (docker-library/httpd and haproxy Dockerfiles purge their build tools). Healthy
+    /// when an HTTP status line comes back on port 80, whatever the status.
+    BashHttp,
+    /// Traefik's own `traefik healthcheck`, which reads the same static configuration
+    /// (/etc/traefik/traefik.yml, found by default) and asks `/ping` on the entry point
+    /// `ping.entryPoint` names; exit 0 only on 200 (doc.traefik.io, "CLI & Ping").
+    TraefikPing,
+    /// The Caddy image is Alpine (caddyserver/caddy-docker `FROM alpine`), whose busybox
+    /// has wget; Caddy's admin endpoint listens on localhost:2019 unless the Caddyfile's
+    /// `admin` option moves it, which the generated one never sets. Measured with Caddy
+    /// 2.6.2 and busybox wget: `GET http://127.0.0.1:2019/config/` passes the admin
+    /// endpoint's Host check (exit 0), and exits 1 with Caddy stopped.
+    CaddyAdmin,
 }
 
 /// What the compose stack needs to know of a proxy's official image to reload it when
@@ -142,6 +164,7 @@ pub const NGINX: ProxyFacts = ProxyFacts {
         challenge: Challenge::Webroot,
     }),
     serves_files: true,
+    compose_healthcheck: ComposeHealthcheck::BashHttp,
 };
 
 pub const APACHE: ProxyFacts = ProxyFacts {
@@ -176,6 +199,7 @@ pub const APACHE: ProxyFacts = ProxyFacts {
         challenge: Challenge::Webroot,
     }),
     serves_files: true,
+    compose_healthcheck: ComposeHealthcheck::BashHttp,
 };
 
 pub const CADDY: ProxyFacts = ProxyFacts {
@@ -203,6 +227,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
     client_address_files: &[],
     compose_runtime: None,
     serves_files: true,
+    compose_healthcheck: ComposeHealthcheck::CaddyAdmin,
 };
 
 pub const TRAEFIK: ProxyFacts = ProxyFacts {
@@ -259,6 +284,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
     ],
     compose_runtime: None,
     serves_files: false,
+    compose_healthcheck: ComposeHealthcheck::TraefikPing,
 };
 
 pub const HAPROXY: ProxyFacts = ProxyFacts {
@@ -291,6 +317,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
         challenge: Challenge::Standalone,
     }),
     serves_files: false,
+    compose_healthcheck: ComposeHealthcheck::BashHttp,
 };
 
 pub fn facts(proxy: Proxy) -> &'static ProxyFacts {

@@ -43,6 +43,20 @@ pub struct Facts {
     /// never. A proxy must drop its idle upstream connections sooner
     /// (defaults::UPSTREAM_IDLE_TIMEOUT_SECONDS).
     pub idle_close_seconds: Option<u32>,
+    /// How the compose stack learns its container is healthy.
+    pub compose_healthcheck: HomeserverHealthcheck,
+}
+
+/// A homeserver container's health check: the image's own, one with a tool the image
+/// ships, or none because nothing in the image could ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeserverHealthcheck {
+    /// The image declares a HEALTHCHECK, which compose runs as it is.
+    Image,
+    /// The image ships curl: it asks this path on the homeserver's port.
+    Curl(&'static str),
+    /// Nothing in the image could ask: why, the compose service's comment.
+    Impossible(&'static str),
 }
 
 /// How a homeserver is set up; serialized as the template names use it
@@ -168,6 +182,11 @@ pub const CONDUIT: Facts = Facts {
     // axum_server::bind(..).serve(app) (src/main.rs); axum-server never gives hyper
     // a timer (src/server.rs), and without one hyper closes no idle connection.
     idle_close_seconds: None,
+    // registry.gitlab.com/famedly/conduit: nix/pkgs/oci-image/default.nix builds the image
+    // from tini, Conduit and the CA certificates alone.
+    compose_healthcheck: HomeserverHealthcheck::Impossible(
+        "No health check: the image has only tini, Conduit and CA certificates, no curl or wget.",
+    ),
 };
 
 pub const SYNAPSE: Facts = Facts {
@@ -203,6 +222,8 @@ pub const SYNAPSE: Facts = Facts {
     // up to 1.139; twisted/web/http.py restarts the timer after each response):
     // an idle connection is closed after 60 s.
     idle_close_seconds: Some(60),
+    // docker/Dockerfile: HEALTHCHECK ... CMD curl -fSs http://localhost:8008/health.
+    compose_healthcheck: HomeserverHealthcheck::Image,
 };
 
 pub const CONTINUWUITY: Facts = Facts {
@@ -240,6 +261,11 @@ pub const CONTINUWUITY: Facts = Facts {
     well_known: WellKnownSupport::Any,
     // axum_server::bind (src/router/serve/plain.rs), no hyper timer: as Conduit.
     idle_close_seconds: None,
+    // docker/Dockerfile: the image is `FROM scratch` with the conduwuit binary, its
+    // libraries and CA certificates, and no HEALTHCHECK.
+    compose_healthcheck: HomeserverHealthcheck::Impossible(
+        "No health check: the image is FROM scratch, the server alone, no curl or wget.",
+    ),
 };
 
 pub const TUWUNEL: Facts = Facts {
@@ -274,6 +300,10 @@ pub const TUWUNEL: Facts = Facts {
     well_known: WellKnownSupport::Any,
     // axum_server::from_tcp (src/router/serve/plain.rs), no hyper timer: as Conduit.
     idle_close_seconds: None,
+    // docker/bake.hcl target "docker": `FROM scratch` with HEALTHCHECK CMD ["tuwunel",
+    // "--health-check"] (since v1.8.2; src/main/health.rs asks /_tuwunel/server_version
+    // on the listeners of the same configuration, here its environment).
+    compose_healthcheck: HomeserverHealthcheck::Image,
 };
 
 pub const DENDRITE: Facts = Facts {
@@ -309,4 +339,8 @@ pub const DENDRITE: Facts = Facts {
     // http.Server{WriteTimeout: 5 min} without IdleTimeout or ReadTimeout
     // (setup/base/base.go): Go then closes no idle connection.
     idle_close_seconds: None,
+    // Dockerfile (which docker.yml pushes as dendrite-monolith): `FROM alpine:latest`,
+    // `apk add curl`; setup/base/base.go answers 200 on /_dendrite/monitor/up once it
+    // serves requests.
+    compose_healthcheck: HomeserverHealthcheck::Curl("/_dendrite/monitor/up"),
 };

@@ -9,7 +9,9 @@ use crate::defaults::{
     CERTIFICATE_CHECK_SECONDS,
 };
 use crate::matrix::HTTP_PORT;
-use crate::proxy::{self, CertificateForm, Challenge, ComposeRuntime, ProxyFacts};
+use crate::proxy::{
+    self, CertificateForm, Challenge, ComposeHealthcheck, ComposeRuntime, ProxyFacts,
+};
 use crate::setup::{Proxy, Tls};
 
 /// certbot's official image, pinned: a new release is taken on purpose, not on restart
@@ -52,8 +54,8 @@ pub struct Compose {
     /// With certbot and a proxy that serves the challenge files: the volume certbot writes
     /// them to, mounted read-only where the proxy serves `/.well-known/acme-challenge/`.
     pub challenge_volume: Option<String>,
-    /// The proxy's health check, where its image has the tools: it answers HTTP on port 80.
-    pub proxy_healthcheck: Option<Healthcheck>,
+    /// The proxy's health check, with a tool its image ships (`proxy::ComposeHealthcheck`).
+    pub proxy_healthcheck: Healthcheck,
 }
 
 /// The Matrix Authentication Service in the stack, with the PostgreSQL it needs
@@ -217,11 +219,13 @@ pub struct Certbot {
     pub script: Vec<String>,
 }
 
-/// A compose `healthcheck`: `test` is `command` followed by `script`.
+/// A compose `healthcheck`: `test` is `command` followed by `script` where there is one.
 #[derive(Debug, Serialize)]
 pub struct Healthcheck {
+    /// What healthy means, the comment above it.
+    pub comment: &'static str,
     pub command: Vec<&'static str>,
-    pub script: String,
+    pub script: Option<String>,
 }
 
 /// The volume certbot writes HAProxy's one-file certificates to.
@@ -298,7 +302,7 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         volumes,
         proxy_script: runtime.map(|runtime| reload_on_renewal(decided, facts, runtime)),
         challenge_volume,
-        proxy_healthcheck: facts.compose_runtime.as_ref().map(|_| http_probe()),
+        proxy_healthcheck: healthcheck(facts.compose_healthcheck),
         proxy_depends_on,
         mas,
         rtc,
@@ -423,18 +427,36 @@ fn reload_on_renewal(
     ])
 }
 
-/// The official nginx, httpd and haproxy images are Debian-based: bash (whose
-/// /dev/tcp opens a connection), head and grep are there, curl and wget are not in all
-/// of them (docker-library/httpd and haproxy Dockerfiles purge their build tools).
-/// Healthy means an HTTP status line comes back on port 80, whatever the status.
-fn http_probe() -> Healthcheck {
-    Healthcheck {
-        command: vec!["CMD", "bash", "-c"],
-        script: format!(
-            "exec 3<>/dev/tcp/127.0.0.1/{HTTP_PORT} && printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1'"
-        ),
+/// The health check `kind` names, as compose's `test`: a command, and for the bash probe
+/// its script.
+fn healthcheck(kind: ComposeHealthcheck) -> Healthcheck {
+    match kind {
+        ComposeHealthcheck::BashHttp => Healthcheck {
+            comment: "Healthy once an HTTP status line comes back on port 80, with the image's own bash.",
+            command: vec!["CMD", "bash", "-c"],
+            script: Some(format!(
+                "exec 3<>/dev/tcp/127.0.0.1/{HTTP_PORT} && printf 'HEAD / HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q '^HTTP/1'"
+            )),
+        },
+        // A flag would be ignored: with a configuration file found, `traefik` reads its
+        // static configuration from the file alone (measured with Traefik 3.7:
+        // `healthcheck --ping` with a file lacking `ping` fails "please enable `ping`").
+        ComposeHealthcheck::TraefikPing => Healthcheck {
+            comment: "Traefik's own check asks /ping on the loopback-only `ping` entry point of traefik.yml.",
+            command: vec!["CMD", "traefik", "healthcheck"],
+            script: None,
+        },
+        ComposeHealthcheck::CaddyAdmin => Healthcheck {
+            comment: "busybox wget (the image is Alpine) asks Caddy's admin endpoint on localhost:2019.",
+            command: vec!["CMD", "wget", "-q", "-O", "/dev/null", CADDY_ADMIN_PROBE],
+            script: None,
+        },
     }
 }
+
+/// Caddy's admin endpoint, where it listens by default (caddyserver.com/docs, global
+/// option `admin`: "Default: localhost:2019"): `/config/` answers 200 with the config.
+const CADDY_ADMIN_PROBE: &str = "http://127.0.0.1:2019/config/";
 
 /// certbot writes to the `certs` volume; for a proxy that reads one file, its deploy
 /// hook also writes chain and key into that file on a volume of its own.

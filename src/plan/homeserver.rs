@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{Decisions, Setting};
-use crate::homeserver::HomeserverKind;
 use crate::homeserver::settings::{self, SettingsInput};
+use crate::homeserver::{HomeserverHealthcheck, HomeserverKind};
 use crate::matrix::FEDERATION_PREFIXES;
 use crate::setup::{Homeserver, Setup, UpstreamHost};
 
@@ -49,6 +49,12 @@ pub struct HomeserverPlan {
     /// Environment variables that open token-only registration in the compose stack
     /// (Conduit family), the token read from `.env`.
     pub registration: Option<Registration>,
+    /// The compose service's health check `test` (Dendrite: curl, which its image
+    /// ships), or null where the image declares its own or could run none.
+    pub compose_healthcheck: Option<Vec<String>>,
+    /// Why the compose service has no health check of mxproxy's, as its comment; null
+    /// where it has one.
+    pub compose_healthcheck_note: Option<String>,
 }
 
 /// Request paths the proxies refuse although they begin with a forwarded prefix as sent:
@@ -148,7 +154,26 @@ pub(super) fn homeserver_plan(
         delegated: decided.delegated,
         forwards_well_known: decided.forwards_well_known,
     });
+    let (compose_healthcheck, compose_healthcheck_note) = match facts.compose_healthcheck {
+        HomeserverHealthcheck::Image => (
+            None,
+            Some("Its health check is the image's own HEALTHCHECK.".to_string()),
+        ),
+        HomeserverHealthcheck::Curl(path) => (
+            Some(
+                ["CMD", "curl", "-fsS", "-o", "/dev/null"]
+                    .map(String::from)
+                    .into_iter()
+                    .chain([format!("http://127.0.0.1:{}{path}", listen.port)])
+                    .collect(),
+            ),
+            None,
+        ),
+        HomeserverHealthcheck::Impossible(why) => (None, Some(why.to_string())),
+    };
     HomeserverPlan {
+        compose_healthcheck,
+        compose_healthcheck_note,
         name: setup.homeserver.name().into(),
         display_name: facts.display_name.into(),
         prefixes: decided.prefixes.clone(),

@@ -60,7 +60,23 @@ pub struct TraefikPlan {
     /// connections at this deadline (traefik/traefik#10598, fixed after); never below
     /// LiveKit's, no release cuts a quiet signalling socket short by it.
     pub read_timeout_seconds: u32,
+    /// In the compose stack: the entry point Traefik answers `/ping` on, for the service's
+    /// health check (`traefik healthcheck`); null elsewhere.
+    pub ping: Option<TraefikPing>,
 }
+
+/// A dedicated entry point on the container's loopback: the health check runs in the
+/// container, and nothing new is reachable from outside it (ping's default entry point,
+/// `traefik` on :8080, would listen on every address).
+#[derive(Debug, Serialize)]
+pub struct TraefikPing {
+    pub entry_point: &'static str,
+    pub address: String,
+}
+
+/// Traefik's docs put their dedicated ping entry point on 8082 ("Ping", `entryPoint`);
+/// the next port up where a listener has it.
+const TRAEFIK_PING_PORT: u16 = 8082;
 
 /// A router for the federation prefixes on the server name's host (as ESS and
 /// matrix-docker-ansible-deploy route a delegated Synapse): Synapse announces
@@ -148,6 +164,15 @@ pub(super) fn traefik(
             Some(_) => super::rtc::timeout_seconds(decided.setup),
             None => decided.setup.read_timeout.seconds(),
         },
+        ping: (decided.setup.compose && decided.setup.proxies[0] == Proxy::Traefik).then(|| {
+            let port = (TRAEFIK_PING_PORT..)
+                .find(|port| listeners.iter().all(|listener| listener.port != *port))
+                .expect("fewer listeners than ports");
+            TraefikPing {
+                entry_point: "ping",
+                address: format!("127.0.0.1:{port}"),
+            }
+        }),
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod client;
 mod front;
+mod health;
 mod renewal;
 mod rtc;
 mod rules;
