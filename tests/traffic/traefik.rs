@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use crate::common::{render_scenario, scenario_names};
 
-/// The matchers of a router rule: `Host(`…`)`, `PathPrefix(`…`)`, `!PathPrefix(`…`)`,
+/// The matchers of a router rule: `Host(`…`)`, `Path(`…`)` (exact: the RTC service's paths,
+/// Element Web's never-cached files), `PathPrefix(`…`)`, `!PathPrefix(`…`)`,
 /// `PathRegexp(`…`)` (MAS's compatibility paths), `!PathRegexp(`…`)`.
 #[derive(Debug, Default)]
 struct Rule {
     hosts: BTreeSet<String>,
+    paths: BTreeSet<String>,
     prefixes: BTreeSet<String>,
     excluded_prefixes: BTreeSet<String>,
     regexps: BTreeSet<String>,
@@ -29,6 +31,7 @@ fn parse_rule(rule: &str) -> Rule {
         let value = rest[open + 2..close].to_string();
         match matcher {
             "Host" => parsed.hosts.insert(value),
+            "Path" => parsed.paths.insert(value),
             "PathPrefix" => parsed.prefixes.insert(value),
             "!PathPrefix" => parsed.excluded_prefixes.insert(value),
             "PathRegexp" => parsed.regexps.insert(value),
@@ -133,6 +136,17 @@ fn traefik_routers_cover_the_plan() {
                     plan.limits.max_upload_bytes
                 );
             }
+        }
+        // The authorization service's paths, each matched whole on the RTC host.
+        if let Some(rtc) = &plan.rtc {
+            let auth: BTreeSet<String> = rtc.auth_paths.iter().cloned().collect();
+            assert!(
+                rules
+                    .iter()
+                    .any(|(rule, _)| rule.hosts.contains(&rtc.host) && rule.paths == auth),
+                "{name}: no router takes {auth:?} on {}",
+                rtc.host
+            );
         }
         if let Some(mas) = &plan.mas {
             let (_, router) = rules
