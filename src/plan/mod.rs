@@ -424,7 +424,7 @@ fn web_client(
             main_listener,
             client_base_url,
             &decided.server_name,
-            setup.compose,
+            (setup.compose, setup.rtc.is_some(), setup.mas.is_some()),
         )
     });
     let base_redirect = setup

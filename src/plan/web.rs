@@ -9,6 +9,8 @@
 //! charts/matrix-stack/configs/element-web/{security_headers.conf,default.conf.tpl,config.json.tpl}
 //! and configs/well-known/partial-haproxy.cfg.tpl (`baseDomainRedirect`).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::sites::Listener;
@@ -75,15 +77,85 @@ pub struct HeaderLine {
     pub value: String,
 }
 
-/// Element Web's `config.json`: only `default_server_config`, "the same as returned by
+/// Element Web's `config.json`: `default_server_config`, "the same as returned by
 /// https://<server_name>/.well-known/matrix/client, with added support for a
-/// `server_name` under the `m.homeserver` section" (docs/config.md). With `--mas` nothing
-/// more is needed: Element discovers the OIDC provider from the homeserver (MSC2965,
-/// docs/oidc.md). ESS's other keys (a rageshake URL, a map style with its key) are
-/// Element's company choices, not the admin's.
+/// `server_name` under the `m.homeserver` section" (docs/config.md). Element discovers MAS
+/// from the homeserver (MSC2965, docs/oidc.md) and the calls focus from the well-known, so
+/// the rest is what Element's own ESS writes when those are on (ess-helm
+/// configs/element-web/config.json.tpl): with `--rtc` the group-call features and Element
+/// Call as the only call type; with `--mas` the welcome page as the login page and no
+/// registration, password reset or deactivation in the client, which MAS handles. ESS's
+/// other keys (a rageshake URL, a map style with its key) are Element's company choices,
+/// not the admin's.
 #[derive(Debug, Serialize)]
 pub struct ClientConfig {
     pub default_server_config: DefaultServerConfig,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<&'static str, bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_call: Option<ElementCallConfig>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub setting_defaults: BTreeMap<&'static str, bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedded_pages: Option<EmbeddedPages>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso_redirect_options: Option<SsoRedirectOptions>,
+}
+
+/// `element_call`: calls in rooms go through Element Call only (no Jitsi, no legacy 1:1).
+#[derive(Debug, Serialize)]
+pub struct ElementCallConfig {
+    pub use_exclusively: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmbeddedPages {
+    pub login_for_welcome: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SsoRedirectOptions {
+    pub immediate: bool,
+}
+
+impl ClientConfig {
+    fn new(base_url: &str, server_name: &str, rtc: bool, mas: bool) -> ClientConfig {
+        let mut features = BTreeMap::new();
+        let mut setting_defaults = BTreeMap::new();
+        if rtc {
+            features.extend([
+                ("feature_video_rooms", true),
+                ("feature_group_calls", true),
+                ("feature_new_room_decoration_ui", true),
+                ("feature_element_call_video_rooms", true),
+            ]);
+            setting_defaults.insert("feature_group_calls", true);
+        }
+        if mas {
+            setting_defaults.extend([
+                ("UIFeature.registration", false),
+                ("UIFeature.passwordReset", false),
+                ("UIFeature.deactivate", false),
+            ]);
+        }
+        ClientConfig {
+            default_server_config: DefaultServerConfig {
+                homeserver: HomeserverConfig {
+                    base_url: base_url.into(),
+                    server_name: server_name.into(),
+                },
+            },
+            features,
+            element_call: rtc.then_some(ElementCallConfig {
+                use_exclusively: true,
+            }),
+            setting_defaults,
+            embedded_pages: mas.then_some(EmbeddedPages {
+                login_for_welcome: true,
+            }),
+            sso_redirect_options: mas.then_some(SsoRedirectOptions { immediate: false }),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -116,7 +188,7 @@ pub(super) fn element_web_plan(
     listener: &Listener,
     base_url: &str,
     server_name: &str,
-    compose: bool,
+    (compose, rtc, mas): (bool, bool, bool),
 ) -> ElementWebPlan {
     let header = |name: &str, value: &str| HeaderLine {
         name: name.into(),
@@ -160,14 +232,7 @@ pub(super) fn element_web_plan(
         no_cache_regex: r"^/(index\.html|version|config.*|i18n.*)?$".into(),
         immutable_prefix: "/bundles/".into(),
         immutable: IMMUTABLE.into(),
-        config: ClientConfig {
-            default_server_config: DefaultServerConfig {
-                homeserver: HomeserverConfig {
-                    base_url: base_url.into(),
-                    server_name: server_name.into(),
-                },
-            },
-        },
+        config: ClientConfig::new(base_url, server_name, rtc, mas),
         config_file: CONFIG_FILE.into(),
     }
 }
@@ -188,5 +253,38 @@ pub(super) fn base_redirect_plan(
         location,
         status: BASE_REDIRECT_STATUS,
         unless_regex: "^/(?!\\.well-known/matrix/)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientConfig;
+
+    /// Calls and MAS each add only their own keys; without either, config.json is the
+    /// well-known's homeserver alone, as before.
+    #[test]
+    fn config_json_gains_what_calls_and_mas_need() {
+        let json = |rtc, mas| {
+            serde_json::to_value(ClientConfig::new(
+                "https://m.example.com",
+                "example.com",
+                rtc,
+                mas,
+            ))
+            .unwrap()
+        };
+        let keys = |value: serde_json::Value| -> Vec<String> {
+            value.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(keys(json(false, false)), ["default_server_config"]);
+        let calls = json(true, false);
+        assert_eq!(calls["element_call"]["use_exclusively"], true);
+        assert_eq!(calls["features"]["feature_group_calls"], true);
+        assert_eq!(calls["setting_defaults"].as_object().unwrap().len(), 1);
+        assert!(calls.get("embedded_pages").is_none());
+        let mas = json(false, true);
+        assert_eq!(mas["setting_defaults"]["UIFeature.registration"], false);
+        assert_eq!(mas["embedded_pages"]["login_for_welcome"], true);
+        assert!(mas.get("element_call").is_none() && mas.get("features").is_none());
     }
 }

@@ -170,7 +170,15 @@ pub async fn element_web_config_matches_the_well_known(server: Proxy) {
         "{what}: {response:?}"
     );
     let config: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    let documented = ["default_server_config"];
+    // docs/config.md's keys, and those ESS writes with calls or MAS (src/plan/web.rs).
+    let documented = [
+        "default_server_config",
+        "features",
+        "element_call",
+        "setting_defaults",
+        "embedded_pages",
+        "sso_redirect_options",
+    ];
     for key in config.as_object().unwrap().keys() {
         assert!(
             documented.contains(&key.as_str()),
