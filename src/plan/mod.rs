@@ -109,6 +109,9 @@ pub struct Plan {
     /// `--trusted-proxy`, `--cdn`: where the client's address is recovered from; null
     /// without them (the address the proxy sees is the client's).
     pub client_address: Option<ClientAddressPlan>,
+    /// The stack's DNS when any server is found by its service name: the homeserver, MAS,
+    /// the calls stack, Element Web's image or certbot (HAProxy's one `resolvers` section).
+    pub resolver: Option<String>,
     /// Every file to write, in order, with its template.
     pub files: Vec<PlannedFile>,
 }
@@ -385,13 +388,35 @@ pub fn plan(setup: &Setup) -> Plan {
         proxies: setup.proxies.clone(),
         proxy_steps: proxy_steps(setup),
         client_address: front::client_address(setup),
+        resolver: None,
         files: Vec::new(),
     };
+    plan.resolver = stack_resolver(&plan);
     plan.files = match &plan.kubernetes {
         Some(kubernetes) => kubernetes::kubernetes_files(kubernetes),
         None => host_files(&plan),
     };
     plan
+}
+
+/// One resolver for the whole stack: every part that names one names Docker's.
+fn stack_resolver(plan: &Plan) -> Option<String> {
+    [
+        plan.upstream.resolver.as_ref(),
+        plan.mas.as_ref().and_then(|mas| mas.resolver.as_ref()),
+        plan.rtc.as_ref().and_then(|rtc| rtc.resolver.as_ref()),
+        plan.element_web
+            .as_ref()
+            .and_then(|web| web.upstream.as_ref())
+            .and_then(|upstream| upstream.resolver.as_ref()),
+        plan.redirect
+            .as_ref()
+            .and_then(|redirect| redirect.acme_resolver.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    .cloned()
 }
 
 /// The server well-known's `m.server`: the federation authority, or with federation off and
