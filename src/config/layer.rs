@@ -566,33 +566,11 @@ fn as_text<T: std::fmt::Display, S: serde::Serializer>(
 fn proxy_list<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<Proxy>>, D::Error> {
-    struct Visitor;
-    impl<'de> serde::de::Visitor<'de> for Visitor {
-        type Value = Vec<Proxy>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of proxies or a comma-separated string, e.g. [nginx, caddy]")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Vec<Proxy>, A::Error> {
-            let mut list = Vec::new();
-            while let Some(proxy) = seq.next_element::<Proxy>()? {
-                list.push(proxy);
-            }
-            Ok(list)
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<Proxy>, E> {
-            v.split(',')
-                .map(|p| {
-                    p.trim()
-                        .parse::<Proxy>()
-                        .map_err(|e| E::custom(format!("\"{}\": {e}", p.trim())))
-                })
-                .collect()
-        }
-    }
-    deserializer.deserialize_any(Visitor).map(Some)
+    comma_list(
+        deserializer,
+        "a list of proxies or a comma-separated string, e.g. [nginx, caddy]",
+        |item, e| format!("\"{item}\": {e}"),
+    )
 }
 
 /// `trusted_proxy: [10.0.0.0/8, 192.0.2.10]` or `trusted_proxy: 10.0.0.0/8,192.0.2.10`, as
@@ -600,33 +578,53 @@ fn proxy_list<'de, D: serde::Deserializer<'de>>(
 fn trusted_list<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<TrustedProxy>>, D::Error> {
-    struct Visitor;
-    impl<'de> serde::de::Visitor<'de> for Visitor {
-        type Value = Vec<TrustedProxy>;
+    comma_list(
+        deserializer,
+        "a list of address blocks or a comma-separated string, e.g. [10.0.0.0/8]",
+        |item, e| format!("\"{}\" {e}", crate::setup::shown(item)),
+    )
+}
+
+/// A YAML list, or one string split at commas as clap splits the flag: each item through
+/// the same `FromStr`, a refused one named by `error`.
+fn comma_list<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+    error: fn(&str, T::Err) -> String,
+) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+{
+    struct Visitor<T: std::str::FromStr> {
+        expecting: &'static str,
+        error: fn(&str, T::Err) -> String,
+    }
+    impl<'de, T: Deserialize<'de> + std::str::FromStr> serde::de::Visitor<'de> for Visitor<T> {
+        type Value = Vec<T>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of address blocks or a comma-separated string, e.g. [10.0.0.0/8]")
+            f.write_str(self.expecting)
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> Result<Vec<TrustedProxy>, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
             let mut list = Vec::new();
-            while let Some(block) = seq.next_element::<TrustedProxy>()? {
-                list.push(block);
+            while let Some(item) = seq.next_element::<T>()? {
+                list.push(item);
             }
             Ok(list)
         }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<TrustedProxy>, E> {
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<T>, E> {
             v.split(',')
-                .map(|b| {
-                    b.trim().parse::<TrustedProxy>().map_err(|e| {
-                        E::custom(format!("\"{}\" {e}", crate::setup::shown(b.trim())))
-                    })
+                .map(|item| {
+                    let item = item.trim();
+                    item.parse::<T>()
+                        .map_err(|e| E::custom((self.error)(item, e)))
                 })
                 .collect()
         }
     }
-    deserializer.deserialize_any(Visitor).map(Some)
+    deserializer
+        .deserialize_any(Visitor { expecting, error })
+        .map(Some)
 }
 
 pub fn read_file(path: &Path) -> Result<SetupLayer, Error> {
