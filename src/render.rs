@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::output::{FileStatus, Rendered};
-use crate::plan::{Middleware, Plan, Route};
+use crate::plan::{Middleware, Plan, Route, SynapseWorker};
 use crate::proxy;
 use crate::setup::Layout;
 use crate::template_files;
@@ -204,6 +204,8 @@ struct FileContext<'a> {
     plan: &'a Plan,
     route: Option<&'a Route>,
     middleware: Option<&'a Middleware>,
+    /// A Synapse worker's config file: the worker it is for.
+    worker: Option<&'a SynapseWorker>,
 }
 
 impl<'a> FileContext<'a> {
@@ -215,6 +217,12 @@ impl<'a> FileContext<'a> {
             route: kubernetes.and_then(|k| k.routes.iter().find(|r| Some(r.file.as_str()) == file)),
             middleware: kubernetes
                 .and_then(|k| k.middlewares.iter().find(|m| Some(m.file.as_str()) == file)),
+            worker: plan.workers.as_ref().and_then(|w| {
+                let in_worker_dir = path.parent().is_some_and(|dir| dir.ends_with("workers"));
+                w.synapse.processes.iter().find(|p| {
+                    in_worker_dir && file.is_some_and(|f| f.strip_suffix(".yaml") == Some(&p.name))
+                })
+            }),
         }
     }
 }

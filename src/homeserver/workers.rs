@@ -319,6 +319,50 @@ pub fn shardable(group: WorkerGroup) -> bool {
     route(group).balance != Balance::Single
 }
 
+/// The stream a group's workers write, as `stream_writers` names it: docs/workers.md
+/// §"Stream writers" (one heading per stream) and config_documentation.md `stream_writers`
+/// (Synapse v1.157.1). `events` is no group's: an event creator is not an event persister
+/// ("An `event_persister` should not be mistaken for an `event_creator`"), it hands its
+/// events to the persisters or the main process over replication.
+pub fn stream(group: WorkerGroup) -> Option<&'static str> {
+    Some(match group {
+        WorkerGroup::Typing => "typing",
+        WorkerGroup::ToDevice => "to_device",
+        WorkerGroup::AccountData => "account_data",
+        WorkerGroup::Receipts => "receipts",
+        WorkerGroup::Presence => "presence",
+        WorkerGroup::PushRules => "push_rules",
+        WorkerGroup::DeviceLists => "device_lists",
+        _ => return None,
+    })
+}
+
+/// The resources of a worker's HTTP listener (`worker_listeners[].resources[].names`):
+/// `media` for the media repository (docs/workers.md §`synapse.app.media_repository`,
+/// "configure the HTTP listener to expose the `media` resource"), `federation` for the
+/// federation groups, `client` for the rest (§generic_worker: a listener "with `client`
+/// and `federation` `resources`"; each group needs only the half its paths are under).
+/// A stream writer adds `replication`: it "must have an HTTP `replication` listener" and be
+/// in `instance_map` (§"Stream writers"); Synapse's docker image serves it on the same
+/// listener (configure_workers_and_start.py), and no proxy forwards `/_synapse/replication`.
+pub fn listener_resources(group: WorkerGroup) -> Vec<&'static str> {
+    let public = match group {
+        WorkerGroup::Media => "media",
+        WorkerGroup::FederationInbound | WorkerGroup::FederationReader => "federation",
+        _ => "client",
+    };
+    let mut names = vec![public];
+    if stream(group).is_some() {
+        names.push("replication");
+    }
+    names
+}
+
+/// The main process's HTTP replication listener, on loopback: docs/workers.md §"Shared
+/// configuration" (its example's port; "Under **no circumstances** should the replication
+/// listener be exposed to the public internet"). No default of mxproxy uses the port.
+pub const MAIN_REPLICATION_PORT: u16 = 9093;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ pub use rtc::{Focus, MediaPort, RtcPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
 pub use web::{BaseRedirectPlan, ClientConfig, ElementWebPlan, HeaderLine};
-pub use workers::{WorkerGroupPlan, WorkersPlan};
+pub use workers::{SynapseWorker, WorkerGroupPlan, WorkersPlan};
 
 /// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
 /// after the homeserver host in a file name (`.conf`: the nginx and Apache sites,
@@ -553,6 +553,14 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
             fragment.clone(),
             "etc/matrix-synapse/conf.d/mxproxy.yaml".into(),
             "synapse/mxproxy.yaml.j2",
+        ));
+    }
+    // One config file per Synapse worker, read after the shared ones (docs/workers.md).
+    for process in plan.workers.iter().flat_map(|w| &w.synapse.processes) {
+        files.push(PlannedFile::new(
+            process.file.clone(),
+            format!("{}/{}.yaml", workers::WORKER_DIR_DEBIAN, process.name),
+            "synapse/worker.yaml.j2",
         ));
     }
     // The compose stack has no Debian place; `generate` refuses that combination.

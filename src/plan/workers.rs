@@ -5,14 +5,73 @@ use serde::Serialize;
 
 use super::Decisions;
 use crate::homeserver::workers::{self, Balance};
-use crate::setup::{Upstream, WorkerGroup};
+use crate::setup::{Upstream, UpstreamHost, WorkerGroup, Workers};
 
 #[derive(Debug, Serialize)]
 pub struct WorkersPlan {
     /// In the order a proxy tries them: the first group whose pattern matches takes the
     /// request; a request no group takes stays on the main process (`upstream`).
     pub groups: Vec<WorkerGroupPlan>,
+    /// Synapse's side: the shared settings and one config file per worker.
+    pub synapse: SynapseWorkers,
 }
+
+/// What Synapse's processes need to run as workers (docs/workers.md, Synapse v1.157.1).
+#[derive(Debug, Serialize)]
+pub struct SynapseWorkers {
+    /// Every worker, in `groups` order then address order.
+    pub processes: Vec<SynapseWorker>,
+    /// Port of the main process's HTTP replication listener, on `replication_host`.
+    pub replication_port: u16,
+    pub replication_host: &'static str,
+    /// `instance_map`: `main`, then each worker that has a replication listener.
+    pub instance_map: Vec<Instance>,
+    /// `stream_writers`: each stream with its writers' names.
+    pub stream_writers: Vec<StreamWriters>,
+    /// `media_instance_running_background_jobs` with a media worker (and then
+    /// `enable_media_repo: false` on the main process).
+    pub media_background: Option<String>,
+    /// `update_user_directory_from_worker`.
+    pub user_directory: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SynapseWorker {
+    /// `worker_name`: the group as an identifier and the worker's place in it (`sync1`).
+    pub name: String,
+    /// The group as `--worker` names it.
+    pub group: WorkerGroup,
+    /// Below `--out`: `synapse/workers/<name>.yaml`.
+    pub file: String,
+    /// The listener's port, and its address when the worker's host is an IP address
+    /// (a name leaves Synapse's default, every interface).
+    pub port: u16,
+    pub bind_address: Option<String>,
+    /// The host the other processes reach it at (`instance_map`).
+    pub host: String,
+    /// `worker_listeners[0].resources[0].names`.
+    pub resources: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Instance {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamWriters {
+    pub stream: &'static str,
+    /// One name, or several where Synapse allows several writers (`receipts`,
+    /// `device_lists`).
+    pub writers: Vec<String>,
+}
+
+/// Where the worker files go below `--out`; Synapse's systemd units read them from
+/// /etc/matrix-synapse/workers/<name>.yaml (docs/systemd-with-workers/README.md).
+pub const WORKER_DIR: &str = "synapse/workers";
+pub const WORKER_DIR_DEBIAN: &str = "etc/matrix-synapse/workers";
 
 #[derive(Debug, Serialize)]
 pub struct WorkerGroupPlan {
@@ -63,7 +122,80 @@ pub(super) fn workers_plan(decided: &Decisions) -> Option<WorkersPlan> {
         .map(|(group, servers)| group_plan(*group, servers, &decided.prefixes))
         .filter(|group| !group.patterns.is_empty())
         .collect();
-    Some(WorkersPlan { groups })
+    Some(WorkersPlan {
+        groups,
+        synapse: synapse_workers(workers),
+    })
+}
+
+fn synapse_workers(workers: &Workers) -> SynapseWorkers {
+    let processes: Vec<SynapseWorker> = workers
+        .groups
+        .iter()
+        .flat_map(|(group, servers)| {
+            servers
+                .iter()
+                .enumerate()
+                .map(move |(index, server)| synapse_worker(*group, index + 1, server))
+        })
+        .collect();
+    let replication_host = "127.0.0.1";
+    let mut instance_map = vec![Instance {
+        name: "main".into(),
+        host: replication_host.into(),
+        port: workers::MAIN_REPLICATION_PORT,
+    }];
+    let mut stream_writers: Vec<StreamWriters> = Vec::new();
+    for process in &processes {
+        let Some(stream) = workers::stream(process.group) else {
+            continue;
+        };
+        instance_map.push(Instance {
+            name: process.name.clone(),
+            host: process.host.clone(),
+            port: process.port,
+        });
+        match stream_writers.iter_mut().find(|w| w.stream == stream) {
+            Some(writers) => writers.writers.push(process.name.clone()),
+            None => stream_writers.push(StreamWriters {
+                stream,
+                writers: vec![process.name.clone()],
+            }),
+        }
+    }
+    let first_of = |group: WorkerGroup| {
+        processes
+            .iter()
+            .find(|p| p.group == group)
+            .map(|p| p.name.clone())
+    };
+    SynapseWorkers {
+        media_background: first_of(WorkerGroup::Media),
+        user_directory: first_of(WorkerGroup::UserDirectory),
+        processes,
+        replication_port: workers::MAIN_REPLICATION_PORT,
+        replication_host,
+        instance_map,
+        stream_writers,
+    }
+}
+
+fn synapse_worker(group: WorkerGroup, index: usize, server: &Upstream) -> SynapseWorker {
+    let name = format!("{}{index}", group.ident());
+    let bind_address = match &server.host {
+        UpstreamHost::V4(ip) => Some(ip.to_string()),
+        UpstreamHost::V6(ip) => Some(ip.to_string()),
+        UpstreamHost::Name(_) => None,
+    };
+    SynapseWorker {
+        file: format!("{WORKER_DIR}/{name}.yaml"),
+        group,
+        port: u16::from(server.port),
+        bind_address,
+        host: server.host.to_string().trim_matches(['[', ']']).to_string(),
+        resources: workers::listener_resources(group),
+        name,
+    }
 }
 
 fn group_plan(group: WorkerGroup, servers: &[Upstream], prefixes: &[String]) -> WorkerGroupPlan {

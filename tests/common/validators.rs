@@ -775,7 +775,11 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
         } else if name == "docker-compose.yml" {
             yaml_against_schema(&file.content, "compose-spec.json")
                 && yaml_against_schema(&file.content, "compose-spec.compose-go.json")
-        } else if name == "synapse/mxproxy.yaml" {
+        } else if name == "synapse/mxproxy.yaml"
+            || (name.starts_with("synapse/workers/") && name.ends_with(".yaml"))
+        {
+            // A worker's file is validated as the shared fragment is: the schema has the
+            // worker keys (worker_app, worker_name, worker_listeners).
             synapse_fragment(&file.content)
         } else if name == "mas/mxproxy.yaml" {
             mas_fragment(&file.content)
