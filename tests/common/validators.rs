@@ -359,6 +359,11 @@ pub fn synapse_fragment(yaml: &str) -> bool {
             "`{key}` is not a Synapse setting\n--- document ---\n{yaml}"
         );
     }
+    // The schema leaves `worker_listeners`' items open; Synapse reads them "in the same way
+    // as the `listeners` option" (its description), so they are checked against that too.
+    let mut schema = schema;
+    let listeners = schema["properties"]["listeners"].clone();
+    schema["properties"]["worker_listeners"] = listeners;
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&schema)
