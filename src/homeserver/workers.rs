@@ -368,6 +368,43 @@ mod tests {
     use super::*;
     use regex::Regex;
 
+    /// The seven single-writer and sharded streams of docs/workers.md §"Stream writers"
+    /// each have one group, and only their workers get a replication listener.
+    #[test]
+    fn stream_writers_and_only_they_listen_for_replication() {
+        let streams: Vec<&str> = WorkerGroup::ALL.iter().filter_map(|g| stream(*g)).collect();
+        assert_eq!(
+            streams,
+            [
+                "typing",
+                "to_device",
+                "account_data",
+                "receipts",
+                "presence",
+                "push_rules",
+                "device_lists"
+            ]
+        );
+        for group in WorkerGroup::ALL {
+            let resources = listener_resources(*group);
+            assert_eq!(
+                resources.contains(&"replication"),
+                stream(*group).is_some(),
+                "{group}"
+            );
+        }
+        assert_eq!(listener_resources(WorkerGroup::Media), ["media"]);
+        assert_eq!(
+            listener_resources(WorkerGroup::FederationInbound),
+            ["federation"]
+        );
+        assert_eq!(listener_resources(WorkerGroup::Sync), ["client"]);
+        assert_eq!(
+            listener_resources(WorkerGroup::Typing),
+            ["client", "replication"]
+        );
+    }
+
     /// The first group whose pattern matches, in table order, as the proxies try them.
     fn group_of(method: &str, path: &str) -> Option<WorkerGroup> {
         TABLE.iter().map(|route| route.group).find(|&group| {
