@@ -1139,6 +1139,10 @@ fn worker_refusals_are_usage_errors_with_an_example() {
             &["--worker", "sso-login=127.0.0.1:8083", "--mas"],
             "with --mas, MAS handles every login",
         ),
+        (
+            &["--worker", "sync=127.0.0.1:9093"],
+            "--worker sync=127.0.0.1:9093: 127.0.0.1:9093 is where the fragment puts the main process's replication listener",
+        ),
     ];
     for (flags, message) in cases {
         env.generate(&[&base[..], flags].concat())

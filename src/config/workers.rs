@@ -129,6 +129,19 @@ fn refuse_address(
             format!("{group}={}:8083", worker.address.host),
         ));
     }
+    if worker.address.host.is_loopback()
+        && worker.address.port.get() == workers::MAIN_REPLICATION_PORT
+    {
+        return Err((
+            format!(
+                "{} is where the fragment puts the main process's replication listener \
+                 (loopback, port {})",
+                worker.address,
+                workers::MAIN_REPLICATION_PORT
+            ),
+            format!("{group}={}:8083", worker.address.host),
+        ));
+    }
     if before.iter().any(|w| w.address == worker.address) {
         return Err((
             format!("{} is given twice for {group}", worker.address),
