@@ -12,13 +12,14 @@ use super::client::Request;
 use super::rules::per_server;
 use super::stack::Stack;
 use crate::common::homeserver::Homeserver;
-use crate::common::proxy::{MasOptions, Options, Proxy};
+use crate::common::proxy::{MasOptions, Options, Proxy, RtcOptions};
 
 per_server!(client_address_from_trusted_proxies);
 per_server!(client_address_over_ipv6);
 per_server!(client_address_from_a_cdn);
 per_server!(client_address_behind_a_tls_terminator);
 per_server!(client_address_reaches_mas);
+per_server!(client_address_reaches_rtc);
 
 const TRUSTED: &str = "127.0.0.2";
 const SECOND_TRUSTED: &str = "127.0.0.4";
@@ -223,5 +224,37 @@ pub async fn client_address_reaches_mas(server: Proxy) {
         arrives_at(&stack, mas, path, get(TRUSTED), "198.51.100.7", &what).await;
         let what = format!("{host} untrusted");
         arrives_at(&stack, mas, path, get(UNTRUSTED), UNTRUSTED, &what).await;
+    }
+}
+
+/// `--rtc`: the authorization service (lk-jwt-service's stand-in: in no package registry)
+/// gets the recovered address on each of its paths, as the homeserver does. LiveKit's
+/// routes carry the same directives (see the rtc-trusted-proxy snapshots); the WebSocket
+/// client here cannot pick its source address, so they are not measured on the wire.
+pub async fn client_address_reaches_rtc(server: Proxy) {
+    let stack = Stack::start(
+        server,
+        Options {
+            homeserver: Some("synapse"),
+            rtc: Some(RtcOptions::default()),
+            trusted_proxies: vec!["127.0.0.2/32"],
+            ..Options::default()
+        },
+    )
+    .await;
+    let auth = stack.rtc_auth.as_ref().expect("an --rtc stack");
+    let host = stack.options.rtc_host().expect("an --rtc stack");
+    let forged = "203.0.113.66, 198.51.100.7";
+    for path in ["/sfu/get", "/get_token", "/delegate_delayed_leave"] {
+        let post = |source: &str| {
+            Request::get(stack.site_address(), &host, "/")
+                .method("POST")
+                .from(ip(source))
+                .header("X-Forwarded-For", forged)
+        };
+        let what = format!("rtc {path} trusted");
+        arrives_at(&stack, auth, path, post(TRUSTED), "198.51.100.7", &what).await;
+        let what = format!("rtc {path} untrusted");
+        arrives_at(&stack, auth, path, post(UNTRUSTED), UNTRUSTED, &what).await;
     }
 }
