@@ -7,10 +7,11 @@
 //! asks for both) and its place in `FLAG_ORDER` (a test asks); `args.rs` derives the
 //! flags and the YAML from these.
 
+use std::any::TypeId;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use clap::builder::BoolishValueParser;
+use clap::{Arg, ArgAction, Args};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -28,6 +29,7 @@ use crate::setup::{
 /// On/off settings are `Option<bool>` too: `--compose` alone is `true`, `--compose=false`
 /// and `MXPROXY_COMPOSE=0` say "off" and so override a file's `compose: true`.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Args, Deserialize, Serialize)]
+#[command(mut_args = on_off)]
 #[serde(deny_unknown_fields)]
 pub struct SetupLayer {
     /// The domain in your user ids: @alice:example.com -> example.com. Chosen once, forever [required]
@@ -49,12 +51,6 @@ pub struct SetupLayer {
     #[arg(
         long,
         env = "MXPROXY_EXPOSE_ADMIN",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new(),
         help = format!(
             "Also forward the homeserver's admin API ({}), and with --mas MAS's, to the internet; prints a warning",
             crate::homeserver::admin_prefixes_described()
@@ -74,16 +70,7 @@ pub struct SetupLayer {
     pub federation_port: Option<Port>,
 
     /// Turn federation off everywhere: no server well-known, no federation listener
-    #[arg(
-        long,
-        env = "MXPROXY_NO_FEDERATION",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
+    #[arg(long, env = "MXPROXY_NO_FEDERATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_federation: Option<bool>,
 
@@ -147,30 +134,12 @@ pub struct SetupLayer {
     pub proxy: Option<Vec<Proxy>>,
 
     /// Also write docker-compose.yml: the homeserver plus the first --proxy
-    #[arg(
-        long,
-        env = "MXPROXY_COMPOSE",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
+    #[arg(long, env = "MXPROXY_COMPOSE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<bool>,
 
     /// Write Kubernetes manifests (DIR/kubernetes/, for `kubectl apply -k`) instead of proxy configs; needs --ingress-class or --gateway
-    #[arg(
-        long,
-        env = "MXPROXY_KUBERNETES",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
+    #[arg(long, env = "MXPROXY_KUBERNETES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<bool>,
 
@@ -195,16 +164,7 @@ pub struct SetupLayer {
     pub namespace: Option<Namespace>,
 
     /// Synapse only: login goes to the Matrix Authentication Service (MAS), its compatibility paths (/_matrix/client/*/login, logout, refresh) included
-    #[arg(
-        long,
-        env = "MXPROXY_MAS",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
+    #[arg(long, env = "MXPROXY_MAS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas: Option<bool>,
 
@@ -224,16 +184,7 @@ pub struct SetupLayer {
     pub mas_upstream: Option<Upstream>,
 
     /// Calls (Element Call, Element X): LiveKit and its MatrixRTC authorization service on a host of their own, announced in the client well-known
-    #[arg(
-        long,
-        env = "MXPROXY_RTC",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        hide_possible_values = true,
-        value_parser = BoolishValueParser::new()
-    )]
+    #[arg(long, env = "MXPROXY_RTC")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtc: Option<bool>,
 
@@ -314,6 +265,26 @@ pub struct SetupLayer {
     #[arg(skip)]
     #[serde(skip_serializing)]
     pub templates: Option<PathBuf>,
+}
+
+/// What makes an `Option<bool>` field an on/off flag, given once here for every one of them
+/// rather than on each field: `--compose` alone is `true`, `--compose=false` (the `=` is
+/// required, so that `--compose next-arg` never eats a value) or `MXPROXY_COMPOSE=0` is
+/// `false`, in any of the words `BoolishValueParser` reads (1/0, true/false, yes/no, on/off).
+/// The derive gives an `Option<bool>` field the `bool` parser and the `Set` action; a plain
+/// `bool` flag has `SetTrue`, so `--force` and the like are left alone.
+fn on_off(arg: Arg) -> Arg {
+    let optional_bool = arg.get_value_parser().type_id() == TypeId::of::<bool>()
+        && matches!(arg.get_action(), ArgAction::Set);
+    if !optional_bool {
+        return arg;
+    }
+    arg.value_name("BOOL")
+        .num_args(0..=1)
+        .require_equals(true)
+        .default_missing_value("true")
+        .hide_possible_values(true)
+        .value_parser(BoolishValueParser::new())
 }
 
 /// The keys that are in the file only (see `SetupLayer::layout`).

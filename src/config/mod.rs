@@ -438,6 +438,34 @@ mod tests {
         assert!(Cli::try_parse_from(["mxproxy", "generate", "--compose", "false"]).is_err());
     }
 
+    /// `layer::on_off` gives every `Option<bool>` field the same flag shape; a field it
+    /// missed would need a value (`--rtc` alone an error) and read only true/false.
+    #[test]
+    fn every_on_off_flag_is_on_alone_and_reads_the_same_words() {
+        type Switch = fn(&SetupLayer) -> Option<bool>;
+        let switches: [(&str, Switch); 6] = [
+            ("--expose-admin", |layer| layer.expose_admin),
+            ("--no-federation", |layer| layer.no_federation),
+            ("--compose", |layer| layer.compose),
+            ("--kubernetes", |layer| layer.kubernetes),
+            ("--mas", |layer| layer.mas),
+            ("--rtc", |layer| layer.rtc),
+        ];
+        for (flag, value) in switches {
+            assert_eq!(value(&args(&[flag])), Some(true), "{flag}");
+            assert_eq!(
+                value(&args(&[&format!("{flag}=off")])),
+                Some(false),
+                "{flag}"
+            );
+            assert_eq!(value(&args(&[&format!("{flag}=1")])), Some(true), "{flag}");
+            assert!(
+                Cli::try_parse_from(["mxproxy", "generate", flag, "0"]).is_err(),
+                "{flag}"
+            );
+        }
+    }
+
     #[test]
     fn mas_defaults_to_its_own_host_and_port_on_loopback() {
         use crate::setup::MasPublic;
