@@ -221,14 +221,15 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cdn: Option<Cdn>,
 
-    /// Synapse only: send a group of requests to a worker process, GROUP=HOST:PORT; repeat for more workers and groups (sync, client-reader, event-creator, federation-inbound, federation-reader, media, user-directory, sso-login, typing, to-device, account-data, receipts, presence, push-rules, device-lists); the rest stays on --upstream [e.g. sync=127.0.0.1:8083]
     // YAML: `workers: {sync: [127.0.0.1:8083, 127.0.0.1:8084]}`, one key per group (see
     // `workers_map`); the flag is singular because each one names one worker.
+    // The groups are listed from `WorkerGroup::ALL`, so a new one is in the help too.
     #[arg(
         long = "worker",
         value_name = "GROUP=HOST:PORT",
         value_delimiter = ',',
-        env = "MXPROXY_WORKER"
+        env = "MXPROXY_WORKER",
+        help = super::help::workers()
     )]
     #[serde(default, skip_serializing_if = "Option::is_none", with = "workers_map")]
     pub workers: Option<Vec<WorkerAddress>>,

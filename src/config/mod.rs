@@ -3,6 +3,7 @@
 //! (merge.rs, kubernetes.rs), and the way back to flags and YAML (args.rs).
 
 mod args;
+mod help;
 mod kubernetes;
 mod layer;
 mod merge;
