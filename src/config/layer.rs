@@ -6,6 +6,10 @@
 //! A new setting is a field here, its line in `or` and in `From<&Setup>` (the compiler
 //! asks for both) and its place in `FLAG_ORDER` (a test asks); `args.rs` derives the
 //! flags and the YAML from these.
+//!
+//! A flag's doc comment is its `--help`, except where the help names a default or a list
+//! kept in Rust (a port, a path, the worker groups): `help = super::help::…()` builds that
+//! one from the constant (help.rs), so the two cannot drift.
 
 use std::any::TypeId;
 use std::path::{Path, PathBuf};
@@ -59,13 +63,21 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expose_admin: Option<bool>,
 
-    /// Where the homeserver listens for the proxy [default: 127.0.0.1:<its port>, 6167 for Conduit, 8008 for the others; homeserver:<port> with --compose]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_UPSTREAM")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "MXPROXY_UPSTREAM",
+        help = super::help::upstream()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Upstream>,
 
-    /// Port other homeservers use to reach the homeserver host; published in /.well-known/matrix/server. Other than 443 adds a listener [default: 443]
-    #[arg(long, value_name = "PORT", env = "MXPROXY_FEDERATION_PORT")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        env = "MXPROXY_FEDERATION_PORT",
+        help = super::help::federation_port()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub federation_port: Option<Port>,
 
@@ -94,18 +106,30 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acme_email: Option<Email>,
 
-    /// Largest request body (uploads): bytes, or K/M/G in binary units; every proxy and the homeserver enforce it [default: the homeserver's own: 20M Conduit and continuwuity, 50M Synapse, 24M tuwunel, 10M Dendrite]
-    #[arg(long, value_name = "SIZE", env = "MXPROXY_MAX_UPLOAD")]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "MXPROXY_MAX_UPLOAD",
+        help = super::help::max_upload()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_upload: Option<ByteSize>,
 
-    /// How long every proxy waits for the homeserver's answer and the client's body: seconds, or with m/h; at least 60 (/sync long-polls), at most 24h [default: 600]
-    #[arg(long, value_name = "SECONDS", env = "MXPROXY_READ_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "MXPROXY_READ_TIMEOUT",
+        help = super::help::read_timeout()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout: Option<Timeout>,
 
-    /// Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: /var/www/mxproxy]
-    #[arg(long, value_name = "PATH", env = "MXPROXY_WEBROOT")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "MXPROXY_WEBROOT",
+        help = super::help::webroot()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webroot: Option<SafePath>,
 
@@ -158,8 +182,12 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_issuer: Option<KubeName>,
 
-    /// With --kubernetes: the namespace of every object [default: matrix]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_NAMESPACE")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MXPROXY_NAMESPACE",
+        help = super::help::namespace()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<Namespace>,
 
@@ -178,8 +206,12 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_path: Option<UrlPrefix>,
 
-    /// With --mas: where MAS listens for the proxy [default: 127.0.0.1:8080, MAS's own port]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_MAS_UPSTREAM")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "MXPROXY_MAS_UPSTREAM",
+        help = super::help::mas_upstream()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mas_upstream: Option<Upstream>,
 
@@ -193,13 +225,21 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtc_host: Option<Host>,
 
-    /// With --rtc: where LiveKit's HTTP/WebSocket port listens for the proxy [default: 127.0.0.1:7880, LiveKit's own]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_LIVEKIT_UPSTREAM")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "MXPROXY_LIVEKIT_UPSTREAM",
+        help = super::help::livekit_upstream()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub livekit_upstream: Option<Upstream>,
 
-    /// With --rtc: where the MatrixRTC authorization service (lk-jwt-service) listens [default: 127.0.0.1:8070; its own 8080 is MAS's]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_RTC_AUTH_UPSTREAM")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "MXPROXY_RTC_AUTH_UPSTREAM",
+        help = super::help::rtc_auth_upstream()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtc_auth_upstream: Option<Upstream>,
     /// Proxies or load balancers in front, allowed to tell the client's address in X-Forwarded-For (the rightmost address not listed is the client's); repeat or separate with commas [e.g. 10.0.0.0/8]
@@ -223,7 +263,6 @@ pub struct SetupLayer {
 
     // YAML: `workers: {sync: [127.0.0.1:8083, 127.0.0.1:8084]}`, one key per group (see
     // `workers_map`); the flag is singular because each one names one worker.
-    // The groups are listed from `WorkerGroup::ALL`, so a new one is in the help too.
     #[arg(
         long = "worker",
         value_name = "GROUP=HOST:PORT",
@@ -238,13 +277,21 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element_web: Option<Host>,
 
-    /// With --element-web: the folder holding the unpacked Element Web release (in the compose stack the official image serves it) [default: /usr/share/element-web, where Element's Debian package puts it]
-    #[arg(long, value_name = "PATH", env = "MXPROXY_ELEMENT_WEB_ROOT")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "MXPROXY_ELEMENT_WEB_ROOT",
+        help = super::help::element_web_root()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element_web_root: Option<SafePath>,
 
-    /// With --element-web: forward its host to Element Web's own server (its Docker image) instead of serving the files; HAProxy and Traefik can then serve it too [default with --compose: element-web:80, the stack's service]
-    #[arg(long, value_name = "HOST:PORT", env = "MXPROXY_ELEMENT_WEB_UPSTREAM")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "MXPROXY_ELEMENT_WEB_UPSTREAM",
+        help = super::help::element_web_upstream()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element_web_upstream: Option<Upstream>,
 
@@ -253,8 +300,12 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_redirect: Option<BaseRedirect>,
 
-    /// Output folder [default: ./mxproxy-out]
-    #[arg(long, value_name = "DIR", env = "MXPROXY_OUT")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MXPROXY_OUT",
+        help = super::help::out()
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub out: Option<PathBuf>,
 
