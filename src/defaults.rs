@@ -21,6 +21,8 @@ pub const MAS_COMPOSE_SERVICE: &str = "mas";
 /// proxy reaches each by its name.
 pub const LIVEKIT_COMPOSE_SERVICE: &str = "livekit";
 pub const RTC_AUTH_COMPOSE_SERVICE: &str = "lk-jwt-service";
+/// MAS's PostgreSQL service (`--mas --compose`); a name no upstream may take.
+pub const MAS_DATABASE_SERVICE: &str = "mas-database";
 /// The compose service that renews certificates, which HAProxy reaches by this name.
 pub const CERTBOT_SERVICE: &str = "certbot";
 /// The Kubernetes namespace of every object.

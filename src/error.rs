@@ -180,6 +180,16 @@ pub enum Error {
         upstream: String,
         example: String,
     },
+    /// In the compose stack, an upstream (`flag`: as given, or its default) whose host names
+    /// a service (`Upstream::compose_service`) that another service of the stack is already
+    /// called (`taken_by`); `example` is the flag with the service's own default name.
+    ComposeServiceTaken {
+        flag: &'static str,
+        upstream: String,
+        service: String,
+        taken_by: String,
+        example: String,
+    },
     /// `--rtc` with an output it does not cover yet (`with`: `--kubernetes`).
     RtcNotYet {
         with: &'static str,
@@ -339,6 +349,7 @@ impl Error {
             | Error::MasUpstreamIsHomeserver { .. }
             | Error::RtcNotYet { .. }
             | Error::RtcUpstreamInContainer { .. }
+            | Error::ComposeServiceTaken { .. }
             | Error::RtcHostTaken { .. }
             | Error::RtcDefaultHostTooLong { .. }
             | Error::RtcUpstreamTaken { .. }
@@ -574,6 +585,18 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {upstream} is the homeserver's own upstream; MAS listens on a port of its \
                  own, e.g. --mas-upstream {example}"
+            ),
+            Error::ComposeServiceTaken {
+                flag,
+                upstream,
+                service,
+                taken_by,
+                example,
+            } => write!(
+                f,
+                "{flag} {upstream} names the compose service {service}, which is already \
+                 {taken_by}: the stack names each service the proxy reaches after its \
+                 upstream's host, and two services cannot share a name; e.g. {flag} {example}"
             ),
             Error::RtcUpstreamInContainer {
                 flag,

@@ -136,11 +136,17 @@ fn the_compose_stack_with_mas_fits_together() {
             .iter()
             .map(|s| s.as_str().unwrap())
             .collect();
+        // The services as the plan names them (after their upstreams' hosts), which every
+        // reference below must use.
+        let (homeserver_service, mas_name) = (
+            &compose.homeserver_service,
+            &compose.mas.as_ref().unwrap().service,
+        );
         assert!(
-            depends.starts_with(&["homeserver", "mas"]),
+            depends.starts_with(&[homeserver_service.as_str(), mas_name.as_str()]),
             "{name}: {depends:?}"
         );
-        let mas_service = &services["mas"];
+        let mas_service = &services[mas_name.as_str()];
         let database = mas_service["depends_on"].as_mapping().unwrap();
         assert_eq!(database.len(), 1, "{name}");
         let (database, condition) = database.iter().next().unwrap();
@@ -179,13 +185,17 @@ fn the_compose_stack_with_mas_fits_together() {
             serde_yaml::Value::from(format!("/run/secrets/{}", secret.as_str().unwrap())),
             "{name}"
         );
-        assert_eq!(services["homeserver"]["secrets"][0], *secret, "{name}");
+        assert_eq!(
+            services[homeserver_service.as_str()]["secrets"][0],
+            *secret,
+            "{name}"
+        );
         assert!(fragment["matrix"].get("secret_file").is_none(), "{name}");
         // Each reaches the other by its service name, on the port the other listens on.
         assert_eq!(
             fragment["matrix"]["endpoint"],
             serde_yaml::Value::from(format!(
-                "http://homeserver:{}/",
+                "http://{homeserver_service}:{}/",
                 plan.homeserver.listen.port
             )),
             "{name}"
@@ -197,12 +207,16 @@ fn the_compose_stack_with_mas_fits_together() {
             .unwrap();
         assert!(
             endpoint.starts_with(&format!(
-                "http://mas:{}/",
+                "http://{mas_name}:{}/",
                 listener["binds"][0]["port"].as_u64().unwrap()
             )),
             "{name}: {endpoint}"
         );
-        assert_eq!(mas.address, format!("mas:{}", mas.listen_port), "{name}");
+        assert_eq!(
+            mas.address,
+            format!("{mas_name}:{}", mas.listen_port),
+            "{name}"
+        );
         checked += 1;
     }
     assert!(checked >= 3, "compose scenarios with MAS: {checked}");

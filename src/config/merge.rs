@@ -116,6 +116,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
             .unwrap_or_else(|| PathBuf::from(defaults::OUT)),
     };
     setup.workers = super::workers::workers(&layers, &mut setup, defaulted)?;
+    super::compose::service_names(&layers, &setup)?;
     Ok(setup)
 }
 

@@ -3,6 +3,7 @@
 //! (merge.rs, kubernetes.rs), and the way back to flags and YAML (args.rs).
 
 mod args;
+mod compose;
 mod help;
 mod kubernetes;
 mod layer;
@@ -896,6 +897,58 @@ mod rtc_tests {
                     "127.0.0.1:8080",
                 ][..],
                 "--rtc-auth-upstream 127.0.0.1:8080 is MAS's upstream",
+            ),
+        ] {
+            let error = merged(flags).unwrap_err();
+            assert!(error.to_string().starts_with(message), "{flags:?}: {error}");
+            assert_eq!(error.exit_code(), 2, "{flags:?}");
+        }
+    }
+
+    /// A compose service is named after its upstream's host, so two upstreams, or an
+    /// upstream and a service the stack names itself, cannot name the same one.
+    #[test]
+    fn compose_services_named_twice_are_refused_with_the_flag_and_value() {
+        let merged =
+            |flags: &[&str]| merged(&[&["--homeserver", "synapse", "--compose"], flags].concat());
+        let renamed = [
+            "--upstream",
+            "synapse:8008",
+            "--mas",
+            "--mas-upstream",
+            "auth:8080",
+            "--rtc",
+            "--livekit-upstream",
+            "sfu:7880",
+            "--rtc-auth-upstream",
+            "jwt:8070",
+        ];
+        assert!(merged(&renamed).is_ok());
+        for (flags, message) in [
+            (
+                &["--upstream", "mas:8008", "--mas"][..],
+                "--upstream mas:8008 names the compose service mas, which is already MAS's \
+                 (--mas-upstream (default) mas:8080): the stack names each service the proxy \
+                 reaches after its upstream's host, and two services cannot share a name; e.g. \
+                 --upstream homeserver:8008",
+            ),
+            (
+                &["--mas", "--mas-upstream", "nginx:8080"][..],
+                "--mas-upstream nginx:8080 names the compose service nginx, which is already the proxy's",
+            ),
+            (
+                &["--rtc", "--livekit-upstream", "mas-database:7880"][..],
+                "--livekit-upstream mas-database:7880 names the compose service mas-database, which is already MAS's database's",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--livekit-upstream",
+                    "sfu:7880",
+                    "--rtc-auth-upstream",
+                    "sfu:8070",
+                ][..],
+                "--rtc-auth-upstream sfu:8070 names the compose service sfu, which is already LiveKit's (--livekit-upstream sfu:7880)",
             ),
         ] {
             let error = merged(flags).unwrap_err();

@@ -25,6 +25,8 @@ const CHALLENGE_VOLUME: &str = "acme-challenge";
 pub struct Compose {
     pub proxy: Proxy,
     pub service: String,
+    /// The homeserver's service: `--upstream`'s host (`Upstream::compose_service`).
+    pub homeserver_service: String,
     /// The template of the proxy's service.
     pub service_template: &'static str,
     /// Summary lines the proxy adds for the stack, or none.
@@ -107,7 +109,6 @@ pub struct ComposeMas {
 const MAS_IMAGE: &str = "ghcr.io/element-hq/matrix-authentication-service:1.22.0";
 const MAS_CONFIG_FILE: &str = "mas/config.yaml";
 const MAS_CONFIG_PATH: &str = "/etc/mas/config.yaml";
-const MAS_DATABASE_SERVICE: &str = "mas-database";
 /// MAS recommends PostgreSQL 13 or later (docs/setup/database.md); the official image's
 /// data directory up to 17 is /var/lib/postgresql/data (18 moved it).
 const MAS_DATABASE_IMAGE: &str = "docker.io/library/postgres:17";
@@ -256,10 +257,13 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         }
         _ => Vec::new(),
     };
-    let mas = setup.mas.as_ref().map(|_| compose_mas());
+    let homeserver_service = setup
+        .upstream
+        .compose_service(crate::defaults::COMPOSE_SERVICE);
+    let mas = setup.mas.as_ref().map(compose_mas);
     let rtc = setup.rtc.as_ref().map(|rtc| compose_rtc(decided, rtc));
     let mut volumes = vec!["homeserver-data".to_string(), "certs".to_string()];
-    let mut proxy_depends_on = vec![crate::defaults::COMPOSE_SERVICE.to_string()];
+    let mut proxy_depends_on = vec![homeserver_service.clone()];
     if let Some(mas) = &mas {
         volumes.push(mas.database_volume.clone());
         proxy_depends_on.push(mas.service.clone());
@@ -293,6 +297,7 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
     Compose {
         proxy,
         service: proxy.name().into(),
+        homeserver_service,
         service_template: facts.compose_service_template,
         next_steps_template: facts.compose_next_steps_template,
         ports,
@@ -313,7 +318,9 @@ fn compose_rtc(decided: &Decisions, rtc: &crate::setup::Rtc) -> ComposeRtc {
     use crate::homeserver::rtc as facts;
     let livekit_port = rtc.livekit.port.get();
     ComposeRtc {
-        livekit_service: crate::defaults::LIVEKIT_COMPOSE_SERVICE.into(),
+        livekit_service: rtc
+            .livekit
+            .compose_service(crate::defaults::LIVEKIT_COMPOSE_SERVICE),
         livekit_image: LIVEKIT_IMAGE.into(),
         livekit_config_file: LIVEKIT_CONFIG_FILE.into(),
         livekit_config_path: LIVEKIT_CONFIG_PATH.into(),
@@ -336,7 +343,9 @@ fn compose_rtc(decided: &Decisions, rtc: &crate::setup::Rtc) -> ComposeRtc {
         ]
         .map(String::from)
         .to_vec(),
-        auth_service: crate::defaults::RTC_AUTH_COMPOSE_SERVICE.into(),
+        auth_service: rtc
+            .auth
+            .compose_service(crate::defaults::RTC_AUTH_COMPOSE_SERVICE),
         auth_image: RTC_AUTH_IMAGE.into(),
         auth_bind: format!(":{}", rtc.auth.port),
         livekit_url: format!("wss://{}", rtc.host),
@@ -346,13 +355,15 @@ fn compose_rtc(decided: &Decisions, rtc: &crate::setup::Rtc) -> ComposeRtc {
     }
 }
 
-fn compose_mas() -> ComposeMas {
+fn compose_mas(mas: &crate::setup::Mas) -> ComposeMas {
     ComposeMas {
-        service: crate::defaults::MAS_COMPOSE_SERVICE.into(),
+        service: mas
+            .upstream
+            .compose_service(crate::defaults::MAS_COMPOSE_SERVICE),
         image: MAS_IMAGE.into(),
         config_path: MAS_CONFIG_PATH.into(),
         config_file: MAS_CONFIG_FILE.into(),
-        database_service: MAS_DATABASE_SERVICE.into(),
+        database_service: crate::defaults::MAS_DATABASE_SERVICE.into(),
         database_image: MAS_DATABASE_IMAGE.into(),
         database_name: MAS_DATABASE_NAME.into(),
         database_volume: MAS_DATABASE_VOLUME.into(),
@@ -376,7 +387,7 @@ pub(super) fn mas_shared_secret_path() -> String {
 /// MAS's database as the MAS fragment names it for the stack: the password is not in it.
 pub(super) fn mas_database() -> super::mas::MasDatabase {
     super::mas::MasDatabase {
-        host: MAS_DATABASE_SERVICE.into(),
+        host: crate::defaults::MAS_DATABASE_SERVICE.into(),
         username: MAS_DATABASE_NAME.into(),
         database: MAS_DATABASE_NAME.into(),
         password_env: MAS_DATABASE_PASSWORD_ENV.into(),

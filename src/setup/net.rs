@@ -89,6 +89,18 @@ pub struct Upstream {
     pub port: Port,
 }
 
+impl Upstream {
+    /// The compose service this upstream reaches: the stack names a service after the host
+    /// the proxy is told to reach (`synapse:8008` is the service `synapse`), so that the name
+    /// the proxy resolves on the stack's network is the service's. An address keeps `default`.
+    pub fn compose_service(&self, default: &str) -> String {
+        match &self.host {
+            UpstreamHost::Name(name) => name.to_string(),
+            _ => default.into(),
+        }
+    }
+}
+
 impl FromStr for Upstream {
     type Err = Invalid;
     fn from_str(value: &str) -> Result<Self, Invalid> {
