@@ -817,6 +817,23 @@ const DOWN: &str = "\x1b[B";
 const ESC: &str = "\x1b";
 const CTRL_C: &str = "\x03";
 
+/// The questions after the server name, in the order the wizard asks them while each
+/// answer is the default (others, as MAS's or the certificate files', follow some answers).
+const PROMPTS: [&str; 12] = [
+    "Homeserver host",
+    "Homeserver",
+    "Upstream",
+    "Federation",
+    "TLS certificates",
+    "ACME e-mail",
+    "Upload limit",
+    "Proxies",
+    "Also write a docker-compose stack?",
+    "Add calls",
+    "Element Web host",
+    "Output folder",
+];
+
 struct Pty {
     session: OsSession,
     /// Everything read so far, for the assertions and for failure messages.
@@ -866,6 +883,28 @@ impl Pty {
 
     fn enter(&mut self, prompt: &str) {
         self.answer(prompt, "\r");
+    }
+
+    /// Accepts the default of every question from `first` to `last`, in `PROMPTS` order.
+    fn enter_defaults(&mut self, first: &str, last: &str) {
+        let at = |prompt: &str| {
+            PROMPTS
+                .iter()
+                .position(|p| *p == prompt)
+                .unwrap_or_else(|| panic!("{prompt:?} is not in PROMPTS"))
+        };
+        for prompt in &PROMPTS[at(first)..=at(last)] {
+            self.enter(prompt);
+        }
+    }
+
+    /// At "What now?": takes its default (write), and returns the transcript of a run that
+    /// exited 0.
+    fn write(mut self) -> String {
+        self.session.send("\r").unwrap();
+        let (code, transcript) = self.finish();
+        assert_eq!(code, 0, "{transcript}");
+        transcript
     }
 
     fn type_line(&mut self, prompt: &str, text: &str) {
@@ -934,6 +973,17 @@ fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files
 }
 
+/// `generate` with `args` in a folder of its own writes `written` (a folder the wizard
+/// wrote) byte for byte.
+fn assert_the_flags_write(written: &Path, args: &[String]) {
+    let flags_dir = tempfile::tempdir().unwrap();
+    run_generate(flags_dir.path(), args);
+    assert_same_tree(
+        written,
+        &flags_dir.path().join(written.file_name().unwrap()),
+    );
+}
+
 fn assert_same_tree(left: &Path, right: &Path) {
     let (a, b) = (tree(left), tree(right));
     assert!(!a.is_empty(), "{} is empty", left.display());
@@ -961,30 +1011,13 @@ fn pty_defaults_write_what_the_printed_command_writes() {
     let wizard_dir = tempfile::tempdir().unwrap();
     let mut pty = Pty::spawn(wizard_dir.path(), &["wizard"]);
     pty.type_line("Server name", "example.org");
-    for prompt in [
-        "Homeserver host",
-        "Homeserver",
-        "Upstream",
-        "Federation",
-        "TLS certificates",
-        "ACME e-mail",
-        "Upload limit",
-        "Proxies",
-        "Also write a docker-compose stack?",
-        "Add calls",
-        "Element Web host",
-        "Output folder",
-    ] {
-        pty.enter(prompt);
-    }
+    pty.enter_defaults("Homeserver host", "Output folder");
     let summary = pty.expect("? What now?");
     assert!(
         summary.contains("new      nginx/matrix.example.org.conf"),
         "{summary}"
     );
-    pty.session.send("\r").unwrap();
-    let (code, transcript) = pty.finish();
-    assert_eq!(code, 0, "{transcript}");
+    let transcript = pty.write();
     assert!(
         transcript.contains("Next steps for example.org"),
         "{transcript}"
@@ -992,12 +1025,7 @@ fn pty_defaults_write_what_the_printed_command_writes() {
 
     let args = printed_command(&transcript);
     assert_eq!(args, ["generate", "--server-name", "example.org"]);
-    let flags_dir = tempfile::tempdir().unwrap();
-    run_generate(flags_dir.path(), &args);
-    assert_same_tree(
-        &wizard_dir.path().join("mxproxy-out"),
-        &flags_dir.path().join("mxproxy-out"),
-    );
+    assert_the_flags_write(&wizard_dir.path().join("mxproxy-out"), &args);
 }
 
 #[test]
@@ -1052,9 +1080,7 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
         );
     }
     let written = wizard_dir.path().join("site-out");
-    let flags_dir = tempfile::tempdir().unwrap();
-    run_generate(flags_dir.path(), &args);
-    assert_same_tree(&written, &flags_dir.path().join("site-out"));
+    assert_the_flags_write(&written, &args);
 
     let yaml_dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -1084,19 +1110,7 @@ fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
     pty.answer("Where MAS answers", &format!("{DOWN}\r")); // a path
     pty.enter("MAS path");
     pty.type_line("MAS upstream", "127.0.0.1:8090");
-    for prompt in [
-        "Federation",
-        "TLS certificates",
-        "ACME e-mail",
-        "Upload limit",
-        "Proxies",
-        "Also write a docker-compose stack?",
-        "Add calls",
-        "Element Web host",
-        "Output folder",
-    ] {
-        pty.enter(prompt);
-    }
+    pty.enter_defaults("Federation", "Output folder");
     let summary = pty.expect("? What now?");
     for expected in [
         "login (MAS)       https://matrix.example.org/auth/, at 127.0.0.1:8090",
@@ -1104,9 +1118,7 @@ fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
     ] {
         assert!(summary.contains(expected), "{expected}\n{summary}");
     }
-    pty.session.send("\r").unwrap();
-    let (code, transcript) = pty.finish();
-    assert_eq!(code, 0, "{transcript}");
+    let transcript = pty.write();
 
     let args = printed_command(&transcript);
     assert_eq!(
@@ -1124,12 +1136,7 @@ fn pty_mas_below_a_path_writes_what_the_printed_command_writes() {
             "127.0.0.1:8090"
         ]
     );
-    let flags_dir = tempfile::tempdir().unwrap();
-    run_generate(flags_dir.path(), &args);
-    assert_same_tree(
-        &wizard_dir.path().join("mxproxy-out"),
-        &flags_dir.path().join("mxproxy-out"),
-    );
+    assert_the_flags_write(&wizard_dir.path().join("mxproxy-out"), &args);
 }
 
 #[test]
@@ -1364,29 +1371,14 @@ fn pty_calls_write_what_the_printed_command_writes() {
     let wizard_dir = tempfile::tempdir().unwrap();
     let mut pty = Pty::spawn(wizard_dir.path(), &["wizard"]);
     pty.type_line("Server name", "example.org");
-    for prompt in [
-        "Homeserver host",
-        "Homeserver",
-        "Upstream",
-        "Federation",
-        "TLS certificates",
-        "ACME e-mail",
-        "Upload limit",
-        "Proxies",
-        "Also write a docker-compose stack?",
-    ] {
-        pty.enter(prompt);
-    }
+    pty.enter_defaults("Homeserver host", "Also write a docker-compose stack?");
     pty.answer("Add calls", "y");
-    pty.enter("Element Web host");
-    pty.enter("Output folder");
+    pty.enter_defaults("Element Web host", "Output folder");
     let summary = pty.expect("? What now?");
     let calls = "calls             https://rtc.example.org, LiveKit at 127.0.0.1:7880, \
                  authorization at 127.0.0.1:8070";
     assert!(summary.contains(calls), "{summary}");
-    pty.session.send("\r").unwrap();
-    let (code, transcript) = pty.finish();
-    assert_eq!(code, 0, "{transcript}");
+    let transcript = pty.write();
     // Traefik, checked by default, would forward the well-known to Conduit.
     assert!(transcript.contains("Left out traefik"), "{transcript}");
     let args = printed_command(&transcript);
@@ -1401,12 +1393,7 @@ fn pty_calls_write_what_the_printed_command_writes() {
             "--rtc"
         ]
     );
-    let flags_dir = tempfile::tempdir().unwrap();
-    run_generate(flags_dir.path(), &args);
-    assert_same_tree(
-        &wizard_dir.path().join("mxproxy-out"),
-        &flags_dir.path().join("mxproxy-out"),
-    );
+    assert_the_flags_write(&wizard_dir.path().join("mxproxy-out"), &args);
 }
 
 #[test]

@@ -917,6 +917,26 @@ async fn refusals(stack: &Stack, host: &str, targets: &[&str]) -> Vec<String> {
     failures
 }
 
+/// Every target is refused (`refusals`), and nothing sent so far reached the homeserver
+/// but the well-known documents.
+async fn assert_all_refused(stack: &Stack, host: &str, targets: &[&str], setup: &str) {
+    let server = stack.server;
+    let failures = refusals(stack, host, targets).await;
+    assert!(
+        failures.is_empty(),
+        "{server:?} {setup}:\n{}",
+        failures.join("\n")
+    );
+    let reached: Vec<_> = beyond_documents(stack)
+        .iter()
+        .map(|r| r.target_lossy())
+        .collect();
+    assert!(
+        reached.is_empty(),
+        "{server:?} {setup}: reached the homeserver: {reached:?}"
+    );
+}
+
 pub async fn no_federation_blocks_federation_paths(server: Proxy) {
     let stack = Stack::start(
         server,
@@ -942,20 +962,13 @@ pub async fn no_federation_blocks_federation_paths(server: Proxy) {
             "{server:?} {target} with --no-federation: {result:?}"
         );
     }
-    let failures = refusals(&stack, &host, &federation_spellings()).await;
-    assert!(
-        failures.is_empty(),
-        "{server:?} with --no-federation:\n{}",
-        failures.join("\n")
-    );
-    assert!(
-        beyond_documents(&stack).is_empty(),
-        "{server:?}: federation paths reached the homeserver with --no-federation: {:?}",
-        beyond_documents(&stack)
-            .iter()
-            .map(|r| r.target_lossy())
-            .collect::<Vec<_>>()
-    );
+    assert_all_refused(
+        &stack,
+        &host,
+        &federation_spellings(),
+        "with --no-federation",
+    )
+    .await;
     let clients = "/_matrix/client/versions";
     let response = send(&stack, &Request::get(address(&stack), &host, clients)).await;
     assert_eq!(response.status, 200, "{server:?} {clients}: {response:?}");
@@ -1016,20 +1029,13 @@ pub async fn closed_admin_api_is_unreachable(server: Proxy) {
     )
     .await;
     let host = stack.homeserver_host.clone();
-    let failures = refusals(&stack, &host, &admin_spellings()).await;
-    assert!(
-        failures.is_empty(),
-        "{server:?} with the admin API closed:\n{}",
-        failures.join("\n")
-    );
-    assert!(
-        beyond_documents(&stack).is_empty(),
-        "{server:?}: the closed admin API was reached: {:?}",
-        beyond_documents(&stack)
-            .iter()
-            .map(|r| r.target_lossy())
-            .collect::<Vec<_>>()
-    );
+    assert_all_refused(
+        &stack,
+        &host,
+        &admin_spellings(),
+        "with the admin API closed",
+    )
+    .await;
     let open = "/_synapse/client/new_user_consent";
     let response = send(&stack, &Request::get(address(&stack), &host, open)).await;
     assert_eq!(response.status, 200, "{server:?} {open}: {response:?}");
