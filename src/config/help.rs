@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use crate::defaults;
 use crate::homeserver::{self, mas, rtc};
-use crate::setup::{Homeserver, Timeout, WorkerGroup};
+use crate::setup::{Homeserver, Proxy, Timeout, WorkerGroup, alternatives};
 
 /// Where a service listens when the admin names no upstream: loopback, its port.
 fn on_loopback(port: u16) -> String {
@@ -25,6 +25,24 @@ fn grouped<V: PartialEq>(
         }
     }
     groups
+}
+
+pub fn homeserver() -> String {
+    let names: Vec<&str> = Homeserver::ALL.iter().map(|h| h.name()).collect();
+    format!(
+        "Homeserver software: {}; decides the default upstream port, path prefixes and upload limit [default: {}]",
+        alternatives(&names),
+        Homeserver::default()
+    )
+}
+
+pub fn proxy() -> String {
+    let names = |proxies: &[Proxy]| proxies.iter().map(|p| p.name()).collect::<Vec<_>>();
+    format!(
+        "Proxies to write configs for; repeat or separate with commas ({}) [default: {}]",
+        names(Proxy::ALL).join(", "),
+        names(Proxy::DEFAULT).join(",")
+    )
 }
 
 pub fn upstream() -> String {
@@ -196,6 +214,31 @@ mod tests {
             assert!(
                 help.contains(&expected),
                 "`generate --help` names {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_help_lists_every_homeserver_and_proxy_and_their_defaults() {
+        let help = generate_help();
+        let names = |proxies: &[Proxy]| proxies.iter().map(|p| p.name()).collect::<Vec<_>>();
+        for expected in [
+            format!(
+                "({}) [default: {}]",
+                names(Proxy::ALL).join(", "),
+                names(Proxy::DEFAULT).join(",")
+            ),
+            format!("[default: {}]", Homeserver::default()),
+        ] {
+            assert!(
+                help.contains(&expected),
+                "`generate --help` names {expected}"
+            );
+        }
+        for homeserver in Homeserver::ALL {
+            assert!(
+                help.contains(homeserver.name()),
+                "`generate --help` names {homeserver}"
             );
         }
     }

@@ -46,8 +46,12 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub homeserver_host: Option<Host>,
 
-    /// Homeserver software: conduit, synapse, continuwuity, tuwunel or dendrite; decides the default upstream port, path prefixes and upload limit [default: conduit]
-    #[arg(long, value_name = "NAME", env = "MXPROXY_HOMESERVER")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "MXPROXY_HOMESERVER",
+        help = super::help::homeserver()
+    )]
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_text")]
     pub homeserver: Option<HomeserverName>,
 
@@ -143,12 +147,12 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_address: Option<Vec<ListenAddress>>,
 
-    /// Proxies to write configs for; repeat or separate with commas (nginx, apache, caddy, traefik, haproxy) [default: nginx,apache,caddy,traefik]
     #[arg(
         long,
         value_name = "PROXY",
         value_delimiter = ',',
-        env = "MXPROXY_PROXY"
+        env = "MXPROXY_PROXY",
+        help = super::help::proxy()
     )]
     #[serde(
         default,

@@ -220,7 +220,7 @@ fn describe_char(c: char) -> String {
 }
 
 /// `a, b or c`: the accepted names, as a refusal lists them.
-fn alternatives(names: &[&str]) -> String {
+pub(crate) fn alternatives(names: &[&str]) -> String {
     match names {
         [] => String::new(),
         [only] => (*only).to_string(),
