@@ -140,7 +140,12 @@ pub const NGINX: ProxyFacts = ProxyFacts {
         path: "{host}.conf",
         template: "nginx/site.conf.j2",
     }],
-    compose_files: &[],
+    // The image's nginx.conf with the connection limits of `--clients`, which only the
+    // main config's `events` block and main context take.
+    compose_files: &[FileSpec {
+        path: "nginx.conf",
+        template: "nginx/nginx.conf.j2",
+    }],
     next_steps_template: "nginx/next-steps.txt.j2",
     compose_service_template: "nginx/compose-service.yml.j2",
     compose_next_steps_template: None,
