@@ -44,6 +44,11 @@ const DEBIAN_CADDY_UNIT_NOFILE: u32 = 1_048_576;
 /// without `LimitNOFILE=` gives them this many.
 const SYSTEMD_HARD_NOFILE: u32 = 524_288;
 
+/// ingress-nginx's ConfigMap default `max-worker-connections` (docs/user-guide/
+/// nginx-configuration/configmap.md). Its `max-worker-open-files` defaults to 0, "max
+/// open files (system's limit) - 1024".
+const INGRESS_NGINX_WORKER_CONNECTIONS: u32 = 16_384;
+
 /// The plan's `capacity` section: what `--clients` clients need of each proxy.
 #[derive(Debug, Serialize)]
 pub struct CapacityPlan {
@@ -66,6 +71,9 @@ pub struct CapacityPlan {
     /// A Go proxy under a systemd unit without `LimitNOFILE=` gets `nofile` descriptors
     /// (Traefik, whose unit is the admin's).
     pub systemd_default_suffices: bool,
+    /// ingress-nginx's default `max-worker-connections` (16384) holds
+    /// `nginx.worker_connections`: the Kubernetes summary prescribes no lower value.
+    pub ingress_nginx_default_suffices: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +152,7 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
         },
         caddy_unit_suffices: nofile <= DEBIAN_CADDY_UNIT_NOFILE,
         systemd_default_suffices: nofile <= SYSTEMD_HARD_NOFILE,
+        ingress_nginx_default_suffices: worker_connections <= INGRESS_NGINX_WORKER_CONNECTIONS,
     }
 }
 
@@ -167,6 +176,7 @@ mod tests {
         assert_eq!(capacity.haproxy.maxconn, 1280);
         assert_eq!(capacity.nofile, 6144);
         assert!(capacity.caddy_unit_suffices && capacity.systemd_default_suffices);
+        assert!(capacity.ingress_nginx_default_suffices);
     }
 
     #[test]
@@ -178,6 +188,7 @@ mod tests {
         assert_eq!(capacity.apache.server_limit, 196);
         assert_eq!(capacity.haproxy.maxconn, 12_544);
         assert!(capacity.caddy_unit_suffices && capacity.systemd_default_suffices);
+        assert!(!capacity.ingress_nginx_default_suffices);
         let million = plan(1_000_000);
         assert!(!million.caddy_unit_suffices && !million.systemd_default_suffices);
     }
