@@ -525,6 +525,15 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
             ));
         }
     }
+    for step in &plan.proxy_steps {
+        for file in proxy::facts(step.proxy).host_files {
+            files.push(PlannedFile::new(
+                format!("{}/{}", step.proxy, file.path),
+                file.debian_path.into(),
+                file.template,
+            ));
+        }
+    }
     // The webroot the Apache site serves the well-known files from.
     let webroot = plan.webroot.trim_start_matches('/');
     let well_known = |name: &str, template| {
