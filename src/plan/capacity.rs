@@ -81,7 +81,10 @@ pub struct NginxCapacity {
     /// `events { worker_connections }`: per worker, client and upstream connections alike.
     pub worker_connections: u32,
     /// `worker_rlimit_nofile` (main context): the workers' descriptor limit, which nginx
-    /// sets itself while still root, so no systemd drop-in is needed.
+    /// sets itself while still root, so a host needs no systemd drop-in. Without
+    /// CAP_SYS_RESOURCE (a container) it cannot pass the hard limit: measured, nginx 1.22
+    /// logs "setrlimit(RLIMIT_NOFILE, 55296) failed (1: Operation not permitted)" and runs
+    /// with the old limit; the compose stack's `ulimits` are `nofile` for that reason.
     pub worker_rlimit_nofile: u32,
 }
 
@@ -146,7 +149,10 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
         // a frontend's `maxconn` "0, which is the default, the global maxconn value is
         // used"; and "ulimit-n is automatically adjusted according to this value" (when
         // started as root, as Debian's unit does; the compose image's haproxy user gets
-        // `ulimits` instead).
+        // `ulimits` instead). Measured here (HAProxy 2.6.12, hard limit 20000, no
+        // CAP_SYS_RESOURCE): maxconn 12544 wants 25105 descriptors and HAProxy exits with
+        // "Cannot raise FD limit" (strict-limits is on by default), so `nofile` must stay
+        // above 2 × maxconn, which it does (see the test).
         haproxy: HaproxyCapacity {
             maxconn: concurrent,
         },
@@ -218,6 +224,8 @@ mod tests {
             // mpm_event's compiled-in ceiling (MAX_SERVER_LIMIT in server/mpm/event/event.c).
             assert!(c.apache.server_limit <= 20_000, "{clients}");
             assert!(c.haproxy.maxconn >= c.concurrent, "{clients}");
+            // HAProxy's own need (measured: 25105 for maxconn 12544) fits the ulimits.
+            assert!(c.nofile >= 2 * c.haproxy.maxconn + 1024, "{clients}");
         }
     }
 }
