@@ -90,7 +90,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("--clients", "-5", "not a number of clients"),
     ("--clients", "1e4", "not a number of clients"),
     ("--clients", "1000;", "not a number of clients"),
-    ("--clients", "1000001", "more than 1000000 clients"),
+    ("--clients", "100001", "more than 100000 clients"),
     // Paths.
     ("--webroot", "relative/path", "absolute"),
     ("--webroot", "/var/www/a b", "space"),

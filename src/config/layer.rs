@@ -117,7 +117,7 @@ pub struct SetupLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout: Option<Timeout>,
 
-    /// Clients syncing at once, each holding one /sync long-poll open: sizes the proxies' connection limits, worker counts, file descriptors and upstream pools (1 to 1000000) [default: 1000]
+    /// Clients syncing at once, each holding one /sync long-poll open: sizes the proxies' connection limits, worker counts, file descriptors and upstream pools (1 to 100000) [default: 1000]
     #[arg(long, value_name = "N", env = "MXPROXY_CLIENTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Clients>,

@@ -195,15 +195,13 @@ mod tests {
         assert_eq!(capacity.haproxy.maxconn, 12_544);
         assert!(capacity.caddy_unit_suffices && capacity.systemd_default_suffices);
         assert!(!capacity.ingress_nginx_default_suffices);
-        let million = plan(1_000_000);
-        assert!(!million.caddy_unit_suffices && !million.systemd_default_suffices);
+        let most = plan(Clients::MAX);
+        assert!(most.caddy_unit_suffices && !most.systemd_default_suffices);
     }
 
     #[test]
     fn every_size_holds_what_it_must_at_every_scale() {
-        for clients in [
-            1, 2, 63, 64, 255, 1000, 1001, 4096, 10_000, 123_457, 1_000_000,
-        ] {
+        for clients in [1, 2, 63, 64, 255, 1000, 1001, 4096, 10_000, 54_321, 100_000] {
             let c = plan(clients);
             assert!(c.concurrent >= clients + clients / 4, "{clients}");
             assert_eq!(c.concurrent % CONNECTION_STEP, 0, "{clients}");
@@ -226,6 +224,8 @@ mod tests {
             assert!(c.haproxy.maxconn >= c.concurrent, "{clients}");
             // HAProxy's own need (measured: 25105 for maxconn 12544) fits the ulimits.
             assert!(c.nofile >= 2 * c.haproxy.maxconn + 1024, "{clients}");
+            // Linux's default fs.nr_open: no process's descriptor limit goes higher.
+            assert!(c.nofile <= 1_048_576, "{clients}");
         }
     }
 }

@@ -17,10 +17,11 @@ pub struct Clients(u32);
 impl Clients {
     /// No client at all is no server to size.
     pub const MIN: u32 = 1;
-    /// A million clients is far beyond one proxy host (two million connections); a larger
-    /// number is a typo, and the sizes computed from it would overflow nginx's and
-    /// Apache's own limits without warning.
-    pub const MAX: u32 = 1_000_000;
+    /// A hundred thousand clients need 550912 descriptors in one process (plan/capacity.rs);
+    /// about 190,000 would pass Linux's default `fs.nr_open` (1048576), the ceiling of any
+    /// process's RLIMIT_NOFILE, and a compose service asking for more does not start. More
+    /// clients than this need more than one proxy host.
+    pub const MAX: u32 = 100_000;
 
     pub const fn new_unchecked(clients: u32) -> Clients {
         Clients(clients)
@@ -81,7 +82,7 @@ mod tests {
             ("1000", 1000),
             ("01000", 1000),
             ("10000", 10_000),
-            ("1000000", 1_000_000),
+            ("100000", 100_000),
         ] {
             let parsed: Clients = accepts(value);
             assert_eq!(parsed.get(), clients, "{value:?}");
@@ -101,8 +102,8 @@ mod tests {
         for value in ["0", "000"] {
             refuses::<Clients>(value, none, "1000");
         }
-        let many = "is more than 1000000 clients, more than one proxy host holds";
-        for value in ["1000001", "4294967296", "99999999999999999999999"] {
+        let many = "is more than 100000 clients, more than one proxy host holds";
+        for value in ["100001", "1000000", "4294967296", "99999999999999999999999"] {
             refuses::<Clients>(value, many, "10000");
         }
     }
