@@ -32,6 +32,10 @@ pub const SAVE_PATH: &str = "mxproxy.yaml";
 /// Longer than any client long-poll (Conduit caps `/sync` at 30 s) and than a slow upload
 /// of the largest allowed body; Conduit's docs use 300 s, MDAD 86400 s.
 pub const READ_TIMEOUT_SECONDS: u32 = 600;
+/// `--clients` unset: a small server's clients syncing at once. The sizes computed from it
+/// keep the upstream pools at the 256 idle connections measured to be enough for a busy
+/// small server (plan/capacity.rs).
+pub const CLIENTS: u32 = 1000;
 /// How long a proxy keeps an idle connection to the homeserver for reuse. It must end
 /// before the homeserver closes the connection itself (`Facts::idle_close_seconds`, Synapse:
 /// 60 s): a request sent on a connection the homeserver is closing fails, and nginx, Caddy

@@ -13,6 +13,9 @@ pub struct ProxyFacts {
     /// Files the compose stack adds for the proxy's container (Apache: the main config the
     /// official image lacks); they have no Debian place.
     pub compose_files: &'static [FileSpec],
+    /// Files only a host install gets, each with its own Debian place (Apache: the
+    /// mpm_event limits of `--clients`, which the compose stack's httpd.conf carries).
+    pub host_files: &'static [HostFile],
     /// The summary's steps for installing it on the host.
     pub next_steps_template: &'static str,
     /// Its service in docker-compose.yml.
@@ -100,6 +103,14 @@ pub enum Challenge {
     Standalone,
 }
 
+/// A file of a proxy's host install: its path below the proxy's folder, its place below
+/// the root in the Debian layout, and its template.
+pub struct HostFile {
+    pub path: &'static str,
+    pub debian_path: &'static str,
+    pub template: &'static str,
+}
+
 /// One file of a proxy: its path below the proxy's folder, `{host}` standing for the
 /// plan's file stem (the homeserver host unless that is too long for a file name), and the
 /// template that writes it.
@@ -140,7 +151,13 @@ pub const NGINX: ProxyFacts = ProxyFacts {
         path: "{host}.conf",
         template: "nginx/site.conf.j2",
     }],
-    compose_files: &[],
+    // The image's nginx.conf with the connection limits of `--clients`, which only the
+    // main config's `events` block and main context take.
+    compose_files: &[FileSpec {
+        path: "nginx.conf",
+        template: "nginx/nginx.conf.j2",
+    }],
+    host_files: &[],
     next_steps_template: "nginx/next-steps.txt.j2",
     compose_service_template: "nginx/compose-service.yml.j2",
     compose_next_steps_template: None,
@@ -178,6 +195,15 @@ pub const APACHE: ProxyFacts = ProxyFacts {
         path: "httpd.conf",
         template: "apache/httpd.conf.j2",
     }],
+    // A snippet rather than an edit of mods-available/mpm_event.conf, which is the
+    // package's: apache2.conf reads conf-enabled/ after mods-enabled/, and for each of
+    // these directives event.c keeps the last value read (set_server_limit and the
+    // others assign it).
+    host_files: &[HostFile {
+        path: "mxproxy-capacity.conf",
+        debian_path: "etc/apache2/conf-available/mxproxy-capacity.conf",
+        template: "apache/capacity.conf.j2",
+    }],
     next_steps_template: "apache/next-steps.txt.j2",
     compose_service_template: "apache/compose-service.yml.j2",
     compose_next_steps_template: None,
@@ -209,6 +235,7 @@ pub const CADDY: ProxyFacts = ProxyFacts {
         template: "caddy/Caddyfile.j2",
     }],
     compose_files: &[],
+    host_files: &[],
     next_steps_template: "caddy/next-steps.txt.j2",
     compose_service_template: "caddy/compose-service.yml.j2",
     compose_next_steps_template: None,
@@ -243,6 +270,7 @@ pub const TRAEFIK: ProxyFacts = ProxyFacts {
         },
     ],
     compose_files: &[],
+    host_files: &[],
     next_steps_template: "traefik/next-steps.txt.j2",
     compose_service_template: "traefik/compose-service.yml.j2",
     compose_next_steps_template: None,
@@ -294,6 +322,7 @@ pub const HAPROXY: ProxyFacts = ProxyFacts {
         template: "haproxy/haproxy.cfg.j2",
     }],
     compose_files: &[],
+    host_files: &[],
     next_steps_template: "haproxy/next-steps.txt.j2",
     compose_service_template: "haproxy/compose-service.yml.j2",
     compose_next_steps_template: Some("haproxy/compose-next-steps.txt.j2"),

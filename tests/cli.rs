@@ -156,6 +156,7 @@ fn defaults_write_every_proxy_and_a_summary() {
         files,
         [
             "apache/matrix.example.com.conf",
+            "apache/mxproxy-capacity.conf",
             "caddy/Caddyfile",
             "nginx/matrix.example.com.conf",
             "traefik/dynamic/matrix.example.com.yml",

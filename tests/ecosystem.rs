@@ -360,7 +360,7 @@ fn json_output_matches_its_schema_and_the_files_on_disk() {
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["dry_run"], false);
     let files = json["files"].as_array().unwrap();
-    assert_eq!(files.len(), 7, "{json:#}");
+    assert_eq!(files.len(), 8, "{json:#}");
     for file in files {
         let path = env.path(file["written_to"].as_str().unwrap());
         let content = std::fs::read(&path).unwrap();
@@ -728,6 +728,8 @@ fn a_template_file_that_replaces_nothing_is_refused() {
 const DEBIAN_FILES: &[&str] = &[
     "etc/nginx/sites-available/matrix.example.com.conf",
     "etc/apache2/sites-available/matrix.example.com.conf",
+    // Read after mods-enabled/mpm_event.conf, whose values it overrides.
+    "etc/apache2/conf-available/mxproxy-capacity.conf",
     "etc/caddy/Caddyfile",
     "etc/traefik/traefik.yml",
     "etc/traefik/dynamic/matrix.example.com.yml",

@@ -84,6 +84,13 @@ const CASES: &[(&str, &str, &str)] = &[
     ("--read-timeout", "2d", "not a duration"),
     ("--read-timeout", "600;", "not a duration"),
     ("--read-timeout", "25h", "longer than 86400 seconds"),
+    // Clients syncing at once.
+    ("--clients", "0", "is no clients"),
+    ("--clients", "many", "not a number of clients"),
+    ("--clients", "-5", "not a number of clients"),
+    ("--clients", "1e4", "not a number of clients"),
+    ("--clients", "1000;", "not a number of clients"),
+    ("--clients", "100001", "more than 100000 clients"),
     // Paths.
     ("--webroot", "relative/path", "absolute"),
     ("--webroot", "/var/www/a b", "space"),
@@ -159,6 +166,7 @@ fn huge_values_are_refused_with_a_short_message() {
         "--upstream",
         "--webroot",
         "--max-upload",
+        "--clients",
     ] {
         let output = mxproxy()
             .args(["generate", "--server-name", "example.com", "--out"])
@@ -188,6 +196,7 @@ fn the_same_checks_apply_to_config_file_values() {
         ("federation_port", "0"),
         ("max_upload", "-5"),
         ("read_timeout", "\"1d\""),
+        ("clients", "0"),
     ] {
         let yaml = if key == "server_name" {
             format!("{key}: {value}\n")

@@ -327,6 +327,9 @@ fn script_flags_and_config_prefill_every_default() {
         "hs.example.net",
         "--max-upload",
         "32M",
+        // No question asks it: carried through from the flags.
+        "--clients",
+        "5000",
     ]);
     let file = config::read_file(&path).unwrap();
     let prefill = given.layer.clone().or(file);

@@ -139,6 +139,14 @@ pub fn read_timeout() -> String {
     )
 }
 
+pub fn clients() -> String {
+    format!(
+        "Clients syncing at once, each holding one /sync long-poll open: sizes the proxies' connection limits, worker counts, file descriptors and upstream pools (1 to {}) [default: {}]",
+        crate::setup::Clients::MAX,
+        defaults::CLIENTS
+    )
+}
+
 pub fn webroot() -> String {
     format!(
         "Directory the proxies serve ACME challenges and (Apache) the well-known files from [default: {}]",

@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::setup::{
-    BaseRedirect, ByteSize, Cdn, ElementWebServed, Email, GatewayRef, HomeserverName, Host,
-    IngressClass, KubeName, KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace, Port,
-    Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream, UrlPrefix,
-    WorkerAddress,
+    BaseRedirect, ByteSize, Cdn, Clients, ElementWebServed, Email, GatewayRef, HomeserverName,
+    Host, IngressClass, KubeName, KubernetesRouting, Layout, ListenAddress, MasPublic, Namespace,
+    Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, TrustedProxy, Upstream,
+    UrlPrefix, WorkerAddress,
 };
 
 /// One layer of the setup: the flags and `MXPROXY_*` variables, or the `--config` file.
@@ -127,6 +127,10 @@ pub struct SetupLayer {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout: Option<Timeout>,
+
+    #[arg(long, value_name = "N", env = "MXPROXY_CLIENTS", help = super::help::clients())]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Clients>,
 
     #[arg(
         long,
@@ -374,6 +378,7 @@ impl SetupLayer {
             acme_email: self.acme_email.or(lower.acme_email),
             max_upload: self.max_upload.or(lower.max_upload),
             read_timeout: self.read_timeout.or(lower.read_timeout),
+            clients: self.clients.or(lower.clients),
             webroot: self.webroot.or(lower.webroot),
             listen_address: self.listen_address.or(lower.listen_address),
             proxy: self.proxy.or(lower.proxy),
@@ -421,6 +426,7 @@ pub const FLAG_ORDER: &[&str] = &[
     "acme_email",
     "max_upload",
     "read_timeout",
+    "clients",
     "webroot",
     "listen_address",
     "proxy",
@@ -491,6 +497,7 @@ impl From<&Setup> for SetupLayer {
             acme_email,
             max_upload: Some(setup.max_upload),
             read_timeout: Some(setup.read_timeout),
+            clients: Some(setup.clients),
             webroot: host_install.then(|| setup.webroot.clone()),
             listen_address: (!setup.listen_addresses.is_empty())
                 .then(|| setup.listen_addresses.clone()),

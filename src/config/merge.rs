@@ -12,7 +12,7 @@ use crate::homeserver;
 use crate::matrix::HTTP_PORT;
 use crate::proxy;
 use crate::setup::{
-    BaseRedirect, ByteSize, DnsName, ElementWeb, ElementWebServed, Homeserver, Host, Mas,
+    BaseRedirect, ByteSize, Clients, DnsName, ElementWeb, ElementWebServed, Homeserver, Host, Mas,
     MasPublic, Port, Proxy, SafePath, ServerName, Setup, Timeout, Tls, TlsMode, Upstream,
     UpstreamHost, Workers,
 };
@@ -97,6 +97,7 @@ pub fn merge(flags: &SetupLayer, file: SetupLayer) -> Result<Setup, Error> {
         tls,
         max_upload,
         read_timeout: read_timeout(&layers),
+        clients: clients(&layers),
         webroot,
         listen_addresses,
         proxies,
@@ -156,6 +157,13 @@ fn read_timeout(layers: &Layers) -> Timeout {
         .unwrap_or(Timeout::from_seconds_unchecked(
             defaults::READ_TIMEOUT_SECONDS,
         ))
+}
+
+/// `--clients`, or a small server's number.
+fn clients(layers: &Layers) -> Clients {
+    layers
+        .get(|l| &l.clients)
+        .unwrap_or(Clients::new_unchecked(defaults::CLIENTS))
 }
 
 /// `--trusted-proxy` and `--cdn`: who may tell the client's address. A CDN's federation

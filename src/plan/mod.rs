@@ -1,6 +1,7 @@
 //! The one place where decisions are made: which sites exist, which ports listen, which
 //! documents are served where, which limits apply. Templates only print this.
 
+mod capacity;
 mod compose;
 mod front;
 mod homeserver;
@@ -23,6 +24,7 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
+pub use capacity::{ApacheCapacity, CapacityPlan, HaproxyCapacity, NginxCapacity};
 pub use compose::{Certbot, Compose, Healthcheck};
 pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
@@ -74,6 +76,8 @@ pub struct Plan {
     pub listeners: Vec<Listener>,
     pub well_known: WellKnown,
     pub limits: Limits,
+    /// `--clients`: the connections, threads and descriptors the proxies need for them.
+    pub capacity: CapacityPlan,
     pub webroot: String,
     /// `X-Forwarded-Proto` towards the homeserver: the scheme clients use, which is https
     /// even with `--tls none`, where a terminator in front speaks TLS to them. (With
@@ -382,6 +386,7 @@ pub fn plan(setup: &Setup) -> Plan {
             read_timeout_seconds: setup.read_timeout.seconds(),
             upstream_idle_timeout_seconds: UPSTREAM_IDLE_TIMEOUT_SECONDS,
         },
+        capacity: capacity::capacity_plan(setup.clients),
         webroot: setup.webroot.to_string(),
         forwarded_proto: "https".into(),
         bind,
@@ -516,6 +521,15 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
             files.push(PlannedFile::new(
                 format!("{proxy}/{path}"),
                 format!("{}/{path}", facts.debian_dir),
+                file.template,
+            ));
+        }
+    }
+    for step in &plan.proxy_steps {
+        for file in proxy::facts(step.proxy).host_files {
+            files.push(PlannedFile::new(
+                format!("{}/{}", step.proxy, file.path),
+                file.debian_path.into(),
                 file.template,
             ));
         }

@@ -167,6 +167,7 @@ macro_rules! named_enum {
 // Declared after the macros: a `macro_rules!` macro is only visible in the items that
 // follow it.
 mod choice;
+mod clients;
 mod dns;
 mod email;
 mod front;
@@ -181,6 +182,7 @@ mod web;
 mod worker;
 
 pub use choice::{Homeserver, HomeserverName, Layout, Proxy, TlsMode};
+pub use clients::Clients;
 pub use dns::{DnsName, Host, ServerName};
 pub use email::Email;
 pub use front::{Cdn, TrustedProxy};
@@ -275,6 +277,8 @@ pub struct Setup {
     pub max_upload: ByteSize,
     /// How long a proxy waits on a request in flight (`--read-timeout`).
     pub read_timeout: Timeout,
+    /// How many clients sync at once (`--clients`): what the connection limits are sized from.
+    pub clients: Clients,
     pub webroot: SafePath,
     /// Empty: every address of the machine.
     pub listen_addresses: Vec<ListenAddress>,

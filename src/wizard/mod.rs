@@ -242,11 +242,12 @@ fn implicit_upstream(answers: &SetupLayer) -> String {
 /// Asks every question and returns the answers as a layer of flags. `prefill` (the flags
 /// over the `--config` file) supplies each default; `merge` of the answers alone is the setup.
 pub fn interview(prompter: &mut dyn Prompter, prefill: &SetupLayer) -> Result<SetupLayer, Stop> {
-    // Only what was answered so far, plus what no question asks about (webroot; listen
-    // addresses join at the proxies question, the first answer they can conflict with),
-    // so that a refusal always concerns the answer just given.
+    // Only what was answered so far, plus what no question asks about (webroot, clients;
+    // listen addresses join at the proxies question, the first answer they can conflict
+    // with), so that a refusal always concerns the answer just given.
     let mut answers = SetupLayer {
         webroot: prefill.webroot.clone(),
+        clients: prefill.clients,
         compose: prefill.compose,
         ..SetupLayer::default()
     };

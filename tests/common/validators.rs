@@ -101,6 +101,50 @@ pub fn nginx(out: &Path, site: &Path) -> bool {
     true
 }
 
+/// The compose stack's own nginx.conf (the official image's, with `--clients`' limits),
+/// checked by Debian's nginx with the image's paths pointed here: its `nginx` user (the
+/// host has www-data), its log and pid files, and its conf.d, where the stack mounts the
+/// site as default.conf.
+pub fn nginx_image(out: &Path, nginx_conf: &Path, site: &Path) -> bool {
+    let Some(nginx) = require_tool("nginx") else {
+        return false;
+    };
+    let original = std::fs::read_to_string(nginx_conf).unwrap();
+    for needle in [
+        "user  nginx;\n",
+        "/var/log/nginx/",
+        "/var/run/nginx.pid",
+        "include /etc/nginx/conf.d/*.conf;",
+    ] {
+        assert!(original.contains(needle), "nginx.conf has no {needle:?}");
+    }
+    let logs = out.join("nginx-image-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let main = original
+        .replace("user  nginx;\n", "user  www-data;\n")
+        .replace("/var/log/nginx/", &format!("{}/", logs.display()))
+        .replace(
+            "/var/run/nginx.pid",
+            &out.join("nginx.pid").display().to_string(),
+        )
+        .replace(
+            "include /etc/nginx/conf.d/*.conf;",
+            &format!("include {};", site.display()),
+        );
+    let path = out.join("nginx-image.conf");
+    std::fs::write(&path, main).unwrap();
+    let mut command = Command::new(nginx);
+    command
+        .arg("-t")
+        .arg("-q")
+        .arg("-c")
+        .arg(&path)
+        .arg("-e")
+        .arg("stderr");
+    run_checker(command, "nginx -t (nginx image layout)");
+    true
+}
+
 /// Debian's module directory; the main config loads exactly what the site comments list.
 const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
 const APACHE_SITE_MODULES: &[&str] = &[
@@ -760,7 +804,10 @@ pub fn validate_all(plan: &Plan, files: &[Rendered], dir: &Path) -> usize {
     for file in files {
         let path = out.join(&file.path);
         let name = file.path.to_str().unwrap();
-        let checked = if name.starts_with("nginx/") {
+        let checked = if name == "nginx/nginx.conf" {
+            let site = out.join(format!("nginx/{}.conf", plan.file_stem));
+            nginx_image(&out, &path, &site)
+        } else if name.starts_with("nginx/") {
             nginx(&out, &path)
         } else if name == "apache/httpd.conf" {
             let site = out.join(format!("apache/{}.conf", plan.file_stem));
