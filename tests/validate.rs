@@ -25,10 +25,16 @@ fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
     use crate::common::validators::synapse_fragment;
     let good = "max_upload_size: 1048576\nlisteners:\n  - port: 8008\n    type: http\n    x_forwarded: true\n";
     assert!(synapse_fragment(good));
+    // Synapse reads several writers for these streams (see `multi_writer_streams`).
+    assert!(synapse_fragment(
+        "stream_writers:\n  receipts: [receipts1, receipts2]\n  device_lists: [d1, d2]\n  typing: typing1\n"
+    ));
     for bad in [
         "max_upload_sise: 1048576\n",
         "listeners:\n  - port: \"eighty\"\n    type: http\n",
         "serve_server_wellknown: maybe\n",
+        "stream_writers:\n  typing: [typing1, typing2]\n",
+        "stream_writers:\n  receipts: [1, 2]\n",
     ] {
         let refused = std::panic::catch_unwind(|| synapse_fragment(bad)).is_err();
         assert!(refused, "accepted: {bad}");

@@ -151,9 +151,10 @@ fn refuse_address(
     if let Some(first) = before.first().filter(|_| !workers::shardable(group)) {
         return Err((
             format!(
-                "{group} has one worker only ({}): {}",
+                "{group} has one worker only ({}): {}{}",
                 first.address,
-                single_reason(group)
+                single_reason(group),
+                single_stream(group)
             ),
             format!("--worker {}", first),
         ));
@@ -176,6 +177,16 @@ fn single_reason(group: WorkerGroup) -> &'static str {
         }
         _ => "its stream has a single writer (\"each stream can only have a single writer\")",
     }
+}
+
+/// The stream a single-writer group writes, for the refusal (`typing has one worker only
+/// … stream_writers.to_device takes one name`): Synapse's `WriterLocations` reads a list for
+/// every stream but, for these, "Currently can only be a single instance"
+/// (synapse/config/workers.py, v1.157.1), and Synapse's schema types each as one name.
+fn single_stream(group: WorkerGroup) -> String {
+    workers::stream(group)
+        .map(|stream| format!("; stream_writers.{stream} takes one name"))
+        .unwrap_or_default()
 }
 
 /// Apache and Traefik cannot route to workers: neither hashes on the access token (a
@@ -311,7 +322,7 @@ mod tests {
                     "--worker",
                     "typing=127.0.0.1:8084",
                 ],
-                "--worker typing=127.0.0.1:8084: typing has one worker only (127.0.0.1:8083): its stream has a single writer (\"each stream can only have a single writer\"), e.g. --worker typing=127.0.0.1:8083",
+                "--worker typing=127.0.0.1:8084: typing has one worker only (127.0.0.1:8083): its stream has a single writer (\"each stream can only have a single writer\"); stream_writers.typing takes one name, e.g. --worker typing=127.0.0.1:8083",
             ),
             (
                 &[
