@@ -14,6 +14,20 @@ pub struct WorkersPlan {
     pub groups: Vec<WorkerGroupPlan>,
     /// Synapse's side: the shared settings and one config file per worker.
     pub synapse: SynapseWorkers,
+    /// nginx, with an `initial-sync` group: its path pattern also takes a `/sync` with
+    /// `since`, which a second map sends on to the sync group's upstream or the main
+    /// process. HAProxy and Caddy test `groups[].without_query` in the group's own rule.
+    pub nginx_query_split: Option<NginxQuerySplit>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NginxQuerySplit {
+    /// The group whose requests with the parameter go elsewhere (`initial_sync`).
+    pub ident: String,
+    /// The query parameter (`since`).
+    pub param: &'static str,
+    /// The group that takes them instead (`sync`), or null for the main process.
+    pub with_param_ident: Option<String>,
 }
 
 /// What Synapse's processes need to run as workers (docs/workers.md, Synapse v1.157.1).
@@ -237,6 +251,9 @@ pub struct WorkerGroupPlan {
     /// Caddy: the `lb_policy` (2.6 hashes a header, the client's address or the URI; the
     /// token and the room id are copied into headers first).
     pub caddy_lb_policy: &'static str,
+    /// A query parameter whose presence leaves the request to the groups after this one
+    /// (`since` for `initial-sync`), or null.
+    pub without_query: Option<&'static str>,
     /// HAProxy in the compose stack: the workers are service names, resolved through
     /// Docker's DNS at run time (as `upstream.resolver`), so HAProxy starts before they do.
     pub resolver: Option<String>,
@@ -257,7 +274,7 @@ pub(super) fn workers_plan(decided: &Decisions) -> Option<WorkersPlan> {
         return None;
     }
     let resolver = super::upstream_plan(decided.setup).resolver;
-    let groups = workers
+    let groups: Vec<WorkerGroupPlan> = workers
         .groups
         .iter()
         .map(|(group, servers)| group_plan(*group, servers, &decided.prefixes))
@@ -268,8 +285,27 @@ pub(super) fn workers_plan(decided: &Decisions) -> Option<WorkersPlan> {
         })
         .collect();
     Some(WorkersPlan {
+        nginx_query_split: nginx_query_split(&groups),
         groups,
         synapse: synapse_workers(decided.setup),
+    })
+}
+
+/// The first group with a query test, and the next group matching the same paths
+/// (the sync group after initial-sync), as nginx's second map needs them.
+fn nginx_query_split(groups: &[WorkerGroupPlan]) -> Option<NginxQuerySplit> {
+    let (index, split) = groups
+        .iter()
+        .enumerate()
+        .find(|(_, group)| group.without_query.is_some())?;
+    let with_param_ident = groups[index + 1..]
+        .iter()
+        .find(|group| group.patterns.iter().any(|p| split.patterns.contains(p)))
+        .map(|group| group.ident.clone());
+    Some(NginxQuerySplit {
+        ident: split.ident.clone(),
+        param: split.without_query?,
+        with_param_ident,
     })
 }
 
@@ -421,6 +457,7 @@ fn group_plan(group: WorkerGroup, servers: &[Upstream], prefixes: &[String]) -> 
         nginx_hash: nginx_hash.filter(|_| servers.len() > 1),
         haproxy_balance,
         caddy_lb_policy,
+        without_query: workers::without_query(group),
         resolver: None,
     }
 }
