@@ -183,14 +183,20 @@ pub const TABLE: &[WorkerRoute] = &[
         balance: Balance::Single,
         falls_back_to_main: false,
     },
-    // The optional initial-sync split (ESS's `initial-synchrotron`, element-hq/ess-helm
-    // charts/matrix-stack, partial-haproxy.cfg.tpl): `/sync` without `since`, the expensive
-    // first sync of a device, on workers of its own so that it does not hold up the
-    // incremental syncs; hashed on the token like sync. A `/sync` with `since` goes on to
-    // the sync group (or the main process), see `without_query`.
+    // The optional initial-sync split (ESS's `initial-synchrotron`: element-hq/ess-helm
+    // 83c7981, charts/matrix-stack/configs/synapse/partial-haproxy.cfg.tpl): `/sync` without
+    // `since`, the expensive first sync of a device, and the legacy `initialSync`, on
+    // workers of their own so that they do not hold up the incremental syncs; hashed on the
+    // token like sync. A `/sync` with `since` goes on to the sync group (or the main
+    // process), see `without_query`. Not taken over from ESS: `/sync?full_state=true` and
+    // `/events` without `from` (another parameter each) stay with sync.
     WorkerRoute {
         group: WorkerGroup::InitialSync,
-        patterns: &["^/_matrix/client/(r0|v3)/sync$"],
+        patterns: &[
+            "^/_matrix/client/(r0|v3)/sync$",
+            "^/_matrix/client/(api/v1|r0|v3)/initialSync$",
+            "^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$",
+        ],
         get_only_patterns: &[],
         balance: Balance::Token,
         falls_back_to_main: true,
@@ -657,6 +663,23 @@ mod tests {
                 route.patterns.iter().all(|p| p.starts_with('^')),
                 "{:?}",
                 route.group
+            );
+        }
+    }
+
+    /// The split takes a subset of sync's paths, and only it tests the query: a request it
+    /// leaves (`/sync` with `since`) must still match the sync group after it.
+    #[test]
+    fn the_initial_sync_split_is_a_subset_of_sync() {
+        let initial = route(WorkerGroup::InitialSync);
+        let sync = route(WorkerGroup::Sync);
+        assert!(initial.patterns.iter().all(|p| sync.patterns.contains(p)));
+        assert_eq!(initial.balance, sync.balance);
+        for group in WorkerGroup::ALL {
+            assert_eq!(
+                without_query(*group).is_some(),
+                *group == WorkerGroup::InitialSync,
+                "{group}"
             );
         }
     }
