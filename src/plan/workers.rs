@@ -119,7 +119,10 @@ pub struct ComposeWorker {
 /// Synapse's worker services in the stack. docker/README.md ("pass your args directly to
 /// synapse using `run` mode": `run -m synapse.app.generic_worker --config-path=…`) and
 /// contrib/docker_compose_workers at Synapse v1.157.1: the image's own /start.py with
-/// `run`, so a worker runs as the main process does (its user, jemalloc).
+/// `run`, so a worker runs as the main process does (its user, jemalloc). The media worker
+/// too: Synapse's own worker image runs every type, media_repository included, as
+/// `synapse.app.generic_worker` (configure_workers_and_start.py, `WORKERS_CONFIG`,
+/// `"media_repository": {"app": "synapse.app.generic_worker", …}`).
 pub(super) fn compose_workers(setup: &Setup) -> Option<ComposeWorkers> {
     if !setup.compose || setup.workers.is_empty() {
         return None;
