@@ -25,6 +25,10 @@ pub const RTC_AUTH_COMPOSE_SERVICE: &str = "lk-jwt-service";
 pub const MAS_DATABASE_SERVICE: &str = "mas-database";
 /// The compose service that renews certificates, which HAProxy reaches by this name.
 pub const CERTBOT_SERVICE: &str = "certbot";
+/// The compose services Synapse's workers need (`--worker --compose`): Redis, which relays
+/// replication between the processes, and Synapse's PostgreSQL.
+pub const REDIS_COMPOSE_SERVICE: &str = "redis";
+pub const SYNAPSE_DATABASE_COMPOSE_SERVICE: &str = "synapse-database";
 /// The Kubernetes namespace of every object.
 pub const NAMESPACE: &str = "matrix";
 /// Where the wizard offers to save the answers.

@@ -25,10 +25,16 @@ fn the_synapse_fragment_check_refuses_unknown_keys_and_wrong_types() {
     use crate::common::validators::synapse_fragment;
     let good = "max_upload_size: 1048576\nlisteners:\n  - port: 8008\n    type: http\n    x_forwarded: true\n";
     assert!(synapse_fragment(good));
+    // Synapse reads several writers for these streams (see `multi_writer_streams`).
+    assert!(synapse_fragment(
+        "stream_writers:\n  receipts: [receipts1, receipts2]\n  device_lists: [d1, d2]\n  typing: typing1\n"
+    ));
     for bad in [
         "max_upload_sise: 1048576\n",
         "listeners:\n  - port: \"eighty\"\n    type: http\n",
         "serve_server_wellknown: maybe\n",
+        "stream_writers:\n  typing: [typing1, typing2]\n",
+        "stream_writers:\n  receipts: [1, 2]\n",
     ] {
         let refused = std::panic::catch_unwind(|| synapse_fragment(bad)).is_err();
         assert!(refused, "accepted: {bad}");
@@ -351,4 +357,117 @@ fn the_compose_stack_with_calls_fits_together() {
         checked += 1;
     }
     assert!(checked >= 2, "scenarios with --rtc --compose: {checked}");
+}
+
+/// What no validator sees in a compose stack with Synapse's workers, checked across its
+/// files: every worker is a service that runs Synapse's generic worker with its own file
+/// mounted and is the address the proxy and `instance_map` name; the main process waits
+/// for a healthy PostgreSQL and Redis, the workers for a healthy main process, the proxy
+/// for all of them; the fragment names the services, not loopback, and holds no password.
+#[test]
+fn the_compose_stack_with_workers_fits_together() {
+    let mut checked = 0;
+    for name in crate::common::scenario_names() {
+        let (plan, files) = render_scenario(&name);
+        let (Some(compose), Some(workers)) = (&plan.compose, &plan.workers) else {
+            continue;
+        };
+        let stack = compose.workers.as_ref().expect("--worker --compose");
+        let text = |path: &str| -> &str {
+            &files
+                .iter()
+                .find(|f| f.path.to_str() == Some(path))
+                .unwrap_or_else(|| panic!("{name}: no {path}"))
+                .content
+        };
+        let yaml = |path: &str| -> serde_yaml::Value { serde_yaml::from_str(text(path)).unwrap() };
+        let stack_file = yaml("docker-compose.yml");
+        let fragment = yaml("synapse/mxproxy.yaml");
+        let services = &stack_file["services"];
+        let healthy = |service: &serde_yaml::Value, needs: &str| {
+            assert_eq!(
+                service["depends_on"][needs]["condition"], "service_healthy",
+                "{name}: waits for {needs}"
+            );
+            assert!(
+                services[needs]["healthcheck"]["test"].is_sequence(),
+                "{name}: {needs}"
+            );
+        };
+        let main = &services["homeserver"];
+        healthy(main, stack.database_service);
+        healthy(main, stack.redis_service);
+        let proxy_depends: Vec<&str> = services[compose.service.as_str()]["depends_on"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let servers: Vec<&String> = workers.groups.iter().flat_map(|g| &g.servers).collect();
+        assert_eq!(
+            workers.synapse.processes.len(),
+            stack.services.len(),
+            "{name}"
+        );
+        for (process, service) in workers.synapse.processes.iter().zip(&stack.services) {
+            let container = &services[service.service.as_str()];
+            healthy(container, "homeserver");
+            assert!(proxy_depends.contains(&service.service.as_str()), "{name}");
+            let command: Vec<&str> = container["command"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            assert_eq!(
+                command[..3],
+                ["run", "-m", "synapse.app.generic_worker"],
+                "{name}"
+            );
+            let mount = format!("./{}:{}:ro", process.file, service.config_path);
+            assert!(
+                container["volumes"]
+                    .as_sequence()
+                    .unwrap()
+                    .contains(&mount.as_str().into()),
+                "{name}: {mount}"
+            );
+            assert!(command.contains(&format!("--config-path={}", service.config_path).as_str()));
+            let worker = yaml(&process.file);
+            assert_eq!(worker["worker_name"], process.name.as_str(), "{name}");
+            let address = format!("{}:{}", service.service, process.port);
+            assert!(
+                servers.contains(&&address),
+                "{name}: the proxy names {address}"
+            );
+            assert_eq!(
+                container["environment"]["PGPASSWORD"],
+                main["environment"]["PGPASSWORD"]
+            );
+        }
+        // The fragment: the stack's services, no loopback, no password.
+        assert_eq!(fragment["redis"]["host"], stack.redis_service, "{name}");
+        assert_eq!(
+            fragment["database"]["args"]["host"], stack.database_service,
+            "{name}"
+        );
+        assert!(
+            fragment["database"]["args"].get("password").is_none(),
+            "{name}"
+        );
+        for (instance, at) in fragment["instance_map"].as_mapping().unwrap() {
+            let host = at["host"].as_str().unwrap();
+            assert!(
+                !host.starts_with("127.") && host != "localhost",
+                "{name}: {instance:?}"
+            );
+            assert!(services[host].is_mapping(), "{name}: {host} is a service");
+        }
+        assert!(text("docker-compose.yml").contains(&format!(
+            "${{{0}:?set {0} in .env}}",
+            stack.database_password_env
+        )));
+        checked += 1;
+    }
+    assert!(checked >= 1, "compose scenarios with workers: {checked}");
 }

@@ -4,7 +4,9 @@
 use super::layer::{Layers, Source};
 use crate::error::Error;
 use crate::homeserver::workers;
-use crate::setup::{Homeserver, Proxy, Setup, Upstream, WorkerAddress, WorkerGroup, Workers};
+use crate::setup::{
+    Homeserver, Proxy, Setup, Upstream, UpstreamHost, WorkerAddress, WorkerGroup, Workers,
+};
 
 /// The proxies that route to workers: each hashes on the access token, the room id, the
 /// client's address and the URI (see `plan::workers`).
@@ -51,6 +53,12 @@ pub fn workers(
         example,
     };
     refuse_context(first, context).map_err(|(why, example)| refuse(first, why, example))?;
+    if context.compose {
+        let all: Vec<&WorkerAddress> = given.iter().collect();
+        for worker in given.iter() {
+            refuse_in_stack(worker, &all).map_err(|(why, example)| refuse(worker, why, example))?;
+        }
+    }
     let mut workers = Workers::default();
     for group in WorkerGroup::ALL {
         let addresses: Vec<&WorkerAddress> = given.iter().filter(|w| w.group == *group).collect();
@@ -86,18 +94,83 @@ fn refuse_context(first: &WorkerAddress, context: &Context) -> Result<(), (Strin
             example,
         ));
     }
-    if context.compose || context.kubernetes {
-        let output = if context.compose {
-            "--compose"
-        } else {
-            "--kubernetes"
-        };
+    if context.kubernetes {
+        return Err((
+            "--kubernetes does not start Synapse's workers yet; generate the proxy configs \
+             for workers you run yourself (without --kubernetes)"
+                .into(),
+            format!("{example} --proxy nginx"),
+        ));
+    }
+    Ok(())
+}
+
+/// The stack's services a worker's service cannot be named: the homeserver's, MAS's and
+/// its database's, the calls', certbot's, Element Web's, Redis's and Synapse's database's
+/// (`plan::compose` and the compose templates name them), and every proxy's.
+const TAKEN_SERVICES: &[&str] = &[
+    crate::defaults::COMPOSE_SERVICE,
+    crate::defaults::MAS_COMPOSE_SERVICE,
+    "mas-database",
+    crate::defaults::LIVEKIT_COMPOSE_SERVICE,
+    crate::defaults::RTC_AUTH_COMPOSE_SERVICE,
+    crate::defaults::CERTBOT_SERVICE,
+    "first-certificate",
+    crate::defaults::ELEMENT_WEB_SERVICE,
+    crate::defaults::REDIS_COMPOSE_SERVICE,
+    crate::defaults::SYNAPSE_DATABASE_COMPOSE_SERVICE,
+];
+
+/// In the compose stack each worker is a service of its own, and the other containers reach
+/// it by the service's name: the host of `GROUP=HOST:PORT` is that name. Loopback would be
+/// the proxy's own container, an IP address one Docker hands out itself, and a name with a
+/// dot no service's; a name is one worker's (a service runs one process).
+fn refuse_in_stack(
+    worker: &WorkerAddress,
+    others: &[&WorkerAddress],
+) -> Result<(), (String, String)> {
+    let group = worker.group;
+    let example = format!("{group}=synapse-{}1:{}", group.name(), worker.address.port);
+    let name = match &worker.address.host {
+        host if host.is_loopback() => {
+            return Err((
+                format!(
+                    "{} is loopback, which in the compose stack is the proxy's own container; \
+                     each worker is a service of its own, reached by its service name",
+                    worker.address
+                ),
+                example,
+            ));
+        }
+        UpstreamHost::Name(name) if !name.as_str().contains('.') => name.as_str(),
+        _ => {
+            return Err((
+                format!(
+                    "in the compose stack the host names the worker's service, which the \
+                     other containers reach it by; {} is no service name (one label, no dots)",
+                    worker.address.host
+                ),
+                example,
+            ));
+        }
+    };
+    let proxy_names: Vec<&str> = Proxy::ALL.iter().map(|proxy| proxy.name()).collect();
+    if TAKEN_SERVICES.contains(&name) || proxy_names.contains(&name) {
+        return Err((
+            format!("{name} is a service of the stack already; a worker needs one of its own"),
+            example,
+        ));
+    }
+    if let Some(other) = others
+        .iter()
+        .find(|other| other.address.host == worker.address.host && other.address != worker.address)
+    {
         return Err((
             format!(
-                "{output} does not start Synapse's workers yet; generate the proxy configs \
-                 for workers you run yourself (without {output})"
+                "{name} is the service of {other} already; a service runs one worker, so \
+                 each worker needs a name of its own"
             ),
-            format!("{example} --proxy nginx"),
+            example,
         ));
     }
     Ok(())
@@ -151,9 +224,10 @@ fn refuse_address(
     if let Some(first) = before.first().filter(|_| !workers::shardable(group)) {
         return Err((
             format!(
-                "{group} has one worker only ({}): {}",
+                "{group} has one worker only ({}): {}{}",
                 first.address,
-                single_reason(group)
+                single_reason(group),
+                single_stream(group)
             ),
             format!("--worker {}", first),
         ));
@@ -176,6 +250,16 @@ fn single_reason(group: WorkerGroup) -> &'static str {
         }
         _ => "its stream has a single writer (\"each stream can only have a single writer\")",
     }
+}
+
+/// The stream a single-writer group writes, for the refusal (`typing has one worker only
+/// … stream_writers.to_device takes one name`): Synapse's `WriterLocations` reads a list for
+/// every stream but, for these, "Currently can only be a single instance"
+/// (synapse/config/workers.py, v1.157.1), and Synapse's schema types each as one name.
+fn single_stream(group: WorkerGroup) -> String {
+    workers::stream(group)
+        .map(|stream| format!("; stream_writers.{stream} takes one name"))
+        .unwrap_or_default()
 }
 
 /// Apache and Traefik cannot route to workers: neither hashes on the access token (a
@@ -311,7 +395,7 @@ mod tests {
                     "--worker",
                     "typing=127.0.0.1:8084",
                 ],
-                "--worker typing=127.0.0.1:8084: typing has one worker only (127.0.0.1:8083): its stream has a single writer (\"each stream can only have a single writer\"), e.g. --worker typing=127.0.0.1:8083",
+                "--worker typing=127.0.0.1:8084: typing has one worker only (127.0.0.1:8083): its stream has a single writer (\"each stream can only have a single writer\"); stream_writers.typing takes one name, e.g. --worker typing=127.0.0.1:8083",
             ),
             (
                 &[
@@ -357,7 +441,39 @@ mod tests {
                     "--worker",
                     "sync=127.0.0.1:8083",
                 ],
-                "--worker sync=127.0.0.1:8083: --compose does not start Synapse's workers yet; generate the proxy configs for workers you run yourself (without --compose), e.g. --homeserver synapse --worker sync=127.0.0.1:8083 --proxy nginx",
+                "--worker sync=127.0.0.1:8083: 127.0.0.1:8083 is loopback, which in the compose stack is the proxy's own container; each worker is a service of its own, reached by its service name, e.g. sync=synapse-sync1:8083",
+            ),
+            (
+                &[
+                    "--homeserver",
+                    "synapse",
+                    "--compose",
+                    "--worker",
+                    "sync=10.0.0.5:8083",
+                ],
+                "--worker sync=10.0.0.5:8083: in the compose stack the host names the worker's service, which the other containers reach it by; 10.0.0.5 is no service name (one label, no dots), e.g. sync=synapse-sync1:8083",
+            ),
+            (
+                &[
+                    "--homeserver",
+                    "synapse",
+                    "--compose",
+                    "--worker",
+                    "media=redis:8085",
+                ],
+                "--worker media=redis:8085: redis is a service of the stack already; a worker needs one of its own, e.g. media=synapse-media1:8085",
+            ),
+            (
+                &[
+                    "--homeserver",
+                    "synapse",
+                    "--compose",
+                    "--worker",
+                    "sync=workers:8083",
+                    "--worker",
+                    "typing=workers:8084",
+                ],
+                "--worker sync=workers:8083: workers is the service of typing=workers:8084 already; a service runs one worker, so each worker needs a name of its own, e.g. sync=synapse-sync1:8083",
             ),
         ];
         for (flags, message) in cases {

@@ -183,6 +183,24 @@ pub const TABLE: &[WorkerRoute] = &[
         balance: Balance::Single,
         falls_back_to_main: false,
     },
+    // The optional initial-sync split (ESS's `initial-synchrotron`: element-hq/ess-helm
+    // 83c7981, charts/matrix-stack/configs/synapse/partial-haproxy.cfg.tpl): `/sync` without
+    // `since`, the expensive first sync of a device, and the legacy `initialSync`, on
+    // workers of their own so that they do not hold up the incremental syncs; hashed on the
+    // token like sync. A `/sync` with `since` goes on to the sync group (or the main
+    // process), see `without_query`. Not taken over from ESS: `/sync?full_state=true` and
+    // `/events` without `from` (another parameter each) stay with sync.
+    WorkerRoute {
+        group: WorkerGroup::InitialSync,
+        patterns: &[
+            "^/_matrix/client/(r0|v3)/sync$",
+            "^/_matrix/client/(api/v1|r0|v3)/initialSync$",
+            "^/_matrix/client/(api/v1|r0|v3)/rooms/[^/]+/initialSync$",
+        ],
+        get_only_patterns: &[],
+        balance: Balance::Token,
+        falls_back_to_main: true,
+    },
     // §generic_worker, "# Sync requests".
     WorkerRoute {
         group: WorkerGroup::Sync,
@@ -309,6 +327,13 @@ pub fn route(group: WorkerGroup) -> &'static WorkerRoute {
         .expect("every worker group has a row in the table")
 }
 
+/// The query parameter whose presence takes a request out of the group: `since` for the
+/// initial syncs (a `/sync` with it is incremental, client-server spec `GET /sync`:
+/// "since: A point in time to continue a sync from"). The proxies test it after the path.
+pub fn without_query(group: WorkerGroup) -> Option<&'static str> {
+    (group == WorkerGroup::InitialSync).then_some("since")
+}
+
 /// Whether a group may have more than one worker: not where the balance is `Single`.
 /// Synapse refuses several writers of the typing, to_device, account_data and presence
 /// streams ("unless otherwise documented, each stream can only have a single writer";
@@ -407,15 +432,21 @@ mod tests {
 
     /// The first group whose pattern matches, in table order, as the proxies try them.
     fn group_of(method: &str, path: &str) -> Option<WorkerGroup> {
-        TABLE.iter().map(|route| route.group).find(|&group| {
-            let route = route(group);
-            let matches = |patterns: &[&str]| {
-                patterns
-                    .iter()
-                    .any(|p| Regex::new(p).expect("pattern compiles").is_match(path))
-            };
-            matches(route.patterns) || (method == "GET" && matches(route.get_only_patterns))
-        })
+        // Without a query: the initial-sync split takes only what its query test lets through
+        // (traffic::workers checks it on the wire).
+        TABLE
+            .iter()
+            .map(|route| route.group)
+            .filter(|&group| without_query(group).is_none())
+            .find(|&group| {
+                let route = route(group);
+                let matches = |patterns: &[&str]| {
+                    patterns
+                        .iter()
+                        .any(|p| Regex::new(p).expect("pattern compiles").is_match(path))
+                };
+                matches(route.patterns) || (method == "GET" && matches(route.get_only_patterns))
+            })
     }
 
     /// Paths from Synapse's docs and the client-server spec, each with the group that
@@ -632,6 +663,23 @@ mod tests {
                 route.patterns.iter().all(|p| p.starts_with('^')),
                 "{:?}",
                 route.group
+            );
+        }
+    }
+
+    /// The split takes a subset of sync's paths, and only it tests the query: a request it
+    /// leaves (`/sync` with `since`) must still match the sync group after it.
+    #[test]
+    fn the_initial_sync_split_is_a_subset_of_sync() {
+        let initial = route(WorkerGroup::InitialSync);
+        let sync = route(WorkerGroup::Sync);
+        assert!(initial.patterns.iter().all(|p| sync.patterns.contains(p)));
+        assert_eq!(initial.balance, sync.balance);
+        for group in WorkerGroup::ALL {
+            assert_eq!(
+                without_query(*group).is_some(),
+                *group == WorkerGroup::InitialSync,
+                "{group}"
             );
         }
     }

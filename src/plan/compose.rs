@@ -49,6 +49,8 @@ pub struct Compose {
     pub mas: Option<ComposeMas>,
     /// `--rtc`: LiveKit and its authorization service in the stack; null without it.
     pub rtc: Option<ComposeRtc>,
+    /// `--worker`: Synapse's worker services, Redis and Synapse's PostgreSQL; null without.
+    pub workers: Option<super::workers::ComposeWorkers>,
     /// With certbot: the script of the proxy's service command (`sh -c`), one line each,
     /// as written in docker-compose.yml (`$$` is a `$` to compose). It starts the server
     /// and reloads it whenever certbot renewed the certificate it reads.
@@ -272,6 +274,11 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         proxy_depends_on.push(rtc.livekit_service.clone());
         proxy_depends_on.push(rtc.auth_service.clone());
     }
+    let workers = super::workers::compose_workers(setup);
+    if let Some(workers) = &workers {
+        volumes.push(workers.database_volume.into());
+        proxy_depends_on.extend(workers.services.iter().map(|w| w.service.clone()));
+    }
     if certbot
         .as_ref()
         .is_some_and(|certbot| certbot.volume.is_some())
@@ -311,6 +318,7 @@ pub(super) fn compose_plan(decided: &Decisions, matrix_listeners: &[Listener]) -
         proxy_depends_on,
         mas,
         rtc,
+        workers,
     }
 }
 

@@ -38,7 +38,7 @@ pub use rtc::{Focus, MediaPort, RtcPlan};
 pub use sites::{Bind, Federation, Listener, Redirect, Site};
 pub use tls::TlsPlan;
 pub use web::{BaseRedirectPlan, ClientConfig, ElementWebPlan, HeaderLine};
-pub use workers::{SynapseWorker, WorkerGroupPlan, WorkersPlan};
+pub use workers::{ComposeWorkers, SynapseWorker, WorkerGroupPlan, WorkersPlan};
 
 /// The longest file name Linux file systems take (NAME_MAX), and the longest suffix put
 /// after the homeserver host in a file name (`.conf`: the nginx and Apache sites,

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Decisions;
 use crate::homeserver::workers::{self, Balance};
-use crate::setup::{Upstream, UpstreamHost, WorkerGroup, Workers};
+use crate::setup::{Setup, Upstream, UpstreamHost, WorkerGroup};
 
 #[derive(Debug, Serialize)]
 pub struct WorkersPlan {
@@ -14,6 +14,20 @@ pub struct WorkersPlan {
     pub groups: Vec<WorkerGroupPlan>,
     /// Synapse's side: the shared settings and one config file per worker.
     pub synapse: SynapseWorkers,
+    /// nginx, with an `initial-sync` group: its path pattern also takes a `/sync` with
+    /// `since`, which a second map sends on to the sync group's upstream or the main
+    /// process. HAProxy and Caddy test `groups[].without_query` in the group's own rule.
+    pub nginx_query_split: Option<NginxQuerySplit>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NginxQuerySplit {
+    /// The group whose requests with the parameter go elsewhere (`initial_sync`).
+    pub ident: String,
+    /// The query parameter (`since`).
+    pub param: &'static str,
+    /// The group that takes them instead (`sync`), or null for the main process.
+    pub with_param_ident: Option<String>,
 }
 
 /// What Synapse's processes need to run as workers (docs/workers.md, Synapse v1.157.1).
@@ -33,7 +47,147 @@ pub struct SynapseWorkers {
     pub media_background: Option<String>,
     /// `update_user_directory_from_worker`.
     pub user_directory: Option<String>,
+    /// `--compose`: what the processes share in the stack; null outside it.
+    pub stack: Option<SynapseStack>,
 }
+
+/// The shared settings the stack's services give every Synapse process: docs/workers.md
+/// ("workers only work with PostgreSQL-based Synapse deployments"; Redis "is required to
+/// manage the communication between the processes"), by service name.
+#[derive(Debug, Serialize)]
+pub struct SynapseStack {
+    /// `redis.host`: the Redis service.
+    pub redis_host: &'static str,
+    /// `database.args` for psycopg2: host, user and database. The password is not in the
+    /// file: psycopg2 hands the args to libpq, which reads `PGPASSWORD` from the
+    /// environment when they name none (postgresql.org/docs/current/libpq-envars.html;
+    /// Synapse's docs/postgres.md: the args are libpq's connection keywords), and each
+    /// Synapse service sets it from .env.
+    pub database_host: &'static str,
+    pub database_user: &'static str,
+    pub database_name: &'static str,
+    /// `worker_replication_secret_path`: the replication listener is reachable from every
+    /// container of the stack's network, so its requests are authenticated with a secret
+    /// from .env ("unauthenticated, unless worker_replication_secret is configured",
+    /// docs/workers.md), read from the compose secret's file (Synapse 1.126.0 and later).
+    pub replication_secret_path: String,
+}
+
+/// The Synapse services the stack adds for its workers (`--worker --compose`), and the
+/// Redis and PostgreSQL they need. Compose's side of `SynapseWorkers`.
+#[derive(Debug, Serialize)]
+pub struct ComposeWorkers {
+    /// One service per worker, in `SynapseWorkers::processes` order.
+    pub services: Vec<ComposeWorker>,
+    pub redis_service: &'static str,
+    /// docker.io/library/redis at a release; `redis-cli` is in the image for the health
+    /// check. Nothing is persisted: Synapse uses Redis for replication pub/sub and as a
+    /// cache only (docs/workers.md, "Redis").
+    pub redis_image: &'static str,
+    pub database_service: &'static str,
+    pub database_image: &'static str,
+    pub database_user: &'static str,
+    pub database_name: &'static str,
+    pub database_volume: &'static str,
+    pub database_data_dir: &'static str,
+    /// `POSTGRES_INITDB_ARGS`: Synapse refuses a database whose collation and ctype are not
+    /// C (docs/postgres.md, "Set up database"; contrib/docker/docker-compose.yml sets the same).
+    pub database_initdb_args: &'static str,
+    /// `.env` variables: the database password (PostgreSQL and every Synapse process) and
+    /// the replication secret (read as the compose secret `replication_secret_name`).
+    pub database_password_env: &'static str,
+    pub replication_secret_env: &'static str,
+    pub replication_secret_name: &'static str,
+    /// The main process's health check, with the image's curl on its own port: the
+    /// workers start once it is healthy (the image's own HEALTHCHECK asks port 8008 only).
+    pub main_healthcheck: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComposeWorker {
+    /// The service's name: the host of `--worker GROUP=HOST:PORT`.
+    pub service: String,
+    /// `worker_name`, and its config file below `--out` and where the service mounts it.
+    pub name: String,
+    pub config_file: String,
+    pub config_path: &'static str,
+    /// The worker's HTTP listener asked for `/health` (every listener of a generic worker
+    /// serves it: synapse/app/generic_worker.py "We always include a health resource").
+    pub healthcheck: Vec<String>,
+}
+
+/// Synapse's worker services in the stack. docker/README.md ("pass your args directly to
+/// synapse using `run` mode": `run -m synapse.app.generic_worker --config-path=…`) and
+/// contrib/docker_compose_workers at Synapse v1.157.1: the image's own /start.py with
+/// `run`, so a worker runs as the main process does (its user, jemalloc). The media worker
+/// too: Synapse's own worker image runs every type, media_repository included, as
+/// `synapse.app.generic_worker` (configure_workers_and_start.py, `WORKERS_CONFIG`,
+/// `"media_repository": {"app": "synapse.app.generic_worker", …}`).
+pub(super) fn compose_workers(setup: &Setup) -> Option<ComposeWorkers> {
+    if !setup.compose || setup.workers.is_empty() {
+        return None;
+    }
+    let services = setup
+        .workers
+        .groups
+        .iter()
+        .flat_map(|(group, servers)| {
+            servers.iter().enumerate().map(move |(index, server)| {
+                let name = format!("{}{}", group.ident(), index + 1);
+                ComposeWorker {
+                    service: server.host.to_string(),
+                    config_file: format!("{WORKER_DIR}/{name}.yaml"),
+                    config_path: WORKER_CONFIG_PATH,
+                    healthcheck: health(server.port.get()),
+                    name,
+                }
+            })
+        })
+        .collect();
+    Some(ComposeWorkers {
+        services,
+        redis_service: crate::defaults::REDIS_COMPOSE_SERVICE,
+        redis_image: REDIS_IMAGE,
+        database_service: crate::defaults::SYNAPSE_DATABASE_COMPOSE_SERVICE,
+        database_image: DATABASE_IMAGE,
+        database_user: DATABASE_USER,
+        database_name: DATABASE_NAME,
+        database_volume: DATABASE_VOLUME,
+        database_data_dir: DATABASE_DATA_DIR,
+        database_initdb_args: "--encoding=UTF-8 --lc-collate=C --lc-ctype=C",
+        database_password_env: DATABASE_PASSWORD_ENV,
+        replication_secret_env: REPLICATION_SECRET_ENV,
+        replication_secret_name: REPLICATION_SECRET_NAME,
+        main_healthcheck: health(setup.upstream.port.get()),
+    })
+}
+
+fn health(port: u16) -> Vec<String> {
+    [
+        "CMD",
+        "curl",
+        "-fSs",
+        &format!("http://localhost:{port}/health"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Redis 7.4, the official image (hub.docker.com/_/redis); Synapse needs only pub/sub
+/// and plain keys.
+const REDIS_IMAGE: &str = "docker.io/library/redis:7.4";
+/// As MAS's database (`plan::compose`): 17, whose data directory is still
+/// /var/lib/postgresql/data. Synapse supports PostgreSQL 13 and later (docs/postgres.md).
+const DATABASE_IMAGE: &str = "docker.io/library/postgres:17";
+const DATABASE_DATA_DIR: &str = "/var/lib/postgresql/data";
+const DATABASE_USER: &str = "synapse";
+const DATABASE_NAME: &str = "synapse";
+const DATABASE_VOLUME: &str = "synapse-database";
+const DATABASE_PASSWORD_ENV: &str = "SYNAPSE_DATABASE_PASSWORD";
+const REPLICATION_SECRET_ENV: &str = "SYNAPSE_REPLICATION_SECRET";
+const REPLICATION_SECRET_NAME: &str = "synapse-replication-secret";
+/// Where a worker's service mounts its own config file, after the shared two.
+const WORKER_CONFIG_PATH: &str = "/etc/mxproxy/worker.yaml";
 
 #[derive(Debug, Serialize)]
 pub struct SynapseWorker {
@@ -100,6 +254,12 @@ pub struct WorkerGroupPlan {
     /// Caddy: the `lb_policy` (2.6 hashes a header, the client's address or the URI; the
     /// token and the room id are copied into headers first).
     pub caddy_lb_policy: &'static str,
+    /// A query parameter whose presence leaves the request to the groups after this one
+    /// (`since` for `initial-sync`), or null.
+    pub without_query: Option<&'static str>,
+    /// HAProxy in the compose stack: the workers are service names, resolved through
+    /// Docker's DNS at run time (as `upstream.resolver`), so HAProxy starts before they do.
+    pub resolver: Option<String>,
 }
 
 /// The nginx variables and HAProxy transaction variables the hash keys are read from;
@@ -116,19 +276,63 @@ pub(super) fn workers_plan(decided: &Decisions) -> Option<WorkersPlan> {
     if workers.is_empty() {
         return None;
     }
-    let groups = workers
+    let resolver = super::upstream_plan(decided.setup).resolver;
+    let groups: Vec<WorkerGroupPlan> = workers
         .groups
         .iter()
         .map(|(group, servers)| group_plan(*group, servers, &decided.prefixes))
         .filter(|group| !group.patterns.is_empty())
+        .map(|group| WorkerGroupPlan {
+            resolver: resolver.clone(),
+            ..group
+        })
         .collect();
     Some(WorkersPlan {
+        nginx_query_split: nginx_query_split(&groups),
         groups,
-        synapse: synapse_workers(workers),
+        synapse: synapse_workers(decided.setup),
     })
 }
 
-fn synapse_workers(workers: &Workers) -> SynapseWorkers {
+/// The first group with a query test, and the next group matching the same paths
+/// (the sync group after initial-sync), as nginx's second map needs them.
+fn nginx_query_split(groups: &[WorkerGroupPlan]) -> Option<NginxQuerySplit> {
+    let (index, split) = groups
+        .iter()
+        .enumerate()
+        .find(|(_, group)| group.without_query.is_some())?;
+    let with_param_ident = groups[index + 1..]
+        .iter()
+        .find(|group| group.patterns.iter().any(|p| split.patterns.contains(p)))
+        .map(|group| group.ident.clone());
+    Some(NginxQuerySplit {
+        ident: split.ident.clone(),
+        param: split.without_query?,
+        with_param_ident,
+    })
+}
+
+/// In the stack, the main process is reached by its service name (the upstream's host)
+/// and its replication listener binds where its main listener does (every address of its
+/// container); the port is not published. On a host, both are loopback.
+fn synapse_stack(setup: &Setup) -> Option<(String, SynapseStack)> {
+    setup.compose.then(|| {
+        (
+            setup.upstream.host.to_string(),
+            SynapseStack {
+                redis_host: crate::defaults::REDIS_COMPOSE_SERVICE,
+                database_host: crate::defaults::SYNAPSE_DATABASE_COMPOSE_SERVICE,
+                database_user: DATABASE_USER,
+                database_name: DATABASE_NAME,
+                replication_secret_path: format!("/run/secrets/{REPLICATION_SECRET_NAME}"),
+            },
+        )
+    })
+}
+
+fn synapse_workers(setup: &Setup) -> SynapseWorkers {
+    let workers = &setup.workers;
+    let stack = synapse_stack(setup);
     let processes: Vec<SynapseWorker> = workers
         .groups
         .iter()
@@ -139,10 +343,13 @@ fn synapse_workers(workers: &Workers) -> SynapseWorkers {
                 .map(move |(index, server)| synapse_worker(*group, index + 1, server))
         })
         .collect();
-    let replication_host = "127.0.0.1";
+    let (replication_host, main_host) = match &stack {
+        Some((main_host, _)) => ("0.0.0.0", main_host.clone()),
+        None => ("127.0.0.1", "127.0.0.1".to_string()),
+    };
     let mut instance_map = vec![Instance {
         name: "main".into(),
-        host: replication_host.into(),
+        host: main_host,
         port: workers::MAIN_REPLICATION_PORT,
     }];
     let mut stream_writers: Vec<StreamWriters> = Vec::new();
@@ -177,6 +384,7 @@ fn synapse_workers(workers: &Workers) -> SynapseWorkers {
         replication_host,
         instance_map,
         stream_writers,
+        stack: stack.map(|(_, stack)| stack),
     }
 }
 
@@ -252,5 +460,7 @@ fn group_plan(group: WorkerGroup, servers: &[Upstream], prefixes: &[String]) -> 
         nginx_hash: nginx_hash.filter(|_| servers.len() > 1),
         haproxy_balance,
         caddy_lb_policy,
+        without_query: workers::without_query(group),
+        resolver: None,
     }
 }

@@ -27,6 +27,7 @@ named_enum! {
         UserDirectory = "user-directory",
         SsoLogin = "sso-login",
         Media = "media",
+        InitialSync = "initial-sync",
         Sync = "sync",
         EventCreator = "event-creator",
         ClientReader = "client-reader",
@@ -148,8 +149,8 @@ mod tests {
         refuses::<WorkerAddress>(
             "synchrotron=127.0.0.1:8083",
             "is not a worker group (groups: typing, to-device, account-data, receipts, \
-             presence, push-rules, device-lists, user-directory, sso-login, media, sync, \
-             event-creator, client-reader, federation-inbound or federation-reader)",
+             presence, push-rules, device-lists, user-directory, sso-login, media, initial-sync, \
+             sync, event-creator, client-reader, federation-inbound or federation-reader)",
             "sync=127.0.0.1:8083",
         );
         refuses::<WorkerAddress>(

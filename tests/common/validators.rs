@@ -408,6 +408,7 @@ pub fn synapse_fragment(yaml: &str) -> bool {
     let mut schema = schema;
     let listeners = schema["properties"]["listeners"].clone();
     schema["properties"]["worker_listeners"] = listeners;
+    multi_writer_streams(&mut schema);
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
         .build(&schema)
@@ -422,6 +423,29 @@ pub fn synapse_fragment(yaml: &str) -> bool {
         errors.join("\n")
     );
     true
+}
+
+/// The streams Synapse lets several workers write: the schema types every stream of
+/// `stream_writers` as one name, but Synapse reads each as a name or a list of names
+/// (synapse/config/workers.py `WriterLocations`, `_instance_to_list_converter`, v1.157.1)
+/// and docs/workers.md §"Stream writers" says "The `receipts` stream supports multiple
+/// writers" (and `device_lists`, and experimentally `events`), with a list in its own
+/// example ("configuration with multiple writers"), which the schema would refuse. Only
+/// these take a list here; every other stream "can only have a single writer" and stays
+/// one name, so a list for `typing` still fails.
+fn multi_writer_streams(schema: &mut serde_json::Value) {
+    const MULTI_WRITER: [&str; 3] = ["events", "receipts", "device_lists"];
+    let streams = &mut schema["properties"]["stream_writers"]["properties"];
+    for stream in MULTI_WRITER {
+        let one = streams[stream].clone();
+        assert_eq!(
+            one["type"], "string",
+            "stream_writers.{stream} in the schema"
+        );
+        streams[stream] = serde_json::json!({
+            "anyOf": [one, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
+        });
+    }
 }
 
 /// `experimental_features`, which Synapse's schema leaves out (they come and go without

@@ -490,3 +490,100 @@ pub async fn origins_spread_over_inbound_workers_and_workers_get_the_client_addr
         );
     }
 }
+
+worker_servers!(initial_syncs_reach_their_own_workers_and_stick_to_the_token);
+
+/// `--worker initial-sync=…`: a `/sync` without `since` (and `initialSync`) reaches the
+/// initial-sync workers, one with `since` the sync workers; both hash the whole token, so
+/// one token stays on one worker of each group, and 30 tokens spread over both
+/// initial-sync workers.
+pub async fn initial_syncs_reach_their_own_workers_and_stick_to_the_token(server: Proxy) {
+    let options = Options {
+        workers: ["initial-sync", "initial-sync", "sync", "sync"]
+            .iter()
+            .map(|group| (*group, None))
+            .collect(),
+        ..Options::default()
+    };
+    let stack = Stack::start(server, options).await;
+    let mut initial_used = std::collections::BTreeSet::new();
+    for user in 0..30 {
+        let token = format!("mat_user{user}_0123456789abcdef");
+        for (since, group) in [("", "initial-sync"), ("&since=s72594_4483_1934", "sync")] {
+            let mut reached = std::collections::BTreeSet::new();
+            for round in 0..3 {
+                let marker = format!("mxproxy-initial-{user}-{group}-{round}-");
+                let sent = request(
+                    &stack,
+                    &format!("/_matrix/client/v3/sync?m={marker}{since}"),
+                )
+                .header("Authorization", &format!("Bearer {token}"));
+                assert_eq!(send(&stack, &sent).await.status, 200);
+                reached.insert(receiver(&stack, &marker));
+            }
+            assert_eq!(reached.len(), 1, "{server:?} {token} {group}: {reached:?}");
+            let worker = reached.pop_first().unwrap();
+            assert_eq!(
+                group_of(&worker),
+                group,
+                "{server:?} {token} since={since:?}"
+            );
+            if group == "initial-sync" {
+                initial_used.insert(worker);
+            }
+        }
+    }
+    assert_eq!(
+        initial_used.len(),
+        2,
+        "{server:?}: 30 tokens reached {initial_used:?}"
+    );
+    // The legacy initial syncs too; the other sync paths stay with sync.
+    for (index, (path, group)) in [
+        ("/_matrix/client/v3/initialSync", "initial-sync"),
+        (
+            "/_matrix/client/r0/rooms/!r:example.org/initialSync",
+            "initial-sync",
+        ),
+        ("/_matrix/client/v3/events", "sync"),
+        ("/_matrix/client/v3/syncx", "main"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let marker = format!("mxproxy-initial-path-{index}-");
+        let sent = request(&stack, &format!("{path}?m={marker}"));
+        assert_eq!(send(&stack, &sent).await.status, 200);
+        assert_eq!(
+            group_of(&receiver(&stack, &marker)),
+            group,
+            "{server:?} {path}"
+        );
+    }
+}
+
+worker_servers!(without_sync_workers_an_incremental_sync_stays_on_the_main_process);
+
+/// `initial-sync` alone: the split sends a `/sync` with `since` to the main process (nginx's
+/// second map names it; HAProxy and Caddy find no later group).
+pub async fn without_sync_workers_an_incremental_sync_stays_on_the_main_process(server: Proxy) {
+    let options = Options {
+        workers: vec![("initial-sync", None)],
+        ..Options::default()
+    };
+    let stack = Stack::start(server, options).await;
+    for (index, (query, receiving)) in [("", "initial-sync"), ("&since=s1_2_3", "main")]
+        .into_iter()
+        .enumerate()
+    {
+        let marker = format!("mxproxy-alone-{index}-");
+        let target = format!("/_matrix/client/v3/sync?m={marker}{query}");
+        let sent = request(&stack, &target).header("Authorization", "Bearer mat_alone");
+        assert_eq!(send(&stack, &sent).await.status, 200);
+        assert_eq!(
+            group_of(&receiver(&stack, &marker)),
+            receiving,
+            "{server:?} {target}"
+        );
+    }
+}
