@@ -9,11 +9,13 @@
 //! federation transaction arrives; each worker's own log must show the requests it served,
 //! and the main process's log must show none of them.
 //!
-//! The federation transaction is unsigned: a signed one needs a second homeserver whose
-//! keys Synapse can fetch, which the namespace has not. What it proves: the proxy sends
-//! `PUT /_matrix/federation/v1/send/{txnId}` to the federation-inbound worker, whose
-//! federation resource (Synapse's `TransportLayerServer`) checks it and answers 401
-//! `M_UNAUTHORIZED` — Synapse's own answer to a request without an `X-Matrix` signature.
+//! The federation transaction comes from a second server as far as authentication goes
+//! (`synapse_origin`: an ed25519 key it serves over HTTPS at 127.0.0.2:8448, signed
+//! `X-Matrix` requests): the federation-inbound worker fetches the origin's key, checks
+//! the signature and accepts the (empty) transaction with 200; the same request unsigned
+//! gets 401 `M_UNAUTHORIZED`. Synapse trusts the test CA for federation and may reach
+//! 127.0.0.0/8 (`federation_custom_ca_list`, `ip_range_blacklist: []`): test settings of the
+//! hand-written homeserver.yaml, for the namespace's loopback-only network.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::client::{Body, Client, Request, Response};
+use super::synapse_origin::{self, Origin};
 use crate::common::netns::netns_test;
 use crate::common::pki::TestCa;
 use crate::common::proxy::{Options, Proxy, Running, Site};
@@ -313,7 +316,7 @@ fn start_redis(tools: &Tools, dir: &Path) -> Process {
 
 /// What only the test knows, the rest of a homeserver.yaml; mxproxy's files are read
 /// after it and override the keys they set (listeners, redis, instance_map, …).
-fn homeserver_yaml(dir: &Path) -> String {
+fn homeserver_yaml(dir: &Path, ca: &Path) -> String {
     let config = json!({
         "server_name": "example.com",
         "report_stats": false,
@@ -335,6 +338,12 @@ fn homeserver_yaml(dir: &Path) -> String {
         "enable_registration": true,
         "enable_registration_without_verification": true,
         "trusted_key_servers": [],
+        "federation_custom_ca_list": [ca],
+        // Synapse blocks loopback for outbound federation, and for a server name that is
+        // an IP literal regardless of ip_range_whitelist (synapse/http/
+        // matrixfederationclient.py wraps its agent in a blocklist without the allowlist):
+        // the namespace has nothing but loopback, so the blocklist is emptied.
+        "ip_range_blacklist": [],
         "suppress_key_server_warning": true,
         "rc_registration": { "per_second": 100, "burst_count": 100 },
         "rc_message": { "per_second": 100, "burst_count": 100 },
@@ -363,11 +372,11 @@ fn worker_name(group: &str) -> String {
 }
 
 /// PostgreSQL, Redis, the main process and the workers, each waited for (bounded).
-fn start_backend(tools: &Tools, dir: &Path, synapse_dir: &Path) -> Backend {
+fn start_backend(tools: &Tools, dir: &Path, synapse_dir: &Path, ca: &Path) -> Backend {
     let mut backend = Backend {
         processes: vec![start_postgres(tools, dir), start_redis(tools, dir)],
     };
-    std::fs::write(dir.join("homeserver.yaml"), homeserver_yaml(dir)).unwrap();
+    std::fs::write(dir.join("homeserver.yaml"), homeserver_yaml(dir, ca)).unwrap();
     let keys = synapse("synapse.app.homeserver", dir, synapse_dir, None)
         .arg("--generate-keys")
         .output()
@@ -457,7 +466,10 @@ async fn behind_nginx_and_haproxy_on(tools: Tools) {
         files_below(&sites[1].out.join("synapse")),
         "the Synapse files differ between the nginx and the HAProxy output"
     );
-    let backend = tokio::task::block_in_place(|| start_backend(&tools, dir.path(), &synapse_dir));
+    let ca_pem = ca.write_pem(dir.path());
+    let origin = Origin::start(&ca, dir.path()).await;
+    let backend =
+        tokio::task::block_in_place(|| start_backend(&tools, dir.path(), &synapse_dir, &ca_pem));
     eprintln!("backend up after {:.1} s", started.elapsed().as_secs_f64());
     let client = Client::new(&ca.cert_der);
     for site in &sites {
@@ -479,9 +491,14 @@ async fn behind_nginx_and_haproxy_on(tools: Tools) {
             user: format!("alice-{}", site.proxy.flag()),
             token: None,
         };
-        conversation(matrix, &backend).await;
+        conversation(matrix, &backend, &origin).await;
         drop(running);
     }
+    // Once, by the worker: Synapse keeps a fetched key until it expires.
+    assert!(
+        origin.key_fetches.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "nothing fetched the origin's key"
+    );
     report(&backend);
     eprintln!("done after {:.1} s", started.elapsed().as_secs_f64());
 }
@@ -532,7 +549,7 @@ impl Matrix<'_> {
 
 /// Registers, creates a room, long-polls /sync while sending, uploads and downloads
 /// media, and sends an (unsigned) federation transaction; then checks each worker's log.
-async fn conversation(mut matrix: Matrix<'_>, backend: &Backend) {
+async fn conversation(mut matrix: Matrix<'_>, backend: &Backend, origin: &Origin) {
     let proxy = matrix.user.clone();
     // User-interactive auth: the first answer names the session, m.login.dummy completes it.
     let register = "/_matrix/client/v3/register";
@@ -596,7 +613,7 @@ async fn conversation(mut matrix: Matrix<'_>, backend: &Backend) {
     );
 
     media(&matrix, &proxy).await;
-    federation(&matrix, &proxy).await;
+    federation(&matrix, &proxy, origin).await;
     assert_logs(backend, &proxy, &user_id);
 }
 
@@ -626,18 +643,42 @@ async fn media(matrix: &Matrix<'_>, proxy: &str) {
     assert_eq!(downloaded.body, bytes, "{download}");
 }
 
-async fn federation(matrix: &Matrix<'_>, proxy: &str) {
-    let transaction = format!("/_matrix/federation/v1/send/fed-{proxy}");
-    let body = json!({ "origin": "other.example", "origin_server_ts": 0, "pdus": [] });
-    let request = Request::get(matrix.address, &matrix.host, &transaction)
-        .method("PUT")
-        .header("Content-Type", "application/json")
-        .body(Body::Bytes(body.to_string().into_bytes()));
-    let answer = matrix.send(request).await;
-    let text = String::from_utf8_lossy(&answer.body);
-    assert_eq!(answer.status, 401, "{transaction}: {text}");
-    let answer: Value = serde_json::from_slice(&answer.body).unwrap();
-    assert_eq!(answer["errcode"], "M_UNAUTHORIZED", "{transaction}: {text}");
+/// An empty transaction from the origin, signed (200) and unsigned (401).
+async fn federation(matrix: &Matrix<'_>, proxy: &str, origin: &Origin) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let body =
+        json!({ "origin": synapse_origin::NAME, "origin_server_ts": now, "pdus": [], "edus": [] });
+    for signed in [true, false] {
+        let transaction = match signed {
+            true => format!("/_matrix/federation/v1/send/signed-{proxy}"),
+            false => format!("/_matrix/federation/v1/send/fed-{proxy}"),
+        };
+        let mut request = Request::get(matrix.address, &matrix.host, &transaction)
+            .method("PUT")
+            .header("Content-Type", "application/json")
+            .body(Body::Bytes(body.to_string().into_bytes()));
+        if signed {
+            let authorization = origin.authorization("PUT", &transaction, "example.com", &body);
+            request = request.header("Authorization", &authorization);
+        }
+        let answer = matrix.send(request).await;
+        let text = String::from_utf8_lossy(&answer.body).to_string();
+        let answer_json: Value = serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|e| panic!("{transaction}: not JSON ({e}): {text}"));
+        if signed {
+            assert_eq!(answer.status, 200, "{transaction}: {text}");
+            assert_eq!(answer_json, json!({ "pdus": {} }), "{transaction}");
+        } else {
+            assert_eq!(answer.status, 401, "{transaction}: {text}");
+            assert_eq!(
+                answer_json["errcode"], "M_UNAUTHORIZED",
+                "{transaction}: {text}"
+            );
+        }
+    }
 }
 
 /// Synapse's access log (logger `synapse.access.http.<port>`), one line per request:
@@ -668,6 +709,11 @@ fn assert_logs(backend: &Backend, proxy: &str, user_id: &str) {
             "PUT",
             &format!("/_matrix/federation/v1/send/fed-{proxy}"),
         ),
+        (
+            "federation-inbound",
+            "PUT",
+            &format!("/_matrix/federation/v1/send/signed-{proxy}"),
+        ),
     ];
     let main = backend.process("main").log();
     for (group, method, path) in shares {
@@ -693,6 +739,25 @@ fn assert_logs(backend: &Backend, proxy: &str, user_id: &str) {
         served(&main, "9093", "POST", "/_synapse/replication/send_events/"),
         "{proxy}: no worker handed the main process an event over replication:\n{main}"
     );
+    // The inbound worker accepted the signed transaction as the origin's (its access log
+    // names the authenticated server), with the origin's key it fetched itself (once:
+    // later requests use the stored key).
+    let inbound = backend.process("federation_inbound1").log();
+    let accepted = format!("200 \"PUT /_matrix/federation/v1/send/signed-{proxy}");
+    let origin = format!("{{{}}}", synapse_origin::NAME);
+    assert!(
+        inbound
+            .lines()
+            .any(|l| l.contains(&accepted) && l.contains(&origin)),
+        "{proxy}: the federation-inbound worker did not accept the signed transaction:\n{inbound}"
+    );
+    let fetched = format!("[{}] Completed request: 200", synapse_origin::NAME);
+    assert!(
+        inbound
+            .lines()
+            .any(|l| l.contains(&fetched) && l.contains("/_matrix/key/v2/server")),
+        "{proxy}: the federation-inbound worker did not fetch the origin's key:\n{inbound}"
+    );
     // The sync worker's lines name the user (`{@alice-…:example.com}`): this run's.
     let sync = backend.process("sync1").log();
     assert!(
@@ -708,13 +773,13 @@ fn report(backend: &Backend) {
         let lines: Vec<String> = process
             .log()
             .lines()
-            .filter(|l| l.contains("synapse.access.http"))
+            .filter(|l| l.contains("synapse.access.http") || l.contains("Completed request"))
             .map(|l| {
-                let request = l.split("Processed request").nth(1).unwrap_or(l);
+                let request = l.split(" - ").last().unwrap_or(l);
                 request.chars().take(160).collect()
             })
             .collect();
-        eprintln!("{} served {} requests:", process.name, lines.len());
+        eprintln!("{} logged {} requests:", process.name, lines.len());
         for line in lines {
             eprintln!("  {line}");
         }
