@@ -4,7 +4,8 @@
 //! event-creator, federation-inbound and media run on exactly the files `mxproxy generate`
 //! writes (synapse/mxproxy.yaml and synapse/workers/<name>.yaml), read after a minimal
 //! homeserver.yaml with what only the test can know (database, secrets, paths). Then,
-//! behind the generated nginx and HAProxy configs in turn, a client registers, creates a
+//! behind the generated nginx, HAProxy and Caddy configs in turn (the proxies that route to
+//! workers), a client registers, creates a
 //! room, long-polls /sync while it sends a message, uploads and downloads media, and a
 //! federation transaction arrives; each worker's own log must show the requests it served,
 //! and the main process's log must show none of them.
@@ -52,9 +53,9 @@ const WORKERS: &[(&str, &str)] = &[
 ];
 
 netns_test! {
-    fn behind_nginx_and_haproxy() {
+    fn behind_nginx_haproxy_and_caddy() {
         if let Some(tools) = Tools::find() {
-            crate::traffic::block_on(behind_nginx_and_haproxy_on(tools))
+            crate::traffic::block_on(behind_every_routing_proxy(tools))
         }
     }
 }
@@ -440,7 +441,7 @@ fn files_below(dir: &Path) -> Vec<(PathBuf, String)> {
     files
 }
 
-async fn behind_nginx_and_haproxy_on(tools: Tools) {
+async fn behind_every_routing_proxy(tools: Tools) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     // PostgreSQL runs as nobody: it must pass through to its folders.
@@ -449,7 +450,7 @@ async fn behind_nginx_and_haproxy_on(tools: Tools) {
     let options = options();
     let main: SocketAddr = MAIN.parse().unwrap();
     let mut sites = Vec::new();
-    for proxy in [Proxy::Nginx, Proxy::Haproxy] {
+    for proxy in [Proxy::Nginx, Proxy::Haproxy, Proxy::Caddy] {
         if !proxy.installed() {
             return;
         }
@@ -458,14 +459,17 @@ async fn behind_nginx_and_haproxy_on(tools: Tools) {
         let cert = ca.issue(&proxy_dir, &options.names());
         sites.push(Site::generate(&proxy_dir, proxy, &options, main, &cert));
     }
-    // One Synapse for both proxies: the Synapse side of the output must not depend on
+    // One Synapse for every proxy: the Synapse side of the output must not depend on
     // the proxy.
     let synapse_dir = sites[0].out.join("synapse");
-    assert_eq!(
-        files_below(&synapse_dir),
-        files_below(&sites[1].out.join("synapse")),
-        "the Synapse files differ between the nginx and the HAProxy output"
-    );
+    for site in &sites[1..] {
+        assert_eq!(
+            files_below(&synapse_dir),
+            files_below(&site.out.join("synapse")),
+            "the Synapse files differ between the nginx and the {:?} output",
+            site.proxy
+        );
+    }
     let ca_pem = ca.write_pem(dir.path());
     let origin = Origin::start(&ca, dir.path()).await;
     let backend =
