@@ -590,25 +590,24 @@ async fn conversation(mut matrix: Matrix<'_>, backend: &Backend, origin: &Origin
         room_id.replace('!', "%21").replace(':', "%3A")
     );
     let polled = Instant::now();
-    let (woken, sent) = tokio::join!(matrix.json("GET", &poll, None, 200), async {
+    let poll = async {
+        let answer = matrix.json("GET", &poll, None, 200).await;
+        (answer, polled.elapsed())
+    };
+    let send = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let sent = matrix
-            .json(
-                "PUT",
-                &send,
-                Some(json!({ "msgtype": "m.text", "body": text })),
-                200,
-            )
-            .await;
-        (sent, Instant::now())
-    });
-    let waited = polled.elapsed();
+        let sending = polled.elapsed();
+        let body = json!({ "msgtype": "m.text", "body": text });
+        (matrix.json("PUT", &send, Some(body), 200).await, sending)
+    };
+    let ((woken, answered), (sent, sending)) = tokio::join!(poll, send);
+    // Still waiting when the message was sent, and woken by it long before its 30 s.
     assert!(
-        waited < Duration::from_secs(25) && sent.1 <= polled + waited,
-        "the long poll did not return with the message ({waited:?})"
+        answered > sending && answered < Duration::from_secs(25),
+        "the long poll answered after {answered:?}, the message was sent after {sending:?}"
     );
     let events = &woken["rooms"]["join"][&room_id]["timeline"]["events"];
-    let event_id = sent.0["event_id"].as_str().unwrap();
+    let event_id = sent["event_id"].as_str().unwrap();
     assert!(
         events.as_array().is_some_and(|events| events
             .iter()
