@@ -27,6 +27,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+/// The worker table against one upstream (issue 18).
+#[path = "dataplane/workers.rs"]
+mod workers;
+
 /// Set in the re-run inside the namespace.
 const INSIDE: &str = "MXPROXY_BENCH_NETNS";
 /// Conduit's port: the generated configs and the Conduit docs' examples both use it.
@@ -177,10 +181,23 @@ struct Counters {
     requests: AtomicU64,
 }
 
+/// The stand-in on `UPSTREAM`, `UPSTREAM_TLS` and, plain, on every worker address of
+/// `workers`: one runtime, one set of counters, whichever address a proxy picks.
 fn start_upstream(tls_acceptor: tokio_rustls::TlsAcceptor) -> Arc<Counters> {
     let counters = Arc::new(Counters::default());
-    let plain = std::net::TcpListener::bind(UPSTREAM).expect("bind the upstream");
-    let secure = std::net::TcpListener::bind(UPSTREAM_TLS).expect("bind the TLS upstream");
+    let bind = |address: &str| {
+        let listener = std::net::TcpListener::bind(address)
+            .unwrap_or_else(|e| panic!("bind the upstream on {address}: {e}"));
+        listener.set_nonblocking(true).unwrap();
+        listener
+    };
+    let mut listeners = vec![
+        (bind(UPSTREAM), None),
+        (bind(UPSTREAM_TLS), Some(tls_acceptor)),
+    ];
+    for address in workers::worker_addresses() {
+        listeners.push((bind(&address), None));
+    }
     let task_counters = counters.clone();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -189,34 +206,40 @@ fn start_upstream(tls_acceptor: tokio_rustls::TlsAcceptor) -> Arc<Counters> {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            for listener in [&plain, &secure] {
-                listener.set_nonblocking(true).unwrap();
+            for (listener, acceptor) in listeners {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                tokio::spawn(accept_loop(listener, acceptor, task_counters.clone()));
             }
-            let plain = tokio::net::TcpListener::from_std(plain).unwrap();
-            let secure = tokio::net::TcpListener::from_std(secure).unwrap();
-            loop {
-                let (stream, tls) = tokio::select! {
-                    Ok((stream, _)) = plain.accept() => (stream, false),
-                    Ok((stream, _)) = secure.accept() => (stream, true),
-                };
-                let _ = stream.set_nodelay(true);
-                task_counters.connections.fetch_add(1, Ordering::Relaxed);
-                let counters = task_counters.clone();
-                let acceptor = tls.then(|| tls_acceptor.clone());
-                tokio::spawn(async move {
-                    match acceptor {
-                        None => serve(TokioIo::new(stream), counters).await,
-                        Some(acceptor) => {
-                            if let Ok(stream) = acceptor.accept(stream).await {
-                                serve(TokioIo::new(stream), counters).await
-                            }
-                        }
-                    }
-                });
-            }
+            std::future::pending::<()>().await
         });
     });
     counters
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    counters: Arc<Counters>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        counters.connections.fetch_add(1, Ordering::Relaxed);
+        let counters = counters.clone();
+        let acceptor = tls_acceptor.clone();
+        tokio::spawn(async move {
+            match acceptor {
+                None => serve(TokioIo::new(stream), counters).await,
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve(TokioIo::new(stream), counters).await
+                    }
+                }
+            }
+        });
+    }
 }
 
 async fn serve<I>(io: I, counters: Arc<Counters>)
@@ -795,6 +818,11 @@ fn inside() {
             || settings.only.iter().any(|o| t.name.contains(o.as_str()))
     });
 
+    // `MXPROXY_BENCH_ONLY=workers`: the worker table's comparison alone.
+    let workers_only = !settings.only.is_empty() && settings.only.iter().all(|o| o == "workers");
+    if workers_only {
+        targets.clear();
+    }
     let get = wrk_script(scratch.path(), false);
     let upload = wrk_script(scratch.path(), true);
     let mut samples = Samples::new();
@@ -805,7 +833,7 @@ fn inside() {
         settings.seconds,
         settings.rounds
     );
-    for round in 1..=settings.rounds {
+    for round in (1..=settings.rounds).filter(|_| !targets.is_empty()) {
         eprintln!("round {round}/{}", settings.rounds);
         for target in &targets {
             let (_server, base) = match target.proxy {
@@ -845,7 +873,14 @@ fn inside() {
             }
         }
     }
-    let table = report(&targets, &samples, &settings);
+    let mut table = if workers_only {
+        String::new()
+    } else {
+        report(&targets, &samples, &settings)
+    };
+    if settings.only.is_empty() || settings.only.iter().any(|o| o == "workers") {
+        table.push_str(&workers::run(&files, scratch.path(), &settings, &counters));
+    }
     println!("{table}");
     if let Some(parent) = settings.out.parent() {
         std::fs::create_dir_all(parent).unwrap();

@@ -205,6 +205,12 @@ pub struct SynapseWorker {
     pub host: String,
     /// `worker_listeners[0].resources[0].names`.
     pub resources: Vec<&'static str>,
+    /// `enable_media_repo: true` in the worker's own file (the media group): the shared
+    /// `enable_media_repo: false` is read by every process, and a `generic_worker` with it
+    /// ignores its `media` listener (synapse/config/repository.py, Synapse 1.163.2; the
+    /// docker image does the same: configure_workers_and_start.py, `WORKERS_CONFIG`
+    /// `media_repository.worker_extra_conf`).
+    pub enable_media_repo: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -402,6 +408,7 @@ fn synapse_worker(group: WorkerGroup, index: usize, server: &Upstream) -> Synaps
         bind_address,
         host: server.host.to_string().trim_matches(['[', ']']).to_string(),
         resources: workers::listener_resources(group),
+        enable_media_repo: group == WorkerGroup::Media,
         name,
     }
 }

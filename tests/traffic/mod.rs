@@ -10,6 +10,8 @@ mod rtc;
 mod rules;
 mod setups;
 mod stack;
+mod synapse_origin;
+mod synapse_workers;
 mod traefik;
 mod web;
 mod workers;
