@@ -5,8 +5,11 @@
 //! LiveKit and lk-jwt-service are in no package registry here: stand-ins (tests/common/
 //! livekit.rs, `Answers::AuthService`) take their place.
 //!
-//! Not measured here: a WebSocket idle for the full 120 s (too slow for every proxy in
-//! CI); the generated timeout's floor is a unit test (plan::rtc).
+//! The WebSocket idle for longer than LiveKit's 120 s runs for all five proxies at once
+//! (`idle`), so it costs its 130 s once, not five times.
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -206,4 +209,74 @@ pub async fn rtc_openid_userinfo_without_federation(server: Proxy) {
         format!("{host}:443"),
         "{server:?}: the authorization service finds the homeserver by it"
     );
+}
+
+mod idle {
+    use crate::common::netns::netns_test;
+
+    netns_test! {
+        fn rtc_websocket_idle_for_130_seconds_on_all_five() {
+            crate::traffic::block_on(super::super::rules::on_all_at_once(
+                super::rtc_websocket_idle_one,
+            ))
+        }
+    }
+}
+
+/// How long the LiveKit WebSocket stays silent: longer than the 120 s without traffic
+/// that Element Call's guide and ESS give LiveKit's signalling connection
+/// (element-call docs/self-hosting.md `proxy_read_timeout 120`; ess-helm
+/// templates/matrix-rtc/ingress.yaml `proxy-read-timeout: 120`), with a margin.
+const LIVEKIT_IDLE: Duration = Duration::from_secs(130);
+
+/// One message each way, echoed by the LiveKit stand-in, within 10 s.
+async fn echo_once(socket: &mut super::client::WebSocket, message: Message) -> Result<(), String> {
+    socket
+        .send(message.clone())
+        .await
+        .map_err(|e| format!("sending {message:?}: {e}"))?;
+    match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+        Ok(Some(Ok(echoed))) if echoed == message => Ok(()),
+        Ok(other) => Err(format!("sent {message:?}, got {other:?}")),
+        Err(_) => Err(format!("sent {message:?}, no echo within 10 s")),
+    }
+}
+
+/// LiveKit's signalling WebSocket through the proxy, silent for `LIVEKIT_IDLE` (no data,
+/// no ping from either side), then still carrying messages both ways on the same
+/// connection: the proxy's read and send timeouts on the RTC host outlast the silence.
+async fn rtc_websocket_idle_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
+    let stack = Stack::start(
+        server,
+        Options {
+            listen: IpAddr::from(listen),
+            ..rtc_options(Federation::OnHttps)
+        },
+    )
+    .await;
+    let fail = |what: String| format!("{server:?}: {what}\n{}", stack.logs());
+    let (mut socket, _) = stack
+        .client
+        .websocket(&to_rtc(&stack, "/rtc?access_token=idle"))
+        .await
+        .map_err(&fail)?;
+    echo_once(&mut socket, Message::text("before"))
+        .await
+        .map_err(&fail)?;
+    let started = std::time::Instant::now();
+    tokio::time::sleep(LIVEKIT_IDLE).await;
+    echo_once(&mut socket, Message::text("after 130 s idle"))
+        .await
+        .map_err(|e| fail(format!("after {:?} idle: {e}", started.elapsed())))?;
+    echo_once(&mut socket, Message::binary(vec![0u8, 255]))
+        .await
+        .map_err(&fail)?;
+    socket.close(None).await.map_err(|e| fail(e.to_string()))?;
+    let upgrades = stack.livekit.as_ref().unwrap().upgrades().len();
+    if upgrades != 1 {
+        return Err(fail(format!(
+            "{upgrades} handshakes reached LiveKit: the socket was not the same one throughout"
+        )));
+    }
+    Ok(())
 }

@@ -1153,7 +1153,7 @@ async fn long_poll_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
 
 /// Runs a slow rule for the five servers at the same time, each on its own loopback
 /// address in the one namespace, and fails with every server's failure.
-async fn on_all_at_once<F, R>(rule: F)
+pub(super) async fn on_all_at_once<F, R>(rule: F)
 where
     F: Fn(Proxy, [u8; 4]) -> R,
     R: std::future::Future<Output = Result<(), String>>,
