@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{Body, Request};
+use super::client::{Body, H2WebSocket, Request};
 use super::stack::Stack;
 use crate::common::proxy::{Federation, Options, Proxy, RtcOptions};
 
@@ -127,6 +127,88 @@ pub async fn rtc_livekit_websocket(server: Proxy) {
         stack.rtc_auth.as_ref().unwrap().requests().is_empty(),
         "{server:?}: LiveKit's traffic reached the auth service"
     );
+}
+
+/// Which proxies take a WebSocket over HTTP/2 (RFC 8441 extended CONNECT) and pass it on
+/// to LiveKit as an HTTP/1.1 upgrade, as measured here: Apache with `H2WebSockets on`
+/// (mod_http2, 2.4.58+; the generated RTC host sets it) and HAProxy (since 2.4, announced
+/// unless `h2-workaround-bogus-websocket-clients` is set). nginx 1.22, Caddy 2.6 and
+/// Traefik 3.7 do not announce it, and a client opens the socket over HTTP/1.1 instead
+/// (RFC 8441 §3).
+fn offers_websocket_over_h2(server: Proxy) -> bool {
+    matches!(server, Proxy::Apache | Proxy::Haproxy)
+}
+
+/// LiveKit's WebSocket over HTTP/2 where the proxy offers it: the extended CONNECT
+/// reaches the stand-in as an HTTP/1.1 upgrade with the target and Host as sent, and
+/// messages go both ways. Where it is not offered, the proxy still speaks h2 on the RTC
+/// host but without SETTINGS_ENABLE_CONNECT_PROTOCOL, and the HTTP/1.1 upgrade a client
+/// falls back to works.
+pub async fn rtc_livekit_websocket_h2(server: Proxy) {
+    let stack = Stack::start(server, rtc_options(Federation::OnHttps)).await;
+    let livekit = stack.livekit.as_ref().unwrap();
+    let target = "/rtc?access_token=h2&auto_subscribe=1";
+    let outcome = stack
+        .client
+        .websocket_h2(&to_rtc(&stack, target))
+        .await
+        .unwrap_or_else(|e| panic!("{server:?}: {e}\n{}", stack.logs()));
+    let mut socket = match outcome {
+        H2WebSocket::Open(socket) => {
+            let socket = *socket;
+            assert!(
+                offers_websocket_over_h2(server),
+                "{server:?} now takes WebSockets over HTTP/2: update offers_websocket_over_h2 and README"
+            );
+            socket
+        }
+        H2WebSocket::NotOffered => {
+            assert!(
+                !offers_websocket_over_h2(server),
+                "{server:?}: no SETTINGS_ENABLE_CONNECT_PROTOCOL\n{}",
+                stack.logs()
+            );
+            let (socket, response) = stack
+                .client
+                .websocket(&to_rtc(&stack, target))
+                .await
+                .unwrap_or_else(|e| panic!("{server:?} HTTP/1.1 fallback: {e}"));
+            assert_eq!(response.status(), 101, "{server:?}");
+            let mut socket = socket;
+            for message in [Message::text("h1"), Message::binary(vec![7u8, 0])] {
+                echo_once(&mut socket, message)
+                    .await
+                    .unwrap_or_else(|e| panic!("{server:?} HTTP/1.1 fallback: {e}"));
+            }
+            assert_eq!(livekit.upgrades().len(), 1, "{server:?}");
+            return;
+        }
+        H2WebSocket::NoH2 => panic!("{server:?}: no HTTP/2 on the RTC host"),
+        H2WebSocket::Refused(status) => panic!(
+            "{server:?} announces extended CONNECT but answered {status}\n{}",
+            stack.logs()
+        ),
+    };
+    for message in [
+        Message::text("{\"join\":{}}"),
+        Message::binary(vec![0u8, 1, 2, 255, 254]),
+    ] {
+        socket.send(message.clone()).await.unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("{server:?}: no echo over HTTP/2\n{}", stack.logs()));
+        assert_eq!(echoed.unwrap().unwrap(), message, "{server:?}");
+    }
+    socket.close(None).await.unwrap();
+    let upgrades = livekit.upgrades();
+    assert_eq!(upgrades.len(), 1, "{server:?}");
+    assert_eq!(upgrades[0].target, target, "{server:?}: the target as sent");
+    assert_eq!(
+        upgrades[0].header("host"),
+        [stack.options.rtc_host().unwrap()],
+        "{server:?}: Host"
+    );
+    assert_eq!(upgrades[0].header("upgrade"), ["websocket"], "{server:?}");
 }
 
 /// The server name's client well-known names the focus at the RTC host, which the same
