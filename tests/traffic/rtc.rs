@@ -9,6 +9,8 @@
 //! (`idle`), so it costs its 130 s once, not five times.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -17,6 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::client::{Body, H2WebSocket, Request};
 use super::stack::Stack;
 use crate::common::proxy::{Federation, Options, Proxy, RtcOptions};
+use crate::common::{in_ci, require_tool};
 
 /// `--rtc` with Synapse: Traefik forwards the well-known to the homeserver, and mxproxy
 /// writes the focus into Synapse's settings only (the stand-in serves the generated
@@ -250,6 +253,117 @@ pub async fn rtc_focus_in_the_client_well_known(server: Proxy) {
     let answer = stack.client.send(&get_token).await.unwrap();
     assert_eq!(answer.status, 200, "{server:?}: {url}/get_token");
     assert_eq!(stack.rtc_auth.as_ref().unwrap().requests().len(), 1);
+}
+
+/// `tests/js`, where `npm ci` installed matrix-js-sdk as package-lock.json pins it; `None`
+/// with one loud line when it is not installed, a failure in CI.
+fn client_library() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    if dir
+        .join("node_modules/matrix-js-sdk/package.json")
+        .is_file()
+    {
+        return Some(dir);
+    }
+    assert!(
+        !in_ci(),
+        "matrix-js-sdk is not installed and CI=true forbids skipping: .ci/run runs `npm ci --prefix tests/js`"
+    );
+    eprintln!("SKIPPED: matrix-js-sdk is not installed; run `npm ci --prefix tests/js`");
+    None
+}
+
+/// What matrix-js-sdk's discovery finds for the server name through the stack's proxy
+/// (tests/js/discover.mjs), with Node trusting the test CA.
+fn discover_with_matrix_js_sdk(stack: &Stack, library: &Path) -> serde_json::Value {
+    let node = require_tool("node").expect("node is installed where matrix-js-sdk is");
+    let output = tokio::task::block_in_place(|| {
+        Command::new(node)
+            .arg(library.join("discover.mjs"))
+            .arg(&stack.options.server_name)
+            .env("MXPROXY_ADDRESS", stack.site_address().to_string())
+            .env("NODE_EXTRA_CA_CERTS", &stack.ca_file)
+            .current_dir(library)
+            .output()
+            .expect("node runs")
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{:?}: discover.mjs failed: {stdout}\n{stderr}\n{}",
+        stack.server,
+        stack.logs()
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{:?}: discover.mjs printed {stdout}: {e}", stack.server))
+}
+
+/// The generated well-known as a real client library reads it: matrix-js-sdk's
+/// `AutoDiscovery` finds the homeserver (its /versions answered through the proxy) and,
+/// the way Element Call looks, one LiveKit focus at the RTC host, whose `/get_token` then
+/// answers through the same proxy. Without `--rtc`, the same discovery finds the homeserver
+/// and no focus: the `MISSING_MATRIX_RTC_FOCUS` case, told apart.
+pub async fn rtc_focus_found_by_matrix_js_sdk(server: Proxy) {
+    let Some(library) = client_library() else {
+        return;
+    };
+    let stack = Stack::start(server, rtc_options(Federation::OnHttps)).await;
+    let found = discover_with_matrix_js_sdk(&stack, &library);
+    let base_url = format!("https://{}", stack.homeserver_host);
+    assert_eq!(
+        found["homeserver"]["state"], "SUCCESS",
+        "{server:?}: {found}"
+    );
+    assert_eq!(found["homeserver"]["base_url"], base_url, "{server:?}");
+    let focus = serde_json::json!({
+        "type": "livekit",
+        "livekit_service_url": format!("https://{}", stack.options.rtc_host().unwrap()),
+    });
+    assert_eq!(found["focus"], focus, "{server:?}: {found}");
+    assert_eq!(
+        found["discovered_foci"],
+        serde_json::json!([focus]),
+        "{server:?}"
+    );
+    assert_eq!(
+        found["get_token"],
+        serde_json::json!({"status": 200, "origin": "*"}),
+        "{server:?}"
+    );
+    let reached = stack.rtc_auth.as_ref().unwrap().requests();
+    assert_eq!(reached.len(), 1, "{server:?}: {reached:?}");
+    assert_eq!(reached[0].target, b"/get_token", "{server:?}");
+    assert_eq!(
+        stack.upstream.with_target("/_matrix/client/versions").len(),
+        1,
+        "{server:?}: the SDK checked the homeserver through the proxy"
+    );
+    drop(stack);
+
+    let without = Stack::start(
+        server,
+        Options {
+            homeserver: Some("synapse"),
+            listen: IpAddr::from([127, 0, 0, 2]),
+            ..Options::default()
+        },
+    )
+    .await;
+    let found = discover_with_matrix_js_sdk(&without, &library);
+    assert_eq!(
+        found["homeserver"]["state"], "SUCCESS",
+        "{server:?}: {found}"
+    );
+    assert_eq!(found["homeserver"]["base_url"], base_url, "{server:?}");
+    assert_eq!(
+        found["discovered_foci"],
+        serde_json::Value::Null,
+        "{server:?}"
+    );
+    assert_eq!(found["focus"], serde_json::Value::Null, "{server:?}");
+    assert_eq!(found["get_token"], serde_json::Value::Null, "{server:?}");
 }
 
 /// With `--no-federation`, the one federation path the authorization service needs
