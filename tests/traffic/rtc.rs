@@ -438,14 +438,37 @@ async fn echo_once(socket: &mut super::client::WebSocket, message: Message) -> R
     }
 }
 
-/// LiveKit's signalling WebSocket through the proxy, silent for `LIVEKIT_IDLE` (no data,
-/// no ping from either side), then still carrying messages both ways on the same
-/// connection: the proxy's read and send timeouts on the RTC host outlast the silence.
+/// LiveKit's signalling WebSocket through the proxy stays open while silent: for
+/// `LIVEKIT_IDLE` with the default read timeout, and for `FLOOR_IDLE` with the shortest
+/// `--read-timeout` (60 s), which the RTC host must not take below the 120 s (plan::rtc).
+/// Both stacks at once, the second on the next loopback address.
 async fn rtc_websocket_idle_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
+    let [a, b, c, _] = listen;
+    let (default, floor) = tokio::join!(
+        idle_socket(server, IpAddr::from(listen), None, LIVEKIT_IDLE),
+        idle_socket(server, IpAddr::from([a, b, c, 2]), Some("60s"), FLOOR_IDLE),
+    );
+    default?;
+    floor.map_err(|e| format!("with --read-timeout 60s: {e}"))
+}
+
+/// Silent for longer than the shortest `--read-timeout` (60 s) allows elsewhere, within
+/// the 120 s floor the RTC host keeps.
+const FLOOR_IDLE: Duration = Duration::from_secs(115);
+
+/// One WebSocket to LiveKit, silent for `idle` (no data, no ping from either side), then
+/// still carrying messages both ways on the same connection.
+async fn idle_socket(
+    server: Proxy,
+    listen: IpAddr,
+    read_timeout: Option<&'static str>,
+    idle: Duration,
+) -> Result<(), String> {
     let stack = Stack::start(
         server,
         Options {
-            listen: IpAddr::from(listen),
+            listen,
+            read_timeout,
             ..rtc_options(Federation::OnHttps)
         },
     )
@@ -460,8 +483,8 @@ async fn rtc_websocket_idle_one(server: Proxy, listen: [u8; 4]) -> Result<(), St
         .await
         .map_err(&fail)?;
     let started = std::time::Instant::now();
-    tokio::time::sleep(LIVEKIT_IDLE).await;
-    echo_once(&mut socket, Message::text("after 130 s idle"))
+    tokio::time::sleep(idle).await;
+    echo_once(&mut socket, Message::text("after the silence"))
         .await
         .map_err(|e| fail(format!("after {:?} idle: {e}", started.elapsed())))?;
     echo_once(&mut socket, Message::binary(vec![0u8, 255]))
