@@ -249,7 +249,16 @@ async fn serve_requests(
                     sync_body()
                 } else {
                     let received = log.lock().unwrap()[index].body_len;
-                    format!("{{\"upstream\":\"ok\",\"received\":{received}}}").into_bytes()
+                    // A real client's discovery (matrix-js-sdk's AutoDiscovery) takes a
+                    // homeserver only if its /versions lists a spec version it supports.
+                    let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+                    let versions = if path == b"/_matrix/client/versions" {
+                        r#","versions":["v1.11","v1.12"]"#
+                    } else {
+                        ""
+                    };
+                    format!("{{\"upstream\":\"ok\",\"received\":{received}{versions}}}")
+                        .into_bytes()
                 };
                 (200, &[][..], body)
             }

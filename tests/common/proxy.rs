@@ -117,6 +117,8 @@ pub struct Options {
     pub cdn: Option<&'static str>,
     /// `--rtc`, in front of the stand-ins for LiveKit and its authorization service.
     pub rtc: Option<RtcOptions>,
+    /// `--read-timeout`.
+    pub read_timeout: Option<&'static str>,
     /// `--homeserver synapse --worker GROUP=HOST:PORT`, one entry per worker: its group
     /// and its address (set by `Stack::start`, which starts a recording upstream for each).
     pub workers: Vec<(&'static str, Option<SocketAddr>)>,
@@ -155,6 +157,7 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             cdn: None,
             rtc: None,
+            read_timeout: None,
             workers: Vec::new(),
             element_web: false,
             base_redirect: None,
@@ -282,6 +285,9 @@ impl Site {
         }
         if let Some(size) = &options.max_upload {
             generate.args(["--max-upload", size]);
+        }
+        if let Some(timeout) = options.read_timeout {
+            generate.args(["--read-timeout", timeout]);
         }
         if let Some(mas) = &options.mas {
             let upstream = mas.upstream.expect("Stack::start sets MAS's upstream");

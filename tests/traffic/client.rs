@@ -497,3 +497,109 @@ impl Client {
             .map_err(|_| format!("no WebSocket within {:?}", request.timeout))?
     }
 }
+
+/// What an HTTP/2 connection to a host does with a WebSocket (RFC 8441).
+pub enum H2WebSocket {
+    /// ALPN settled on something other than h2.
+    NoH2,
+    /// h2, but the server's SETTINGS lack SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3):
+    /// a client must not send an extended CONNECT and opens the WebSocket over HTTP/1.1.
+    NotOffered,
+    /// Offered, but the extended CONNECT was answered with this status.
+    Refused(u16),
+    /// Open: the stream carries RFC 6455 frames (tungstenite, as the client's end).
+    Open(Box<tokio_tungstenite::WebSocketStream<tokio::io::DuplexStream>>),
+}
+
+impl Client {
+    /// Opens a WebSocket to `request.target` over HTTP/2 where the server offers it: an
+    /// extended CONNECT with `:protocol: websocket` (RFC 8441 §4-5), no Upgrade header.
+    pub async fn websocket_h2(&self, request: &Request) -> Result<H2WebSocket, String> {
+        let request = request.clone().h2();
+        let timeout = request.timeout;
+        tokio::time::timeout(timeout, self.websocket_h2_inner(&request))
+            .await
+            .map_err(|_| format!("no HTTP/2 WebSocket within {timeout:?}"))?
+    }
+
+    async fn websocket_h2_inner(&self, request: &Request) -> Result<H2WebSocket, String> {
+        let (stream, alpn, _) = self.connect(request).await?;
+        if alpn.as_deref() != Some(b"h2") {
+            return Ok(H2WebSocket::NoH2);
+        }
+        let (sender, mut connection) = h2::client::handshake(stream)
+            .await
+            .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
+        let mut ping = connection.ping_pong().expect("taken once");
+        tokio::spawn(connection);
+        // The server's SETTINGS is the first frame it sends, so it has arrived once a PING
+        // is answered: only then does the sender know whether extended CONNECT is on.
+        ping.ping(h2::Ping::opaque())
+            .await
+            .map_err(|e| format!("HTTP/2 PING: {e}"))?;
+        let mut sender = sender
+            .ready()
+            .await
+            .map_err(|e| format!("HTTP/2 connection: {e}"))?;
+        if !sender.is_extended_connect_protocol_enabled() {
+            return Ok(H2WebSocket::NotOffered);
+        }
+        let mut connect = http::Request::builder()
+            .method(http::Method::CONNECT)
+            .uri(format!("https://{}{}", request.host, request.target))
+            .header("sec-websocket-version", "13")
+            .body(())
+            .map_err(|e| e.to_string())?;
+        connect
+            .extensions_mut()
+            .insert(h2::ext::Protocol::from_static("websocket"));
+        let (response, send) = sender
+            .send_request(connect, false)
+            .map_err(|e| format!("extended CONNECT: {e}"))?;
+        let response = response
+            .await
+            .map_err(|e| format!("extended CONNECT's answer: {e}"))?;
+        if response.status() != http::StatusCode::OK {
+            return Ok(H2WebSocket::Refused(response.status().as_u16()));
+        }
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(pump_h2_stream(theirs, send, response.into_body()));
+        let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            ours,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await;
+        Ok(H2WebSocket::Open(Box::new(socket)))
+    }
+}
+
+/// Carries bytes between `io` and one HTTP/2 stream, both ways, until either ends.
+async fn pump_h2_stream(
+    io: tokio::io::DuplexStream,
+    mut send: h2::SendStream<Bytes>,
+    mut recv: h2::RecvStream,
+) {
+    let (mut read, mut write) = tokio::io::split(io);
+    let up = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = read.read(&mut buffer).await {
+            if send
+                .send_data(Bytes::copy_from_slice(&buffer[..n]), false)
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = send.send_data(Bytes::new(), true);
+    };
+    let down = async {
+        while let Some(Ok(chunk)) = recv.data().await {
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            if write.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::join!(up, down);
+}

@@ -71,12 +71,14 @@ per_server!(mas_admin_api_with_expose_admin);
 // --rtc (super::rtc). Traefik refuses --rtc --no-federation: the server well-known that
 // leads to openid/userinfo would come from Synapse, which serves none without federation.
 use super::rtc::{
-    rtc_auth_service_paths, rtc_focus_in_the_client_well_known, rtc_livekit_websocket,
-    rtc_openid_userinfo_without_federation,
+    rtc_auth_service_paths, rtc_focus_found_by_matrix_js_sdk, rtc_focus_in_the_client_well_known,
+    rtc_livekit_websocket, rtc_livekit_websocket_h2, rtc_openid_userinfo_without_federation,
 };
 per_server!(rtc_auth_service_paths);
 per_server!(rtc_livekit_websocket);
+per_server!(rtc_livekit_websocket_h2);
 per_server!(rtc_focus_in_the_client_well_known);
+per_server!(rtc_focus_found_by_matrix_js_sdk);
 per_server!(rtc_openid_userinfo_without_federation: nginx => Nginx, apache => Apache, caddy => Caddy, haproxy => Haproxy);
 // Element Web needs a proxy that serves files: HAProxy and Traefik are refused (tests/cli.rs).
 per_server!(element_web_on_its_own_host: nginx => Nginx, apache => Apache, caddy => Caddy);
@@ -1159,7 +1161,7 @@ async fn long_poll_one(server: Proxy, listen: [u8; 4]) -> Result<(), String> {
 
 /// Runs a slow rule for the five servers at the same time, each on its own loopback
 /// address in the one namespace, and fails with every server's failure.
-async fn on_all_at_once<F, R>(rule: F)
+pub(super) async fn on_all_at_once<F, R>(rule: F)
 where
     F: Fn(Proxy, [u8; 4]) -> R,
     R: std::future::Future<Output = Result<(), String>>,

@@ -28,6 +28,8 @@ pub struct Stack {
     /// of `Options::workers`.
     pub workers: Vec<(&'static str, Homeserver)>,
     pub client: Client,
+    /// The test CA's certificate as PEM, for clients other than `client` (Node).
+    pub ca_file: PathBuf,
     pub site: Site,
     running: Running,
     /// With `element_web_upstream`: the stand-in for Element's image.
@@ -138,6 +140,7 @@ impl Stack {
             rtc_auth,
             workers,
             client: Client::new(&ca.cert_der),
+            ca_file: ca.write_pem(dir.path()),
             site,
             running,
             _dir: dir,
