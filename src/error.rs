@@ -180,10 +180,6 @@ pub enum Error {
         upstream: String,
         example: String,
     },
-    /// `--rtc` with an output it does not cover yet (`with`: `--kubernetes`).
-    RtcNotYet {
-        with: &'static str,
-    },
     /// `--rtc-host` (`flag`: as given) naming a host another site of the setup serves.
     RtcHostTaken {
         flag: &'static str,
@@ -337,7 +333,6 @@ impl Error {
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
-            | Error::RtcNotYet { .. }
             | Error::RtcUpstreamInContainer { .. }
             | Error::RtcHostTaken { .. }
             | Error::RtcDefaultHostTooLong { .. }
@@ -584,11 +579,6 @@ impl fmt::Display for Error {
                 "{flag} {upstream} points at the proxy container itself in the compose stack; \
                  the proxy reaches LiveKit and its authorization service by their service \
                  names, e.g. {flag} {example}"
-            ),
-            Error::RtcNotYet { with } => write!(
-                f,
-                "--rtc with {with} is not supported yet: mxproxy writes the calls routing for \
-                 the proxies on a host only, e.g. --rtc --proxy nginx without {with}"
             ),
             Error::RtcHostTaken {
                 flag,

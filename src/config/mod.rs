@@ -754,8 +754,29 @@ mod rtc_tests {
                     "nginx",
                     "--tls",
                     "none",
+                    "--homeserver",
+                    "continuwuity",
                 ][..],
-                "--rtc with --kubernetes is not supported yet",
+                "--rtc cannot be used with --kubernetes: continuwuity answers /.well-known/matrix/ \
+                 itself in the cluster, and mxproxy does not write its setting for the calls focus \
+                 yet, e.g. --server-name example.com --kubernetes --ingress-class nginx \
+                 --homeserver tuwunel --rtc",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--tls",
+                    "none",
+                    "--homeserver",
+                    "tuwunel",
+                    "--livekit-upstream",
+                    "livekit:7880",
+                ][..],
+                "--livekit-upstream cannot be used with --kubernetes: the routes reach LiveKit \
+                 through the Service mxproxy writes",
             ),
             (
                 &[
