@@ -781,6 +781,22 @@ mod rtc_tests {
             (
                 &[
                     "--rtc",
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--tls",
+                    "none",
+                    "--homeserver",
+                    "tuwunel",
+                    "--no-federation",
+                ][..],
+                "--rtc cannot be used with --kubernetes: tuwunel answers /.well-known/matrix/ \
+                 itself in the cluster, which serves no /.well-known/matrix/server with federation \
+                 off",
+            ),
+            (
+                &[
+                    "--rtc",
                     "--compose",
                     "--proxy",
                     "nginx",
