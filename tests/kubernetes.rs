@@ -454,6 +454,10 @@ fn check_rtc(plan: &Plan, objects: &[Value]) {
             .unwrap();
             assert!(seconds >= 120 && seconds == rtc.timeout_seconds, "{key}");
         }
+        assert_eq!(
+            livekit_route["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-buffering"],
+            "off"
+        );
     }
 
     // The homeserver names the focus in the client well-known it serves.

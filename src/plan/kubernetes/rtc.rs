@@ -203,9 +203,16 @@ impl Workload {
 
 /// ingress-nginx proxies WebSocket without configuration, but closes it after
 /// proxy-read-timeout and proxy-send-timeout without traffic (default 60 s;
-/// kubernetes.github.io/ingress-nginx, user-guide "Miscellaneous", "Websockets").
+/// kubernetes.github.io/ingress-nginx, user-guide "Miscellaneous", "Websockets"). ESS
+/// sets the same three on its MatrixRTC Ingress (element-hq/ess-helm @83c7981,
+/// charts/matrix-stack/templates/matrix-rtc/ingress.yaml).
 fn nginx_websocket_timeouts(timeout: u32) -> Vec<Annotation> {
     vec![
+        annotation(
+            "nginx.ingress.kubernetes.io/proxy-buffering",
+            "off",
+            "LiveKit's answers pass at once, whatever the controller's ConfigMap says",
+        ),
         annotation(
             "nginx.ingress.kubernetes.io/proxy-read-timeout",
             timeout.to_string(),
