@@ -190,10 +190,6 @@ pub enum Error {
         taken_by: String,
         example: String,
     },
-    /// `--rtc` with an output it does not cover yet (`with`: `--kubernetes`).
-    RtcNotYet {
-        with: &'static str,
-    },
     /// `--rtc-host` (`flag`: as given) naming a host another site of the setup serves.
     RtcHostTaken {
         flag: &'static str,
@@ -347,7 +343,6 @@ impl Error {
             | Error::MasHostTaken { .. }
             | Error::MasDefaultHostTooLong { .. }
             | Error::MasUpstreamIsHomeserver { .. }
-            | Error::RtcNotYet { .. }
             | Error::RtcUpstreamInContainer { .. }
             | Error::ComposeServiceTaken { .. }
             | Error::RtcHostTaken { .. }
@@ -607,11 +602,6 @@ impl fmt::Display for Error {
                 "{flag} {upstream} points at the proxy container itself in the compose stack; \
                  the proxy reaches LiveKit and its authorization service by their service \
                  names, e.g. {flag} {example}"
-            ),
-            Error::RtcNotYet { with } => write!(
-                f,
-                "--rtc with {with} is not supported yet: mxproxy writes the calls routing for \
-                 the proxies on a host only, e.g. --rtc --proxy nginx without {with}"
             ),
             Error::RtcHostTaken {
                 flag,

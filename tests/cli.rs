@@ -977,6 +977,24 @@ fn kubernetes_refuses_what_a_cluster_cannot_use() {
             "--tls files cannot be used with --gateway",
         ),
         (
+            &[ingress, issuer, &["--rtc"]],
+            "--rtc cannot be used with --kubernetes: Conduit answers /.well-known/matrix/ itself",
+        ),
+        (
+            &[
+                ingress,
+                issuer,
+                &[
+                    "--homeserver",
+                    "tuwunel",
+                    "--rtc",
+                    "--rtc-auth-upstream",
+                    "auth:8070",
+                ],
+            ],
+            "--rtc-auth-upstream cannot be used with --kubernetes",
+        ),
+        (
             &[&["--ingress-class", "nginx"]],
             "--ingress-class only applies to Kubernetes",
         ),

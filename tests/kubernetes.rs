@@ -39,9 +39,15 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// host → paths, as the plan wants them served: the well-known prefix on the server
-/// name, the homeserver's prefixes on the homeserver host.
+/// name, the homeserver's prefixes on the homeserver host, and with `--rtc` the
+/// authorization service's paths and LiveKit's `/` on the RTC host.
 fn planned_routes(plan: &Plan) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
+    if let Some(rtc) = &plan.rtc {
+        for path in rtc.auth_paths.iter().chain(["/".to_string()].iter()) {
+            routes.insert((rtc.host.clone(), path.clone()));
+        }
+    }
     for site in &plan.sites {
         if site.well_known {
             routes.insert((site.host.clone(), "/.well-known/matrix/".to_string()));
@@ -61,16 +67,20 @@ fn check_scenario(name: &str) {
     let kubernetes = plan.kubernetes.as_ref().unwrap();
 
     // Labels: every object carries the recommended ones; the selector picks the pods.
+    // LiveKit's and the authorization service's objects are named for themselves, so that
+    // the homeserver's selector never picks their pods.
+    let mut names = vec![plan.homeserver.name.clone()];
+    if let Some(rtc) = &kubernetes.rtc {
+        names.extend([rtc.livekit.name.clone(), rtc.auth.name.clone()]);
+    }
     for object in &objects {
         let labels = &object["metadata"]["labels"];
         assert_eq!(
             labels["app.kubernetes.io/managed-by"], "mxproxy",
             "{object}"
         );
-        assert_eq!(
-            labels["app.kubernetes.io/name"],
-            plan.homeserver.name.as_str()
-        );
+        let name = labels["app.kubernetes.io/name"].as_str().unwrap();
+        assert!(names.iter().any(|n| n == name), "{name}");
         assert!(labels["app.kubernetes.io/instance"].as_str().is_some());
     }
 
@@ -139,11 +149,20 @@ fn check_scenario(name: &str) {
         statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
     );
 
-    let service = one(&objects, "Service");
+    let service = of_kind(&objects, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == kubernetes.service.name.as_str())
+        .expect("the homeserver's Service");
     let service_port = &service["spec"]["ports"][0];
     assert_eq!(service_port["targetPort"], container_port["name"]);
     assert_eq!(service_port["port"], plan.homeserver.listen.port);
     let service_name = service["metadata"]["name"].as_str().unwrap();
+    for route in &kubernetes.routes {
+        if route.name == "homeserver" || route.name == "well-known" {
+            assert_eq!(route.backend.name, service_name);
+            assert_eq!(route.backend.port_name, service_port["name"]);
+        }
+    }
 
     let mut served = BTreeSet::new();
     let ingresses = of_kind(&objects, "Ingress");
@@ -154,11 +173,15 @@ fn check_scenario(name: &str) {
             let gateway = &route["spec"]["parentRefs"][0];
             assert_eq!(gateway["name"], gateway_plan.name.as_str());
             let hosts = strings(&route["spec"]["hostnames"]);
+            let planned = planned_route(kubernetes, route);
             for rule in route["spec"]["rules"].as_array().unwrap() {
-                assert_eq!(rule["backendRefs"][0]["name"], service_name);
-                assert_eq!(rule["backendRefs"][0]["port"], service_port["port"]);
+                assert_eq!(
+                    rule["backendRefs"][0]["name"],
+                    planned.backend.name.as_str()
+                );
+                assert_eq!(rule["backendRefs"][0]["port"], planned.backend.port);
                 for matched in rule["matches"].as_array().unwrap() {
-                    assert_eq!(matched["path"]["type"], "PathPrefix");
+                    assert_eq!(matched["path"]["type"], planned.path_type.as_str());
                     for host in &hosts {
                         served.insert((
                             host.clone(),
@@ -218,13 +241,14 @@ fn check_scenario(name: &str) {
                     }
                 }
             }
+            let planned = planned_route(kubernetes, ingress);
             for rule in ingress["spec"]["rules"].as_array().unwrap() {
                 let host = rule["host"].as_str().unwrap();
                 for path in rule["http"]["paths"].as_array().unwrap() {
-                    assert_eq!(path["pathType"], "Prefix");
+                    assert_eq!(path["pathType"], planned.path_type.as_str());
                     let backend = &path["backend"]["service"];
-                    assert_eq!(backend["name"], service_name);
-                    assert_eq!(backend["port"]["name"], service_port["name"]);
+                    assert_eq!(backend["name"], planned.backend.name.as_str());
+                    assert_eq!(backend["port"]["name"], planned.backend.port_name.as_str());
                     served.insert((host.to_string(), path["path"].as_str().unwrap().to_string()));
                 }
             }
@@ -261,6 +285,192 @@ fn check_scenario(name: &str) {
         assert_eq!(tls_hosts, planned_tls, "{name}: TLS hosts");
     }
     assert_eq!(served, planned_routes(&plan), "{name}: hosts and paths");
+    // Every route's backend is a Service written here, whose selector picks exactly the
+    // pods of one workload.
+    let services = of_kind(&objects, "Service");
+    for route in &kubernetes.routes {
+        assert!(
+            services
+                .iter()
+                .any(|s| s["metadata"]["name"] == route.backend.name.as_str()),
+            "{name}: no Service {}",
+            route.backend.name
+        );
+    }
+    if kubernetes.rtc.is_some() {
+        check_rtc(&plan, &objects);
+    }
+}
+
+/// The planned route an Ingress or HTTPRoute object was made from, by its name.
+fn planned_route<'a>(
+    kubernetes: &'a mxproxy::plan::KubernetesPlan,
+    object: &Value,
+) -> &'a mxproxy::plan::Route {
+    kubernetes
+        .routes
+        .iter()
+        .find(|r| object["metadata"]["name"] == r.name.as_str())
+        .unwrap_or_else(|| panic!("no planned route for {}", object["metadata"]["name"]))
+}
+
+/// The pod labels of the workload (StatefulSet or Deployment) a selector picks; exactly one.
+fn selected<'a>(objects: &'a [Value], selector: &Value) -> &'a Value {
+    let picks = |workload: &&Value| {
+        let labels = &workload["spec"]["template"]["metadata"]["labels"];
+        selector
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(key, value)| &labels[key] == value)
+    };
+    let found: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "StatefulSet" || o["kind"] == "Deployment")
+        .filter(picks)
+        .collect();
+    assert_eq!(found.len(), 1, "one workload for {selector}");
+    found[0]
+}
+
+/// The container port a Service port's targetPort names, in the workload it selects.
+fn target<'a>(workload: &'a Value, target_port: &Value) -> &'a Value {
+    workload["spec"]["template"]["spec"]["containers"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == *target_port)
+        .unwrap_or_else(|| panic!("no container port {target_port}"))
+}
+
+/// `--rtc`: every Service reaches a port its workload opens; the media ports are exposed
+/// on a Service that carries UDP with their own numbers, as LiveKit's config has them;
+/// keys come from a Secret only; the LiveKit route keeps a WebSocket open for 120 s at least;
+/// the authorization service's route adds no CORS; the homeserver names the focus.
+fn check_rtc(plan: &Plan, objects: &[Value]) {
+    let rtc = plan.rtc.as_ref().unwrap();
+    let kubernetes = plan.kubernetes.as_ref().unwrap();
+    let krtc = kubernetes.rtc.as_ref().unwrap();
+    for service in of_kind(objects, "Service") {
+        let workload = selected(objects, &service["spec"]["selector"]);
+        for port in service["spec"]["ports"].as_array().unwrap() {
+            let container = target(workload, &port["targetPort"]);
+            assert_eq!(container["protocol"], port["protocol"], "{service}");
+        }
+    }
+    let media = of_kind(objects, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == krtc.media_service.as_str())
+        .unwrap();
+    assert_eq!(media["spec"]["type"], "LoadBalancer");
+    let livekit = selected(objects, &media["spec"]["selector"]);
+    let mut exposed = Vec::new();
+    for port in media["spec"]["ports"].as_array().unwrap() {
+        let container = target(livekit, &port["targetPort"]);
+        // LiveKit announces its own numbers in its ICE candidates.
+        assert_eq!(port["port"], container["containerPort"], "{port}");
+        exposed.push(format!(
+            "{}/{}",
+            port["port"],
+            port["protocol"].as_str().unwrap().to_lowercase()
+        ));
+    }
+    let planned: Vec<String> = rtc.media_ports.iter().map(|m| m.ports.clone()).collect();
+    assert_eq!(exposed, planned);
+
+    let config_map = one(objects, "ConfigMap");
+    let text = config_map["data"][krtc.config_file.as_str()]
+        .as_str()
+        .unwrap();
+    // Every key one LiveKit documents, as the compose stack's livekit.yaml is checked.
+    validators::livekit_config(text);
+    let config: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    assert_eq!(config["port"].as_u64(), Some(u64::from(krtc.livekit.port)));
+    assert_eq!(
+        config["rtc"]["tcp_port"].as_u64(),
+        Some(u64::from(krtc.ice_tcp_port))
+    );
+    assert_eq!(
+        config["rtc"]["udp_port"].as_u64(),
+        Some(u64::from(krtc.udp_port))
+    );
+    assert_eq!(config["room"]["auto_create"].as_bool(), Some(false));
+    assert!(config.get("keys").is_none(), "keys come from the Secret");
+
+    for deployment in of_kind(objects, "Deployment") {
+        let pod = &deployment["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        for env in pod["containers"][0]["env"].as_array().unwrap() {
+            let name = env["name"].as_str().unwrap();
+            if name == "LIVEKIT_KEY" || name == "LIVEKIT_SECRET" {
+                assert_eq!(
+                    env["valueFrom"]["secretKeyRef"]["name"],
+                    krtc.keys_secret.as_str()
+                );
+                assert!(env.get("value").is_none());
+            }
+        }
+    }
+
+    let route = |name: &str| {
+        objects
+            .iter()
+            .find(|o| {
+                (o["kind"] == "Ingress" || o["kind"] == "HTTPRoute")
+                    && o["metadata"]["name"] == name
+            })
+            .unwrap_or_else(|| panic!("no route {name}"))
+    };
+    let auth = route("rtc-auth");
+    let annotations = auth["metadata"]["annotations"].as_object();
+    assert!(
+        annotations
+            .into_iter()
+            .flatten()
+            .all(|(key, _)| !key.contains("cors")),
+        "no CORS on the authorization service: {auth}"
+    );
+    let livekit_route = route("livekit");
+    if kubernetes.gateway.is_some() {
+        assert_eq!(
+            livekit_route["spec"]["rules"][0]["timeouts"]["request"],
+            "0s"
+        );
+        let service = of_kind(objects, "Service")
+            .into_iter()
+            .find(|s| s["metadata"]["name"] == krtc.livekit.name.as_str())
+            .unwrap();
+        assert_eq!(
+            service["spec"]["ports"][0]["appProtocol"],
+            "kubernetes.io/ws"
+        );
+    } else if kubernetes.ingress_class.as_deref() == Some("nginx") {
+        for key in ["proxy-read-timeout", "proxy-send-timeout"] {
+            let seconds: u32 = livekit_route["metadata"]["annotations"]
+                [format!("nginx.ingress.kubernetes.io/{key}")]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+            assert!(seconds >= 120 && seconds == rtc.timeout_seconds, "{key}");
+        }
+        assert_eq!(
+            livekit_route["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-buffering"],
+            "off"
+        );
+    }
+
+    // The homeserver names the focus in the client well-known it serves.
+    let statefulset = one(objects, "StatefulSet");
+    let env = &statefulset["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["value"] == rtc.service_url.as_str()),
+        "the well-known focus {} in the StatefulSet",
+        rtc.service_url
+    );
 }
 
 #[test]

@@ -141,6 +141,16 @@ fn refuse_host_only_flags(
             "--webroot",
             "no files are served from a host folder in a cluster",
         ),
+        (
+            given(|l| l.livekit_upstream.is_some()),
+            "--livekit-upstream",
+            "the routes reach LiveKit through the Service mxproxy writes",
+        ),
+        (
+            given(|l| l.rtc_auth_upstream.is_some()),
+            "--rtc-auth-upstream",
+            "the routes reach the calls authorization service through the Service mxproxy writes",
+        ),
     ];
     if let Some((_, flag, why)) = refused.iter().find(|(given, ..)| *given) {
         return Err(Error::KubernetesRefuses {

@@ -520,8 +520,17 @@ impl From<&Setup> for SetupLayer {
             mas_upstream: setup.mas.as_ref().map(|mas| mas.upstream.clone()),
             rtc: setup.rtc.is_some().then_some(true),
             rtc_host: setup.rtc.as_ref().map(|rtc| rtc.host.clone()),
-            livekit_upstream: setup.rtc.as_ref().map(|rtc| rtc.livekit.clone()),
-            rtc_auth_upstream: setup.rtc.as_ref().map(|rtc| rtc.auth.clone()),
+            // A cluster reaches both through the Services it writes; the flags are refused there.
+            livekit_upstream: setup
+                .rtc
+                .as_ref()
+                .filter(|_| host_install)
+                .map(|rtc| rtc.livekit.clone()),
+            rtc_auth_upstream: setup
+                .rtc
+                .as_ref()
+                .filter(|_| host_install)
+                .map(|rtc| rtc.auth.clone()),
             trusted_proxy: (!setup.trusted_proxies.is_empty())
                 .then(|| setup.trusted_proxies.clone()),
             cdn: setup.cdn,

@@ -784,8 +784,45 @@ mod rtc_tests {
                     "nginx",
                     "--tls",
                     "none",
+                    "--homeserver",
+                    "continuwuity",
                 ][..],
-                "--rtc with --kubernetes is not supported yet",
+                "--rtc cannot be used with --kubernetes: continuwuity answers /.well-known/matrix/ \
+                 itself in the cluster, and mxproxy does not write its setting for the calls focus \
+                 yet, e.g. --server-name example.com --kubernetes --ingress-class nginx \
+                 --homeserver tuwunel --rtc",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--tls",
+                    "none",
+                    "--homeserver",
+                    "tuwunel",
+                    "--livekit-upstream",
+                    "livekit:7880",
+                ][..],
+                "--livekit-upstream cannot be used with --kubernetes: the routes reach LiveKit \
+                 through the Service mxproxy writes",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--kubernetes",
+                    "--ingress-class",
+                    "nginx",
+                    "--tls",
+                    "none",
+                    "--homeserver",
+                    "tuwunel",
+                    "--no-federation",
+                ][..],
+                "--rtc cannot be used with --kubernetes: tuwunel answers /.well-known/matrix/ \
+                 itself in the cluster, which serves no /.well-known/matrix/server with federation \
+                 off",
             ),
             (
                 &[

@@ -57,17 +57,16 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
             None => Ok(None),
         };
     }
-    if layers.on(|l| &l.kubernetes) {
-        return Err(Error::RtcNotYet {
-            with: "--kubernetes",
-        });
-    }
-    // In the compose stack LiveKit and its authorization service are services of their
-    // own, reached by name.
-    let compose = layers
-        .on(|l| &l.compose)
+    let kubernetes = layers.on(|l| &l.kubernetes);
+    // In the compose stack and in a cluster LiveKit and its authorization service are
+    // services of their own, reached by name (a Service of that name in the namespace).
+    let compose = (layers.on(|l| &l.compose) || kubernetes)
         .then_some((LIVEKIT_COMPOSE_SERVICE, RTC_AUTH_COMPOSE_SERVICE));
-    well_known_from_homeserver(taken)?;
+    if kubernetes {
+        kubernetes_well_known(taken)?;
+    } else {
+        well_known_from_homeserver(taken)?;
+    }
     let host = rtc_host(host, taken)?;
     let livekit = upstream(
         livekit,
@@ -97,15 +96,7 @@ pub(super) fn rtc(layers: &Layers, taken: &mut Taken) -> Result<Option<Rtc>, Err
 /// `well_known.rtc_focus_server_urls` for `matrix_rtc.foci`, its CHANGELOG), so they are
 /// refused there rather than announced wrongly.
 fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
-    let why = if !facts::ANNOUNCES_FOCUS.contains(&taken.homeserver) {
-        "and mxproxy does not write its setting for the calls focus yet"
-    } else if !taken.federates {
-        // The authorization service finds the homeserver for openid/userinfo by the
-        // server well-known (plan::well_known), which mxproxy has the homeserver serve with
-        // federation only (Synapse's `serve_server_wellknown`, the others' well_known.server).
-        "which serves no /.well-known/matrix/server with federation off, and the calls \
-         authorization service finds the homeserver by it"
-    } else {
+    let Some(why) = focus_refusal(taken) else {
         return Ok(());
     };
     let forwards = |p: &Proxy| !crate::proxy::facts(*p).serves_fixed_documents;
@@ -126,6 +117,42 @@ fn well_known_from_homeserver(taken: &mut Taken) -> Result<(), Error> {
         display_name,
         why,
     })
+}
+
+/// In a cluster the homeserver answers `/.well-known/matrix/` itself (plan::kubernetes),
+/// so it must name the focus, and serve the server well-known the authorization service
+/// finds it by: the same condition as a proxy that forwards the well-known.
+fn kubernetes_well_known(taken: &Taken) -> Result<(), Error> {
+    let why = focus_refusal(taken);
+    let Some(why) = why else {
+        return Ok(());
+    };
+    let display_name = homeserver::facts(taken.homeserver).display_name;
+    Err(Error::KubernetesRefuses {
+        flag: "--rtc".into(),
+        why: format!("{display_name} answers /.well-known/matrix/ itself in the cluster, {why}"),
+        example: format!(
+            "--server-name {} --kubernetes --ingress-class nginx --homeserver tuwunel --rtc",
+            taken.server_name
+        ),
+    })
+}
+
+/// Why the homeserver's own client well-known cannot announce the focus; None when it can.
+fn focus_refusal(taken: &Taken) -> Option<&'static str> {
+    if !facts::ANNOUNCES_FOCUS.contains(&taken.homeserver) {
+        Some("and mxproxy does not write its setting for the calls focus yet")
+    } else if !taken.federates {
+        // The authorization service finds the homeserver for openid/userinfo by the
+        // server well-known (plan::well_known), which mxproxy has the homeserver serve with
+        // federation only (Synapse's `serve_server_wellknown`, the others' well_known.server).
+        Some(
+            "which serves no /.well-known/matrix/server with federation off, and the calls \
+             authorization service finds the homeserver by it",
+        )
+    } else {
+        None
+    }
 }
 
 /// `--rtc-host`, or `rtc.<server-name>`: a host no other site of the setup serves, since

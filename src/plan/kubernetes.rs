@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+mod rtc;
+pub use rtc::{KubernetesRtc, Workload};
+
 use super::{Cors, Decisions, PlannedFile, Site};
 use crate::defaults::{COMPOSE_SERVICE, WELL_KNOWN_MAX_AGE_SECONDS};
 use crate::matrix::{PROBE_PATH, WELL_KNOWN_PATH};
@@ -48,6 +51,8 @@ pub struct KubernetesPlan {
     pub tls: Option<KubernetesTls>,
     /// Every file below `kubernetes/`, in the order the kustomization lists them.
     pub resources: Vec<String>,
+    /// `--rtc`: LiveKit and its authorization service; null without it.
+    pub rtc: Option<KubernetesRtc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,14 +99,27 @@ pub struct Route {
     pub file: String,
     pub host: String,
     pub paths: Vec<String>,
+    /// How the paths match: `Prefix` or `Exact` (Ingress), `PathPrefix` or `Exact`
+    /// (HTTPRoute).
+    pub path_type: String,
+    /// The Service every path goes to.
+    pub backend: Backend,
     /// Ingress annotations, each with the reason it is there.
     pub annotations: Vec<Annotation>,
     /// This Ingress lists every TLS host and asks cert-manager for the one certificate.
     pub issues_certificate: bool,
-    /// HTTPRoute `timeouts.request`, e.g. `600s`.
+    /// HTTPRoute `timeouts.request`, e.g. `600s`, and why, for its comment.
     pub timeout: Option<String>,
+    pub timeout_why: String,
     /// HTTPRoute ResponseHeaderModifier `set` headers.
     pub response_headers: Vec<HeaderValue>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Backend {
+    pub name: String,
+    pub port: u16,
+    pub port_name: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,9 +228,18 @@ pub(super) fn kubernetes_plan(
         KubernetesRouting::Ingress(class) => Some(*class),
         KubernetesRouting::Gateway(_) => None,
     };
+    let rtc = setup
+        .rtc
+        .as_ref()
+        .map(|rtc| rtc::kubernetes_rtc(setup, rtc, ingress_class.is_none()));
+    let rtc_host = setup.rtc.as_ref().map(|rtc| rtc.host.to_string());
     let tls = (decided.tls_enabled && ingress_class.is_some()).then(|| KubernetesTls {
         secret: TLS_SECRET.into(),
-        hosts: sites.iter().map(|site| site.host.clone()).collect(),
+        hosts: sites
+            .iter()
+            .map(|site| site.host.clone())
+            .chain(rtc_host.clone())
+            .collect(),
         cluster_issuer: kubernetes.cluster_issuer.as_ref().map(ToString::to_string),
     });
     let mut routes = Vec::new();
@@ -233,6 +260,9 @@ pub(super) fn kubernetes_plan(
                 &site.host,
             ));
         }
+    }
+    if let (Some(plan), Some(host)) = (&rtc, &rtc_host) {
+        routes.extend(rtc::rtc_routes(decided, plan, host, ingress_class));
     }
     // The homeserver route lists the certificate first, so it goes first.
     routes.sort_by_key(|route| !route.issues_certificate);
@@ -280,10 +310,11 @@ pub(super) fn kubernetes_plan(
             run_as: RUN_AS,
             registration_secret: REGISTRATION_SECRET.into(),
         },
-        resources: resources(&routes, &middlewares),
+        resources: resources(&routes, &middlewares, rtc.is_some()),
         routes,
         middlewares,
         tls,
+        rtc,
     }
 }
 
@@ -340,11 +371,14 @@ fn well_known_route(
         file: route_file(ingress_class, "well-known"),
         host: host.into(),
         paths: vec![WELL_KNOWN_PATH.into()],
+        path_type: prefix_type(ingress_class).into(),
+        backend: homeserver_backend(decided),
         annotations: ingress_class.map_or_else(Vec::new, |class| {
             annotations_for(decided, kubernetes, class, RouteKind::WellKnown)
         }),
         issues_certificate: false,
         timeout: None,
+        timeout_why: String::new(),
         response_headers: cors
             .iter()
             .map(|(name, value)| HeaderValue {
@@ -400,10 +434,33 @@ fn homeserver_route(
         file: route_file(ingress_class, "homeserver"),
         host: host.into(),
         paths: decided.prefixes.clone(),
+        path_type: prefix_type(ingress_class).into(),
+        backend: homeserver_backend(decided),
         annotations,
         issues_certificate: true,
         timeout: Some(format!("{}s", decided.setup.read_timeout.seconds())),
+        timeout_why:
+            "Longer than any /sync long-poll or slow upload (Extended support in Gateway API)."
+                .into(),
         response_headers: Vec::new(),
+    }
+}
+
+/// A path prefix: `Prefix` in an Ingress, `PathPrefix` in an HTTPRoute.
+fn prefix_type(ingress_class: Option<IngressClass>) -> &'static str {
+    if ingress_class.is_some() {
+        "Prefix"
+    } else {
+        "PathPrefix"
+    }
+}
+
+/// The homeserver's Service, which `kubernetes_plan` writes as `service`.
+fn homeserver_backend(decided: &Decisions) -> Backend {
+    Backend {
+        name: COMPOSE_SERVICE.into(),
+        port: decided.setup.upstream.port.get(),
+        port_name: "http".into(),
     }
 }
 
@@ -543,11 +600,39 @@ fn traefik_middlewares(setup: &Setup) -> Vec<Middleware> {
     ]
 }
 
+/// `--rtc`'s objects, one per file, each with its template.
+const RTC_FILES: [(&str, &str); 6] = [
+    (
+        "configmap-livekit.yaml",
+        "kubernetes/livekit-configmap.yaml.j2",
+    ),
+    ("service-livekit.yaml", "kubernetes/livekit-service.yaml.j2"),
+    (
+        "service-livekit-media.yaml",
+        "kubernetes/livekit-media-service.yaml.j2",
+    ),
+    (
+        "deployment-livekit.yaml",
+        "kubernetes/livekit-deployment.yaml.j2",
+    ),
+    (
+        "service-lk-jwt-service.yaml",
+        "kubernetes/rtc-auth-service.yaml.j2",
+    ),
+    (
+        "deployment-lk-jwt-service.yaml",
+        "kubernetes/rtc-auth-deployment.yaml.j2",
+    ),
+];
+
 /// Every file below `kubernetes/` but the kustomization, in the order it lists them.
-fn resources(routes: &[Route], middlewares: &[Middleware]) -> Vec<String> {
+fn resources(routes: &[Route], middlewares: &[Middleware], rtc: bool) -> Vec<String> {
     let mut resources: Vec<String> = ["namespace.yaml", "service.yaml", "statefulset.yaml"]
         .map(String::from)
         .to_vec();
+    if rtc {
+        resources.extend(RTC_FILES.iter().map(|(name, _)| name.to_string()));
+    }
     resources.extend(routes.iter().map(|route| route.file.clone()));
     resources.extend(middlewares.iter().map(|middleware| middleware.file.clone()));
     resources
@@ -569,6 +654,13 @@ pub(super) fn kubernetes_files(kubernetes: &KubernetesPlan) -> Vec<PlannedFile> 
         file("service.yaml", "kubernetes/service.yaml.j2"),
         file("statefulset.yaml", "kubernetes/statefulset.yaml.j2"),
     ];
+    if kubernetes.rtc.is_some() {
+        files.extend(
+            RTC_FILES
+                .iter()
+                .map(|(name, template)| file(name, template)),
+        );
+    }
     files.extend(
         kubernetes
             .routes

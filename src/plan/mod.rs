@@ -29,8 +29,9 @@ pub use compose::{Certbot, Compose, Healthcheck};
 pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
 pub use kubernetes::{
-    Annotation, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesTls, Label,
-    Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
+    Annotation, Backend, Buffering, GatewayPlan, HeaderValue, KubernetesPlan, KubernetesRtc,
+    KubernetesTls, Label, Middleware, MiddlewareKind, Route, ServicePlan, StatefulSetPlan,
+    Workload,
 };
 pub use mas::MasPlan;
 pub use proxies::{ApachePlan, CaddyPlan, NamesHash, NginxPlan, ServerNameFederation, TraefikPlan};
