@@ -11,6 +11,7 @@ use mxproxy::setup::Layout;
 
 pub mod homeserver;
 pub mod livekit;
+pub mod longpoll;
 pub mod netns;
 pub mod pki;
 pub mod proxy;

@@ -122,6 +122,8 @@ pub struct Options {
     /// `--homeserver synapse --worker GROUP=HOST:PORT`, one entry per worker: its group
     /// and its address (set by `Stack::start`, which starts a recording upstream for each).
     pub workers: Vec<(&'static str, Option<SocketAddr>)>,
+    /// `--clients`: the long-polls the configs are sized for.
+    pub clients: Option<usize>,
 }
 
 /// `--rtc` on `rtc.<server name>`: LiveKit's and the authorization service's addresses,
@@ -162,6 +164,7 @@ impl Default for Options {
             element_web: false,
             base_redirect: None,
             element_web_upstream: None,
+            clients: None,
         }
     }
 }
@@ -223,6 +226,8 @@ pub struct Site {
     pub webroot: PathBuf,
     /// The file the server loads.
     pub config: PathBuf,
+    /// The `generate` command line, for the plan it made.
+    args: Vec<std::ffi::OsString>,
 }
 
 impl Site {
@@ -330,6 +335,10 @@ impl Site {
         if let Some(redirect) = &options.base_redirect {
             generate.args(["--base-redirect", redirect]);
         }
+        if let Some(clients) = options.clients {
+            generate.args(["--clients", &clients.to_string()]);
+        }
+        let args: Vec<std::ffi::OsString> = generate.get_args().map(|a| a.to_owned()).collect();
         let generated = generate.output().unwrap();
         assert!(
             generated.status.success(),
@@ -360,7 +369,22 @@ impl Site {
             out,
             webroot,
             config,
+            args,
         }
+    }
+
+    /// The plan the files were rendered from: the same command line, through the library.
+    pub fn plan(&self) -> mxproxy::plan::Plan {
+        use clap::Parser;
+        let cli = mxproxy::cli::Cli::try_parse_from(
+            std::iter::once("mxproxy".into()).chain(self.args.iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Some(mxproxy::cli::Command::Generate(generate)) = cli.command else {
+            panic!("Site::generate runs `mxproxy generate`");
+        };
+        let setup = mxproxy::pipeline::setup_from(&generate.setup).unwrap();
+        mxproxy::plan::plan(&setup)
     }
 
     /// Copies the generated well-known documents into the webroot, the README's step for
@@ -467,6 +491,18 @@ impl Running {
         listen: IpAddr,
         ports: &[u16],
     ) -> Option<Running> {
+        Running::start_tuned(proxy, dir, config, listen, ports, None)
+    }
+
+    /// `start`, with the main config carrying the summary's lines for `--clients`.
+    pub fn start_tuned(
+        proxy: Proxy,
+        dir: &Path,
+        config: &Path,
+        listen: IpAddr,
+        ports: &[u16],
+        tuning: Option<&validators::Tuning>,
+    ) -> Option<Running> {
         let binary = require_tool(proxy.binary())?;
         let log = dir.join("server.log");
         let output = dir.join("server.out");
@@ -475,6 +511,7 @@ impl Running {
         let serve = validators::MainConfig::Serve {
             listen: &[listen],
             log: &log,
+            tuning,
         };
         let mut command = Command::new(binary);
         match proxy {
@@ -583,6 +620,11 @@ impl Running {
             self.proxy,
             read(&self.output)
         )
+    }
+
+    /// The process group of the server and its workers (its leader's pid).
+    pub fn group(&self) -> u32 {
+        self.child.id()
     }
 
     fn signal_group(&self, signal: &str) {

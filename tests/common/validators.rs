@@ -56,7 +56,69 @@ pub enum MainConfig<'a> {
     Serve {
         listen: &'a [std::net::IpAddr],
         log: &'a Path,
+        /// The summary's main-config lines for `--clients`; None: the test's own small
+        /// settings.
+        tuning: Option<&'a Tuning>,
     },
+}
+
+/// The main config's limits: Debian's packaged values, or what the summary tells an admin
+/// to set for `--clients` (issue 23), with the plan's numbers. The other proxies' limits are
+/// in the generated files themselves.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// `worker_processes`: `auto`, as Debian's nginx.conf has it.
+    pub nginx_worker_processes: &'static str,
+    pub nginx_worker_connections: u64,
+    pub nginx_worker_rlimit_nofile: Option<u64>,
+    pub apache_thread_limit: u64,
+    pub apache_threads_per_child: u64,
+    /// None: the event MPM's default (16).
+    pub apache_server_limit: Option<u64>,
+    pub apache_start_servers: u64,
+    pub apache_max_request_workers: u64,
+}
+
+impl Tuning {
+    /// nginx.conf and mpm_event.conf as Debian 12's packages install them.
+    pub fn debian() -> Tuning {
+        Tuning {
+            nginx_worker_processes: "auto",
+            nginx_worker_connections: 768,
+            nginx_worker_rlimit_nofile: None,
+            apache_thread_limit: 64,
+            apache_threads_per_child: 25,
+            apache_server_limit: None,
+            apache_start_servers: 2,
+            apache_max_request_workers: 150,
+        }
+    }
+
+    fn nginx_main_lines(&self) -> String {
+        let rlimit = self
+            .nginx_worker_rlimit_nofile
+            .map(|n| format!("worker_rlimit_nofile {n};\n"))
+            .unwrap_or_default();
+        format!(
+            "worker_processes {};\n{rlimit}events {{\n    worker_connections {};\n}}",
+            self.nginx_worker_processes, self.nginx_worker_connections
+        )
+    }
+
+    fn apache_main_lines(&self) -> String {
+        let server_limit = self
+            .apache_server_limit
+            .map(|n| format!("ServerLimit {n}\n"))
+            .unwrap_or_default();
+        format!(
+            "StartServers {}\nMinSpareThreads 25\nMaxSpareThreads 75\nThreadLimit {}\n\
+             ThreadsPerChild {}\n{server_limit}MaxRequestWorkers {}\nMaxConnectionsPerChild 0\n",
+            self.apache_start_servers,
+            self.apache_thread_limit,
+            self.apache_threads_per_child,
+            self.apache_max_request_workers
+        )
+    }
 }
 
 /// The http-context main config Debian's nginx.conf amounts to, including `site`.
@@ -64,14 +126,18 @@ pub fn nginx_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
     let mut main = format!("pid {}/nginx.pid;\n", dir.display());
     match mode {
         MainConfig::Check => main.push_str("error_log stderr;\nevents {}\nhttp {\n"),
-        MainConfig::Serve { log, .. } => main.push_str(&format!(
+        MainConfig::Serve { log, tuning, .. } => main.push_str(&format!(
             // Workers run as Debian's www-data, so a body spooled to disk or a file that
             // only root can read fails here as it would on a real server.
-            "user www-data;\ndaemon off;\nworker_processes 1;\nerror_log {log} info;\n\
-             events {{}}\nhttp {{\n    access_log off;\n    \
+            "user www-data;\ndaemon off;\nerror_log {log} info;\n\
+             {events}\nhttp {{\n    access_log off;\n    \
              client_body_temp_path {dir}/nginx-body;\n    proxy_temp_path {dir}/nginx-proxy;\n",
             log = log.display(),
-            dir = dir.display()
+            dir = dir.display(),
+            events = match tuning {
+                None => "worker_processes 1;\nevents {}".to_string(),
+                Some(tuning) => tuning.nginx_main_lines(),
+            }
         )),
     }
     main.push_str(&format!(
@@ -171,7 +237,7 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
     );
     match mode {
         MainConfig::Check => main.push_str("ErrorLog /dev/stderr\nListen 80\nListen 443\n"),
-        MainConfig::Serve { listen, log } => {
+        MainConfig::Serve { listen, log, .. } => {
             // Children run as Debian's www-data, as with the packaged apache2.conf.
             main.push_str(&format!(
                 "ErrorLog {}\nLogLevel warn\nUser www-data\nGroup www-data\n",
@@ -205,7 +271,13 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
             "LoadModule {module}_module {APACHE_MODULES}/mod_{module}.so\n"
         ));
     }
-    if let MainConfig::Serve { .. } = mode {
+    if let MainConfig::Serve {
+        tuning: Some(tuning),
+        ..
+    } = mode
+    {
+        main.push_str(&tuning.apache_main_lines());
+    } else if let MainConfig::Serve { .. } = mode {
         // One child (25 threads, plenty for a test): each child pools its own upstream
         // connections, and the idle-connection rule must see the one pool a request would
         // reuse, not a sibling's empty one.
@@ -1038,4 +1110,22 @@ pub fn livekit_config(content: &str) -> bool {
         );
     }
     true
+}
+
+impl Tuning {
+    /// Debian's main config with the summary's lines for the plan's `--clients`: nginx.conf's
+    /// `worker_rlimit_nofile` and `worker_connections`, and the values of the generated
+    /// `mxproxy-capacity.conf`, which Apache reads after Debian's mpm_event.conf.
+    pub fn from_plan(plan: &mxproxy::plan::Plan) -> Tuning {
+        let capacity = &plan.capacity;
+        Tuning {
+            nginx_worker_connections: capacity.nginx.worker_connections.into(),
+            nginx_worker_rlimit_nofile: Some(capacity.nginx.worker_rlimit_nofile.into()),
+            apache_thread_limit: capacity.apache.threads_per_child.into(),
+            apache_threads_per_child: capacity.apache.threads_per_child.into(),
+            apache_server_limit: Some(capacity.apache.server_limit.into()),
+            apache_max_request_workers: capacity.apache.max_request_workers.into(),
+            ..Tuning::debian()
+        }
+    }
 }

@@ -5,6 +5,7 @@
 mod client;
 mod front;
 mod health;
+mod longpoll;
 mod renewal;
 mod rtc;
 mod rules;

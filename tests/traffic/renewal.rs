@@ -205,6 +205,7 @@ fn image_commands(dir: &Path, proxy: Proxy, config: &Path, log: &Path) -> PathBu
     let serve = validators::MainConfig::Serve {
         listen: &[LOOPBACK],
         log,
+        tuning: None,
     };
     let mut scripts: Vec<(&str, String)> = Vec::new();
     match proxy {

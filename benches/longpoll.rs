@@ -1,0 +1,360 @@
+//! Thousands of clients at once (issue 23): N concurrent `/sync` long-polls, each on a TLS
+//! connection of its own and re-polled as soon as it returns, through each generated config
+//! (nginx, Apache, Caddy, HAProxy, Traefik), under the host's packaged main config as an
+//! admin has it and under the tuning mxproxy prescribes for `--clients N`; a short request
+//! on a new connection every 100 ms beside them must not queue behind them.
+//!
+//! `sudo -E cargo bench --bench longpoll` (root: a private network namespace). How to read
+//! and tune it: benches/README.md, "Long-polls".
+//!
+//! Everything runs inside `unshare --net --mount`: only loopback exists, so no packet can
+//! leave the machine and ports 80/443 are free. The proxies, the configs and the load
+//! client are the real-traffic tests' own (tests/common): what CI proves at 2,000 clients,
+//! measured here up to 10,000. Every run stops by itself within two minutes.
+
+#[allow(unused_imports, unused_macros)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::longpoll::{self, Footprint, Load, Outcome, SyncServer};
+use common::pki::TestCa;
+use common::proxy::{Options, Proxy, Running, Site};
+use common::validators::Tuning;
+
+/// Set in the re-run inside the namespace.
+const INSIDE: &str = "MXPROXY_BENCH_NETNS";
+/// How long each `/sync` is held: the `timeout` every Matrix client sends.
+const HOLD: Duration = Duration::from_secs(30);
+/// New client connections per second while ramping up: a reconnect storm after a restart
+/// is faster, a busy evening slower.
+const RAMP_PER_SECOND: usize = 1000;
+const DEADLINE: Duration = Duration::from_secs(120);
+/// systemd's default for a unit that sets no `LimitNOFILE` (Debian 12: soft 1024, hard
+/// 524288): what nginx, Apache and HAProxy start with from their packaged units.
+const SYSTEMD_NOFILE: (u64, u64) = (1024, 524_288);
+/// Debian's caddy.service sets `LimitNOFILE=1048576`.
+const CADDY_UNIT_NOFILE: u64 = 1_048_576;
+
+fn main() {
+    if std::env::var_os(INSIDE).is_some() {
+        return inside();
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "longpoll: needs root for `unshare --net --mount`; run `sudo -E cargo bench --bench longpoll`"
+        );
+        std::process::exit(1);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args(["--net", "--mount", "--", "sh", "-c"])
+        .arg(r#"PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && exec "$0""#)
+        .arg(exe)
+        .env(INSIDE, "1")
+        .status()
+        .expect("cannot run unshare");
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Main {
+    /// The packaged main config (Debian 12) and the generated file without `--clients`.
+    Packaged,
+    /// `--clients N`, and the summary's lines for the main config and the unit.
+    Tuned,
+}
+
+impl Main {
+    fn label(self) -> &'static str {
+        match self {
+            Main::Packaged => "packaged",
+            Main::Tuned => "tuned",
+        }
+    }
+}
+
+struct Settings {
+    proxies: Vec<Proxy>,
+    clients: Vec<usize>,
+    mains: Vec<Main>,
+    polls: usize,
+    out: PathBuf,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let list = |name: &str| -> Vec<String> {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_default()
+        };
+        let all = [
+            Proxy::Nginx,
+            Proxy::Apache,
+            Proxy::Caddy,
+            Proxy::Haproxy,
+            Proxy::Traefik,
+        ];
+        let only = list("MXPROXY_BENCH_ONLY");
+        let clients = list("MXPROXY_BENCH_CLIENTS");
+        let mains = list("MXPROXY_BENCH_MAIN");
+        let polls = std::env::var("MXPROXY_BENCH_POLLS").map_or(2, |v| v.parse().unwrap());
+        // Every run must end within the two-minute deadline.
+        assert!((1..=3).contains(&polls), "MXPROXY_BENCH_POLLS: 1 to 3");
+        Settings {
+            proxies: all
+                .into_iter()
+                .filter(|p| only.is_empty() || only.iter().any(|o| o == p.flag()))
+                .collect(),
+            clients: if clients.is_empty() {
+                vec![1000, 5000, 10_000]
+            } else {
+                clients.iter().map(|c| c.parse().unwrap()).collect()
+            },
+            mains: [Main::Packaged, Main::Tuned]
+                .into_iter()
+                .filter(|m| mains.is_empty() || mains.iter().any(|o| o == m.label()))
+                .collect(),
+            polls,
+            out: std::env::var("MXPROXY_BENCH_OUT").map_or_else(
+                |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/longpoll.md"),
+                PathBuf::from,
+            ),
+        }
+    }
+}
+
+/// One run's row.
+struct Row {
+    proxy: Proxy,
+    main: Main,
+    clients: usize,
+    outcome: Outcome,
+    peak: Footprint,
+    upstream_most_open: u64,
+    upstream_most_holding: u64,
+}
+
+fn inside() {
+    let settings = Settings::from_env();
+    // The clients' sockets and the stand-in's live in this process: two per client.
+    let have = longpoll::raise_fd_limit(1 << 20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for &proxy in &settings.proxies {
+        for &clients in &settings.clients {
+            if 2 * clients as u64 + 1024 > have {
+                eprintln!(
+                    "longpoll: NOT MEASURED {} at {clients} clients: this process may open \
+                     {have} descriptors (hard limit), the load needs {}",
+                    proxy.flag(),
+                    2 * clients + 1024
+                );
+                continue;
+            }
+            for &main in &settings.mains {
+                eprintln!(
+                    "longpoll: {} {} {clients} clients…",
+                    proxy.flag(),
+                    main.label()
+                );
+                let row = runtime.block_on(run(proxy, main, clients, settings.polls));
+                eprintln!("  {}", line(&row));
+                rows.push(row);
+            }
+        }
+    }
+    let report = report(&rows, &settings);
+    std::fs::create_dir_all(settings.out.parent().unwrap()).unwrap();
+    std::fs::write(&settings.out, &report).unwrap();
+    print!("{report}");
+}
+
+async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
+    let dir = tempfile::Builder::new()
+        .prefix("mxproxy-longpoll")
+        .tempdir()
+        .unwrap();
+    let upstream = SyncServer::start("127.0.0.1:0".parse().unwrap()).await;
+    let ca = TestCa::new();
+    let options = Options {
+        clients: (main == Main::Tuned).then_some(clients),
+        ..Options::default()
+    };
+    let cert = ca.issue(dir.path(), &options.names());
+    let site = Site::generate(dir.path(), proxy, &options, upstream.address, &cert);
+    let plan = site.plan();
+    let (tuning, nofile) = match main {
+        Main::Packaged => (Tuning::debian(), unit_nofile(proxy, None)),
+        Main::Tuned => (Tuning::from_plan(&plan), unit_nofile(proxy, Some(&plan))),
+    };
+    let running = tokio::task::block_in_place(|| {
+        with_nofile(nofile, || {
+            Running::start_tuned(
+                proxy,
+                dir.path(),
+                &site.config,
+                options.listen,
+                &options.ports(),
+                Some(&tuning),
+            )
+        })
+    })
+    .expect("the proxy is installed");
+    let load = Load {
+        proxy: SocketAddr::new(options.listen, 443),
+        host: options.homeserver_host(),
+        tls: longpoll::client_tls(std::slice::from_ref(&ca.cert_der)),
+        connections: clients,
+        polls,
+        hold: HOLD,
+        ramp_per_second: RAMP_PER_SECOND,
+        sources: vec![IpAddr::from([127, 0, 0, 1])],
+        probe_source: IpAddr::from([127, 0, 0, 2]),
+        probe_every: Duration::from_millis(100),
+        connect_timeout: Duration::from_secs(10),
+        grace: Duration::from_secs(10),
+        deadline: DEADLINE,
+    };
+    let group = running.group();
+    let (outcome, peak) = load.run(move || longpoll::footprint(group)).await;
+    let counters = &upstream.counters;
+    let row = Row {
+        proxy,
+        main,
+        clients,
+        outcome,
+        peak,
+        upstream_most_open: counters
+            .most_open
+            .load(std::sync::atomic::Ordering::Relaxed),
+        upstream_most_holding: counters
+            .most_holding
+            .load(std::sync::atomic::Ordering::Relaxed),
+    };
+    drop(running);
+    row
+}
+
+/// The descriptor limit the proxy's service starts with: systemd's default unless its
+/// packaged unit (Caddy) or the summary (Traefik, `--clients`) sets `LimitNOFILE`.
+fn unit_nofile(proxy: Proxy, plan: Option<&mxproxy::plan::Plan>) -> (u64, u64) {
+    match (proxy, plan) {
+        (Proxy::Caddy, _) => (CADDY_UNIT_NOFILE, CADDY_UNIT_NOFILE),
+        (Proxy::Traefik, Some(plan)) => (plan.capacity.nofile.into(), plan.capacity.nofile.into()),
+        _ => SYSTEMD_NOFILE,
+    }
+}
+
+/// Runs `start` (which spawns the proxy) with this process's descriptor limit set to
+/// `limit`, so the proxy inherits it as from its unit; the load client's limit after.
+fn with_nofile<T>(limit: (u64, u64), start: impl FnOnce() -> T) -> T {
+    let mut saved = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let wanted = libc::rlimit {
+        rlim_cur: limit.0,
+        rlim_max: limit.1.max(limit.0),
+    };
+    // SAFETY: getrlimit/setrlimit with valid pointers to local structs; root may lower and
+    // raise both limits.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved);
+        // Without CAP_SYS_RESOURCE the hard limit cannot rise: the unit's value, capped.
+        let wanted = libc::rlimit {
+            rlim_cur: wanted.rlim_cur.min(saved.rlim_max),
+            rlim_max: wanted.rlim_max.min(saved.rlim_max),
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &wanted), 0);
+    }
+    let started = start();
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &saved), 0);
+    }
+    started
+}
+
+fn millis(duration: Option<Duration>) -> String {
+    duration.map_or("–".into(), |d| format!("{}", d.as_millis()))
+}
+
+fn line(row: &Row) -> String {
+    let o = &row.outcome;
+    format!(
+        "{}/{} completed, {} failed ({}), probes p99 {} ms max {} ms ({} failed: {}), \
+         proxy {} MiB in {} processes, {} fds; upstream {} open / {} held at most",
+        o.completed,
+        o.expected,
+        o.failed(),
+        Outcome::failure_summary(&o.failures),
+        millis(o.probe_quantile(0.99)),
+        millis(o.probe_quantile(1.0)),
+        o.probe_failures.values().sum::<usize>(),
+        Outcome::failure_summary(&o.probe_failures),
+        row.peak.rss_kib / 1024,
+        row.peak.processes,
+        row.peak.descriptors,
+        row.upstream_most_open,
+        row.upstream_most_holding,
+    )
+}
+
+fn report(rows: &[Row], settings: &Settings) -> String {
+    let mut text = format!(
+        "Long-polls: {} per client of {} s, clients opened at {RAMP_PER_SECOND}/s, a short \
+         request on a new connection every 100 ms beside them.\n\n\
+         | proxy | main config | clients | long-polls completed | failed | short request p99 / max (ms) | short requests failed | proxy RSS (MiB) | proxy fds | upstream conns held |\n\
+         | --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: |\n",
+        settings.polls,
+        HOLD.as_secs()
+    );
+    for row in rows {
+        let o = &row.outcome;
+        let failed = if o.failed() == 0 {
+            "0".to_string()
+        } else {
+            format!("{} ({})", o.failed(), Outcome::failure_summary(&o.failures))
+        };
+        let probes_failed: usize = o.probe_failures.values().sum();
+        let probes_failed = if probes_failed == 0 {
+            format!("0 of {}", o.probes.len())
+        } else {
+            format!(
+                "{probes_failed} of {} ({})",
+                o.probes.len() + probes_failed,
+                Outcome::failure_summary(&o.probe_failures)
+            )
+        };
+        writeln!(
+            text,
+            "| {} | {} | {} | {} of {} | {failed} | {} / {} | {probes_failed} | {} | {} | {} |",
+            row.proxy.flag(),
+            row.main.label(),
+            row.clients,
+            o.completed,
+            o.expected,
+            millis(o.probe_quantile(0.99)),
+            millis(o.probe_quantile(1.0)),
+            row.peak.rss_kib / 1024,
+            row.peak.descriptors,
+            row.upstream_most_open,
+        )
+        .unwrap();
+    }
+    text
+}
