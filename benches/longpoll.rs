@@ -201,6 +201,15 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         Main::Packaged => (Tuning::debian(), unit_nofile(proxy, None)),
         Main::Tuned => (Tuning::from_plan(&plan), unit_nofile(proxy, Some(&plan))),
     };
+    let tuning = Tuning {
+        // nginx's master runs as root and raises its workers' hard limit to
+        // worker_rlimit_nofile on a host; a container without CAP_SYS_RESOURCE (this
+        // machine: hard limit 20000) cannot, and the worker would keep 1024.
+        nginx_worker_rlimit_nofile: tuning
+            .nginx_worker_rlimit_nofile
+            .map(|n| n.min(hard_nofile())),
+        ..tuning
+    };
     let running = tokio::task::block_in_place(|| {
         with_nofile(nofile, || {
             Running::start_tuned(
@@ -257,6 +266,17 @@ fn unit_nofile(proxy: Proxy, plan: Option<&mxproxy::plan::Plan>) -> (u64, u64) {
         (Proxy::Traefik, Some(plan)) => (plan.capacity.nofile.into(), plan.capacity.nofile.into()),
         _ => SYSTEMD_NOFILE,
     }
+}
+
+/// This process's hard descriptor limit: what nothing here can go above.
+fn hard_nofile() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    limit.rlim_max
 }
 
 /// Runs `start` (which spawns the proxy) with this process's descriptor limit set to

@@ -77,6 +77,7 @@ pub struct Tuning {
     pub apache_server_limit: Option<u64>,
     pub apache_start_servers: u64,
     pub apache_max_request_workers: u64,
+    pub apache_max_spare_threads: u64,
 }
 
 impl Tuning {
@@ -91,6 +92,7 @@ impl Tuning {
             apache_server_limit: None,
             apache_start_servers: 2,
             apache_max_request_workers: 150,
+            apache_max_spare_threads: 75,
         }
     }
 
@@ -111,9 +113,10 @@ impl Tuning {
             .map(|n| format!("ServerLimit {n}\n"))
             .unwrap_or_default();
         format!(
-            "StartServers {}\nMinSpareThreads 25\nMaxSpareThreads 75\nThreadLimit {}\n\
+            "StartServers {}\nMinSpareThreads 25\nMaxSpareThreads {}\nThreadLimit {}\n\
              ThreadsPerChild {}\n{server_limit}MaxRequestWorkers {}\nMaxConnectionsPerChild 0\n",
             self.apache_start_servers,
+            self.apache_max_spare_threads,
             self.apache_thread_limit,
             self.apache_threads_per_child,
             self.apache_max_request_workers
@@ -1125,6 +1128,7 @@ impl Tuning {
             apache_threads_per_child: capacity.apache.threads_per_child.into(),
             apache_server_limit: Some(capacity.apache.server_limit.into()),
             apache_max_request_workers: capacity.apache.max_request_workers.into(),
+            apache_max_spare_threads: capacity.apache.max_spare_threads.into(),
             ..Tuning::debian()
         }
     }
