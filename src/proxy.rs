@@ -14,7 +14,7 @@ pub struct ProxyFacts {
     /// official image lacks); they have no Debian place.
     pub compose_files: &'static [FileSpec],
     /// Files only a host install gets, each with its own Debian place (Apache: the
-    /// mpm_event limits of `--clients`, which the compose stack's httpd.conf carries).
+    /// MPM limits of `--clients`, which the compose stack's httpd.conf carries).
     pub host_files: &'static [HostFile],
     /// The summary's steps for installing it on the host.
     pub next_steps_template: &'static str,
@@ -195,10 +195,10 @@ pub const APACHE: ProxyFacts = ProxyFacts {
         path: "httpd.conf",
         template: "apache/httpd.conf.j2",
     }],
-    // A snippet rather than an edit of mods-available/mpm_event.conf, which is the
+    // A snippet rather than an edit of mods-available/mpm_*.conf, which are the
     // package's: apache2.conf reads conf-enabled/ after mods-enabled/, and for each of
-    // these directives event.c keeps the last value read (set_server_limit and the
-    // others assign it).
+    // these directives worker.c and event.c keep the last value read (set_server_limit
+    // and the others assign it).
     host_files: &[HostFile {
         path: "mxproxy-capacity.conf",
         debian_path: "etc/apache2/conf-available/mxproxy-capacity.conf",

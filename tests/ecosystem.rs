@@ -728,7 +728,7 @@ fn a_template_file_that_replaces_nothing_is_refused() {
 const DEBIAN_FILES: &[&str] = &[
     "etc/nginx/sites-available/matrix.example.com.conf",
     "etc/apache2/sites-available/matrix.example.com.conf",
-    // Read after mods-enabled/mpm_event.conf, whose values it overrides.
+    // Read after mods-enabled/mpm_*.conf, whose values it overrides.
     "etc/apache2/conf-available/mxproxy-capacity.conf",
     "etc/caddy/Caddyfile",
     "etc/traefik/traefik.yml",
@@ -762,7 +762,8 @@ fn debian_layout_puts_files_where_the_packages_read_them() {
         "ln -s ../sites-available/matrix.example.com.conf /etc/nginx/sites-enabled/",
         "nginx -t && systemctl reload nginx",
         "a2enmod ssl http2 proxy proxy_http headers alias && a2ensite matrix.example.com",
-        "apache2ctl configtest && systemctl reload apache2",
+        "a2dismod mpm_event && a2enmod mpm_worker && a2enconf mxproxy-capacity",
+        "apache2ctl configtest && systemctl restart apache2",
         "certbot certonly --standalone --cert-name matrix.example.com -d example.com -d matrix.example.com",
     ] {
         assert!(summary.contains(command), "no `{command}` in\n{summary}");

@@ -30,11 +30,24 @@ const UPSTREAM_IDLE_PER_FOUR_CLIENTS: u32 = 1;
 /// nginx's and the descriptor limits' sizes are rounded up to this (nginx's own default
 /// `worker_connections` is 512, Debian's 768, the image's 1024).
 const DESCRIPTOR_STEP: u32 = 1024;
-/// Apache mpm_event: threads per child process. Debian's mpm_event.conf has 25 with
+/// Apache mpm_worker and mpm_event: threads per child process. Debian's mpm_*.conf have 25 with
 /// `ThreadLimit 64`; 64 keeps `ThreadLimit` where Debian has it and needs fewer processes.
 /// A proxied request in flight holds one thread for its whole length (mod_proxy reads the
 /// backend's answer synchronously), so long-polls need one thread each.
 const APACHE_THREADS_PER_CHILD: u32 = 64;
+/// The MPM prescribed for a homeserver's Apache: `worker`, where a connection keeps its
+/// thread between requests. Debian enables `event`, whose listener thread takes keep-alive
+/// connections from their threads and, when a request arrives on one while the child has
+/// no idle thread, shuts the connection down (server/mpm/event/event.c, `get_worker`
+/// without blocking, then `shutdown_connection`). Long-polls fill a child's threads, so the
+/// re-poll after each answered `/sync` meets exactly that: measured (benches/longpoll.rs,
+/// 5,000 clients, 2 polls each) 10 and 43 of 10,000 polls lost with `event`, none with
+/// `worker`. What `event` saves, threads for idle keep-alive connections, long-polling
+/// clients never give it: their connection is in a request almost all the time.
+const APACHE_MPM: &str = "worker";
+/// Debian 12's apache2 package enables `mpm_event`; the capacity file tunes it too, for an
+/// admin who keeps it.
+const APACHE_PACKAGED_MPM: &str = "event";
 
 /// Debian's caddy.service (package caddy 2.6): `LimitNOFILE=1048576`.
 const DEBIAN_CADDY_UNIT_NOFILE: u32 = 1_048_576;
@@ -90,6 +103,15 @@ pub struct NginxCapacity {
 
 #[derive(Debug, Serialize)]
 pub struct ApacheCapacity {
+    /// The MPM to run (`mpm_<name>`): see `APACHE_MPM`.
+    pub mpm: &'static str,
+    /// The MPM Debian enables, which the capacity file sets the same numbers for.
+    pub packaged_mpm: &'static str,
+    /// `StartServers`: every child from the start. A restart brings every client back at
+    /// once, and Apache spawns missing children at a rate that doubles each second up to
+    /// 32 (MAX_SPAWN_RATE in event.c and worker.c): with Debian's 2, short requests waited
+    /// up to 2.1 s behind 5,000 reconnecting clients, with all children started 5 ms.
+    pub start_servers: u32,
     /// `ThreadsPerChild` and `ThreadLimit`.
     pub threads_per_child: u32,
     /// `ServerLimit`: child processes.
@@ -136,6 +158,7 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
     // logged, rather than EMFILE ("Too many open files") on accept.
     let nofile = 2 * worker_connections;
     let max_request_workers = round_up(concurrent, APACHE_THREADS_PER_CHILD);
+    let apache_children = max_request_workers / APACHE_THREADS_PER_CHILD;
     CapacityPlan {
         clients,
         concurrent,
@@ -146,8 +169,11 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
             worker_rlimit_nofile: nofile,
         },
         apache: ApacheCapacity {
+            mpm: APACHE_MPM,
+            packaged_mpm: APACHE_PACKAGED_MPM,
+            start_servers: apache_children,
             threads_per_child: APACHE_THREADS_PER_CHILD,
-            server_limit: max_request_workers / APACHE_THREADS_PER_CHILD,
+            server_limit: apache_children,
             max_request_workers,
             max_spare_threads: max_request_workers,
         },
@@ -221,12 +247,13 @@ mod tests {
             assert!(c.nginx.worker_rlimit_nofile >= c.nginx.worker_connections);
             assert!(c.nofile >= 2 * c.concurrent + c.upstream_idle, "{clients}");
             assert!(c.apache.max_request_workers >= c.concurrent, "{clients}");
+            assert_eq!(c.apache.start_servers, c.apache.server_limit, "{clients}");
             assert_eq!(
                 c.apache.server_limit * c.apache.threads_per_child,
                 c.apache.max_request_workers,
                 "{clients}"
             );
-            // mpm_event's compiled-in ceiling (MAX_SERVER_LIMIT in server/mpm/event/event.c).
+            // The MPMs' compiled-in ceiling (MAX_SERVER_LIMIT in worker.c and event.c).
             assert!(c.apache.server_limit <= 20_000, "{clients}");
             assert!(c.haproxy.maxconn >= c.concurrent, "{clients}");
             // HAProxy's own need (measured: 25105 for maxconn 12544) fits the ulimits.

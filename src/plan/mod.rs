@@ -525,14 +525,15 @@ fn host_files(plan: &Plan) -> Vec<PlannedFile> {
                 file.template,
             ));
         }
-    }
-    for step in &plan.proxy_steps {
-        for file in proxy::facts(step.proxy).host_files {
-            files.push(PlannedFile::new(
-                format!("{}/{}", step.proxy, file.path),
-                file.debian_path.into(),
-                file.template,
-            ));
+        // Beside the proxy's own files, where the listing reads them together.
+        if plan.proxy_steps.iter().any(|step| step.proxy == proxy) {
+            for file in facts.host_files {
+                files.push(PlannedFile::new(
+                    format!("{proxy}/{}", file.path),
+                    file.debian_path.into(),
+                    file.template,
+                ));
+            }
         }
     }
     // The webroot the Apache site serves the well-known files from.

@@ -63,36 +63,35 @@ pub enum MainConfig<'a> {
 }
 
 /// The main config's limits: Debian's packaged values, or what the summary tells an admin
-/// to set for `--clients` (issue 23), with the plan's numbers. The other proxies' limits are
-/// in the generated files themselves.
+/// to set for `--clients` (issue 23). The other proxies' limits are in the generated files
+/// themselves.
 #[derive(Clone, Debug)]
 pub struct Tuning {
     /// `worker_processes`: `auto`, as Debian's nginx.conf has it.
     pub nginx_worker_processes: &'static str,
     pub nginx_worker_connections: u64,
     pub nginx_worker_rlimit_nofile: Option<u64>,
-    pub apache_thread_limit: u64,
-    pub apache_threads_per_child: u64,
-    /// None: the event MPM's default (16).
-    pub apache_server_limit: Option<u64>,
-    pub apache_start_servers: u64,
-    pub apache_max_request_workers: u64,
-    pub apache_max_spare_threads: u64,
+    /// The Apache MPM loaded (`event`, Debian's, or the one the summary prescribes).
+    pub apache_mpm: &'static str,
+    /// The generated `mxproxy-capacity.conf`, included after Debian's mpm_*.conf values as
+    /// `a2enconf` has apache2.conf read it; None: Debian's values alone.
+    pub apache_capacity: Option<PathBuf>,
 }
 
+/// mods-available/mpm_event.conf and mpm_worker.conf as Debian 12 ships them (the same
+/// values in both).
+const DEBIAN_APACHE_MPM_LINES: &str = "StartServers 2\nMinSpareThreads 25\nMaxSpareThreads 75\n\
+    ThreadLimit 64\nThreadsPerChild 25\nMaxRequestWorkers 150\nMaxConnectionsPerChild 0\n";
+
 impl Tuning {
-    /// nginx.conf and mpm_event.conf as Debian 12's packages install them.
+    /// nginx.conf and the MPM as Debian 12's packages install them.
     pub fn debian() -> Tuning {
         Tuning {
             nginx_worker_processes: "auto",
             nginx_worker_connections: 768,
             nginx_worker_rlimit_nofile: None,
-            apache_thread_limit: 64,
-            apache_threads_per_child: 25,
-            apache_server_limit: None,
-            apache_start_servers: 2,
-            apache_max_request_workers: 150,
-            apache_max_spare_threads: 75,
+            apache_mpm: "event",
+            apache_capacity: None,
         }
     }
 
@@ -108,19 +107,11 @@ impl Tuning {
     }
 
     fn apache_main_lines(&self) -> String {
-        let server_limit = self
-            .apache_server_limit
-            .map(|n| format!("ServerLimit {n}\n"))
-            .unwrap_or_default();
-        format!(
-            "StartServers {}\nMinSpareThreads 25\nMaxSpareThreads {}\nThreadLimit {}\n\
-             ThreadsPerChild {}\n{server_limit}MaxRequestWorkers {}\nMaxConnectionsPerChild 0\n",
-            self.apache_start_servers,
-            self.apache_max_spare_threads,
-            self.apache_thread_limit,
-            self.apache_threads_per_child,
-            self.apache_max_request_workers
-        )
+        let mut lines = DEBIAN_APACHE_MPM_LINES.to_string();
+        if let Some(capacity) = &self.apache_capacity {
+            lines.push_str(&format!("Include {}\n", capacity.display()));
+        }
+        lines
     }
 }
 
@@ -217,7 +208,6 @@ pub fn nginx_image(out: &Path, nginx_conf: &Path, site: &Path) -> bool {
 /// Debian's module directory; the main config loads exactly what the site comments list.
 const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
 const APACHE_SITE_MODULES: &[&str] = &[
-    "mpm_event",
     "authz_core",
     "mime",
     "dir",
@@ -263,7 +253,15 @@ pub fn apache_main(dir: &Path, site: &Path, mode: &MainConfig) -> String {
         .find_map(|line| line.split_once("a2enmod "))
         .map(|(_, rest)| rest.split("&&").next().unwrap_or_default())
         .unwrap_or_default();
-    let mut modules: Vec<&str> = APACHE_SITE_MODULES.to_vec();
+    let mpm = match mode {
+        MainConfig::Serve {
+            tuning: Some(tuning),
+            ..
+        } => format!("mpm_{}", tuning.apache_mpm),
+        _ => "mpm_event".to_string(),
+    };
+    let mut modules: Vec<&str> = vec![&mpm];
+    modules.extend(APACHE_SITE_MODULES);
     modules.extend(
         asked
             .split_whitespace()
@@ -1116,19 +1114,21 @@ pub fn livekit_config(content: &str) -> bool {
 }
 
 impl Tuning {
-    /// Debian's main config with the summary's lines for the plan's `--clients`: nginx.conf's
-    /// `worker_rlimit_nofile` and `worker_connections`, and the values of the generated
-    /// `mxproxy-capacity.conf`, which Apache reads after Debian's mpm_event.conf.
-    pub fn from_plan(plan: &mxproxy::plan::Plan) -> Tuning {
-        let capacity = &plan.capacity;
+    /// Debian's main config with the summary's lines for `site`'s `--clients`: nginx.conf's
+    /// `worker_rlimit_nofile` and `worker_connections`; for Apache the MPM it names and the
+    /// generated `mxproxy-capacity.conf` itself, read after Debian's MPM values.
+    pub fn for_site(site: &super::proxy::Site) -> Tuning {
+        let capacity = site.plan().capacity;
+        let apache_capacity = (site.proxy == super::proxy::Proxy::Apache).then(|| {
+            let file = site.out.join("apache/mxproxy-capacity.conf");
+            assert!(file.is_file(), "generate wrote no {}", file.display());
+            file
+        });
         Tuning {
             nginx_worker_connections: capacity.nginx.worker_connections.into(),
             nginx_worker_rlimit_nofile: Some(capacity.nginx.worker_rlimit_nofile.into()),
-            apache_thread_limit: capacity.apache.threads_per_child.into(),
-            apache_threads_per_child: capacity.apache.threads_per_child.into(),
-            apache_server_limit: Some(capacity.apache.server_limit.into()),
-            apache_max_request_workers: capacity.apache.max_request_workers.into(),
-            apache_max_spare_threads: capacity.apache.max_spare_threads.into(),
+            apache_mpm: capacity.apache.mpm,
+            apache_capacity,
             ..Tuning::debian()
         }
     }
