@@ -10,16 +10,20 @@
 //! Everything runs inside `unshare --net --mount`: only loopback exists, so no packet can
 //! leave the machine and ports 80/443 are free. The proxies, the configs and the load
 //! client are the real-traffic tests' own (tests/common): what CI proves at 2,000 clients,
-//! measured here up to 10,000. Every run stops by itself within two minutes.
+//! measured here up to 10,000. The stand-in homeserver runs in a process of its own (this
+//! binary again), so that the clients' sockets and the stand-in's each fit a process's
+//! descriptor limit. Every run stops by itself within two minutes.
 
 #[allow(unused_imports, unused_macros)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::longpoll::{self, Footprint, Load, Outcome, SyncServer};
@@ -29,6 +33,8 @@ use common::validators::Tuning;
 
 /// Set in the re-run inside the namespace.
 const INSIDE: &str = "MXPROXY_BENCH_NETNS";
+/// Set in the stand-in homeserver's process.
+const STAND_IN: &str = "MXPROXY_BENCH_STAND_IN";
 /// How long each `/sync` is held: the `timeout` every Matrix client sends.
 const HOLD: Duration = Duration::from_secs(30);
 /// New client connections per second while ramping up: a reconnect storm after a restart
@@ -42,6 +48,9 @@ const SYSTEMD_NOFILE: (u64, u64) = (1024, 524_288);
 const CADDY_UNIT_NOFILE: u64 = 1_048_576;
 
 fn main() {
+    if std::env::var_os(STAND_IN).is_some() {
+        return stand_in();
+    }
     if std::env::var_os(INSIDE).is_some() {
         return inside();
     }
@@ -146,7 +155,7 @@ struct Row {
 
 fn inside() {
     let settings = Settings::from_env();
-    // The clients' sockets and the stand-in's live in this process: two per client.
+    // The clients' sockets live in this process, one per client; the stand-in's in its own.
     let have = longpoll::raise_fd_limit(1 << 20);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -156,12 +165,12 @@ fn inside() {
     let mut rows = Vec::new();
     for &proxy in &settings.proxies {
         for &clients in &settings.clients {
-            if 2 * clients as u64 + 1024 > have {
+            if clients as u64 + 1024 > have {
                 eprintln!(
                     "longpoll: NOT MEASURED {} at {clients} clients: this process may open \
                      {have} descriptors (hard limit), the load needs {}",
                     proxy.flag(),
-                    2 * clients + 1024
+                    clients + 1024
                 );
                 continue;
             }
@@ -188,7 +197,7 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         .prefix("mxproxy-longpoll")
         .tempdir()
         .unwrap();
-    let upstream = SyncServer::start("127.0.0.1:0".parse().unwrap()).await;
+    let mut upstream = StandIn::start();
     let ca = TestCa::new();
     let options = Options {
         clients: (main == Main::Tuned).then_some(clients),
@@ -199,7 +208,7 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
     let plan = site.plan();
     let (tuning, nofile) = match main {
         Main::Packaged => (Tuning::debian(), unit_nofile(proxy, None)),
-        Main::Tuned => (Tuning::from_plan(&plan), unit_nofile(proxy, Some(&plan))),
+        Main::Tuned => (Tuning::for_site(&site), unit_nofile(proxy, Some(&plan))),
     };
     let tuning = Tuning {
         // nginx's master runs as root and raises its workers' hard limit to
@@ -207,7 +216,7 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         // machine: hard limit 20000) cannot, and the worker would keep 1024.
         nginx_worker_rlimit_nofile: tuning
             .nginx_worker_rlimit_nofile
-            .map(|n| n.min(hard_nofile())),
+            .map(|n| n.min(longpoll::fd_limit().1)),
         ..tuning
     };
     let running = tokio::task::block_in_place(|| {
@@ -231,7 +240,15 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         polls,
         hold: HOLD,
         ramp_per_second: RAMP_PER_SECOND,
-        sources: vec![IpAddr::from([127, 0, 0, 1])],
+        // Addresses of their own, apart from the proxy's connections to the stand-in (from
+        // 127.0.0.1): a socket bound before connecting holds its port exclusively, and
+        // 10,000 of them with the last run's TIME_WAITs pass one address's 28,232 ephemeral
+        // ports (measured: "bind: address in use" from 7,600 clients on).
+        sources: vec![
+            IpAddr::from([127, 0, 1, 1]),
+            IpAddr::from([127, 0, 1, 2]),
+            IpAddr::from([127, 0, 1, 3]),
+        ],
         probe_source: IpAddr::from([127, 0, 0, 2]),
         probe_every: Duration::from_millis(100),
         connect_timeout: Duration::from_secs(10),
@@ -240,20 +257,19 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
     };
     let group = running.group();
     let (outcome, peak) = load.run(move || longpoll::footprint(group)).await;
-    let counters = &upstream.counters;
+    let (upstream_most_open, upstream_most_holding) = upstream.most();
     let row = Row {
         proxy,
         main,
         clients,
         outcome,
         peak,
-        upstream_most_open: counters
-            .most_open
-            .load(std::sync::atomic::Ordering::Relaxed),
-        upstream_most_holding: counters
-            .most_holding
-            .load(std::sync::atomic::Ordering::Relaxed),
+        upstream_most_open,
+        upstream_most_holding,
     };
+    if let Ok(path) = std::env::var("MXPROXY_BENCH_LOGS") {
+        std::fs::write(format!("{path}-{}-{clients}", proxy.flag()), running.logs()).unwrap();
+    }
     drop(running);
     row
 }
@@ -268,45 +284,84 @@ fn unit_nofile(proxy: Proxy, plan: Option<&mxproxy::plan::Plan>) -> (u64, u64) {
     }
 }
 
-/// This process's hard descriptor limit: what nothing here can go above.
-fn hard_nofile() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit with a valid pointer to a local struct.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    limit.rlim_max
-}
-
 /// Runs `start` (which spawns the proxy) with this process's descriptor limit set to
 /// `limit`, so the proxy inherits it as from its unit; the load client's limit after.
 fn with_nofile<T>(limit: (u64, u64), start: impl FnOnce() -> T) -> T {
-    let mut saved = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    let wanted = libc::rlimit {
-        rlim_cur: limit.0,
-        rlim_max: limit.1.max(limit.0),
-    };
-    // SAFETY: getrlimit/setrlimit with valid pointers to local structs; root may lower and
-    // raise both limits.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut saved);
-        // Without CAP_SYS_RESOURCE the hard limit cannot rise: the unit's value, capped.
-        let wanted = libc::rlimit {
-            rlim_cur: wanted.rlim_cur.min(saved.rlim_max),
-            rlim_max: wanted.rlim_max.min(saved.rlim_max),
-        };
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &wanted), 0);
-    }
+    let saved = longpoll::set_fd_limit(limit.0, limit.1);
     let started = start();
-    // SAFETY: as above.
-    unsafe {
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &saved), 0);
-    }
+    longpoll::set_fd_limit(saved.0, saved.1);
     started
+}
+
+/// The stand-in homeserver in its own process: this binary with `STAND_IN` set.
+struct StandIn {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    address: SocketAddr,
+}
+
+impl StandIn {
+    fn start() -> StandIn {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(STAND_IN, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cannot start the stand-in homeserver");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let address = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the stand-in said {line:?}, not its address"));
+        StandIn {
+            child,
+            stdin,
+            stdout,
+            address,
+        }
+    }
+
+    /// The most connections it had open at once, and the most `/sync`s it held at once.
+    fn most(&mut self) -> (u64, u64) {
+        writeln!(self.stdin).unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let mut numbers = line.split_whitespace().map(|n| n.parse().unwrap());
+        (numbers.next().unwrap(), numbers.next().unwrap())
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The stand-in's process: prints its address, then its high-water marks for each line
+/// read, until its input ends (the bench closed it or died).
+fn stand_in() {
+    longpoll::raise_fd_limit(1 << 20);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // The runtime's worker threads serve; this thread answers the bench.
+    let server = runtime.block_on(SyncServer::start("127.0.0.1:0".parse().unwrap()));
+    println!("{}", server.address);
+    for _ in std::io::stdin().lines().map_while(Result::ok) {
+        let counters = &server.counters;
+        println!(
+            "{} {}",
+            counters.most_open.load(Ordering::Relaxed),
+            counters.most_holding.load(Ordering::Relaxed)
+        );
+    }
 }
 
 fn millis(duration: Option<Duration>) -> String {

@@ -32,28 +32,47 @@ const SYNC_BODY: &[u8] =
     br#"{"next_batch":"s72594_4483_1934","rooms":{},"presence":{"events":[]}}"#;
 pub const SHORT_PATH: &str = "/_matrix/client/versions";
 
-/// File descriptors: soft limit up to the hard one (and, as root, both to `wanted` if the
-/// hard limit is lower). Ten thousand connections through a proxy are forty thousand
-/// sockets on this machine, and the load client and the stand-in hold half of them.
-pub fn raise_fd_limit(wanted: u64) -> u64 {
+/// This process's descriptor limit, (soft, hard).
+pub fn fd_limit() -> (u64, u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        let raised = libc::rlimit {
-            rlim_cur: wanted.max(limit.rlim_cur),
-            rlim_max: wanted.max(limit.rlim_max),
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (limit.rlim_cur, limit.rlim_max)
+}
+
+/// Sets this process's descriptor limit to (soft, hard), or as close as it may: only
+/// CAP_SYS_RESOURCE raises the hard limit (this machine's is 20,000 and it has none), so
+/// both are tried first, then each capped at the hard limit. Returns the limit it had.
+pub fn set_fd_limit(soft: u64, hard: u64) -> (u64, u64) {
+    let before = fd_limit();
+    let set = |soft: u64, hard: u64| {
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard.max(soft),
         };
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        // SAFETY: setrlimit with a valid pointer to a local struct.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 }
+    };
+    if !set(soft, hard) {
+        let (_, hard_now) = fd_limit();
+        assert!(
+            set(soft.min(hard_now), hard.min(hard_now)),
+            "setrlimit(RLIMIT_NOFILE) within the hard limit {hard_now}"
+        );
     }
-    limit.rlim_cur
+    before
+}
+
+/// Raises the soft descriptor limit to `wanted` (and the hard one, where the process may):
+/// ten thousand connections through a proxy are forty thousand sockets on this machine.
+/// Returns the soft limit it got.
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    let (soft, hard) = fd_limit();
+    set_fd_limit(wanted.max(soft), wanted.max(hard));
+    fd_limit().0
 }
 
 // ---------------------------------------------------------------------------------------
