@@ -85,7 +85,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("--read-timeout", "600;", "not a duration"),
     ("--read-timeout", "25h", "longer than 86400 seconds"),
     // Clients syncing at once.
-    ("--clients", "0", "is no clients"),
+    (
+        "--clients",
+        "0",
+        "is zero: the proxies are sized for the clients syncing at once",
+    ),
     ("--clients", "many", "not a number of clients"),
     ("--clients", "-5", "not a number of clients"),
     ("--clients", "1e4", "not a number of clients"),

@@ -45,7 +45,7 @@ impl FromStr for Clients {
         let clients = value.parse::<u64>().unwrap_or(u64::MAX);
         if clients < u64::from(Self::MIN) {
             return Err(Invalid::new(
-                "is no clients: at least 1 client syncs with a homeserver",
+                "is zero: the proxies are sized for the clients syncing at once, at least 1",
                 EXAMPLE,
             ));
         }
@@ -98,7 +98,7 @@ mod tests {
         ] {
             refuses::<Clients>(value, malformed, "1000");
         }
-        let none = "is no clients: at least 1 client syncs with a homeserver";
+        let none = "is zero: the proxies are sized for the clients syncing at once, at least 1";
         for value in ["0", "000"] {
             refuses::<Clients>(value, none, "1000");
         }
@@ -116,6 +116,6 @@ mod tests {
         let refused = serde_yaml::from_str::<Clients>("0")
             .unwrap_err()
             .to_string();
-        assert!(refused.starts_with("\"0\" is no clients"), "{refused}");
+        assert!(refused.starts_with("\"0\" is zero"), "{refused}");
     }
 }
