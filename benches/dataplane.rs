@@ -31,8 +31,9 @@ use hyper_util::rt::TokioIo;
 #[path = "dataplane/workers.rs"]
 mod workers;
 
-/// Set in the re-run inside the namespace.
-const INSIDE: &str = "MXPROXY_BENCH_NETNS";
+mod netns;
+use netns::find_tool;
+
 /// Conduit's port: the generated configs and the Conduit docs' examples both use it.
 const UPSTREAM: &str = "127.0.0.1:6167";
 /// The same upstream over TLS (rustls): "direct TLS", the baseline a TLS-terminating proxy
@@ -48,46 +49,12 @@ const UPLOAD_REPLY: &[u8] = br#"{"content_uri":"mxc://example.com/bench"}"#;
 const UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 fn main() {
-    if std::env::var_os(INSIDE).is_some() {
-        return inside();
-    }
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful either.
-    if !is_root() {
-        eprintln!(
-            "dataplane: needs root for `unshare --net --mount` (a private network namespace); \
-             run `sudo -E cargo bench --bench dataplane`"
-        );
-        std::process::exit(1);
-    }
-    for tool in ["unshare", "ip", "mount", "wrk"] {
-        if find_tool(tool).is_none() {
-            eprintln!(
-                "dataplane: `{tool}` is not installed (apt-get install wrk iproute2 util-linux mount)"
-            );
-            std::process::exit(1);
-        }
-    }
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new(find_tool("unshare").unwrap())
-        .args(["--net", "--mount", "--", "sh", "-c"])
-        .arg(r#"PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && exec "$0""#)
-        .arg(exe)
-        .env(INSIDE, "1")
-        .status()
-        .expect("cannot run unshare");
-    std::process::exit(status.code().unwrap_or(1));
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.extend(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from));
-    dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())
+    netns::enter(
+        "dataplane",
+        &["mount", "wrk"],
+        "apt-get install wrk iproute2 util-linux mount",
+    );
+    inside();
 }
 
 /// Knobs, from the environment; the defaults are what benches/README.md reports.

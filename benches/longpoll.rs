@@ -17,6 +17,7 @@
 #[allow(unused_imports, unused_macros)]
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod netns;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
@@ -31,8 +32,6 @@ use common::pki::TestCa;
 use common::proxy::{Options, Proxy, Running, Site};
 use common::validators::Tuning;
 
-/// Set in the re-run inside the namespace.
-const INSIDE: &str = "MXPROXY_BENCH_NETNS";
 /// Set in the stand-in homeserver's process.
 const STAND_IN: &str = "MXPROXY_BENCH_STAND_IN";
 /// How long each `/sync` is held: the `timeout` every Matrix client sends.
@@ -48,28 +47,12 @@ const SYSTEMD_NOFILE: (u64, u64) = (1024, 524_288);
 const CADDY_UNIT_NOFILE: u64 = 1_048_576;
 
 fn main() {
+    // The stand-in is this binary again, started by the run inside the namespace.
     if std::env::var_os(STAND_IN).is_some() {
         return stand_in();
     }
-    if std::env::var_os(INSIDE).is_some() {
-        return inside();
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "longpoll: needs root for `unshare --net --mount`; run `sudo -E cargo bench --bench longpoll`"
-        );
-        std::process::exit(1);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args(["--net", "--mount", "--", "sh", "-c"])
-        .arg(r#"PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && exec "$0""#)
-        .arg(exe)
-        .env(INSIDE, "1")
-        .status()
-        .expect("cannot run unshare");
-    std::process::exit(status.code().unwrap_or(1));
+    netns::enter("longpoll", &[], "apt-get install iproute2 util-linux");
+    inside();
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
