@@ -17,27 +17,9 @@ use super::{
 
 const SYNC_PATH: &str = "/_matrix/client/v3/sync";
 
-/// Every group of the table; sync, client-reader and federation-inbound twice.
-const GROUPS: &[&str] = &[
-    "typing",
-    "to-device",
-    "account-data",
-    "receipts",
-    "presence",
-    "push-rules",
-    "device-lists",
-    "user-directory",
-    "sso-login",
-    "media",
-    "sync",
-    "sync",
-    "event-creator",
-    "client-reader",
-    "client-reader",
-    "federation-inbound",
-    "federation-inbound",
-    "federation-reader",
-];
+#[path = "../../tests/common/worker_groups.rs"]
+mod worker_groups;
+use worker_groups::EVERY_GROUP as GROUPS;
 
 /// The workers' addresses: listeners of the stand-in upstream (`start_upstream`).
 pub fn worker_addresses() -> Vec<String> {

@@ -16,6 +16,7 @@ pub mod netns;
 pub mod pki;
 pub mod proxy;
 pub mod validators;
+pub mod worker_groups;
 
 /// `CI=true` turns every "tool missing" skip into a failure.
 pub fn in_ci() -> bool {

@@ -7,6 +7,7 @@ use super::client::{Request, Response};
 use super::stack::Stack;
 use crate::common::homeserver::Homeserver;
 use crate::common::proxy::{Options, Proxy};
+use crate::common::worker_groups::EVERY_GROUP;
 
 /// `mod <rule> { #[test] fn nginx, haproxy, caddy }`: the proxies that route to workers.
 macro_rules! worker_servers {
@@ -47,28 +48,8 @@ worker_servers!(one_room_one_client_reader_and_one_origin_one_inbound_worker);
 
 /// A worker for every group, two for the groups that hash.
 fn every_group() -> Options {
-    let groups = [
-        "typing",
-        "to-device",
-        "account-data",
-        "receipts",
-        "presence",
-        "push-rules",
-        "device-lists",
-        "user-directory",
-        "sso-login",
-        "media",
-        "sync",
-        "sync",
-        "event-creator",
-        "client-reader",
-        "client-reader",
-        "federation-inbound",
-        "federation-inbound",
-        "federation-reader",
-    ];
     Options {
-        workers: groups.iter().map(|group| (*group, None)).collect(),
+        workers: EVERY_GROUP.iter().map(|group| (*group, None)).collect(),
         ..Options::default()
     }
 }
