@@ -118,6 +118,14 @@ pub enum Error {
         upstream: String,
         example: String,
     },
+    /// An IP address as an upstream of a service the compose stack runs itself (`service`),
+    /// which the proxy reaches by its name: the address is no container of the stack's.
+    AddressOutsideStack {
+        flag: &'static str,
+        upstream: String,
+        service: String,
+        example: String,
+    },
     FederationOnHttpPort,
     NoProxy,
     ListenAddressWithCompose,
@@ -332,6 +340,7 @@ impl Error {
             | Error::TlsFilesOnly { .. }
             | Error::NoAdminApi { .. }
             | Error::UpstreamInContainer { .. }
+            | Error::AddressOutsideStack { .. }
             | Error::FederationOnHttpPort
             | Error::NoProxy
             | Error::ListenAddressWithCompose
@@ -498,6 +507,18 @@ impl fmt::Display for Error {
                 f,
                 "{flag} {upstream} points at the proxy container itself in the compose stack; \
                  the proxy reaches the homeserver by its service name, e.g. {example}"
+            ),
+            Error::AddressOutsideStack {
+                flag,
+                upstream,
+                service,
+                example,
+            } => write!(
+                f,
+                "{flag} {upstream} is an IP address, but the compose stack runs that upstream \
+                 itself, as the service `{service}` at an address Docker chooses: the proxy \
+                 would never reach it. Name the service, e.g. {flag} {example}, or leave out \
+                 --compose to proxy to another host"
             ),
             Error::FederationOnHttpPort => f.write_str(
                 "--federation-port 80 is the plain-HTTP port; federation needs TLS on its own port \

@@ -1258,6 +1258,16 @@ fn element_web_and_base_redirect_refusals() {
             "--element-web-upstream 127.0.0.1:8081 points at the proxy container itself",
         ),
         (
+            &[
+                "--element-web",
+                "chat.example.com",
+                "--compose",
+                "--element-web-upstream",
+                "192.0.2.4:80",
+            ],
+            "--element-web-upstream 192.0.2.4:80 is an IP address, but the compose stack runs that upstream itself, as the service `element-web`",
+        ),
+        (
             &["--element-web-upstream", "127.0.0.1:8081"],
             "--element-web-upstream 127.0.0.1:8081 is only used with --element-web",
         ),

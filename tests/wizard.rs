@@ -374,6 +374,34 @@ fn script_flags_and_config_prefill_every_default() {
 }
 
 #[test]
+fn script_compose_with_an_address_upstream_asks_for_a_service_name() {
+    let mut answers = defaults_after("example.org");
+    answers[3] = ("upstream", Text("10.0.0.5:8008"));
+    let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
+    answers.splice(
+        at..at + 1,
+        [
+            ("compose", Yes),
+            ("upstream", Text("[2001:db8::5]:8008")),
+            ("upstream", Text("conduit:8008")),
+        ],
+    );
+    let mut script = Script::new(&answers);
+    let result = interview(&SetupLayer::default(), &mut script).unwrap();
+    script.done();
+    let refusals = script.refusals();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals[0].contains("10.0.0.5:8008 is an IP address")
+            && refusals[0].contains("never reach it"),
+        "{refusals:?}"
+    );
+    let setup = setup_of(&result);
+    assert!(setup.compose);
+    assert_eq!(setup.upstream.to_string(), "conduit:8008");
+}
+
+#[test]
 fn script_compose_with_a_loopback_upstream_asks_for_the_upstream_again() {
     let mut answers = defaults_after("example.org");
     answers[3] = ("upstream", Text("127.0.0.1:8008"));
@@ -1038,7 +1066,8 @@ fn pty_every_answer_changed_then_saved_yaml_and_printed_command_agree() {
     pty.type_line("Server name", "chat.example.net");
     pty.type_line("Homeserver host", "hs.example.net");
     pty.enter("Homeserver");
-    pty.type_line("Upstream", "10.0.0.5:8008");
+    // A service name: the compose stack (below) runs the homeserver as that service.
+    pty.type_line("Upstream", "conduit:8008");
     pty.answer("Federation", &format!("{DOWN}\r")); // 8448
     pty.answer("TLS certificates", &format!("{DOWN}\r")); // files
     pty.type_line("Certificate chain", "/etc/ssl/chat/fullchain.pem");

@@ -291,6 +291,13 @@ fn element_web_served(
                 upstream: upstream.to_string(),
             })
         }
+        (None, Some((upstream, source))) if compose && upstream.host.is_address() => {
+            Err(address_outside_stack(
+                named(source, "--element-web-upstream", "element_web_upstream:"),
+                &upstream,
+                &upstream.compose_service(defaults::ELEMENT_WEB_SERVICE),
+            ))
+        }
         (None, Some((upstream, _))) => Ok(ElementWebServed::Upstream(upstream)),
         (None, None) if compose => Ok(ElementWebServed::Upstream(Upstream {
             host: UpstreamHost::Name(
@@ -425,6 +432,13 @@ fn mas(
                 flag,
                 upstream: given.to_string(),
             });
+        }
+        Some((given, _)) if compose && given.host.is_address() => {
+            return Err(address_outside_stack(
+                flag,
+                &given,
+                &given.compose_service(MAS_COMPOSE_SERVICE),
+            ));
         }
         Some((given, _)) => given,
         // In the compose stack MAS is a service of its own, reached by its name.
@@ -585,8 +599,29 @@ fn upstream(
                 ),
             })
         }
+        Some((upstream, source)) if compose && upstream.host.is_address() => {
+            Err(address_outside_stack(
+                named(source, "--upstream", "upstream:"),
+                &upstream,
+                &upstream.compose_service(COMPOSE_SERVICE),
+            ))
+        }
         Some((upstream, _)) => Ok(upstream),
         None => Ok(default_upstream(homeserver, compose || kubernetes)),
+    }
+}
+
+/// An IP address for an upstream the compose stack runs as `service`.
+pub(super) fn address_outside_stack(
+    flag: &'static str,
+    upstream: &Upstream,
+    service: &str,
+) -> Error {
+    Error::AddressOutsideStack {
+        flag,
+        upstream: upstream.to_string(),
+        service: service.into(),
+        example: format!("{service}:{}", upstream.port),
     }
 }
 

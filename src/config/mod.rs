@@ -550,6 +550,18 @@ mod tests {
                 "--mas-host id.example.com and --mas-path /auth contradict each other",
             ),
             (
+                &["--compose", "--upstream", "10.0.0.5:8008"][..],
+                "--upstream 10.0.0.5:8008 is an IP address, but the compose stack runs that upstream itself, as the service `homeserver` at an address Docker chooses: the proxy would never reach it. Name the service, e.g. --upstream homeserver:8008, or leave out --compose to proxy to another host",
+            ),
+            (
+                &["--compose", "--upstream", "[2001:db8::5]:8008"][..],
+                "--upstream [2001:db8::5]:8008 is an IP address, but the compose stack runs that upstream itself, as the service `homeserver`",
+            ),
+            (
+                &["--mas", "--compose", "--mas-upstream", "10.0.0.6:8080"][..],
+                "--mas-upstream 10.0.0.6:8080 is an IP address, but the compose stack runs that upstream itself, as the service `mas` at an address Docker chooses: the proxy would never reach it. Name the service, e.g. --mas-upstream mas:8080",
+            ),
+            (
                 &["--mas", "--compose", "--mas-upstream", "127.0.0.1:8080"][..],
                 "--mas-upstream 127.0.0.1:8080 points at the proxy container itself in the compose stack; the proxy and Synapse reach MAS by its service name, e.g. --mas-upstream mas:8080",
             ),
@@ -836,6 +848,18 @@ mod rtc_tests {
                 "--livekit-upstream 127.0.0.1:7880 points at the proxy container itself in the \
                  compose stack; the proxy reaches LiveKit and its authorization service by their \
                  service names, e.g. --livekit-upstream livekit:7880",
+            ),
+            (
+                &[
+                    "--rtc",
+                    "--compose",
+                    "--proxy",
+                    "nginx",
+                    "--rtc-auth-upstream",
+                    "10.0.0.7:8070",
+                ][..],
+                "--rtc-auth-upstream 10.0.0.7:8070 is an IP address, but the compose stack runs \
+                 that upstream itself, as the service `lk-jwt-service`",
             ),
             (
                 &[

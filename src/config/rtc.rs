@@ -223,6 +223,11 @@ fn upstream(
             example: format!("{service}:{default_port}"),
         });
     }
+    if let Some(service) = service.filter(|_| upstream.host.is_address()) {
+        return Err(super::merge::address_outside_stack(
+            flag, &upstream, service,
+        ));
+    }
     for (address, taken_by) in [
         (Some(taken.upstream), "the homeserver's upstream"),
         (taken.mas.map(|mas| &mas.upstream), "MAS's upstream"),

@@ -69,6 +69,11 @@ impl UpstreamHost {
             UpstreamHost::V6(ip) => ip.is_loopback(),
         }
     }
+
+    /// An IP address rather than a name.
+    pub fn is_address(&self) -> bool {
+        !matches!(self, UpstreamHost::Name(_))
+    }
 }
 
 impl fmt::Display for UpstreamHost {

@@ -821,10 +821,10 @@ fn ask_compose(prompter: &mut dyn Prompter, answers: &mut SetupLayer) -> Result<
                     && trial
                         .upstream
                         .as_ref()
-                        .is_some_and(|u| u.host.is_loopback())
+                        .is_some_and(|u| u.host.is_loopback() || u.host.is_address())
                 {
-                    // The fix is another upstream, so that question comes back; the
-                    // compose answer stands and is checked again with it.
+                    // The fix is another upstream (a service name), so that question comes
+                    // back; the compose answer stands and is checked again with it.
                     answers.upstream = Some(ask_compose_upstream(prompter, answers)?);
                 } else {
                     yes = prompter.confirm(&choice, answers.compose == Some(true))?;
