@@ -134,6 +134,9 @@ struct Row {
     peak: Footprint,
     upstream_most_open: u64,
     upstream_most_holding: u64,
+    /// Why the proxy did not start (HAProxy refuses a `maxconn` whose descriptors pass the
+    /// hard limit); the run measured nothing.
+    not_started: Option<String>,
 }
 
 fn inside() {
@@ -202,19 +205,36 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
             .map(|n| n.min(longpoll::fd_limit().1)),
         ..tuning
     };
-    let running = tokio::task::block_in_place(|| {
+    let started = tokio::task::block_in_place(|| {
         with_nofile(nofile, || {
-            Running::start_tuned(
-                proxy,
-                dir.path(),
-                &site.config,
-                options.listen,
-                &options.ports(),
-                Some(&tuning),
-            )
+            // A proxy that refuses to start is a row of the table, not the end of the run.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Running::start_tuned(
+                    proxy,
+                    dir.path(),
+                    &site.config,
+                    options.listen,
+                    &options.ports(),
+                    Some(&tuning),
+                )
+            }))
         })
-    })
-    .expect("the proxy is installed");
+    });
+    let running = match started {
+        Ok(running) => running.expect("the proxy is installed"),
+        Err(panic) => {
+            return Row {
+                proxy,
+                main,
+                clients,
+                outcome: Outcome::default(),
+                peak: Footprint::default(),
+                upstream_most_open: 0,
+                upstream_most_holding: 0,
+                not_started: Some(why_not_started(&panic)),
+            };
+        }
+    };
     let load = Load {
         proxy: SocketAddr::new(options.listen, 443),
         host: options.homeserver_host(),
@@ -249,6 +269,7 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         peak,
         upstream_most_open,
         upstream_most_holding,
+        not_started: None,
     };
     if let Ok(path) = std::env::var("MXPROXY_BENCH_LOGS") {
         std::fs::write(format!("{path}-{}-{clients}", proxy.flag()), running.logs()).unwrap();
@@ -347,11 +368,35 @@ fn stand_in() {
     }
 }
 
+/// The line of a failed start that says why: the server's own complaint where its log has
+/// one, else the first line of the message.
+fn why_not_started(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let complaint = message.lines().find(|line| {
+        let line = line.to_ascii_lowercase();
+        ["alert", "emerg", "cannot", "error:"]
+            .iter()
+            .any(|word| line.contains(word))
+    });
+    complaint
+        .or_else(|| message.lines().next())
+        .unwrap_or("no message")
+        .trim()
+        .replace('|', "/")
+}
+
 fn millis(duration: Option<Duration>) -> String {
     duration.map_or("–".into(), |d| format!("{}", d.as_millis()))
 }
 
 fn line(row: &Row) -> String {
+    if let Some(why) = &row.not_started {
+        return format!("did not start: {why}");
+    }
     let o = &row.outcome;
     format!(
         "{}/{} completed, {} failed ({}), probes p99 {} ms max {} ms ({} failed: {}), \
@@ -382,6 +427,17 @@ fn report(rows: &[Row], settings: &Settings) -> String {
         HOLD.as_secs()
     );
     for row in rows {
+        if let Some(why) = &row.not_started {
+            writeln!(
+                text,
+                "| {} | {} | {} | did not start: {why} | | | | | | |",
+                row.proxy.flag(),
+                row.main.label(),
+                row.clients,
+            )
+            .unwrap();
+            continue;
+        }
         let o = &row.outcome;
         let failed = if o.failed() == 0 {
             "0".to_string()
