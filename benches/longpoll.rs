@@ -197,6 +197,7 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         Main::Tuned => (Tuning::for_site(&site), unit_nofile(proxy, Some(&plan))),
     };
     let tuning = Tuning {
+        nofile: Some(nofile),
         // nginx's master runs as root and raises its workers' hard limit to
         // worker_rlimit_nofile on a host; a container without CAP_SYS_RESOURCE (this
         // machine: hard limit 20000) cannot, and the worker would keep 1024.
@@ -206,19 +207,17 @@ async fn run(proxy: Proxy, main: Main, clients: usize, polls: usize) -> Row {
         ..tuning
     };
     let started = tokio::task::block_in_place(|| {
-        with_nofile(nofile, || {
-            // A proxy that refuses to start is a row of the table, not the end of the run.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Running::start_tuned(
-                    proxy,
-                    dir.path(),
-                    &site.config,
-                    options.listen,
-                    &options.ports(),
-                    Some(&tuning),
-                )
-            }))
-        })
+        // A proxy that refuses to start is a row of the table, not the end of the run.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Running::start_tuned(
+                proxy,
+                dir.path(),
+                &site.config,
+                options.listen,
+                &options.ports(),
+                Some(&tuning),
+            )
+        }))
     });
     let running = match started {
         Ok(running) => running.expect("the proxy is installed"),
@@ -286,15 +285,6 @@ fn unit_nofile(proxy: Proxy, plan: Option<&mxproxy::plan::Plan>) -> (u64, u64) {
         (Proxy::Traefik, Some(plan)) => (plan.capacity.nofile.into(), plan.capacity.nofile.into()),
         _ => SYSTEMD_NOFILE,
     }
-}
-
-/// Runs `start` (which spawns the proxy) with this process's descriptor limit set to
-/// `limit`, so the proxy inherits it as from its unit; the load client's limit after.
-fn with_nofile<T>(limit: (u64, u64), start: impl FnOnce() -> T) -> T {
-    let saved = longpoll::set_fd_limit(limit.0, limit.1);
-    let started = start();
-    longpoll::set_fd_limit(saved.0, saved.1);
-    started
 }
 
 /// The stand-in homeserver in its own process: this binary with `STAND_IN` set.
@@ -427,48 +417,48 @@ fn report(rows: &[Row], settings: &Settings) -> String {
         HOLD.as_secs()
     );
     for row in rows {
-        if let Some(why) = &row.not_started {
-            writeln!(
-                text,
-                "| {} | {} | {} | did not start: {why} | | | | | | |",
-                row.proxy.flag(),
-                row.main.label(),
-                row.clients,
-            )
-            .unwrap();
-            continue;
-        }
-        let o = &row.outcome;
-        let failed = if o.failed() == 0 {
-            "0".to_string()
-        } else {
-            format!("{} ({})", o.failed(), Outcome::failure_summary(&o.failures))
-        };
-        let probes_failed: usize = o.probe_failures.values().sum();
-        let probes_failed = if probes_failed == 0 {
-            format!("0 of {}", o.probes.len())
-        } else {
-            format!(
-                "{probes_failed} of {} ({})",
-                o.probes.len() + probes_failed,
-                Outcome::failure_summary(&o.probe_failures)
-            )
+        let measured = match &row.not_started {
+            Some(why) => format!("did not start: {why} | | | | | |"),
+            None => measured_cells(row),
         };
         writeln!(
             text,
-            "| {} | {} | {} | {} of {} | {failed} | {} / {} | {probes_failed} | {} | {} | {} |",
+            "| {} | {} | {} | {measured} |",
             row.proxy.flag(),
             row.main.label(),
             row.clients,
-            o.completed,
-            o.expected,
-            millis(o.probe_quantile(0.99)),
-            millis(o.probe_quantile(1.0)),
-            row.peak.rss_kib / 1024,
-            row.peak.descriptors,
-            row.upstream_most_open,
         )
         .unwrap();
     }
     text
+}
+
+/// A measured row's cells after the proxy, main config and clients.
+fn measured_cells(row: &Row) -> String {
+    let o = &row.outcome;
+    let failed = if o.failed() == 0 {
+        "0".to_string()
+    } else {
+        format!("{} ({})", o.failed(), Outcome::failure_summary(&o.failures))
+    };
+    let probes_failed: usize = o.probe_failures.values().sum();
+    let probes_failed = if probes_failed == 0 {
+        format!("0 of {}", o.probes.len())
+    } else {
+        format!(
+            "{probes_failed} of {} ({})",
+            o.probes.len() + probes_failed,
+            Outcome::failure_summary(&o.probe_failures)
+        )
+    };
+    format!(
+        "{} of {} | {failed} | {} / {} | {probes_failed} | {} | {} | {}",
+        o.completed,
+        o.expected,
+        millis(o.probe_quantile(0.99)),
+        millis(o.probe_quantile(1.0)),
+        row.peak.rss_kib / 1024,
+        row.peak.descriptors,
+        row.upstream_most_open,
+    )
 }

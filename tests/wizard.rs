@@ -373,55 +373,50 @@ fn script_flags_and_config_prefill_every_default() {
     );
 }
 
-#[test]
-fn script_compose_with_an_address_upstream_asks_for_a_service_name() {
+/// `first` as the upstream, yes to the compose stack, then `again` to each upstream
+/// question the refusals bring back: the refusals and the setup the interview ends with.
+fn compose_with_upstream(
+    first: &'static str,
+    again: [Answer; 2],
+) -> (Vec<String>, mxproxy::setup::Setup) {
     let mut answers = defaults_after("example.org");
-    answers[3] = ("upstream", Text("10.0.0.5:8008"));
+    answers[3] = ("upstream", Text(first));
     let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
+    let [second, third] = again;
     answers.splice(
         at..at + 1,
-        [
-            ("compose", Yes),
-            ("upstream", Text("[2001:db8::5]:8008")),
-            ("upstream", Text("conduit:8008")),
-        ],
+        [("compose", Yes), ("upstream", second), ("upstream", third)],
     );
     let mut script = Script::new(&answers);
     let result = interview(&SetupLayer::default(), &mut script).unwrap();
     script.done();
-    let refusals = script.refusals();
+    let refusals = script.refusals().iter().map(|r| r.to_string()).collect();
+    let setup = setup_of(&result);
+    assert!(setup.compose);
+    (refusals, setup)
+}
+
+#[test]
+fn script_compose_with_an_address_upstream_asks_for_a_service_name() {
+    let (refusals, setup) = compose_with_upstream(
+        "10.0.0.5:8008",
+        [Text("[2001:db8::5]:8008"), Text("conduit:8008")],
+    );
     assert_eq!(refusals.len(), 2, "{refusals:?}");
     assert!(
         refusals[0].contains("10.0.0.5:8008 is an IP address")
             && refusals[0].contains("never reach it"),
         "{refusals:?}"
     );
-    let setup = setup_of(&result);
-    assert!(setup.compose);
     assert_eq!(setup.upstream.to_string(), "conduit:8008");
 }
 
 #[test]
 fn script_compose_with_a_loopback_upstream_asks_for_the_upstream_again() {
-    let mut answers = defaults_after("example.org");
-    answers[3] = ("upstream", Text("127.0.0.1:8008"));
-    let at = answers.iter().position(|(k, _)| *k == "compose").unwrap();
-    answers.splice(
-        at..at + 1,
-        [
-            ("compose", Yes),
-            ("upstream", Text("localhost:8008")),
-            ("upstream", ENTER),
-        ],
-    );
-    let mut script = Script::new(&answers);
-    let result = interview(&SetupLayer::default(), &mut script).unwrap();
-    script.done();
-    let refusals = script.refusals();
+    let (refusals, setup) =
+        compose_with_upstream("127.0.0.1:8008", [Text("localhost:8008"), ENTER]);
     assert_eq!(refusals.len(), 2, "{refusals:?}");
     assert!(refusals[0].contains("points at the proxy container itself"));
-    let setup = setup_of(&result);
-    assert!(setup.compose);
     assert_eq!(setup.upstream.to_string(), "homeserver:6167");
 }
 

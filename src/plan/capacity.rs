@@ -41,9 +41,10 @@ const APACHE_THREADS_PER_CHILD: u32 = 64;
 /// no idle thread, shuts the connection down (server/mpm/event/event.c, `get_worker`
 /// without blocking, then `shutdown_connection`). Long-polls fill a child's threads, so the
 /// re-poll after each answered `/sync` meets exactly that: measured (benches/longpoll.rs,
-/// 5,000 clients, 2 polls each) 10 and 43 of 10,000 polls lost with `event`, none with
-/// `worker`. What `event` saves, threads for idle keep-alive connections, long-polling
-/// clients never give it: their connection is in a request almost all the time.
+/// 2 polls each) 10 and 43 of 10,000 polls lost with `event` at 5,000 clients, none with
+/// `worker` at 5,000 or 10,000. What `event` saves, threads for idle keep-alive
+/// connections, long-polling clients never give it: their connection is in a request
+/// almost all the time. Measured over HTTP/1.1; HTTP/2 clients (mod_http2) are not.
 const APACHE_MPM: &str = "worker";
 /// Debian 12's apache2 package enables `mpm_event`; the capacity file tunes it too, for an
 /// admin who keeps it.

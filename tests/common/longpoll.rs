@@ -45,9 +45,8 @@ pub fn fd_limit() -> (u64, u64) {
 
 /// Sets this process's descriptor limit to (soft, hard), or as close as it may: only
 /// CAP_SYS_RESOURCE raises the hard limit (this machine's is 20,000 and it has none), so
-/// both are tried first, then each capped at the hard limit. Returns the limit it had.
-pub fn set_fd_limit(soft: u64, hard: u64) -> (u64, u64) {
-    let before = fd_limit();
+/// both are tried first, then each capped at the hard limit.
+fn set_fd_limit(soft: u64, hard: u64) {
     let set = |soft: u64, hard: u64| {
         let limit = libc::rlimit {
             rlim_cur: soft,
@@ -63,7 +62,6 @@ pub fn set_fd_limit(soft: u64, hard: u64) -> (u64, u64) {
             "setrlimit(RLIMIT_NOFILE) within the hard limit {hard_now}"
         );
     }
-    before
 }
 
 /// Raises the soft descriptor limit to `wanted` (and the hard one, where the process may):

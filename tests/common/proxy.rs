@@ -543,6 +543,27 @@ impl Running {
                     .current_dir(config.parent().expect("traefik.yml's folder"));
             }
         }
+        if let Some((soft, hard)) = tuning.and_then(|tuning| tuning.nofile) {
+            // Only CAP_SYS_RESOURCE raises a hard limit: the unit's value, capped at this
+            // process's, and set in the child alone, since a lowered hard limit in this
+            // process could never be raised again.
+            let (_, ceiling) = super::longpoll::fd_limit();
+            let limit = libc::rlimit {
+                rlim_cur: soft.min(ceiling),
+                rlim_max: hard.max(soft).min(ceiling),
+            };
+            // SAFETY: between fork and exec only setrlimit runs, which is async-signal-safe,
+            // on a struct copied into the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         let output_file = std::fs::File::create(&output).unwrap();
         command
             .env("OPENSSL_CONF", &openssl_cnf)

@@ -76,6 +76,9 @@ pub struct Tuning {
     /// The generated `mxproxy-capacity.conf`, included after Debian's mpm_*.conf values as
     /// `a2enconf` has apache2.conf read it; None: Debian's values alone.
     pub apache_capacity: Option<PathBuf>,
+    /// The descriptor limit (soft, hard) the proxy's unit gives it, set in the proxy's
+    /// process alone; None: inherited from the test.
+    pub nofile: Option<(u64, u64)>,
 }
 
 /// mods-available/mpm_event.conf and mpm_worker.conf as Debian 12 ships them (the same
@@ -92,6 +95,7 @@ impl Tuning {
             nginx_worker_rlimit_nofile: None,
             apache_mpm: "event",
             apache_capacity: None,
+            nofile: None,
         }
     }
 
