@@ -108,14 +108,13 @@ pub struct ApacheCapacity {
     pub mpm: &'static str,
     /// The MPM Debian enables, which the capacity file sets the same numbers for.
     pub packaged_mpm: &'static str,
-    /// `StartServers`: every child from the start. A restart brings every client back at
-    /// once, and Apache spawns missing children at a rate that doubles each second up to
-    /// 32 (MAX_SPAWN_RATE in event.c and worker.c): with Debian's 2, short requests waited
-    /// up to 2.1 s behind 5,000 reconnecting clients, with all children started 5 ms.
-    pub start_servers: u32,
     /// `ThreadsPerChild` and `ThreadLimit`.
     pub threads_per_child: u32,
-    /// `ServerLimit`: child processes.
+    /// `ServerLimit`: child processes, and `StartServers`: every child from the start. A
+    /// restart brings every client back at once, and Apache spawns missing children at a
+    /// rate that doubles each second up to 32 (MAX_SPAWN_RATE in event.c and worker.c):
+    /// with Debian's 2, short requests waited up to 2.1 s behind 5,000 reconnecting
+    /// clients, with all children started 5 ms.
     pub server_limit: u32,
     /// `MaxRequestWorkers`: threads over all children, each a request in flight.
     pub max_request_workers: u32,
@@ -159,7 +158,6 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
     // logged, rather than EMFILE ("Too many open files") on accept.
     let nofile = 2 * worker_connections;
     let max_request_workers = round_up(concurrent, APACHE_THREADS_PER_CHILD);
-    let apache_children = max_request_workers / APACHE_THREADS_PER_CHILD;
     CapacityPlan {
         clients,
         concurrent,
@@ -172,9 +170,8 @@ pub fn capacity_plan(clients: Clients) -> CapacityPlan {
         apache: ApacheCapacity {
             mpm: APACHE_MPM,
             packaged_mpm: APACHE_PACKAGED_MPM,
-            start_servers: apache_children,
             threads_per_child: APACHE_THREADS_PER_CHILD,
-            server_limit: apache_children,
+            server_limit: max_request_workers / APACHE_THREADS_PER_CHILD,
             max_request_workers,
             max_spare_threads: max_request_workers,
         },
@@ -248,7 +245,6 @@ mod tests {
             assert!(c.nginx.worker_rlimit_nofile >= c.nginx.worker_connections);
             assert!(c.nofile >= 2 * c.concurrent + c.upstream_idle, "{clients}");
             assert!(c.apache.max_request_workers >= c.concurrent, "{clients}");
-            assert_eq!(c.apache.start_servers, c.apache.server_limit, "{clients}");
             assert_eq!(
                 c.apache.server_limit * c.apache.threads_per_child,
                 c.apache.max_request_workers,
