@@ -40,11 +40,11 @@ const HOLD: Duration = Duration::from_secs(30);
 /// is faster, a busy evening slower.
 const RAMP_PER_SECOND: usize = 1000;
 const DEADLINE: Duration = Duration::from_secs(120);
-/// systemd's default for a unit that sets no `LimitNOFILE` (Debian 12: soft 1024, hard
-/// 524288): what nginx, Apache and HAProxy start with from their packaged units.
-const SYSTEMD_NOFILE: (u64, u64) = (1024, 524_288);
-/// Debian's caddy.service sets `LimitNOFILE=1048576`.
-const CADDY_UNIT_NOFILE: u64 = 1_048_576;
+/// systemd's default for a unit that sets no `LimitNOFILE` (Debian 12: soft 1024, the hard
+/// limit the plan knows): what nginx, Apache and HAProxy start with from their packaged units.
+const SYSTEMD_NOFILE: (u64, u64) = (1024, mxproxy::plan::SYSTEMD_HARD_NOFILE as u64);
+/// Debian's caddy.service, as the plan knows it.
+const CADDY_UNIT_NOFILE: u64 = mxproxy::plan::DEBIAN_CADDY_UNIT_NOFILE as u64;
 
 fn main() {
     // The stand-in is this binary again, started by the run inside the namespace.

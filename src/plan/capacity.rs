@@ -51,12 +51,12 @@ const APACHE_MPM: &str = "worker";
 const APACHE_PACKAGED_MPM: &str = "event";
 
 /// Debian's caddy.service (package caddy 2.6): `LimitNOFILE=1048576`.
-const DEBIAN_CADDY_UNIT_NOFILE: u32 = 1_048_576;
+pub const DEBIAN_CADDY_UNIT_NOFILE: u32 = 1_048_576;
 /// systemd's default hard descriptor limit for services since v240 (`DefaultLimitNOFILE=`
 /// 1024:524288, systemd-system.conf(5)). Go programs (Caddy, Traefik) raise their soft
 /// limit to the hard one at start since Go 1.19 (release notes, os package), so a unit
 /// without `LimitNOFILE=` gives them this many.
-const SYSTEMD_HARD_NOFILE: u32 = 524_288;
+pub const SYSTEMD_HARD_NOFILE: u32 = 524_288;
 
 /// ingress-nginx's ConfigMap default `max-worker-connections` (docs/user-guide/
 /// nginx-configuration/configmap.md). Its `max-worker-open-files` defaults to 0, "max

@@ -24,7 +24,10 @@ use crate::setup::{Proxy, Setup, Tls, UpstreamHost};
 
 pub use crate::homeserver::HomeserverKind;
 pub use crate::homeserver::settings::Setting;
-pub use capacity::{ApacheCapacity, CapacityPlan, HaproxyCapacity, NginxCapacity};
+pub use capacity::{
+    ApacheCapacity, CapacityPlan, DEBIAN_CADDY_UNIT_NOFILE, HaproxyCapacity, NginxCapacity,
+    SYSTEMD_HARD_NOFILE,
+};
 pub use compose::{Certbot, Compose, Healthcheck};
 pub use front::ClientAddressPlan;
 pub use homeserver::{HomeserverListen, HomeserverPlan, PathsPlan, Registration, SYNAPSE_FRAGMENT};
